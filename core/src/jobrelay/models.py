@@ -1,0 +1,267 @@
+"""The values jobrelay passes around: job specs, references, statuses, logs, artifacts.
+
+Request models (``JobSpec``) are strict: an unknown field or a bad value is a
+:class:`~jobrelay.errors.ConfigError` naming the field, raised before anything is sent.
+Response models (``JobStatus``, ``LogPage``) are lenient: an unseen platform state is kept
+as ``JobState.UNKNOWN`` with the raw value in ``platform_state``.
+Every model is JSON-serializable (``model_dump(mode="json")``) so it can travel through
+XCom, Prefect results and Dagster metadata unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from jobrelay.errors import ConfigError
+
+__all__ = [
+    "ArtifactRef",
+    "JobRef",
+    "JobResult",
+    "JobSpec",
+    "JobState",
+    "JobStatus",
+    "LogLine",
+    "LogPage",
+    "QueueInfo",
+    "QueueMode",
+]
+
+
+class JobState(StrEnum):
+    """The unified state of a job on any platform (DESIGN §4)."""
+
+    QUEUED = "QUEUED"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @property
+    def is_active(self) -> bool:
+        return self in _ACTIVE
+
+    @property
+    def is_success(self) -> bool:
+        return self is JobState.SUCCEEDED
+
+    @property
+    def is_waiting(self) -> bool:
+        """True while the job has not started running (the queue phase)."""
+        return self in (JobState.QUEUED, JobState.STARTING)
+
+
+_TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+_ACTIVE = frozenset({JobState.QUEUED, JobState.STARTING, JobState.RUNNING})
+
+
+def config_error_from(exc: ValidationError, model: str) -> ConfigError:
+    """Turn pydantic's error into one ConfigError that names the first bad field."""
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or model
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return ConfigError(f"{message} (in {model})", field=field)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise config_error_from(exc, type(self).__name__) from None
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class JobRef(_Lenient):
+    """A handle to one submitted job: enough to find it again from another process.
+
+    ``platform`` is the platform URL without secrets (``local:///home/me/.jobrelay``).
+    ``reattached`` is true when ``submit`` found an existing job for the idempotency key.
+    """
+
+    platform: str
+    id: str
+    idempotency_key: str | None = None
+    reattached: bool = False
+    url: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.platform}#{self.id}"
+
+
+class ArtifactRef(_Lenient):
+    """One immutable artifact version, as a small JSON value.
+
+    ``uri`` is canonical and round-trippable; ``digest`` is algorithm-prefixed
+    (``sha256:…``); ``producer`` is the job that made it, when a job did.
+    """
+
+    uri: str
+    name: str
+    version: str
+    digest: str
+    size: int
+    type: str = "file"
+    producer: JobRef | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+class JobSpec(_Strict):
+    """What to run and how. Validated on construction; bad input is a ``ConfigError``.
+
+    ``entrypoint`` is a shell string (run through ``/bin/sh -c``) or an argv list.
+    ``timeout_s`` limits each attempt on the platform; ``max_retries`` re-runs failed attempts.
+    ``idempotency_key`` makes submission safe to repeat: an active or succeeded job with
+    the same key is reattached instead of submitted again.
+
+    >>> JobSpec(entrypoint="python train.py", queue="gpu", priority=5).queue
+    'gpu'
+    """
+
+    entrypoint: str | list[str]
+    name: str | None = None
+    queue: str | None = None
+    priority: int = 0
+    env: dict[str, str] = Field(default_factory=dict)
+    working_dir: str | None = None
+    timeout_s: float | None = None
+    max_retries: int = Field(default=0, ge=0)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict)
+    resources: dict[str, float] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    inputs: dict[str, ArtifactRef | str] = Field(default_factory=dict)
+
+    @field_validator("entrypoint")
+    @classmethod
+    def _entrypoint_not_empty(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty; give a command such as 'python train.py'")
+        if isinstance(value, list) and (not value or not value[0]):
+            raise ValueError("argv list must not be empty; give e.g. ['python', 'train.py']")
+        return value
+
+    @field_validator("timeout_s")
+    @classmethod
+    def _timeout_positive(cls, value: float | None) -> float | None:
+        if value is not None and (value <= 0 or not math.isfinite(value)):
+            raise ValueError(f"must be a positive number of seconds, got {value}")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not key or "=" in key or "\0" in key:
+                raise ValueError(f"invalid environment variable name {key!r}")
+        return value
+
+    @property
+    def display_name(self) -> str:
+        if self.name:
+            return self.name
+        text = self.entrypoint if isinstance(self.entrypoint, str) else " ".join(self.entrypoint)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+
+class JobStatus(_Lenient):
+    """What the platform says about a job right now."""
+
+    ref: JobRef
+    state: JobState
+    platform_state: str
+    message: str | None = None
+    queue: str | None = None
+    queue_position: int | None = None
+    attempt: int = 1
+    submitted_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    exit_code: int | None = None
+    url: str | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, ArtifactRef] = Field(default_factory=dict)
+
+    @property
+    def queued_s(self) -> float | None:
+        """Seconds between submission and start, when both are known."""
+        if self.submitted_at and self.started_at:
+            return (self.started_at - self.submitted_at).total_seconds()
+        return None
+
+    @property
+    def run_s(self) -> float | None:
+        """Seconds between start and end, when both are known."""
+        if self.started_at and self.ended_at:
+            return (self.ended_at - self.started_at).total_seconds()
+        return None
+
+
+class JobResult(_Lenient):
+    """A finished job: its final status and the artifacts it produced."""
+
+    ref: JobRef
+    status: JobStatus
+    outputs: dict[str, ArtifactRef] = Field(default_factory=dict)
+
+    @property
+    def state(self) -> JobState:
+        return self.status.state
+
+
+class LogLine(_Lenient):
+    """One line of a job's output, without its trailing newline."""
+
+    text: str
+    stream: Literal["stdout", "stderr", "system"] = "stdout"
+    time: datetime | None = None
+
+
+class LogPage(_Lenient):
+    """A page of log lines and the cursor to read the next page from.
+
+    ``cursor`` is opaque and serializable; passing it back never repeats or skips a line.
+    ``done`` is true when the job is terminal and this page holds its last lines.
+    """
+
+    lines: list[LogLine]
+    cursor: str
+    done: bool = False
+
+
+class QueueMode(StrEnum):
+    """The order a queue hands out its jobs."""
+
+    FIFO = "FIFO"
+    LIFO = "LIFO"
+    PRIORITY = "PRIORITY"
+
+
+class QueueInfo(_Lenient):
+    """A named queue and what is in it right now."""
+
+    name: str
+    max_concurrency: int
+    mode: QueueMode
+    queued: int = 0
+    running: int = 0

@@ -1,0 +1,52 @@
+"""Platforms by URL scheme: ``local://``, ``ray://``, ``wandb://`` ...
+
+Built-in platforms are imported lazily so ``import jobrelay`` stays cheap. Third parties
+register their own with :func:`register_platform`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from jobrelay.errors import ConfigError
+from jobrelay.platforms.base import Platform
+from jobrelay.settings import parse_platform_url
+
+Opener = Callable[..., Awaitable[Platform]]
+
+_BUILTIN: dict[str, str] = {
+    "local": "jobrelay.platforms.local:open_platform",
+}
+_REGISTERED: dict[str, Opener] = {}
+
+
+def register_platform(scheme: str, opener: Opener) -> None:
+    """Make ``scheme://...`` URLs open with ``await opener(url, **options)``."""
+    _REGISTERED[scheme] = opener
+
+
+def known_schemes() -> list[str]:
+    return sorted({*_BUILTIN, *_REGISTERED})
+
+
+def _opener(scheme: str) -> Opener:
+    if scheme in _REGISTERED:
+        return _REGISTERED[scheme]
+    target = _BUILTIN.get(scheme)
+    if target is None:
+        raise ConfigError(
+            f"unknown platform scheme {scheme!r}; use one of: "
+            + ", ".join(f"{s}://" for s in known_schemes()),
+            field="platform",
+        )
+    module_name, _, attr = target.partition(":")
+    opener: Opener = getattr(importlib.import_module(module_name), attr)
+    return opener
+
+
+async def open_platform(url: str, **options: Any) -> Platform:
+    """Open the platform a URL names. Bad URLs raise ``ConfigError`` before any I/O."""
+    scheme = parse_platform_url(url).scheme
+    return await _opener(scheme)(url, **options)

@@ -1,0 +1,99 @@
+"""Platform URLs and environment -> typed settings.
+
+Resolution order everywhere: explicit argument, then environment variable, then a default
+or a ``ConfigError`` that names both places to set it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import SecretStr
+
+from jobrelay.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_PLATFORM",
+    "PLATFORM_ENV",
+    "PlatformURL",
+    "parse_platform_url",
+    "resolve_platform_url",
+    "resolve_secret",
+]
+
+PLATFORM_ENV = "JOBRELAY_PLATFORM"
+DEFAULT_PLATFORM = "local://"
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
+
+
+@dataclass(frozen=True)
+class PlatformURL:
+    """A parsed platform URL such as ``ray://127.0.0.1:8265`` or ``local:///srv/jobs``."""
+
+    raw: str
+    scheme: str
+    netloc: str
+    path: str
+    query: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_scheme(self) -> str:
+        """``ray`` for ``ray+https``."""
+        return self.scheme.partition("+")[0]
+
+
+def parse_platform_url(url: str) -> PlatformURL:
+    """Parse and check a platform URL; anything malformed is a ``ConfigError``.
+
+    >>> parse_platform_url("ray://127.0.0.1:8265").netloc
+    '127.0.0.1:8265'
+    """
+    if not isinstance(url, str) or "://" not in url:
+        raise ConfigError(
+            f"{url!r} is not a platform URL; expected SCHEME://..., e.g. local:// or "
+            "ray://127.0.0.1:8265",
+            field="platform",
+        )
+    if any(c.isspace() or c == "\0" for c in url):
+        raise ConfigError("platform URL must not contain whitespace or NUL", field="platform")
+    scheme = url.split("://", 1)[0].lower()
+    if not _SCHEME.match(scheme):
+        raise ConfigError(f"invalid URL scheme {scheme!r} in platform URL", field="platform")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError(f"malformed platform URL: {exc}", field="platform") from None
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    return PlatformURL(raw=url, scheme=scheme, netloc=parts.netloc, path=parts.path, query=query)
+
+
+def resolve_platform_url(explicit: str | None = None) -> str:
+    """The platform URL to use: the argument, else ``$JOBRELAY_PLATFORM``, else ``local://``."""
+    url = explicit or os.environ.get(PLATFORM_ENV) or DEFAULT_PLATFORM
+    parse_platform_url(url)
+    return url
+
+
+def resolve_secret(explicit: str | SecretStr | None, env_var: str, *, field: str) -> SecretStr:
+    """A credential from the argument or the environment, else a ``ConfigError`` naming both."""
+    if isinstance(explicit, SecretStr):
+        explicit = explicit.get_secret_value()
+    value = explicit or os.environ.get(env_var)
+    if not value:
+        raise ConfigError(f"missing; pass it explicitly or set ${env_var}", field=field)
+    return SecretStr(value)
+
+
+def default_local_home() -> Path:
+    """``$JOBRELAY_HOME``, else the user data directory."""
+    env = os.environ.get("JOBRELAY_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("jobrelay", appauthor=False))

@@ -1,0 +1,337 @@
+"""The one waiter: queue and run phases, timeouts, adaptive polling, batched status.
+
+Every waiting caller (CLI, sync client, Airflow trigger, Prefect task, Dagster asset) goes
+through :func:`wait_for_job`. Concurrent waiters on one platform share a :class:`StatusHub`
+that asks ``platform.statuses()`` once per tick for all of them, so N waiting jobs cost one
+API call per tick, not N.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from jobrelay.errors import JobRelayError, JobTimeout, NotFoundError
+from jobrelay.models import JobRef, JobState, JobStatus, LogLine
+
+__all__ = ["JobUpdate", "PollPolicy", "StatusHub", "WaitLimits", "wait_for_job"]
+
+Phase = Literal["queue", "run", "total"]
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How often to ask for status: fast at first, slower while nothing changes.
+
+    The interval starts at ``initial_s``, grows by ``backoff`` after each tick with no
+    change up to ``max_s``, and drops back to ``initial_s`` when something changes.
+    ``jitter`` spreads ticks of many clients by up to that fraction of the interval.
+    """
+
+    initial_s: float = 0.25
+    max_s: float = 5.0
+    backoff: float = 1.5
+    jitter: float = 0.1
+
+    def next_interval(self, current: float, *, changed: bool) -> float:
+        if changed:
+            return self.initial_s
+        return min(self.max_s, max(self.initial_s, current * self.backoff))
+
+    def jittered(self, interval: float) -> float:
+        return interval * (1 + random.uniform(-self.jitter, self.jitter))  # noqa: S311
+
+
+@dataclass(frozen=True)
+class WaitLimits:
+    """Wait limits in seconds; ``None`` means no limit.
+
+    ``queue_timeout`` bounds the time spent QUEUED or STARTING, ``run_timeout`` the time
+    spent RUNNING, ``timeout`` the whole wait. When one runs out the job is cancelled if
+    ``cancel_on_timeout`` and ``JobTimeout(phase=...)`` is raised.
+    """
+
+    queue_timeout: float | None = None
+    run_timeout: float | None = None
+    timeout: float | None = None
+    cancel_on_timeout: bool = True
+
+    def __post_init__(self) -> None:
+        from jobrelay.errors import ConfigError
+
+        for name in ("queue_timeout", "run_timeout", "timeout"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"must be a positive number of seconds, got {value}", field=name)
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """One thing that happened while waiting: a new state or queue position, or log lines."""
+
+    status: JobStatus
+    previous: JobState | None
+    elapsed_s: float
+    lines: Sequence[LogLine] = field(default_factory=tuple)
+    cursor: str | None = None
+
+    @property
+    def kind(self) -> Literal["state", "position", "log"]:
+        if self.lines:
+            return "log"
+        return "state" if self.previous != self.status.state else "position"
+
+
+UpdateCallback = Callable[[JobUpdate], Awaitable[None] | None]
+
+
+class _StatusSource(Protocol):
+    async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]: ...
+
+
+class _Watch:
+    """One waiter's mailbox: the newest status (or error) and an event to wake it."""
+
+    __slots__ = ("error", "event", "latest", "misses", "ref")
+
+    def __init__(self, ref: JobRef) -> None:
+        self.ref = ref
+        self.latest: JobStatus | None = None
+        self.error: BaseException | None = None
+        self.event = asyncio.Event()
+        self.misses = 0
+
+    def post(self, status: JobStatus | None, error: BaseException | None = None) -> None:
+        self.latest = status if status is not None else self.latest
+        self.error = error
+        self.event.set()
+
+    async def next(self, timeout: float | None) -> JobStatus | None:
+        """The newest status, or None when ``timeout`` passes with nothing new."""
+        try:
+            await asyncio.wait_for(self.event.wait(), timeout)
+        except TimeoutError:
+            return None
+        self.event.clear()
+        if self.error is not None:
+            raise self.error
+        return self.latest
+
+
+class StatusHub:
+    """Batches the status polling of every concurrent waiter on one platform.
+
+    One background task ticks while anyone watches; each tick is one ``statuses()`` call
+    for all watched jobs. A new watcher wakes the loop, and watchers that arrive together
+    share the same tick.
+    """
+
+    missing_ticks_allowed = 5
+
+    def __init__(self, source: _StatusSource, policy: PollPolicy) -> None:
+        self._source = source
+        self._policy = policy
+        self._watches: dict[str, list[_Watch]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last: dict[str, tuple[JobState, int | None]] = {}
+        self.ticks = 0
+
+    @contextlib.asynccontextmanager
+    async def watch(self, ref: JobRef) -> AsyncIterator[_Watch]:
+        w = _Watch(ref)
+        self._watches.setdefault(ref.id, []).append(w)
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="jobrelay-status-hub")
+        try:
+            yield w
+        finally:
+            group = self._watches.get(ref.id, [])
+            if w in group:
+                group.remove(w)
+            if not group:
+                self._watches.pop(ref.id, None)
+                self._last.pop(ref.id, None)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        interval = self._policy.initial_s
+        while self._watches:
+            self._wake.clear()
+            changed = await self._tick()
+            interval = self._policy.next_interval(interval, changed=changed)
+            with contextlib.suppress(TimeoutError):
+                # A new watcher cuts the sleep short so it gets its first status at once.
+                await asyncio.wait_for(self._wake.wait(), self._policy.jittered(interval))
+
+    async def _tick(self) -> bool:
+        refs = [group[0].ref for group in self._watches.values() if group]
+        if not refs:
+            return False
+        self.ticks += 1
+        try:
+            found = await self._source.statuses(refs)
+        except JobRelayError as exc:
+            for group in list(self._watches.values()):
+                for w in group:
+                    w.post(None, exc)
+            return False
+        changed = False
+        for ref in refs:
+            group = self._watches.get(ref.id, [])
+            status = found.get(ref.id)
+            if status is None:
+                changed |= self._missing(ref, group)
+                continue
+            key = (status.state, status.queue_position)
+            if self._last.get(ref.id) != key:
+                changed = True
+                self._last[ref.id] = key
+            for w in group:
+                w.misses = 0
+                w.post(status)
+        return changed
+
+    def _missing(self, ref: JobRef, group: list[_Watch]) -> bool:
+        for w in group:
+            w.misses += 1
+            if w.misses >= self.missing_ticks_allowed:
+                w.post(None, NotFoundError(f"job {ref} is not known to the platform"))
+        return False
+
+
+async def _notify(callback: UpdateCallback | None, update: JobUpdate) -> None:
+    if callback is None:
+        return
+    result = callback(update)
+    if result is not None:
+        await result
+
+
+@dataclass
+class _Phases:
+    """Tracks when each phase began, by the waiter's own monotonic clock."""
+
+    started: float
+    running_since: float | None = None
+
+    def expired(self, status: JobStatus, limits: WaitLimits, now: float) -> Phase | None:
+        if limits.timeout is not None and now - self.started >= limits.timeout:
+            return "total"
+        if (
+            limits.queue_timeout is not None
+            and self.running_since is None
+            and now - self.started >= limits.queue_timeout
+        ):
+            return "queue"
+        if (
+            limits.run_timeout is not None
+            and self.running_since is not None
+            and now - self.running_since >= limits.run_timeout
+        ):
+            return "run"
+        return None
+
+    def until_next_deadline(self, limits: WaitLimits, now: float) -> float | None:
+        deadlines = []
+        if limits.timeout is not None:
+            deadlines.append(self.started + limits.timeout)
+        if limits.queue_timeout is not None and self.running_since is None:
+            deadlines.append(self.started + limits.queue_timeout)
+        if limits.run_timeout is not None and self.running_since is not None:
+            deadlines.append(self.running_since + limits.run_timeout)
+        return max(0.0, min(deadlines) - now) if deadlines else None
+
+
+def _reached(state: JobState, until: JobState) -> bool:
+    if state.is_terminal:
+        return True
+    return until is JobState.RUNNING and state is JobState.RUNNING
+
+
+async def wait_for_job(
+    hub: StatusHub,
+    ref: JobRef,
+    *,
+    until: JobState = JobState.SUCCEEDED,
+    limits: WaitLimits = WaitLimits(),
+    cancel: Callable[[JobRef], Awaitable[None]],
+    on_update: UpdateCallback | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> JobStatus:
+    """Wait until the job is terminal (or RUNNING, when ``until=RUNNING``).
+
+    Returns the last status; the caller decides what a FAILED state means. Raises
+    ``JobTimeout`` when a limit in ``limits`` runs out, after cancelling the job when
+    ``limits.cancel_on_timeout``.
+    """
+    phases = _Phases(started=clock())
+    previous: JobState | None = None
+    position: int | None = None
+    status: JobStatus | None = None
+    async with hub.watch(ref) as watch:
+        while True:
+            now = clock()
+            if status is not None:
+                expired = phases.expired(status, limits, now)
+                if expired is not None:
+                    await _on_timeout(ref, status, expired, limits, cancel, hub)
+            fresh = await watch.next(phases.until_next_deadline(limits, now))
+            if fresh is None:
+                if status is None:  # a limit ran out before the first status arrived
+                    status = await _first_status(hub, ref)
+                continue
+            status = fresh
+            now = clock()
+            if status.state is JobState.RUNNING and phases.running_since is None:
+                phases.running_since = now
+            if status.state != previous or status.queue_position != position:
+                await _notify(on_update, JobUpdate(status, previous, now - phases.started))
+                previous, position = status.state, status.queue_position
+            if _reached(status.state, until):
+                return status
+
+
+async def _first_status(hub: StatusHub, ref: JobRef) -> JobStatus:
+    found = await hub._source.statuses([ref])
+    if ref.id not in found:
+        raise NotFoundError(f"job {ref} is not known to the platform")
+    return found[ref.id]
+
+
+async def _on_timeout(
+    ref: JobRef,
+    status: JobStatus,
+    phase: Phase,
+    limits: WaitLimits,
+    cancel: Callable[[JobRef], Awaitable[None]],
+    hub: StatusHub,
+) -> None:
+    limit = {"queue": limits.queue_timeout, "run": limits.run_timeout, "total": limits.timeout}
+    what = {"queue": "in the queue", "run": "running", "total": "in total"}[phase]
+    action = "cancelled it" if limits.cancel_on_timeout else "left it running"
+    if limits.cancel_on_timeout:
+        # Shielded: a timeout must not leave the remote job running even if we are torn down.
+        await asyncio.shield(cancel(ref))
+        with contextlib.suppress(JobRelayError):
+            status = await _first_status(hub, ref)
+    raise JobTimeout(
+        f"job {ref} spent more than {limit[phase]:g}s {what} (phase={phase}); jobrelay "
+        f"{action}. Raise {phase}_timeout if it needs longer."
+        if phase != "total"
+        else f"job {ref} did not finish within timeout={limit[phase]:g}s; jobrelay {action}.",
+        status,
+        phase=phase,
+    )
