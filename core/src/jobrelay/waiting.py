@@ -19,7 +19,15 @@ from typing import Literal, Protocol
 from jobrelay.errors import JobRelayError, JobTimeout, NotFoundError
 from jobrelay.models import JobRef, JobState, JobStatus, LogLine
 
-__all__ = ["JobUpdate", "PollPolicy", "StatusHub", "WaitLimits", "wait_for_job"]
+__all__ = [
+    "JobUpdate",
+    "PollPolicy",
+    "StatusHub",
+    "UpdateCallback",
+    "WaitLimits",
+    "notify",
+    "wait_for_job",
+]
 
 Phase = Literal["queue", "run", "total"]
 
@@ -44,7 +52,7 @@ class PollPolicy:
         return min(self.max_s, max(self.initial_s, current * self.backoff))
 
     def jittered(self, interval: float) -> float:
-        return interval * (1 + random.uniform(-self.jitter, self.jitter))  # noqa: S311
+        return interval * (1 + random.uniform(-self.jitter, self.jitter))
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,13 @@ class StatusHub:
                 self._watches.pop(ref.id, None)
                 self._last.pop(ref.id, None)
 
+    async def poll_once(self, ref: JobRef) -> JobStatus:
+        """Ask for one job's status now, outside the tick."""
+        found = await self._source.statuses([ref])
+        if ref.id not in found:
+            raise NotFoundError(f"job {ref} is not known to the platform")
+        return found[ref.id]
+
     async def aclose(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -212,7 +227,7 @@ class StatusHub:
         return False
 
 
-async def _notify(callback: UpdateCallback | None, update: JobUpdate) -> None:
+async def notify(callback: UpdateCallback | None, update: JobUpdate) -> None:
     if callback is None:
         return
     result = callback(update)
@@ -298,17 +313,14 @@ async def wait_for_job(
             if status.state is JobState.RUNNING and phases.running_since is None:
                 phases.running_since = now
             if status.state != previous or status.queue_position != position:
-                await _notify(on_update, JobUpdate(status, previous, now - phases.started))
+                await notify(on_update, JobUpdate(status, previous, now - phases.started))
                 previous, position = status.state, status.queue_position
             if _reached(status.state, until):
                 return status
 
 
 async def _first_status(hub: StatusHub, ref: JobRef) -> JobStatus:
-    found = await hub._source.statuses([ref])
-    if ref.id not in found:
-        raise NotFoundError(f"job {ref} is not known to the platform")
-    return found[ref.id]
+    return await hub.poll_once(ref)
 
 
 async def _on_timeout(

@@ -1,0 +1,473 @@
+"""``AsyncClient`` (all the logic) and ``Client`` (a thin sync facade over it).
+
+>>> async with AsyncClient("local://") as client:          # doctest: +SKIP
+...     result = await client.run(JobSpec(entrypoint="echo hello"))
+...     result.state
+<JobState.SUCCEEDED: 'SUCCEEDED'>
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from jobrelay.errors import ConfigError, ConflictError, JobCancelled, JobFailed
+from jobrelay.models import (
+    JobRef,
+    JobResult,
+    JobSpec,
+    JobState,
+    JobStatus,
+    LogLine,
+    LogPage,
+    QueueInfo,
+    QueueMode,
+)
+from jobrelay.platforms.base import Platform, QueueAdmin
+from jobrelay.platforms.registry import open_platform
+from jobrelay.settings import resolve_platform_url
+from jobrelay.waiting import (
+    JobUpdate,
+    PollPolicy,
+    StatusHub,
+    UpdateCallback,
+    WaitLimits,
+    notify,
+    wait_for_job,
+)
+
+__all__ = ["AsyncClient", "Client"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+FAILURE_LOG_LINES = 10
+
+
+class AsyncClient:
+    """Submit, wait on, follow, cancel and list jobs on one platform.
+
+    ``platform`` is a URL (``local://``, ``ray://127.0.0.1:8265`` …; default
+    ``$JOBRELAY_PLATFORM`` or ``local://``) or an already opened :class:`Platform`.
+    ``options`` go to the platform's opener. ``poll`` overrides the platform's polling policy.
+    """
+
+    def __init__(
+        self,
+        platform: str | Platform | None = None,
+        *,
+        poll: PollPolicy | None = None,
+        **options: Any,
+    ) -> None:
+        if isinstance(platform, Platform):
+            self._platform: Platform | None = platform
+            self._url = platform.url
+        else:
+            self._platform = None
+            self._url = resolve_platform_url(platform)
+        self._options = options
+        self._poll = poll
+        self._hub: StatusHub | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"AsyncClient({self._url!r})"
+
+    async def __aenter__(self) -> AsyncClient:
+        await self.platform()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def platform(self) -> Platform:
+        """The opened platform (opened on first use)."""
+        if self._platform is None:
+            async with self._lock:
+                if self._platform is None:
+                    self._platform = await open_platform(self._url, **self._options)
+        return self._platform
+
+    async def _status_hub(self) -> StatusHub:
+        platform = await self.platform()
+        if self._hub is None:
+            self._hub = StatusHub(platform, self._poll or platform.capabilities.poll)
+        return self._hub
+
+    # -- submitting ---------------------------------------------------------------------
+
+    async def submit(self, spec: JobSpec, *, resubmit_failed: bool = True) -> JobRef:
+        """Submit ``spec``; with an idempotency key, reattach instead of submitting twice.
+
+        An active or succeeded job under the key is returned with ``reattached=True``. A
+        failed or cancelled one is resubmitted under a derived key (``key#2``, ``key#3``…)
+        unless ``resubmit_failed=False``, in which case it is returned as it is.
+        """
+        platform = await self.platform()
+        if spec.idempotency_key is None:
+            return await platform.submit(spec)
+        for generation in itertools.count(1):
+            key = (
+                spec.idempotency_key if generation == 1 else f"{spec.idempotency_key}#{generation}"
+            )
+            existing = await platform.find(key)
+            if existing is None:
+                try:
+                    return await platform.submit(spec.model_copy(update={"idempotency_key": key}))
+                except ConflictError:
+                    # Another process won the race for this key: attach to its job.
+                    existing = await platform.find(key)
+                    if existing is None:
+                        raise
+            status = await platform.status(existing)
+            if not status.state.is_terminal or status.state.is_success or not resubmit_failed:
+                return existing.model_copy(update={"reattached": True})
+        raise AssertionError("unreachable")
+
+    # -- observing ----------------------------------------------------------------------
+
+    async def status(self, ref: JobRef) -> JobStatus:
+        return await (await self._for(ref)).status(ref)
+
+    async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
+        """Statuses of many jobs in one platform call, keyed by job id."""
+        return await (await self.platform()).statuses(refs)
+
+    async def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
+        return await (await self.platform()).list_jobs(limit=limit, queue=queue)
+
+    async def logs(self, ref: JobRef, cursor: str | None = None) -> LogPage:
+        """One page of log lines after ``cursor``; pass ``page.cursor`` back for the next."""
+        return await (await self._for(ref)).logs(ref, cursor)
+
+    async def follow_logs(
+        self, ref: JobRef, cursor: str | None = None, *, stop: asyncio.Event | None = None
+    ) -> AsyncIterator[LogPage]:
+        """Pages of new lines until the job is terminal and its last line is read.
+
+        Every page carries the cursor after its lines, so a follower can stop anywhere and
+        resume later from the saved cursor without a duplicate or a gap. ``stop`` ends the
+        stream early (after the page in flight).
+        """
+        platform = await self._for(ref)
+        policy = self._poll or platform.capabilities.poll
+        interval = policy.initial_s
+        terminal_seen = False
+        while True:
+            page = await platform.logs(ref, cursor)
+            cursor = page.cursor
+            if page.lines:
+                yield page
+            if page.done or (terminal_seen and not page.lines):
+                return
+            if stop is not None and stop.is_set():
+                return
+            if not page.lines:
+                terminal_seen = (await platform.status(ref)).state.is_terminal
+                if terminal_seen:
+                    continue  # read once more: lines written just before the end
+                interval = policy.next_interval(interval, changed=False)
+                await _sleep_or_stop(policy.jittered(interval), stop)
+            else:
+                interval = policy.initial_s
+
+    # -- waiting ------------------------------------------------------------------------
+
+    async def wait(
+        self,
+        ref: JobRef,
+        *,
+        until: JobState = JobState.SUCCEEDED,
+        queue_timeout: float | None = None,
+        run_timeout: float | None = None,
+        timeout: float | None = None,
+        cancel_on_timeout: bool = True,
+        on_update: UpdateCallback | None = None,
+        follow_logs: bool = False,
+        log_cursor: str | None = None,
+        raise_on_failure: bool = True,
+    ) -> JobResult:
+        """Wait until the job is terminal, or RUNNING when ``until=JobState.RUNNING``.
+
+        The queue phase (QUEUED, STARTING) and the run phase each have their own limit;
+        when one runs out the job is cancelled (unless ``cancel_on_timeout=False``) and
+        ``JobTimeout(phase=...)`` is raised. ``on_update`` gets state and queue-position
+        changes and, with ``follow_logs``, new log lines with the cursor after them.
+        Raises ``JobFailed`` / ``JobCancelled`` for a job that did not succeed, unless
+        ``raise_on_failure=False``.
+        """
+        limits = WaitLimits(queue_timeout, run_timeout, timeout, cancel_on_timeout)
+        hub = await self._status_hub()
+        await self._for(ref)
+        if not follow_logs:
+            status = await wait_for_job(
+                hub, ref, until=until, limits=limits, cancel=self.cancel, on_update=on_update
+            )
+        else:
+            status = await self._wait_following(ref, hub, until, limits, on_update, log_cursor)
+        if raise_on_failure and status.state.is_terminal and not status.state.is_success:
+            raise await self._job_error(ref, status)
+        return JobResult(ref=ref, status=status, outputs=status.outputs)
+
+    async def _wait_following(
+        self,
+        ref: JobRef,
+        hub: StatusHub,
+        until: JobState,
+        limits: WaitLimits,
+        on_update: UpdateCallback | None,
+        cursor: str | None,
+    ) -> JobStatus:
+        latest: list[JobStatus] = []
+        started = asyncio.get_running_loop().time()
+
+        async def remember(update: JobUpdate) -> None:
+            latest[:] = [update.status]
+            await notify(on_update, update)
+
+        stop = asyncio.Event()
+
+        async def follow() -> None:
+            async for page in self.follow_logs(ref, cursor, stop=stop):
+                if latest:
+                    elapsed = asyncio.get_running_loop().time() - started
+                    await notify(
+                        on_update,
+                        JobUpdate(
+                            latest[0], latest[0].state, elapsed, tuple(page.lines), page.cursor
+                        ),
+                    )
+
+        follower = asyncio.create_task(follow())
+        try:
+            status = await wait_for_job(
+                hub, ref, until=until, limits=limits, cancel=self.cancel, on_update=remember
+            )
+            if not status.state.is_terminal:
+                stop.set()  # waited until RUNNING: stop following, keep nothing pending
+            await follower
+            return status
+        finally:
+            if not follower.done():
+                follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
+
+    async def run(
+        self,
+        spec: JobSpec,
+        *,
+        cancel_on_kill: bool = True,
+        on_submit: Callable[[JobRef], Awaitable[None] | None] | None = None,
+        **wait_options: Any,
+    ) -> JobResult:
+        """Submit and wait. If the caller is cancelled while waiting (Ctrl-C, an
+        orchestrator killing the task), the remote job is cancelled too when
+        ``cancel_on_kill``, then the cancellation propagates."""
+        ref = await self.submit(spec)
+        if on_submit is not None:
+            result = on_submit(ref)
+            if result is not None:
+                await result
+        try:
+            return await self.wait(ref, **wait_options)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            if cancel_on_kill:
+                await asyncio.shield(self.cancel(ref))
+            raise
+
+    async def cancel(self, ref: JobRef) -> None:
+        """Cancel the job; idempotent and safe on a finished job."""
+        await (await self._for(ref)).cancel(ref)
+
+    # -- queues -------------------------------------------------------------------------
+
+    async def create_queue(
+        self,
+        name: str,
+        *,
+        max_concurrency: int = 1,
+        mode: QueueMode | str = QueueMode.FIFO,
+        exist_ok: bool = True,
+    ) -> QueueInfo:
+        """Create (or, with ``exist_ok``, update) a named queue on the platform."""
+        admin = await self._queue_admin()
+        return await admin.create_queue(
+            name, max_concurrency=max_concurrency, mode=_queue_mode(mode), exist_ok=exist_ok
+        )
+
+    async def list_queues(self) -> Sequence[QueueInfo]:
+        return await (await self._queue_admin()).list_queues()
+
+    async def _queue_admin(self) -> QueueAdmin:
+        platform = await self.platform()
+        if not isinstance(platform, QueueAdmin):
+            raise ConfigError(f"platform {platform.url} has no named queues", field="queue")
+        return platform
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    async def _for(self, ref: JobRef) -> Platform:
+        platform = await self.platform()
+        if ref.platform != platform.url:
+            raise ConfigError(
+                f"job {ref.id} belongs to {ref.platform}, not {platform.url}; open a client "
+                f"with AsyncClient({ref.platform!r})",
+                field="platform",
+            )
+        return platform
+
+    async def _job_error(self, ref: JobRef, status: JobStatus) -> JobFailed | JobCancelled:
+        if status.state is JobState.CANCELLED:
+            return JobCancelled(f"job {ref.id} was cancelled", status)
+        parts = [f"job {ref.id} failed"]
+        if status.exit_code is not None:
+            parts.append(f"with exit code {status.exit_code}")
+        if status.message:
+            parts.append(f"({status.message})")
+        tail = await self._tail(ref)
+        text = " ".join(parts)
+        if tail:
+            text += "\nlast log lines:\n" + "\n".join(f"  {line.text}" for line in tail)
+        return JobFailed(text, status)
+
+    async def _tail(self, ref: JobRef, n: int = FAILURE_LOG_LINES) -> list[LogLine]:
+        tail: collections.deque[LogLine] = collections.deque(maxlen=n)
+        cursor: str | None = None
+        with contextlib.suppress(Exception):  # a failure message must not hide the failure
+            for _ in range(1000):
+                page = await self.logs(ref, cursor)
+                tail.extend(page.lines)
+                if page.done or not page.lines:
+                    break
+                cursor = page.cursor
+        return list(tail)
+
+    async def aclose(self) -> None:
+        if self._hub is not None:
+            await self._hub.aclose()
+        if self._platform is not None:
+            await self._platform.aclose()
+
+
+def _queue_mode(mode: QueueMode | str) -> QueueMode:
+    try:
+        return QueueMode(str(mode).upper())
+    except ValueError:
+        raise ConfigError(
+            f"unknown queue mode {mode!r}; use one of FIFO, LIFO, PRIORITY", field="mode"
+        ) from None
+
+
+async def _sleep_or_stop(seconds: float, stop: asyncio.Event | None) -> None:
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+class Client:
+    """The synchronous facade: every call runs ``AsyncClient`` on a private event loop.
+
+    >>> with Client("local://") as client:                     # doctest: +SKIP
+    ...     client.run(JobSpec(entrypoint="echo hi")).state
+    <JobState.SUCCEEDED: 'SUCCEEDED'>
+    """
+
+    def __init__(self, platform: str | None = None, **options: Any) -> None:
+        self._portal_cm = start_blocking_portal("asyncio")
+        self._portal: BlockingPortal = self._portal_cm.__enter__()
+        self.aio = AsyncClient(platform, **options)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        async def call() -> T:
+            return await fn(*args, **kwargs)
+
+        return self._portal.call(call)
+
+    def submit(self, spec: JobSpec, *, resubmit_failed: bool = True) -> JobRef:
+        return self._call(self.aio.submit, spec, resubmit_failed=resubmit_failed)
+
+    def status(self, ref: JobRef) -> JobStatus:
+        return self._call(self.aio.status, ref)
+
+    def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
+        return self._call(self.aio.statuses, refs)
+
+    def logs(self, ref: JobRef, cursor: str | None = None) -> LogPage:
+        return self._call(self.aio.logs, ref, cursor)
+
+    def iter_logs(self, ref: JobRef, cursor: str | None = None) -> Iterator[LogPage]:
+        """Follow the job's log: pages until the job is terminal and fully read."""
+        with self._portal.wrap_async_context_manager(
+            _aiter_cm(self.aio.follow_logs(ref, cursor))
+        ) as it:
+            while True:
+                try:
+                    yield self._portal.call(_anext, it)
+                except StopAsyncIteration:
+                    return
+
+    def wait(self, ref: JobRef, **options: Any) -> JobResult:
+        """See :meth:`AsyncClient.wait`."""
+        return self._call(self.aio.wait, ref, **options)
+
+    def run(self, spec: JobSpec, *, cancel_on_kill: bool = True, **options: Any) -> JobResult:
+        """Submit and wait; Ctrl-C while waiting cancels the job when ``cancel_on_kill``."""
+        ref = self.submit(spec)
+        try:
+            return self.wait(ref, **options)
+        except KeyboardInterrupt:
+            if cancel_on_kill:
+                self.cancel(ref)
+            raise
+
+    def cancel(self, ref: JobRef) -> None:
+        self._call(self.aio.cancel, ref)
+
+    def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
+        return self._call(self.aio.list_jobs, limit=limit, queue=queue)
+
+    def create_queue(self, name: str, **options: Any) -> QueueInfo:
+        return self._call(self.aio.create_queue, name, **options)
+
+    def list_queues(self) -> Sequence[QueueInfo]:
+        return self._call(self.aio.list_queues)
+
+    def close(self) -> None:
+        try:
+            self._call(self.aio.aclose)
+        finally:
+            self._portal_cm.__exit__(None, None, None)
+
+
+@contextlib.asynccontextmanager
+async def _aiter_cm(gen: AsyncIterator[LogPage]) -> AsyncIterator[AsyncIterator[LogPage]]:
+    try:
+        yield gen
+    finally:
+        aclose = getattr(gen, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def _anext(it: AsyncIterator[LogPage]) -> LogPage:
+    return await it.__anext__()
