@@ -334,13 +334,14 @@ class AsyncClient:
             parts.append(f"with exit code {status.exit_code}")
         if status.message:
             parts.append(f"({status.message})")
-        tail = await self._tail(ref)
+        tail = await self.tail_logs(ref)
         text = " ".join(parts)
         if tail:
             text += "\nlast log lines:\n" + "\n".join(f"  {line.text}" for line in tail)
         return JobFailed(text, status)
 
-    async def _tail(self, ref: JobRef, n: int = FAILURE_LOG_LINES) -> list[LogLine]:
+    async def tail_logs(self, ref: JobRef, n: int = FAILURE_LOG_LINES) -> list[LogLine]:
+        """The last ``n`` lines of the job's log."""
         tail: collections.deque[LogLine] = collections.deque(maxlen=n)
         cursor: str | None = None
         with contextlib.suppress(Exception):  # a failure message must not hide the failure

@@ -1,0 +1,396 @@
+"""``jobrelay`` commands: submit, status, wait, logs, cancel, ls, agent, queue, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from jobrelay.cli import render
+from jobrelay.cli.exits import FAILED, INTERRUPTED, SUCCEEDED, err_console, fail, run
+from jobrelay.client import AsyncClient
+from jobrelay.errors import ConfigError, JobRelayError
+from jobrelay.models import JobRef, JobResult, JobSpec, JobStatus
+from jobrelay.settings import resolve_platform_url
+
+app = typer.Typer(
+    name="jobrelay",
+    help="Submit, queue, wait on, follow and cancel jobs on remote platforms.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+queue_app = typer.Typer(help="Create and list named queues.", no_args_is_help=True)
+app.add_typer(queue_app, name="queue")
+
+PlatformOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--platform",
+        "-p",
+        envvar="JOBRELAY_PLATFORM",
+        help="Platform URL, e.g. local:// or ray://127.0.0.1:8265 [default: local://]",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+QueueTimeoutOpt = Annotated[float | None, typer.Option(help="Seconds allowed in the queue.")]
+RunTimeoutOpt = Annotated[float | None, typer.Option(help="Seconds allowed running.")]
+
+
+def _client(platform: str | None) -> AsyncClient:
+    return AsyncClient(resolve_platform_url(platform))
+
+
+async def _ref(client: AsyncClient, job_id: str) -> JobRef:
+    return JobRef(platform=(await client.platform()).url, id=job_id)
+
+
+def _print_json(value: Any) -> None:
+    render.console.print_json(json.dumps(value, default=str))
+
+
+def _parse_env(pairs: list[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"expected NAME=VALUE, got {pair!r}", field="env")
+        env[name] = value
+    return env
+
+
+@app.command()
+def submit(
+    entrypoint: Annotated[
+        list[str],
+        typer.Argument(
+            help="One argument is a shell command; several are an argv list (use -- before it)."
+        ),
+    ],
+    platform: PlatformOpt = None,
+    name: Annotated[str | None, typer.Option(help="A name for the job.")] = None,
+    queue: Annotated[str | None, typer.Option("--queue", "-q")] = None,
+    priority: int = 0,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", "-e", help="NAME=VALUE, repeatable.")
+    ] = None,
+    cwd: Annotated[Path | None, typer.Option(help="Working directory of the job.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds each attempt may run.")] = None,
+    retries: Annotated[int, typer.Option(help="Re-run a failed attempt this many times.")] = 0,
+    key: Annotated[
+        str | None, typer.Option(help="Idempotency key: resubmitting reattaches.")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait for the job to finish.")] = False,
+    detach: Annotated[
+        bool, typer.Option(help="With --wait: Ctrl-C leaves the job running.")
+    ] = False,
+    queue_timeout: QueueTimeoutOpt = None,
+    run_timeout: RunTimeoutOpt = None,
+    logs: Annotated[bool, typer.Option(help="With --wait: print the job's log lines.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Submit a job; with --wait, follow it to the end (Ctrl-C cancels it unless --detach)."""
+    run(
+        _submit(
+            platform,
+            dict(
+                entrypoint=entrypoint[0] if len(entrypoint) == 1 else entrypoint,
+                name=name,
+                queue=queue,
+                priority=priority,
+                env=_parse_env(env or []),
+                working_dir=str(cwd.resolve()) if cwd else None,
+                timeout_s=timeout,
+                max_retries=retries,
+                idempotency_key=key,
+            ),
+            wait=wait,
+            detach=detach,
+            queue_timeout=queue_timeout,
+            run_timeout=run_timeout,
+            logs=logs,
+            as_json=as_json,
+        )
+    )
+
+
+async def _submit(
+    platform: str | None,
+    fields: dict[str, Any],
+    *,
+    wait: bool,
+    detach: bool,
+    queue_timeout: float | None,
+    run_timeout: float | None,
+    logs: bool,
+    as_json: bool,
+) -> None:
+    spec = JobSpec(**fields)
+    async with _client(platform) as client:
+        ref = await client.submit(spec)
+        verb = "reattached to" if ref.reattached else "submitted"
+        if not wait:
+            if as_json:
+                _print_json(ref.model_dump(mode="json"))
+            else:
+                render.console.print(f"{verb} job [bold]{ref.id}[/]")
+            return
+        err_console.print(f"{verb} job {ref.id}")
+        try:
+            result = await _watch(
+                client,
+                ref,
+                spec.display_name,
+                queue_timeout=queue_timeout,
+                run_timeout=run_timeout,
+                logs=logs,
+            )
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            if detach:
+                err_console.print(f"detached; job {ref.id} keeps running")
+                raise typer.Exit(INTERRUPTED) from None
+            await asyncio.shield(client.cancel(ref))
+            err_console.print(f"cancelled job {ref.id}")
+            raise typer.Exit(FAILED) from None
+        _finish(result, as_json)
+
+
+async def _watch(
+    client: AsyncClient,
+    ref: JobRef,
+    name: str,
+    *,
+    queue_timeout: float | None,
+    run_timeout: float | None,
+    logs: bool,
+    timeout: float | None = None,
+) -> JobResult:
+    first = await client.status(ref)
+    line = render.JobLine(
+        name=name, ref=ref, state=first.state, position=first.queue_position, history=[first.state]
+    )
+    with render.LiveJobs([line]) as live:
+        render.console.print(Text.assemble(f"{name}: ", render.state_text(first.state)))
+        return await client.wait(
+            ref,
+            queue_timeout=queue_timeout,
+            run_timeout=run_timeout,
+            timeout=timeout,
+            on_update=live.update,
+            follow_logs=logs,
+        )
+
+
+def _finish(result: JobResult, as_json: bool) -> None:
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        s = result.status
+        render.console.print(
+            f"job {result.ref.id} {s.state.value}"
+            + (f" in {s.run_s:.2f}s" if s.run_s is not None else "")
+            + (f" (queued {s.queued_s:.2f}s)" if s.queued_s is not None else "")
+        )
+    raise typer.Exit(SUCCEEDED if result.state.is_success else FAILED)
+
+
+@app.command()
+def status(job_id: str, platform: PlatformOpt = None, as_json: JsonOpt = False) -> None:
+    """Show a job's status."""
+
+    async def go() -> JobStatus:
+        async with _client(platform) as client:
+            return await client.status(await _ref(client, job_id))
+
+    result = run(go())
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        render.console.print(render.status_detail(result))
+
+
+@app.command("wait")
+def wait_cmd(
+    job_id: str,
+    platform: PlatformOpt = None,
+    queue_timeout: QueueTimeoutOpt = None,
+    run_timeout: RunTimeoutOpt = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds allowed in total.")] = None,
+    logs: Annotated[bool, typer.Option(help="Print the job's log lines.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Wait for a job to finish; exit 0 if it succeeded."""
+
+    async def go() -> JobResult:
+        async with _client(platform) as client:
+            ref = await _ref(client, job_id)
+            return await _watch(
+                client,
+                ref,
+                job_id,
+                queue_timeout=queue_timeout,
+                run_timeout=run_timeout,
+                logs=logs,
+                timeout=timeout,
+            )
+
+    _finish(run(go()), as_json)
+
+
+@app.command()
+def logs(
+    job_id: str,
+    platform: PlatformOpt = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until it ends.")
+    ] = False,
+    cursor: Annotated[str | None, typer.Option(help="Resume after this cursor.")] = None,
+) -> None:
+    """Print a job's log."""
+
+    async def go() -> None:
+        async with _client(platform) as client:
+            ref = await _ref(client, job_id)
+            if follow:
+                async for page in client.follow_logs(ref, cursor):
+                    for line in page.lines:
+                        render.print_log_line(line)
+                return
+            page_cursor = cursor
+            while True:
+                page = await client.logs(ref, page_cursor)
+                for line in page.lines:
+                    render.print_log_line(line)
+                if page.done or not page.lines:
+                    return
+                page_cursor = page.cursor
+
+    run(go())
+
+
+@app.command()
+def cancel(job_id: str, platform: PlatformOpt = None) -> None:
+    """Cancel a job (a no-op if it already finished)."""
+
+    async def go() -> JobStatus:
+        async with _client(platform) as client:
+            ref = await _ref(client, job_id)
+            await client.cancel(ref)
+            return await client.status(ref)
+
+    result = run(go())
+    render.console.print(f"job {job_id}: cancel requested (now {result.state.value})")
+
+
+@app.command("ls")
+def list_cmd(
+    platform: PlatformOpt = None,
+    limit: int = 20,
+    queue: Annotated[str | None, typer.Option("--queue", "-q")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recent jobs, newest first."""
+
+    async def go() -> list[JobStatus]:
+        async with _client(platform) as client:
+            return list(await client.list_jobs(limit=limit, queue=queue))
+
+    jobs = run(go())
+    if as_json:
+        _print_json([s.model_dump(mode="json") for s in jobs])
+    else:
+        render.console.print(render.status_table(jobs))
+
+
+@app.command()
+def agent(
+    home: Annotated[
+        Path | None, typer.Option(help="Local platform home [default: $JOBRELAY_HOME].")
+    ] = None,
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option(help="Exit after this many idle seconds [default: run until stopped]."),
+    ] = None,
+) -> None:
+    """Run a local-platform agent in the foreground: it claims and runs queued jobs."""
+    from jobrelay.platforms.local.agent import run_agent
+    from jobrelay.settings import default_local_home
+
+    try:
+        run_agent((home or default_local_home()).expanduser().resolve(), idle_timeout=idle_timeout)
+    except JobRelayError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        raise typer.Exit(SUCCEEDED) from None
+
+
+@queue_app.command("create")
+def queue_create(
+    name: str,
+    platform: PlatformOpt = None,
+    max_concurrency: Annotated[int, typer.Option("--max-concurrency", "-c")] = 1,
+    mode: Annotated[str, typer.Option(help="FIFO, LIFO or PRIORITY.")] = "FIFO",
+) -> None:
+    """Create a queue, or update its concurrency and mode."""
+
+    async def go() -> None:
+        async with _client(platform) as client:
+            info = await client.create_queue(name, max_concurrency=max_concurrency, mode=mode)
+            render.console.print(
+                f"queue {info.name}: max_concurrency={info.max_concurrency} mode={info.mode.value}"
+            )
+
+    run(go())
+
+
+@queue_app.command("ls")
+def queue_ls(platform: PlatformOpt = None, as_json: JsonOpt = False) -> None:
+    """List queues with their queued and running counts."""
+
+    async def go() -> list[Any]:
+        async with _client(platform) as client:
+            return list(await client.list_queues())
+
+    queues = run(go())
+    if as_json:
+        _print_json([q.model_dump(mode="json") for q in queues])
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("queue", "mode", "max concurrency", "queued", "running"):
+        table.add_column(column)
+    for q in queues:
+        table.add_row(q.name, q.mode.value, str(q.max_concurrency), str(q.queued), str(q.running))
+    render.console.print(table)
+
+
+@app.command()
+def demo(
+    home: Annotated[
+        Path | None, typer.Option(help="Local platform home [default: $JOBRELAY_HOME].")
+    ] = None,
+) -> None:
+    """Run a three-job pipeline on the local platform through a queue of concurrency 1."""
+    from jobrelay.cli.demo import run_demo
+
+    ok = run(run_demo(home))
+    raise typer.Exit(SUCCEEDED if ok else FAILED)
+
+
+def _mount_optional() -> None:
+    try:
+        from jobrelay.cli.artifacts import app as artifacts_app
+    except ImportError:  # the artifacts commands arrive with the artifact stores
+        return
+    app.add_typer(artifacts_app, name="artifacts", help="Put, get, list and show artifacts.")
+
+
+_mount_optional()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,164 @@
+"""How the CLI shows jobs: live progress while waiting, tables, status lines."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from rich.console import Console, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from jobrelay.models import JobRef, JobState, JobStatus, LogLine
+from jobrelay.waiting import JobUpdate
+
+console = Console(highlight=False)
+
+STATE_STYLE = {
+    JobState.QUEUED: "yellow",
+    JobState.STARTING: "cyan",
+    JobState.RUNNING: "blue",
+    JobState.SUCCEEDED: "green",
+    JobState.FAILED: "red",
+    JobState.CANCELLED: "magenta",
+    JobState.UNKNOWN: "dim",
+}
+
+
+def state_text(state: JobState) -> Text:
+    return Text(state.value, style=STATE_STYLE[state])
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+@dataclass
+class JobLine:
+    """What the live view knows about one job."""
+
+    name: str
+    ref: JobRef
+    state: JobState = JobState.QUEUED
+    position: int | None = None
+    since: float = field(default_factory=time.monotonic)
+    history: list[JobState] = field(default_factory=lambda: [JobState.QUEUED])
+    status: JobStatus | None = None
+
+    @property
+    def phase(self) -> str:
+        if self.state.is_waiting:
+            return "queue"
+        return "run" if self.state is JobState.RUNNING else "done"
+
+
+class LiveJobs:
+    """A live table of jobs: state, phase, queue position, elapsed time; logs print above.
+
+    On a terminal it redraws in place; elsewhere (CI, pipes) it prints one line per change.
+    """
+
+    def __init__(self, jobs: Sequence[JobLine], *, show_logs: bool = True) -> None:
+        self.jobs = {job.ref.id: job for job in jobs}
+        self.started = time.monotonic()
+        self.show_logs = show_logs
+        self._live = Live(self, console=console, refresh_per_second=8, transient=False)
+
+    def __enter__(self) -> LiveJobs:
+        if console.is_terminal:
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if console.is_terminal:
+            self._live.__exit__(None, None, None)
+
+    def update(self, update: JobUpdate) -> None:
+        job = self.jobs[update.status.ref.id]
+        if update.lines and self.show_logs:
+            for line in update.lines:
+                print_log_line(line, prefix=f"{job.name} | " if len(self.jobs) > 1 else "")
+        changed = update.status.state != job.state
+        job.status = update.status
+        job.position = update.status.queue_position
+        if changed:
+            job.state = update.status.state
+            job.history.append(job.state)
+            job.since = time.monotonic()
+            position = f" (position {job.position})" if job.position else ""
+            console.print(
+                Text.assemble(
+                    f"{job.name}: ",
+                    state_text(job.state),
+                    position,
+                    f"  t+{time.monotonic() - self.started:.2f}s",
+                )
+            )
+
+    def __rich__(self) -> RenderableType:
+        table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+        for column in ("job", "id", "state", "phase", "queue pos", "in state"):
+            table.add_column(column)
+        now = time.monotonic()
+        for job in self.jobs.values():
+            table.add_row(
+                job.name,
+                job.ref.id,
+                state_text(job.state),
+                job.phase,
+                str(job.position or "-"),
+                f"{now - job.since:.1f}s",
+            )
+        return table
+
+
+def print_log_line(line: LogLine, prefix: str = "") -> None:
+    style = "red" if line.stream == "stderr" else "dim" if line.stream == "system" else ""
+    console.print(Text(prefix + line.text, style=style), soft_wrap=True)
+
+
+def status_table(statuses: Sequence[JobStatus]) -> Table:
+    table = Table(box=None, header_style="bold")
+    for column in ("id", "state", "queue", "pos", "attempt", "exit", "queued", "ran", "message"):
+        table.add_column(column, overflow="fold")
+    for s in statuses:
+        table.add_row(
+            s.ref.id,
+            state_text(s.state),
+            s.queue or "-",
+            str(s.queue_position or "-"),
+            str(s.attempt),
+            "-" if s.exit_code is None else str(s.exit_code),
+            _seconds(s.queued_s),
+            _seconds(s.run_s),
+            (s.message or "")[:60],
+        )
+    return table
+
+
+def status_detail(status: JobStatus) -> Table:
+    table = Table(box=None, show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    rows: list[tuple[str, RenderableType]] = [
+        ("job", status.ref.id),
+        ("state", state_text(status.state)),
+        ("platform state", status.platform_state),
+        ("queue", status.queue or "-"),
+        ("position", str(status.queue_position or "-")),
+        ("attempt", str(status.attempt)),
+        ("exit code", "-" if status.exit_code is None else str(status.exit_code)),
+        ("submitted", str(status.submitted_at or "-")),
+        ("started", str(status.started_at or "-")),
+        ("ended", str(status.ended_at or "-")),
+        ("message", status.message or "-"),
+    ]
+    if status.url:
+        rows.append(("url", status.url))
+    for name, ref in status.outputs.items():
+        rows.append((f"output {name}", f"{ref.qualified_name} {ref.digest[:19]}"))
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
