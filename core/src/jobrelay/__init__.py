@@ -1,5 +1,6 @@
 """jobrelay: submit, queue, wait on, follow, cancel and hand artifacts between jobs."""
 
+from jobrelay.client import AsyncClient, Client
 from jobrelay.errors import (
     APIError,
     ArtifactError,
@@ -40,7 +41,9 @@ __all__ = [
     "ArtifactError",
     "ArtifactNotFound",
     "ArtifactRef",
+    "AsyncClient",
     "AuthError",
+    "Client",
     "ConfigError",
     "ConflictError",
     "IntegrityError",

@@ -1,0 +1,166 @@
+"""The waiter's own logic, against an in-memory status source whose states the test moves.
+
+The platform contract suite checks the same behaviour end to end on real platforms; these
+tests pin the parts that are pure logic: batching, phases, limits and updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+
+import pytest
+from jobrelay import ConfigError, JobRef, JobState, JobStatus, JobTimeout, PollPolicy, WaitLimits
+from jobrelay.waiting import JobUpdate, StatusHub, wait_for_job
+
+FAST = PollPolicy(initial_s=0.005, max_s=0.02, jitter=0)
+
+
+class Jobs:
+    """Holds each job's state; counts statuses() calls like a platform API would."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, JobState] = {}
+        self.position: dict[str, int | None] = {}
+        self.calls: list[int] = []
+        self.cancelled: list[str] = []
+
+    def add(self, job_id: str, state: JobState = JobState.QUEUED) -> JobRef:
+        self.state[job_id] = state
+        return JobRef(platform="mem://", id=job_id)
+
+    async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
+        self.calls.append(len(refs))
+        return {
+            r.id: JobStatus(
+                ref=r,
+                state=self.state[r.id],
+                platform_state=self.state[r.id].lower(),
+                queue_position=self.position.get(r.id),
+            )
+            for r in refs
+            if r.id in self.state
+        }
+
+    async def cancel(self, ref: JobRef) -> None:
+        self.cancelled.append(ref.id)
+        self.state[ref.id] = JobState.CANCELLED
+
+
+async def later(seconds: float, jobs: Jobs, job_id: str, state: JobState) -> None:
+    await asyncio.sleep(seconds)
+    jobs.state[job_id] = state
+
+
+async def test_thousand_waiters_share_one_status_call_per_tick() -> None:
+    jobs = Jobs()
+    refs = [jobs.add(f"j{i}", JobState.RUNNING) for i in range(1000)]
+    hub = StatusHub(jobs, FAST)
+
+    async def finish_all() -> None:
+        await asyncio.sleep(0.1)
+        for ref in refs:
+            jobs.state[ref.id] = JobState.SUCCEEDED
+
+    finisher = asyncio.create_task(finish_all())
+    results = await asyncio.gather(*(wait_for_job(hub, r, cancel=jobs.cancel) for r in refs))
+    await finisher
+    assert all(s.state is JobState.SUCCEEDED for s in results)
+    assert jobs.calls, "the hub never polled"
+    assert max(jobs.calls) == 1000, "every tick asks for all watched jobs at once"
+    assert len(jobs.calls) == hub.ticks
+    assert len(jobs.calls) < 60, f"{len(jobs.calls)} calls: waiters are not sharing ticks"
+    await hub.aclose()
+
+
+async def test_queue_timeout_cancels_and_names_the_queue_phase() -> None:
+    jobs = Jobs()
+    ref = jobs.add("j")
+    with pytest.raises(JobTimeout) as info:
+        await wait_for_job(
+            StatusHub(jobs, FAST), ref, cancel=jobs.cancel, limits=WaitLimits(queue_timeout=0.1)
+        )
+    assert info.value.phase == "queue"
+    assert jobs.cancelled == ["j"]
+    assert info.value.status.state is JobState.CANCELLED
+
+
+async def test_run_timeout_counts_from_running_not_from_submit() -> None:
+    jobs = Jobs()
+    ref = jobs.add("j")
+    asyncio.get_running_loop().create_task(later(0.3, jobs, "j", JobState.RUNNING))
+    with pytest.raises(JobTimeout) as info:
+        # The queue phase (0.3 s) is longer than run_timeout: only running time counts.
+        await wait_for_job(
+            StatusHub(jobs, FAST), ref, cancel=jobs.cancel, limits=WaitLimits(run_timeout=0.2)
+        )
+    assert info.value.phase == "run"
+    assert jobs.cancelled == ["j"]
+
+
+async def test_timeout_without_cancel_leaves_the_job_alone() -> None:
+    jobs = Jobs()
+    ref = jobs.add("j", JobState.RUNNING)
+    with pytest.raises(JobTimeout) as info:
+        await wait_for_job(
+            StatusHub(jobs, FAST),
+            ref,
+            cancel=jobs.cancel,
+            limits=WaitLimits(timeout=0.05, cancel_on_timeout=False),
+        )
+    assert info.value.phase == "total"
+    assert jobs.cancelled == []
+    assert "left it running" in str(info.value)
+
+
+async def test_until_running_returns_once_the_queue_phase_is_over() -> None:
+    jobs = Jobs()
+    ref = jobs.add("j")
+    asyncio.get_running_loop().create_task(later(0.05, jobs, "j", JobState.RUNNING))
+    status = await wait_for_job(
+        StatusHub(jobs, FAST), ref, until=JobState.RUNNING, cancel=jobs.cancel
+    )
+    assert status.state is JobState.RUNNING
+
+
+async def test_updates_report_state_and_position_changes_once_each() -> None:
+    jobs = Jobs()
+    ref = jobs.add("j")
+    jobs.position["j"] = 2
+    seen: list[tuple[JobState, int | None]] = []
+
+    async def script() -> None:
+        await asyncio.sleep(0.05)
+        jobs.position["j"] = 1
+        await asyncio.sleep(0.05)
+        jobs.state["j"], jobs.position["j"] = JobState.RUNNING, None
+        await asyncio.sleep(0.05)
+        jobs.state["j"] = JobState.FAILED
+
+    def on_update(update: JobUpdate) -> None:
+        seen.append((update.status.state, update.status.queue_position))
+
+    task = asyncio.get_running_loop().create_task(script())
+    status = await wait_for_job(StatusHub(jobs, FAST), ref, cancel=jobs.cancel, on_update=on_update)
+    await task
+    assert status.state is JobState.FAILED
+    assert seen == [
+        (JobState.QUEUED, 2),
+        (JobState.QUEUED, 1),
+        (JobState.RUNNING, None),
+        (JobState.FAILED, None),
+    ]
+
+
+async def test_polling_backs_off_while_nothing_changes() -> None:
+    policy = PollPolicy(initial_s=0.01, max_s=0.08, backoff=2, jitter=0)
+    intervals = [0.01]
+    for _ in range(5):
+        intervals.append(policy.next_interval(intervals[-1], changed=False))
+    assert intervals == [0.01, 0.02, 0.04, 0.08, 0.08, 0.08]
+    assert policy.next_interval(0.08, changed=True) == 0.01
+
+
+def test_nonpositive_limits_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="queue_timeout"):
+        WaitLimits(queue_timeout=0)
