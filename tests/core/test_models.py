@@ -39,8 +39,10 @@ def test_states_classify_themselves() -> None:
         JobState.STARTING,
         JobState.RUNNING,
     }
-    assert JobState.QUEUED.is_waiting and not JobState.RUNNING.is_waiting
-    assert not JobState.UNKNOWN.is_terminal and not JobState.UNKNOWN.is_active
+    assert JobState.QUEUED.is_waiting
+    assert not JobState.RUNNING.is_waiting
+    assert not JobState.UNKNOWN.is_terminal
+    assert not JobState.UNKNOWN.is_active
 
 
 def test_status_with_unseen_fields_is_accepted_and_round_trips_as_json() -> None:
