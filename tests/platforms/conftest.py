@@ -1,0 +1,132 @@
+"""Targets of the platform contract suite.
+
+Each target is one platform the suite runs against unchanged. Later platforms (Ray, the
+W&B emulator, ...) add a target here; the tests in ``test_contract.py`` do not change.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobrelay import AsyncClient, JobRef, JobSpec, JobStatus, LogPage, PollPolicy
+from jobrelay.platforms.base import Capabilities, Platform
+
+
+@dataclass
+class Target:
+    """One platform under contract test and what the suite needs to know about it."""
+
+    name: str
+    client: AsyncClient
+    counting: CountingPlatform
+    make_blocked_queue: Callable[[], Awaitable[str]] | None = None
+    ordered_queue: Callable[[str, int], Awaitable[str]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def spec(self, entrypoint: str, **fields: Any) -> JobSpec:
+        return JobSpec(entrypoint=entrypoint, **fields)
+
+
+class CountingPlatform:
+    """Passes every call to the real platform and counts ``statuses()`` calls."""
+
+    def __init__(self, inner: Platform) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.url = inner.url
+        self.capabilities: Capabilities = inner.capabilities
+        self.status_calls: list[int] = []
+
+    async def submit(self, spec: JobSpec) -> JobRef:
+        return await self.inner.submit(spec)
+
+    async def find(self, idempotency_key: str) -> JobRef | None:
+        return await self.inner.find(idempotency_key)
+
+    async def status(self, ref: JobRef) -> JobStatus:
+        return await self.inner.status(ref)
+
+    async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
+        self.status_calls.append(len(refs))
+        return await self.inner.statuses(refs)
+
+    async def logs(self, ref: JobRef, cursor: str | None) -> LogPage:
+        return await self.inner.logs(ref, cursor)
+
+    async def cancel(self, ref: JobRef) -> None:
+        await self.inner.cancel(ref)
+
+    async def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
+        return await self.inner.list_jobs(limit=limit, queue=queue)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def __getattr__(self, name: str) -> Any:  # queue admin and extras pass through
+        return getattr(self.inner, name)
+
+
+def kill_local_agents(home: Path) -> None:
+    """Stop every agent a test's local home started, so none outlives its test."""
+    import sqlite3
+
+    db = home / "jobrelay.db"
+    if not db.exists():
+        return
+    with sqlite3.connect(db) as conn:
+        pids = [row[0] for row in conn.execute("SELECT pid FROM agents")]
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+async def local_target(tmp_path: Path) -> AsyncIterator[Target]:
+    from jobrelay.platforms.registry import open_platform
+
+    home = tmp_path / "home"
+    platform = await open_platform(f"local://{home}", agent_idle_timeout=30)
+    counting = CountingPlatform(platform)
+    client = AsyncClient(counting)  # type: ignore[arg-type]
+    queues = iter(range(1_000_000))
+
+    async def blocked_queue() -> str:
+        """A queue of concurrency 1 held by a long job: anything submitted stays QUEUED."""
+        name = f"blocked{next(queues)}"
+        await client.create_queue(name, max_concurrency=1)
+        await client.submit(JobSpec(entrypoint="sleep 30", queue=name, name="blocker"))
+        return name
+
+    async def ordered_queue(mode: str, concurrency: int) -> str:
+        name = f"{mode.lower()}{next(queues)}"
+        await client.create_queue(name, max_concurrency=concurrency, mode=mode)
+        return name
+
+    try:
+        yield Target("local", client, counting, blocked_queue, ordered_queue)
+    finally:
+        for status in await client.list_jobs(limit=1000):
+            if status.state.is_active:
+                await client.cancel(status.ref)
+        await client.aclose()
+        kill_local_agents(home)
+
+
+TARGETS = {"local": local_target}
+
+
+@pytest.fixture(params=sorted(TARGETS))
+async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
+    async for t in TARGETS[request.param](tmp_path):
+        yield t
+
+
+FAST_POLL = PollPolicy(initial_s=0.02, max_s=0.1)

@@ -1,0 +1,237 @@
+"""The platform contract (DESIGN §14): the same semantics on every platform.
+
+Every test runs against each target in ``conftest.TARGETS`` unchanged. Entrypoints are
+shell strings, which every platform accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from jobrelay import JobCancelled, JobFailed, JobState, JobTimeout
+
+from .conftest import Target
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def wait_for_file(path: Path, timeout: float = 15.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{path} never appeared")
+
+
+def group_members(pgid: int) -> list[int]:
+    members = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                members.append(proc.pid)
+        except (ProcessLookupError, psutil.NoSuchProcess, PermissionError):
+            continue
+    return members
+
+
+async def group_gone_within(pgid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not group_members(pgid):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_job_succeeds_and_its_output_is_in_the_log(target: Target) -> None:
+    result = await target.client.run(target.spec("echo hello from the job"))
+    assert result.state is JobState.SUCCEEDED
+    assert result.status.exit_code in (0, None)
+    lines = [line.text for line in await target.client.tail_logs(result.ref, n=50)]
+    assert "hello from the job" in lines
+
+
+async def test_nonzero_exit_fails_with_exit_code_and_last_log_lines(target: Target) -> None:
+    spec = target.spec("echo step one; echo 'disk is full' >&2; exit 3")
+    with pytest.raises(JobFailed) as info:
+        await target.client.run(spec)
+    assert info.value.status.state is JobState.FAILED
+    assert info.value.status.exit_code == 3
+    assert "exit code 3" in str(info.value)
+    assert "disk is full" in str(info.value)
+
+
+async def test_cancel_running_job_kills_its_whole_process_group(
+    target: Target, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "pid"
+    ref = await target.client.submit(
+        target.spec(f"echo $$ > {pidfile}; sleep 60 & sleep 60; wait")
+    )
+    await target.client.wait(ref, until=JobState.RUNNING)
+    pgid = os.getpgid(int(await wait_for_file(pidfile)))
+    assert len(group_members(pgid)) >= 2, "the job should have a child process"
+    await target.client.cancel(ref)
+    with pytest.raises(JobCancelled):
+        await target.client.wait(ref)
+    assert await group_gone_within(pgid, 5.0), f"processes left: {group_members(pgid)}"
+
+
+async def test_cancel_queued_job_takes_it_off_the_queue(target: Target, tmp_path: Path) -> None:
+    if target.make_blocked_queue is None:
+        pytest.skip(f"{target.name} has no queue the suite can hold closed")
+    queue = await target.make_blocked_queue()
+    marker = tmp_path / "ran"
+    ref = await target.client.submit(target.spec(f"touch {marker}", queue=queue))
+    assert (await target.client.status(ref)).state is JobState.QUEUED
+    await target.client.cancel(ref)
+    assert (await target.client.status(ref)).state is JobState.CANCELLED
+    await target.client.cancel(ref)  # idempotent
+    await asyncio.sleep(0.3)
+    assert not marker.exists()
+
+
+async def test_cancelling_a_finished_job_changes_nothing(target: Target) -> None:
+    result = await target.client.run(target.spec("true"))
+    await target.client.cancel(result.ref)
+    assert (await target.client.status(result.ref)).state is JobState.SUCCEEDED
+
+
+async def test_queue_timeout_cancels_the_job_and_names_the_phase(target: Target) -> None:
+    if target.make_blocked_queue is None:
+        pytest.skip(f"{target.name} has no queue the suite can hold closed")
+    queue = await target.make_blocked_queue()
+    ref = await target.client.submit(target.spec("true", queue=queue))
+    with pytest.raises(JobTimeout) as info:
+        await target.client.wait(ref, queue_timeout=0.5)
+    assert info.value.phase == "queue"
+    assert (await target.client.status(ref)).state is JobState.CANCELLED
+
+
+async def test_run_timeout_cancels_the_running_job(target: Target, tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    ref = await target.client.submit(target.spec(f"echo $$ > {pidfile}; sleep 60"))
+    started = time.monotonic()
+    with pytest.raises(JobTimeout) as info:
+        await target.client.wait(ref, run_timeout=1.0)
+    assert info.value.phase == "run"
+    assert time.monotonic() - started < 20
+    pgid = int(await wait_for_file(pidfile))
+    final = await target.client.wait(ref, raise_on_failure=False)
+    assert final.state is JobState.CANCELLED
+    assert await group_gone_within(pgid, 5.0)
+
+
+async def test_idempotent_submit_reattaches_to_the_active_job(target: Target) -> None:
+    spec = target.spec("sleep 2", idempotency_key="contract-reattach")
+    first = await target.client.submit(spec)
+    second = await target.client.submit(spec)
+    assert not first.reattached
+    assert second.reattached
+    assert second.id == first.id
+    await target.client.wait(second)
+    third = await target.client.submit(spec)  # succeeded: reattach, never run again
+    assert third.reattached
+    assert third.id == first.id
+
+
+async def test_idempotent_submit_resubmits_after_a_failure(target: Target) -> None:
+    spec = target.spec("exit 1", idempotency_key="contract-resubmit")
+    first = await target.client.submit(spec)
+    await target.client.wait(first, raise_on_failure=False)
+    second = await target.client.submit(spec)
+    assert not second.reattached
+    assert second.id != first.id
+    assert second.idempotency_key == "contract-resubmit#2"
+
+
+async def test_following_logs_from_saved_cursors_gives_no_duplicate_and_no_gap(
+    target: Target,
+) -> None:
+    count = 600
+    ref = await target.client.submit(target.spec(
+        f"i=1; while [ $i -le {count} ]; do echo line-$i; "
+        "if [ $((i % 100)) -eq 0 ]; then sleep 0.2; fi; i=$((i+1)); done"
+    ))
+    seen: list[str] = []
+    cursor: str | None = None
+    # Follow in short sessions, as a restarted trigger or a retried task would.
+    for _ in range(500):
+        async with contextlib.aclosing(target.client.follow_logs(ref, cursor)) as pages:
+            page = await anext(pages, None)  # one page, then stop and resume from the cursor
+        if page is None:
+            break
+        seen.extend(line.text for line in page.lines if line.text.startswith("line-"))
+        cursor = page.cursor
+    assert seen == [f"line-{i}" for i in range(1, count + 1)]
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("FIFO", ["a", "b", "c"]), ("LIFO", ["c", "b", "a"]), ("PRIORITY", ["b", "c", "a"])],
+)
+async def test_queue_order(target: Target, tmp_path: Path, mode: str, expected: list[str]) -> None:
+    if target.ordered_queue is None:
+        pytest.skip(f"{target.name} has no queue modes")
+    queue = await target.ordered_queue(mode, 1)
+    order = tmp_path / "order"
+    gate = tmp_path / "gate"
+    blocker = await target.client.submit(
+        target.spec(f"while [ ! -e {gate} ]; do sleep 0.02; done", queue=queue)
+    )
+    await target.client.wait(blocker, until=JobState.RUNNING)
+    refs = [
+        await target.client.submit(target.spec(f"echo {name} >> {order}", queue=queue,
+                                               priority=priority))
+        for name, priority in (("a", 1), ("b", 9), ("c", 5))
+    ]
+    positions = [(await target.client.status(r)).queue_position for r in refs]
+    assert sorted(p for p in positions if p is not None) == [1, 2, 3]
+    gate.touch()
+    for ref in refs:
+        await target.client.wait(ref)
+    assert order.read_text().split() == expected
+
+
+async def test_max_concurrency_is_respected(target: Target, tmp_path: Path) -> None:
+    if target.ordered_queue is None:
+        pytest.skip(f"{target.name} has no queue modes")
+    queue = await target.ordered_queue("FIFO", 2)
+    log = tmp_path / "spans"
+    script = f"echo start $(date +%s.%N) >> {log}; sleep 0.4; echo end $(date +%s.%N) >> {log}"
+    refs = [await target.client.submit(target.spec(script, queue=queue)) for _ in range(5)]
+    await asyncio.gather(*(target.client.wait(r) for r in refs))
+    events = sorted(
+        (float(t), +1 if kind == "start" else -1)
+        for kind, t in (line.split() for line in log.read_text().splitlines())
+    )
+    running = peak = 0
+    for _, delta in events:
+        running += delta
+        peak = max(peak, running)
+    assert peak == 2
+
+
+async def test_many_statuses_in_one_platform_call(target: Target) -> None:
+    refs = [await target.client.submit(target.spec("true")) for _ in range(5)]
+    before = len(target.counting.status_calls)
+    found = await target.client.statuses(refs)
+    assert set(found) == {r.id for r in refs}
+    assert target.counting.status_calls[before:] == [5]
+
+
+async def test_concurrent_waiters_share_status_calls(target: Target) -> None:
+    refs = [await target.client.submit(target.spec("sleep 1")) for _ in range(8)]
+    before = len(target.counting.status_calls)
+    await asyncio.gather(*(target.client.wait(r) for r in refs))
+    calls = target.counting.status_calls[before:]
+    assert calls, "waiting made no status calls"
+    assert max(calls) == 8, "one call should ask for every waiting job"
