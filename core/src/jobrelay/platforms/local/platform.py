@@ -1,0 +1,262 @@
+"""``LocalPlatform``: the embedded platform — a durable SQLite queue and agents on this host.
+
+All database and file work runs in worker threads, so no call blocks the event loop for
+more than a thread hand-off. Jobs are run by a background agent process that is started on
+demand (see :mod:`.spawn`); a client process never runs jobs itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import anyio.to_thread
+
+from jobrelay.errors import ConfigError, NotFoundError
+from jobrelay.models import JobRef, JobSpec, JobStatus, LogPage, QueueInfo, QueueMode
+from jobrelay.platforms.base import Capabilities
+from jobrelay.platforms.local import logs, spawn, wake
+from jobrelay.platforms.local.states import row_to_status
+from jobrelay.platforms.local.store import QueueRow, Store
+from jobrelay.waiting import PollPolicy
+
+__all__ = ["LocalPlatform"]
+
+T = TypeVar("T")
+
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# A waiter re-checks that some agent is alive at most this often (it may have crashed).
+_AGENT_CHECK_EVERY_S = 2.0
+
+
+def _queue_info(row: QueueRow) -> QueueInfo:
+    return QueueInfo(
+        name=row.name,
+        max_concurrency=row.max_concurrency,
+        mode=row.mode,
+        queued=row.queued,
+        running=row.running,
+    )
+
+
+def _queue_mode(mode: QueueMode | str) -> QueueMode:
+    try:
+        return QueueMode(mode.upper() if isinstance(mode, str) else mode)
+    except ValueError:
+        raise ConfigError(
+            f"unknown queue mode {mode!r}; use one of " + ", ".join(m.value for m in QueueMode),
+            field="mode",
+        ) from None
+
+
+def _pin_working_dir(spec: JobSpec) -> JobSpec:
+    """The spec with an absolute ``working_dir``; ``ConfigError`` if it is no directory."""
+    assert spec.working_dir is not None
+    workdir = Path(spec.working_dir).expanduser().absolute()
+    if not workdir.is_dir():
+        raise ConfigError(
+            f"directory {spec.working_dir!r} does not exist on this machine",
+            field="working_dir",
+        )
+    # The agent has its own cwd, so a relative path must be pinned down here.
+    return spec.model_copy(update={"working_dir": str(workdir)})
+
+
+class LocalPlatform:
+    """Jobs on this machine, queued in ``<home>/jobrelay.db`` and run by local agents.
+
+    Open it with :func:`jobrelay.platforms.local.open_platform` (or the registry):
+
+    >>> platform = await open_platform("local:///tmp/jobs")  # doctest: +SKIP
+    >>> ref = await platform.submit(JobSpec(entrypoint="echo hi"))  # doctest: +SKIP
+
+    ``autostart_agent`` starts a background agent when work is queued and none is alive;
+    it exits after ``agent_idle_timeout`` idle seconds.
+    """
+
+    name = "local"
+    capabilities = Capabilities(
+        queues=True,
+        priority=True,
+        batch_status=True,
+        logs_follow=True,
+        cancel_queued=True,
+        # A status read is one local SQLite query, so waiters can afford to poll fast.
+        poll=PollPolicy(initial_s=0.01, max_s=0.05, backoff=1.5, jitter=0.1),
+    )
+
+    def __init__(
+        self, store: Store, *, autostart_agent: bool = True, agent_idle_timeout: float = 30.0
+    ) -> None:
+        self.home = store.home
+        self.url = f"local://{self.home}"
+        self.autostart_agent = autostart_agent
+        self.agent_idle_timeout = agent_idle_timeout
+        self._store = store
+        self._closed = False
+        self._last_agent_check = -float("inf")
+
+    @classmethod
+    async def open(
+        cls, home: Path, *, autostart_agent: bool = True, agent_idle_timeout: float = 30.0
+    ) -> LocalPlatform:
+        """Open (creating when needed, mode 0700) the platform home at ``home``."""
+
+        def prepare() -> Store:
+            home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            (home / "logs").mkdir(exist_ok=True, mode=0o700)
+            return Store(home)
+
+        store = await anyio.to_thread.run_sync(prepare)
+        return cls(store, autostart_agent=autostart_agent, agent_idle_timeout=agent_idle_timeout)
+
+    async def _db(self, fn: Callable[..., T], *args: object) -> T:
+        if self._closed:
+            raise ConfigError(f"{self.url} is closed; open it again", field="platform")
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args))
+
+    def _ref(self, job_id: str, key: str | None = None) -> JobRef:
+        return JobRef(platform=self.url, id=job_id, idempotency_key=key)
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    async def submit(self, spec: JobSpec) -> JobRef:
+        """Queue a job; an agent is started if none is alive (``autostart_agent``).
+
+        Raises ``ConfigError`` (field ``queue`` or ``working_dir``) before writing anything,
+        and ``ConflictError`` when the idempotency key is already taken (see ``find``).
+        """
+        if spec.working_dir is not None:
+            spec = await anyio.to_thread.run_sync(_pin_working_dir, spec)
+        job_id = await self._db(self._store.insert_job, spec)
+        # Checked after the insert, not before: an agent retiring for idleness deletes its
+        # row in the same transaction as its "nothing queued" check, so either it sees this
+        # job or we see it gone.
+        await self._ensure_agent()
+        wake.poke(self.home)
+        return self._ref(job_id, spec.idempotency_key)
+
+    async def find(self, idempotency_key: str) -> JobRef | None:
+        """The job submitted under exactly ``idempotency_key``, or None."""
+        job_id = await self._db(self._store.find_by_key, idempotency_key)
+        return None if job_id is None else self._ref(job_id, idempotency_key)
+
+    async def status(self, ref: JobRef) -> JobStatus:
+        """The job's status; ``NotFoundError`` if this home has no such job."""
+        found = await self.statuses([ref])
+        if ref.id not in found:
+            raise NotFoundError(
+                f"job {ref.id} is not known to {self.url}", status_code=404, operation="status"
+            )
+        return found[ref.id]
+
+    async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
+        """Statuses of many jobs in one SQL query, keyed by id; unknown ids are left out.
+
+        When some of them are still active and no agent is alive (it crashed), one is
+        started, so a waiter never waits on a queue nobody serves.
+        """
+        by_id = {ref.id: ref for ref in refs}
+        rows = await self._db(self._store.job_rows, list(by_id))
+        result = {row["id"]: row_to_status(row, by_id[row["id"]]) for row in rows}
+        if any(s.state.is_active for s in result.values()):
+            now = time.monotonic()
+            if now - self._last_agent_check >= _AGENT_CHECK_EVERY_S:
+                self._last_agent_check = now
+                await self._ensure_agent()
+        return result
+
+    async def logs(self, ref: JobRef, cursor: str | None) -> LogPage:
+        """Up to 1000 lines after ``cursor``; ``done`` once the job ended and all are read."""
+        offset = logs.parse_cursor(cursor)
+        # The state is read before the file: the agent writes every line before it
+        # records the end, so "terminal, then end of file" means nothing more will come.
+        status = await self.status(ref)
+        page = await anyio.to_thread.run_sync(
+            logs.read_page, logs.log_path(self.home, ref.id), offset
+        )
+        return LogPage(
+            lines=page.lines,
+            cursor=str(page.next_offset),
+            done=status.state.is_terminal and page.at_eof,
+        )
+
+    async def cancel(self, ref: JobRef) -> None:
+        """Cancel: a queued job at once, a running one via its agent; no-op when ended.
+
+        The agent sends SIGTERM to the job's process group, then SIGKILL after a grace
+        period. Raises ``NotFoundError`` for an unknown job.
+        """
+        if await self._db(self._store.cancel, ref.id) == "requested":
+            wake.poke(self.home)
+
+    async def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
+        """The ``limit`` most recently submitted jobs (of ``queue`` if given), newest first."""
+        if limit < 1:
+            raise ConfigError(f"must be at least 1, got {limit}", field="limit")
+        rows = await self._db(self._store.recent_rows, limit, queue)
+        return [row_to_status(row, self._ref(row["id"], row["idempotency_key"])) for row in rows]
+
+    # -- queues -------------------------------------------------------------------------
+
+    async def create_queue(
+        self,
+        name: str,
+        *,
+        max_concurrency: int = 1,
+        mode: QueueMode | str = QueueMode.FIFO,
+        exist_ok: bool = True,
+    ) -> QueueInfo:
+        """Create a queue (or update it when it exists and ``exist_ok``).
+
+        ``mode`` is FIFO, LIFO or PRIORITY (higher ``JobSpec.priority`` first). Bad values
+        raise ``ConfigError`` naming ``name``, ``max_concurrency`` or ``mode``; an existing
+        queue with ``exist_ok=False`` raises ``ConflictError``.
+        """
+        if not isinstance(name, str) or not _QUEUE_NAME.match(name):
+            raise ConfigError(
+                f"{name!r} is not a valid queue name; use letters, digits, '.', '_' or '-' "
+                "(at most 64, starting with a letter or digit)",
+                field="name",
+            )
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise ConfigError(
+                f"must be a whole number, got {max_concurrency!r}", field="max_concurrency"
+            )
+        if max_concurrency < 1:
+            raise ConfigError(f"must be at least 1, got {max_concurrency}", field="max_concurrency")
+        row = await self._db(
+            functools.partial(self._store.upsert_queue, exist_ok=exist_ok),
+            name,
+            max_concurrency,
+            _queue_mode(mode),
+        )
+        return _queue_info(row)
+
+    async def list_queues(self) -> Sequence[QueueInfo]:
+        """Every queue, ``default`` included, with how many jobs wait and run in it."""
+        return [_queue_info(row) for row in await self._db(self._store.list_queues)]
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def _ensure_agent(self) -> None:
+        if not self.autostart_agent:
+            return
+        if await self._db(self._store.live_agent_ids):
+            return
+        await self._db(
+            functools.partial(spawn.ensure_agent, self._store, idle_timeout=self.agent_idle_timeout)
+        )
+
+    async def aclose(self) -> None:
+        """Close the database connection. Agents keep running until they are idle."""
+        if not self._closed:
+            self._closed = True
+            await anyio.to_thread.run_sync(self._store.close)
+
+    def __repr__(self) -> str:
+        return f"LocalPlatform({self.url!r})"
