@@ -1,1 +1,53 @@
-"""Artifact handoff."""
+"""Artifact handoff: versioned, verified artifacts passed from one job to the next.
+
+* :class:`ArtifactStore` — the protocol; :class:`LocalArtifactStore` (the local platform's
+  store) and :class:`FsspecArtifactStore` (``file://``, ``memory://``, ``s3://``...).
+* :func:`open_store` — a store from its URL; :func:`stage` — copy a version between stores.
+* :func:`prepare_inputs`, :func:`record_inputs_consumed`, :func:`collect_outputs` — what
+  the client runs around a job; the job side is :mod:`jobrelay.runtime`.
+"""
+
+from jobrelay.artifacts.base import (
+    ArtifactStore,
+    Lineage,
+    Reference,
+    SupportsLocalBlobs,
+    check_alias,
+    check_name,
+    check_relative_path,
+    parse_reference,
+    split_artifact_uri,
+)
+from jobrelay.artifacts.fsspec_store import FsspecArtifactStore
+from jobrelay.artifacts.handoff import (
+    collect_outputs,
+    input_refs,
+    outputs_dir,
+    prepare_inputs,
+    record_inputs_consumed,
+)
+from jobrelay.artifacts.local import LocalArtifactStore
+from jobrelay.artifacts.staging import ARTIFACTS_ENV, open_store, resolve_store_url, stage
+
+__all__ = [
+    "ARTIFACTS_ENV",
+    "ArtifactStore",
+    "FsspecArtifactStore",
+    "Lineage",
+    "LocalArtifactStore",
+    "Reference",
+    "SupportsLocalBlobs",
+    "check_alias",
+    "check_name",
+    "check_relative_path",
+    "collect_outputs",
+    "input_refs",
+    "open_store",
+    "outputs_dir",
+    "parse_reference",
+    "prepare_inputs",
+    "record_inputs_consumed",
+    "resolve_store_url",
+    "split_artifact_uri",
+    "stage",
+]

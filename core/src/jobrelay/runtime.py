@@ -1,0 +1,182 @@
+"""Job-side artifact helper: read the inputs jobrelay handed in, record the outputs made.
+
+This module uses the standard library only (Python 3.9+), so it works in any job
+environment; it can even be copied next to a job script on its own.
+
+>>> from jobrelay import runtime                                     # doctest: +SKIP
+>>> frame = open(runtime.input_path("dataset")).read()               # doctest: +SKIP
+>>> runtime.log_output("model", "out/model.pt", metadata={"acc": 0.93})  # doctest: +SKIP
+
+The contract between the client and the job is two environment variables:
+
+``JOBRELAY_INPUTS``
+    JSON object, input name -> ``{"path": "<local path>", "ref": {<ArtifactRef JSON>}}``.
+    ``path`` is a file, or a folder for a folder artifact, that the job may read but must
+    not modify; it has already been checked against the artifact's digest. ``ref`` is the
+    exact version (``uri``, ``name``, ``version``, ``digest``, ``size``, ``type``,
+    ``producer``, ``metadata``). A bare string instead of the object is taken as the path,
+    which is handy for running a job by hand.
+
+``JOBRELAY_OUTPUTS``
+    A folder the job may write to. :func:`log_output` writes one record per output there,
+    ``<name>.json``, atomically (temp file, fsync, rename), holding::
+
+        {"format": 1, "name": "...", "path": "<absolute path>", "type": "file",
+         "metadata": {...}, "aliases": [...]}
+
+    The file or folder at ``path`` must still exist when the job ends: after the job, the
+    client reads the records and stores each output as an artifact version produced by
+    the job. Files whose names start with ``.`` are not records.
+"""
+
+# Annotations stay strings (PEP 563), so the modern syntax below also runs on Python 3.9.
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "INPUTS_ENV",
+    "OUTPUTS_ENV",
+    "RECORD_FORMAT",
+    "HandoffError",
+    "input_path",
+    "input_ref",
+    "inputs",
+    "log_output",
+]
+
+INPUTS_ENV = "JOBRELAY_INPUTS"
+OUTPUTS_ENV = "JOBRELAY_OUTPUTS"
+RECORD_FORMAT = 1
+
+# The same rule the artifact stores apply (jobrelay.artifacts.base.check_name).
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+
+
+class HandoffError(RuntimeError):
+    """An input or output could not be handed over between jobrelay and the job."""
+
+
+def _check_name(name: object, what: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise HandoffError(
+            f"{what} {name!r} is invalid: use 1-128 letters, digits, '.', '_' or '-', "
+            "not starting with '.' or '-' (no '/', ':' or spaces)"
+        )
+    return name
+
+
+def _load_inputs() -> dict[str, dict[str, Any]]:
+    raw = os.environ.get(INPUTS_ENV)
+    if raw is None:
+        raise HandoffError(
+            f"${INPUTS_ENV} is not set: this process was not started by jobrelay with "
+            f'inputs. To run it by hand, set {INPUTS_ENV}=\'{{"NAME": "/path/to/file"}}\''
+        )
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        raise HandoffError(f"${INPUTS_ENV} is not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise HandoffError(f"${INPUTS_ENV} must be a JSON object of name -> input")
+    entries: dict[str, dict[str, Any]] = {}
+    for name, entry in parsed.items():
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise HandoffError(f'${INPUTS_ENV}: input {name!r} has no "path"')
+        entries[name] = entry
+    return entries
+
+
+def inputs() -> dict[str, Path]:
+    """Every input's local path by name; ``HandoffError`` if ``$JOBRELAY_INPUTS`` is unset."""
+    return {name: Path(entry["path"]) for name, entry in _load_inputs().items()}
+
+
+def _entry(name: str) -> dict[str, Any]:
+    entries = _load_inputs()
+    if name not in entries:
+        known = ", ".join(sorted(entries)) or "none"
+        raise HandoffError(f"no input named {name!r}; this job's inputs are: {known}")
+    return entries[name]
+
+
+def input_path(name: str) -> Path:
+    """The local path of input ``name``: a file, or a folder for a folder artifact.
+
+    Raises ``HandoffError`` when the name is unknown or no inputs were passed.
+    """
+    return Path(_entry(name)["path"])
+
+
+def input_ref(name: str) -> dict[str, Any]:
+    """The exact artifact version of input ``name`` as JSON (``name``, ``version``, ...)."""
+    return dict(_entry(name).get("ref") or {})
+
+
+def log_output(
+    name: str,
+    path: str | os.PathLike[str],
+    *,
+    type: str = "file",
+    metadata: dict[str, Any] | None = None,
+    aliases: Iterable[str] = (),
+) -> None:
+    """Record the file or folder at ``path`` as output ``name`` of this job.
+
+    The client stores it as a new artifact version after the job ends, with this job as
+    its producer. ``type`` labels it (a folder's default is ``"dir"``); ``metadata`` must
+    be JSON-serializable; ``aliases`` are extra names for the version (``"best"``).
+    Logging the same name again replaces the earlier record.
+
+    Raises ``HandoffError`` if ``$JOBRELAY_OUTPUTS`` is unset, the name is invalid, the
+    path does not exist or the metadata is not JSON.
+    """
+    _check_name(name, "output name")
+    alias_list = [_check_name(alias, "alias") for alias in aliases]
+    target = Path(path).resolve()
+    if not target.exists():
+        raise HandoffError(f"output {name!r}: {target} does not exist")
+    folder = os.environ.get(OUTPUTS_ENV)
+    if not folder:
+        raise HandoffError(
+            f"${OUTPUTS_ENV} is not set: this process was not started by jobrelay, so "
+            f"output {name!r} has nowhere to be recorded. To run by hand, set "
+            f"{OUTPUTS_ENV}=/some/folder"
+        )
+    record = {
+        "format": RECORD_FORMAT,
+        "name": name,
+        "path": str(target),
+        "type": type,
+        "metadata": dict(metadata or {}),
+        "aliases": alias_list,
+    }
+    try:
+        data = json.dumps(record, sort_keys=True).encode()
+    except (TypeError, ValueError) as exc:
+        raise HandoffError(f"output {name!r}: metadata is not JSON-serializable: {exc}") from None
+    _write_atomic(Path(folder), f"{name}.json", data)
+
+
+def _write_atomic(folder: Path, filename: str, data: bytes) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{filename}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(tmp, "xb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        # The client may read the folder at any moment: rename makes the record appear
+        # whole or not at all.
+        os.replace(tmp, folder / filename)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
