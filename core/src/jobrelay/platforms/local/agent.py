@@ -23,7 +23,6 @@ import contextlib
 import logging
 import math
 import os
-import secrets
 import signal
 import time
 from pathlib import Path
@@ -31,10 +30,10 @@ from pathlib import Path
 from jobrelay.platforms.local import scheduling
 from jobrelay.platforms.local.runner import AttemptResult, JobRun
 from jobrelay.platforms.local.scheduling import Claim
-from jobrelay.platforms.local.store import Store
+from jobrelay.platforms.local.store import Store, new_agent_id
 from jobrelay.platforms.local.wake import WakeReader
 
-__all__ = ["Agent", "main", "new_agent_id", "run_agent"]
+__all__ = ["Agent", "main", "run_agent"]
 
 log = logging.getLogger("jobrelay.local.agent")
 
@@ -43,10 +42,6 @@ RECOVER_EVERY_S = 1.0
 POLL_ACTIVE_S = 0.02
 POLL_IDLE_S = 0.5
 DEFAULT_CANCEL_GRACE_S = 3.0
-
-
-def new_agent_id() -> str:
-    return f"a-{secrets.token_hex(6)}"
 
 
 class Agent:

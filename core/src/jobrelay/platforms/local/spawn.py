@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 
 from jobrelay.errors import PlatformError
-from jobrelay.platforms.local.agent import new_agent_id
-from jobrelay.platforms.local.store import Store
+from jobrelay.platforms.local.store import Store, new_agent_id
 
 __all__ = ["agent_command", "ensure_agent"]
 

@@ -34,6 +34,7 @@ __all__ = [
     "QueueRow",
     "Store",
     "default_queue",
+    "new_agent_id",
     "new_job_id",
     "utc_now",
 ]
@@ -78,6 +79,11 @@ FROM jobs j JOIN wanted w ON w.id = j.id LEFT JOIN ranked r ON r.id = j.id
 def utc_now() -> str:
     """The current UTC time as stored in the database (ISO 8601 with offset)."""
     return datetime.now(UTC).isoformat()
+
+
+def new_agent_id() -> str:
+    """A fresh agent id such as ``a-0c1d2e3f4a5b``."""
+    return f"a-{secrets.token_hex(6)}"
 
 
 def new_job_id() -> str:
