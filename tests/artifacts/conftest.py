@@ -1,0 +1,91 @@
+"""Fixtures for the artifact tests: real stores on disk and in memory, and a real S3.
+
+The S3 server is moto's, started in this process on a free loopback port; the tests set
+dummy credentials and talk to nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobrelay.artifacts import FsspecArtifactStore, LocalArtifactStore
+from jobrelay.artifacts.base import ArtifactStore
+
+STORE_KINDS = ["local", "file", "memory"]
+
+
+def make_store(kind: str, tmp_path: Path) -> ArtifactStore:
+    if kind == "local":
+        return LocalArtifactStore(tmp_path / "home" / "artifacts")
+    if kind == "file":
+        return FsspecArtifactStore(f"file://{tmp_path}/fsspec-store")
+    return FsspecArtifactStore(f"memory://jobrelay-tests/{uuid.uuid4().hex}")
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStore:
+    """One store of each kind in turn."""
+    return make_store(request.param, tmp_path)
+
+
+@pytest.fixture
+def local_store(tmp_path: Path) -> LocalArtifactStore:
+    return LocalArtifactStore(tmp_path / "home" / "artifacts")
+
+
+@pytest.fixture
+def file_store(tmp_path: Path) -> FsspecArtifactStore:
+    return FsspecArtifactStore(f"file://{tmp_path}/fsspec-store")
+
+
+@pytest.fixture
+def sample_folder(tmp_path: Path) -> Path:
+    """A small folder tree with nested files, an empty file and binary content."""
+    root = tmp_path / "sample"
+    (root / "images" / "cats").mkdir(parents=True)
+    (root / "README.md").write_text("# sample\n")
+    (root / "images" / "cats" / "a.bin").write_bytes(bytes(range(256)) * 100)
+    (root / "images" / "empty.txt").write_bytes(b"")
+    (root / "labels.csv").write_text("id,label\n1,cat\n")
+    return root
+
+
+def folder_contents(root: Path) -> dict[str, bytes]:
+    """Relative path -> bytes of every file under ``root``."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1 (free port) with dummy credentials in the env."""
+    from moto.server import ThreadedMotoServer
+
+    saved = dict(os.environ)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        os.environ.clear()
+        os.environ.update(saved)
