@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -79,7 +80,12 @@ class Agent:
         log.info("agent %s (pid %d) serving %s", self.id, os.getpid(), self.home)
         try:
             while not self._stopping:
-                busy = self._pass()
+                try:
+                    busy = self._pass()
+                except sqlite3.Error:
+                    # e.g. the database stayed locked past the busy timeout: try again soon.
+                    log.exception("agent %s: database error; retrying", self.id)
+                    busy = True
                 if (
                     not busy
                     and self._idle_long_enough()
@@ -152,16 +158,24 @@ class Agent:
         finally:
             self._runs.pop(claim.job_id, None)
             self._wake.set()
-        if not run.abandoned:
-            state = scheduling.finish_attempt(
-                self.store,
-                claim,
-                self.id,
-                outcome=result.outcome,
-                exit_code=result.exit_code,
-                message=result.message,
-            )
-            log.info("job %s attempt %d -> %s", claim.job_id, claim.attempt, state)
+        if run.abandoned:
+            return
+        for retry in range(5):
+            try:
+                state = scheduling.finish_attempt(
+                    self.store,
+                    claim,
+                    self.id,
+                    outcome=result.outcome,
+                    exit_code=result.exit_code,
+                    message=result.message,
+                )
+            except sqlite3.Error:
+                log.exception("job %s: could not record its end (try %d)", claim.job_id, retry)
+                await asyncio.sleep(1.0)
+            else:
+                log.info("job %s attempt %d -> %s", claim.job_id, claim.attempt, state)
+                return
 
     def _open_wake(self, loop: asyncio.AbstractEventLoop) -> WakeReader | None:
         try:

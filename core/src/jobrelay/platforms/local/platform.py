@@ -8,6 +8,7 @@ demand (see :mod:`.spawn`); a client process never runs jobs itself.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -54,9 +55,11 @@ def _queue_mode(mode: QueueMode | str) -> QueueMode:
 
 
 def _pin_working_dir(spec: JobSpec) -> JobSpec:
-    """The spec with an absolute ``working_dir``; ``ConfigError`` if it is no directory."""
-    assert spec.working_dir is not None
-    workdir = Path(spec.working_dir).expanduser().absolute()
+    """The spec with an absolute ``working_dir``; ``ConfigError`` if it is no directory.
+
+    Without one, the job runs where the submitting process is, as a local command would.
+    """
+    workdir = Path(spec.working_dir or os.getcwd()).expanduser().absolute()
     if not workdir.is_dir():
         raise ConfigError(
             f"directory {spec.working_dir!r} does not exist on this machine",
@@ -127,17 +130,18 @@ class LocalPlatform:
     async def submit(self, spec: JobSpec) -> JobRef:
         """Queue a job; an agent is started if none is alive (``autostart_agent``).
 
+        The job runs in ``spec.working_dir``, or else in this process's current directory.
+
         Raises ``ConfigError`` (field ``queue`` or ``working_dir``) before writing anything,
         and ``ConflictError`` when the idempotency key is already taken (see ``find``).
         """
-        if spec.working_dir is not None:
-            spec = await anyio.to_thread.run_sync(_pin_working_dir, spec)
+        spec = await anyio.to_thread.run_sync(_pin_working_dir, spec)
         job_id = await self._db(self._store.insert_job, spec)
+        wake.poke(self.home)
         # Checked after the insert, not before: an agent retiring for idleness deletes its
         # row in the same transaction as its "nothing queued" check, so either it sees this
         # job or we see it gone.
         await self._ensure_agent()
-        wake.poke(self.home)
         return self._ref(job_id, spec.idempotency_key)
 
     async def find(self, idempotency_key: str) -> JobRef | None:

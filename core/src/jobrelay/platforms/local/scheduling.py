@@ -240,6 +240,28 @@ def _lost_outcome(job: sqlite3.Row, why: str) -> tuple[str, str]:
     return "lost", f"{why} while running attempt {attempt} (no retries left)"
 
 
+def _live(agents: list[sqlite3.Row], now: float) -> set[str]:
+    """Ids of agents with a fresh heartbeat whose process still exists."""
+    return {
+        a["id"]
+        for a in agents
+        if now - a["heartbeat_at"] < AGENT_STALE_AFTER_S and pid_alive(a["pid"])
+    }
+
+
+def _anything_to_recover(store: Store, own_id: str | None, now: float) -> bool:
+    with store.reading() as conn:
+        agents = conn.execute("SELECT id, pid, heartbeat_at FROM agents").fetchall()
+        owners = {
+            r["agent_id"]
+            for r in conn.execute(
+                "SELECT DISTINCT agent_id FROM jobs WHERE state IN ('claimed', 'running')"
+            )
+        }
+    alive = _live(agents, now) | {own_id}
+    return any(a["id"] not in alive for a in agents) or bool(owners - alive)
+
+
 def recover_lost_jobs(
     store: Store, own_id: str | None, *, release_own: bool = False, now: float | None = None
 ) -> list[tuple[str, str]]:
@@ -253,14 +275,12 @@ def recover_lost_jobs(
     Returns ``(job_id, new_state)`` pairs.
     """
     now = time.time() if now is None else now
+    if not release_own and not _anything_to_recover(store, own_id, now):
+        return []  # the common case, answered without taking the write lock
     recovered = []
     with store.transaction() as conn:
         agents = conn.execute("SELECT id, pid, heartbeat_at FROM agents").fetchall()
-        alive = {
-            a["id"]
-            for a in agents
-            if now - a["heartbeat_at"] < AGENT_STALE_AFTER_S and pid_alive(a["pid"])
-        }
+        alive = _live(agents, now)
         if own_id is not None and release_own:
             alive.discard(own_id)
         elif own_id is not None:

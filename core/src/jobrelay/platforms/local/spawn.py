@@ -61,6 +61,7 @@ def ensure_agent(store: Store, *, idle_timeout: float | None = 30.0) -> str | No
                 ["/bin/sh", "-c", _DETACH, "jobrelay-spawn", str(home / "agent.log"), *argv],
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
+                cwd=home,  # the agent should not keep the client's directory busy
                 start_new_session=True,
                 timeout=10,
                 check=True,
