@@ -1,0 +1,1 @@
+"""Offline emulators of the hosted platforms (``jobrelay[emulators]``)."""

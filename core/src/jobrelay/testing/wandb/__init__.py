@@ -1,0 +1,15 @@
+"""An offline W&B server for tests and demos: GraphQL over real HTTP, storage, launch agent.
+
+>>> from jobrelay.testing.wandb import WandbEmulator, Outcome
+>>> with WandbEmulator() as emu:                                   # doctest: +SKIP
+...     emu.create_queue("default")
+...     emu.script(Outcome("failed", exitcode=1), queue="default")
+
+Needs the ``emulators`` extra (``pip install 'jobrelay[emulators]'``).
+"""
+
+from jobrelay.testing.wandb.agent import Outcome
+from jobrelay.testing.wandb.emulator import DEFAULT_API_KEY, WandbEmulator
+from jobrelay.testing.wandb.faults import Fault, Faults
+
+__all__ = ["DEFAULT_API_KEY", "Fault", "Faults", "Outcome", "WandbEmulator"]

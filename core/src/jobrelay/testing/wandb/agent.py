@@ -1,0 +1,240 @@
+"""A simulated W&B launch agent: pops queue items, acks them with a run and drives the run.
+
+Per item it follows the real agent's order (reference §3, §10.6): pop (item LEASED), ack with
+the run name (item CLAIMED, ``associatedRunId`` set, no run row yet), then the run appears
+(``running``) and ends. What happens to a run is scripted with an :class:`Outcome`, by run id
+or for the next items of a queue; without a script, an item whose spec carries an entry point
+runs it for real on the ``local`` platform (its output goes to the run's ``output.log``, a stop
+request cancels it), and any other item simply finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import string
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from jobrelay.testing.wandb.state import Item, Queue, RunRecord, World
+
+__all__ = ["LaunchAgent", "Outcome", "OutcomeKind"]
+
+OutcomeKind = Literal[
+    "execute", "finished", "failed", "crashed", "killed", "preempted", "item_failed"
+]
+_RUN_STATE = {
+    "finished": "finished",
+    "failed": "failed",
+    "crashed": "crashed",
+    "killed": "killed",
+    "preempted": "preempted",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the agent ends one item: a run state, a FAILED item, or executing it for real.
+
+    ``log_lines`` go to ``output.log``, ``summary`` becomes the run summary, ``duration_s`` is
+    how long the run stays ``running`` first.
+    """
+
+    kind: OutcomeKind = "finished"
+    message: str = "scripted failure"
+    exitcode: int | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    log_lines: tuple[str, ...] = ()
+    duration_s: float = 0.0
+
+
+def _run_name() -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+class LaunchAgent:
+    """Serves every queue of the world except held ones, from the emulator's event loop."""
+
+    def __init__(
+        self,
+        world: World,
+        home: Path,
+        *,
+        poll_s: float = 0.05,
+        ack_delay_s: float = 0.05,
+        run_start_delay_s: float = 0.05,
+    ) -> None:
+        self.world = world
+        self.home = home
+        self.poll_s = poll_s
+        self.ack_delay_s = ack_delay_s
+        self.run_start_delay_s = run_start_delay_s
+        self.held: set[str] = set()
+        self._by_run: dict[str, Outcome] = {}
+        self._by_queue: dict[str, deque[Outcome]] = defaultdict(deque)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._client: Any = None
+
+    # -- scripting (thread-safe enough: plain dict/deque operations) ---------------------
+
+    def script(self, outcome: Outcome, *, run_id: str | None = None, queue: str | None = None
+               ) -> None:
+        """Script the outcome of the run ``run_id``, or of the next item popped from ``queue``."""
+        if run_id is not None:
+            self._by_run[run_id] = outcome
+        elif queue is not None:
+            self._by_queue[queue].append(outcome)
+        else:
+            raise ValueError("give run_id= or queue=")
+
+    def hold(self, queue: str) -> None:
+        """Stop popping ``queue``: its items stay PENDING (a queue with no agent)."""
+        self.held.add(queue)
+
+    def release(self, queue: str) -> None:
+        self.held.discard(queue)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop(), name="wandb-emulator-agent")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _loop(self) -> None:
+        while True:
+            for queue in list(self.world.queues.values()):
+                if queue.name in self.held:
+                    continue
+                while (item := self.world.pop(queue)) is not None:
+                    task = asyncio.create_task(self._handle(queue, item))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            await asyncio.sleep(self.poll_s)
+
+    # -- one item ------------------------------------------------------------------------
+
+    def _outcome(self, queue: Queue, spec: dict[str, Any], run_id: str) -> Outcome:
+        if run_id in self._by_run:
+            return self._by_run.pop(run_id)
+        if self._by_queue[queue.name]:
+            return self._by_queue[queue.name].popleft()
+        return Outcome("execute") if _argv(spec) else Outcome("finished")
+
+    def _still_queued(self, item: Item) -> bool:
+        return self.world.find_item(item.id) is not None
+
+    async def _handle(self, queue: Queue, item: Item) -> None:
+        spec = json.loads(item.run_spec)
+        run_id = str(spec.get("run_id") or _run_name())
+        outcome = self._outcome(queue, spec, run_id)
+        await asyncio.sleep(self.ack_delay_s)
+        if not self._still_queued(item):
+            return
+        if outcome.kind == "item_failed":
+            self.world.fail_item(item.id, outcome.message, "agent")
+            return
+        self.world.ack(item.id, run_id)
+        await asyncio.sleep(self.run_start_delay_s)
+        if not self._still_queued(item):
+            return  # deleted before the run started: nothing runs
+        overrides = spec.get("overrides") or {}
+        run, _ = self.world.upsert_run(
+            spec.get("entity") or queue.entity,
+            spec.get("project") or "uncategorized",
+            run_id,
+            state="running",
+            config=dict(overrides.get("run_config") or {}),
+            display_name=spec.get("name"),
+            job_type="launch",
+        )
+        if outcome.kind == "execute":
+            await self._execute(run, spec)
+        else:
+            await self._scripted(run, outcome)
+
+    async def _scripted(self, run: RunRecord, outcome: Outcome) -> None:
+        for line in outcome.log_lines:
+            self.world.append_run_file(run, "output.log", f"{line}\n".encode())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + outcome.duration_s
+        while loop.time() < deadline:
+            if run.stopped:
+                self.world.finish_run(run, "killed")
+                return
+            await asyncio.sleep(min(self.poll_s, max(0.0, deadline - loop.time())))
+        with self.world.lock:
+            run.summary = dict(outcome.summary)
+        state = _RUN_STATE[outcome.kind]
+        self.world.finish_run(run, state, outcome.exitcode)
+
+    async def _local(self) -> Any:
+        if self._client is None:
+            from jobrelay.client import AsyncClient
+
+            self.home.mkdir(parents=True, exist_ok=True)
+            self._client = AsyncClient(f"local://{self.home}?idle_timeout=5")
+        return self._client
+
+    async def _execute(self, run: RunRecord, spec: dict[str, Any]) -> None:
+        from jobrelay.models import JobSpec
+
+        self.world.run_file(run, "output.log")
+        client = await self._local()
+        env = {
+            "WANDB_RUN_ID": run.name,
+            "WANDB_PROJECT": run.project,
+            "WANDB_ENTITY": run.entity,
+            "WANDB_LAUNCH": "True",
+        }
+        artifacts = (spec.get("overrides") or {}).get("artifacts")
+        if artifacts:
+            env["WANDB_ARTIFACTS"] = json.dumps(artifacts)
+        ref = await client.submit(JobSpec(entrypoint=_argv(spec), env=env, name=run.name))
+        cursor: str | None = None
+        stop_sent = False
+        while True:
+            if run.stopped and not stop_sent:
+                await client.cancel(ref)
+                stop_sent = True
+            page = await client.logs(ref, cursor)
+            cursor = page.cursor
+            if page.lines:
+                text = "".join(f"{line.text}\n" for line in page.lines)
+                self.world.append_run_file(run, "output.log", text.encode())
+            status = await client.status(ref)
+            if status.state.is_terminal:
+                while (page := await client.logs(ref, cursor)).lines:
+                    cursor = page.cursor
+                    text = "".join(f"{line.text}\n" for line in page.lines)
+                    self.world.append_run_file(run, "output.log", text.encode())
+                break
+            await asyncio.sleep(self.poll_s)
+        if status.state.value == "SUCCEEDED":
+            self.world.finish_run(run, "finished", 0)
+        elif status.state.value == "CANCELLED" or stop_sent:
+            self.world.finish_run(run, "killed", status.exit_code)
+        else:
+            self.world.finish_run(run, "failed", status.exit_code)
+
+
+def _argv(spec: dict[str, Any]) -> list[str]:
+    overrides = spec.get("overrides") or {}
+    entry = list(overrides.get("entry_point") or [])
+    args = list(overrides.get("args") or [])
+    return [*entry, *args] if entry else []

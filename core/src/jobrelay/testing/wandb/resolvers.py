@@ -1,0 +1,404 @@
+"""Read-side GraphQL resolvers: views over the emulator's world, one class per schema type.
+
+graphql-core's default resolver reads an attribute named like the field, and calls it with
+the field's arguments when it is a method, so each view is a plain class whose attribute and
+method names are the schema's field names.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from jobrelay.testing.wandb.state import (
+    ArtifactRecord,
+    Collection,
+    Item,
+    ProjectRecord,
+    Queue,
+    RunRecord,
+    World,
+    gql_id,
+)
+from jobrelay.testing.wandb.storage import StorageSigner
+
+__all__ = ["Context", "QueryRoot", "artifact_view", "connection", "file_view", "item_view"]
+
+Info = GraphQLResolveInfo
+
+
+@dataclass
+class Context:
+    """What every resolver may use: the world, storage URLs and who is asking."""
+
+    world: World
+    storage: StorageSigner
+    base_url: str
+
+
+def ctx(info: Info) -> Context:
+    context: Context = info.context
+    return context
+
+
+def connection(nodes: list[Any], first: int | None = None, after: str | None = None) -> dict[str, Any]:
+    """A Relay connection over ``nodes``; the cursor is the index as text."""
+    start = int(after) + 1 if after not in (None, "") else 0
+    end = len(nodes) if first is None else min(len(nodes), start + first)
+    page = nodes[start:end]
+    return {
+        "totalCount": len(nodes),
+        "edges": [{"node": node, "cursor": str(start + i)} for i, node in enumerate(page)],
+        "pageInfo": {
+            "endCursor": str(end - 1) if page else after,
+            "hasNextPage": end < len(nodes),
+            "startCursor": str(start) if page else None,
+            "hasPreviousPage": start > 0,
+        },
+    }
+
+
+def file_view(
+    context: Context, *, name: str, storage_path: str, md5: str | None, size: int,
+    api_url: str | None = None, mimetype: str | None = None, updated_at: str | None = None,
+    artifact: ArtifactRecord | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": gql_id("File", storage_path),
+        "name": name,
+        "displayName": name,
+        "url": lambda info, upload=False: api_url or context.storage.download_url(storage_path),
+        "directUrl": context.storage.download_url(storage_path),
+        "uploadUrl": None,
+        "uploadHeaders": [],
+        "uploadMultipartUrls": None,
+        "storagePath": storage_path,
+        "sizeBytes": size,
+        "mimetype": mimetype,
+        "updatedAt": updated_at,
+        "md5": md5,
+        "digest": md5,
+        "artifact": artifact_view(context, artifact) if artifact else None,
+    }
+
+
+def item_view(item: Item) -> dict[str, Any]:
+    error = None
+    if item.error_message is not None:
+        error = {"message": item.error_message, "stage": item.error_stage, "filePaths": []}
+    return {
+        "id": item.id,
+        "state": item.state,
+        "associatedRunId": item.associated_run_id,
+        "runSpec": item.run_spec,
+        "priority": item.priority,
+        "templateVariableValues": item.template_variable_values,
+        "createdAt": item.created_at,
+        "updatedAt": item.updated_at,
+        "error": error,
+    }
+
+
+class QueueView:
+    def __init__(self, context: Context, queue: Queue) -> None:
+        self._c, self._q = context, queue
+        self.id, self.name, self.access = queue.id, queue.name, queue.access
+        self.createdBy, self.entityName, self.projectName = (
+            queue.created_by, queue.entity, queue.project,
+        )
+        self.defaultResourceConfigID = queue.default_resource_config_id
+        self.prioritizationMode = queue.prioritization_mode
+        self.externalLinks = queue.external_links
+
+    def runQueueItem(self, info: Info, id: str) -> dict[str, Any] | None:
+        item = self._q.items.get(id)
+        return item_view(item) if item else None
+
+    def runQueueItems(self, info: Info, first: int | None = None, after: str | None = None
+                      ) -> dict[str, Any]:
+        with self._c.world.lock:
+            items = sorted(self._q.items.values(), key=lambda i: i.seq)
+            return connection([item_view(i) for i in items], first, after)
+
+
+class RunView:
+    def __init__(self, context: Context, run: RunRecord) -> None:
+        self._c, self._r = context, run
+        project = context.world.project(run.entity, run.project)
+        self.id, self.name = run.id, run.name
+        self.projectId = str(project.internal_id) if project else "0"
+        self.tags, self.displayName, self.sweepName = run.tags, run.display_name or run.name, None
+        self.state, self.group, self.jobType = run.state, None, run.job_type
+        self.commit, self.readOnly, self.createdAt = None, False, run.created_at
+        self.heartbeatAt, self.description, self.notes = run.heartbeat_at, None, run.notes
+        self.config = json.dumps({k: {"value": v, "desc": None} for k, v in run.config.items()})
+        self.systemMetrics, self.summaryMetrics = "{}", json.dumps(run.summary)
+        self.historyLineCount, self.logLineCount = 0, 0
+        self.user = {"name": context.world.viewer_entity, "username": context.world.viewer_entity}
+        self.historyKeys = {"lastStep": 0, "keys": {}}
+        self.exitcode, self.stopped = run.exitcode, run.stopped
+        self.shouldStop, self.fileCount = run.stopped, len(run.files)
+
+    @property
+    def project(self) -> ProjectView | None:
+        record = self._c.world.project(self._r.entity, self._r.project)
+        return ProjectView(self._c, record) if record else None
+
+    def files(self, info: Info, names: list[str] | None = None, after: str | None = None,
+              first: int | None = None, pattern: str | None = None) -> dict[str, Any]:
+        world, run = self._c.world, self._r
+        with world.lock:
+            chosen = [f for f in run.files.values() if not names or f.name in names]
+            if pattern and not names:
+                chosen = [f for f in chosen if _like(f.name, pattern)]
+            base = self._c.base_url
+            nodes = [
+                file_view(
+                    self._c, name=f.name, storage_path=f.storage_path,
+                    md5=_b64md5(world.blobs.get(f.storage_path, b"")),
+                    size=len(world.blobs.get(f.storage_path, b"")),
+                    api_url=f"{base}/files/{run.entity}/{run.project}/{run.name}/{f.name}",
+                    mimetype=f.mimetype, updated_at=f.updated_at,
+                )
+                for f in chosen
+            ]
+        return connection(nodes, first, after)
+
+    def outputArtifacts(self, info: Info, after: str | None = None, first: int | None = None
+                        ) -> dict[str, Any]:
+        arts = [self._c.world.artifacts[a] for a in self._r.output_artifacts]
+        return connection([artifact_view(self._c, a) for a in arts], first, after)
+
+    def inputArtifacts(self, info: Info, after: str | None = None, first: int | None = None
+                       ) -> dict[str, Any]:
+        arts = [self._c.world.artifacts[a] for a in self._r.input_artifacts]
+        return connection([artifact_view(self._c, a) for a in arts], first, after)
+
+
+def _like(name: str, pattern: str) -> bool:
+    import re
+
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, name) is not None
+
+
+def _b64md5(data: bytes) -> str:
+    import base64
+    import hashlib
+
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def project_info(context: Context, entity: str, name: str) -> ProjectView | None:
+    record = context.world.project(entity, name)
+    return ProjectView(context, record) if record else None
+
+
+class CollectionView:
+    def __init__(self, context: Context, coll: Collection) -> None:
+        self._c, self._coll = context, coll
+        self.id, self.name, self.description = coll.id, coll.name, None
+        self.createdAt, self.updatedAt, self.state = coll.created_at, None, "READY"
+        self.digestAlgorithm = "MANIFEST_MD5"
+        self.project = project_info(context, coll.entity, coll.project)
+
+    @property
+    def latestArtifact(self) -> ArtifactView | None:
+        aid = self._coll.aliases.get("latest")
+        return ArtifactView(self._c, self._c.world.artifacts[aid]) if aid else None
+
+    def artifactMembership(self, info: Info, aliasName: str) -> MembershipView | None:
+        coll = self._coll
+        artifact = self._c.world.resolve_artifact(coll.entity, coll.project, coll.name, aliasName)
+        if artifact is None or artifact.state != "COMMITTED":
+            return None
+        return MembershipView(self._c, artifact)
+
+
+def artifact_view(context: Context, artifact: ArtifactRecord) -> ArtifactView:
+    return ArtifactView(context, artifact)
+
+
+def _alias_views(context: Context, artifact: ArtifactRecord) -> list[dict[str, Any]]:
+    coll = context.world.collections[artifact.collection_id]
+    return [
+        {
+            "id": gql_id("ArtifactAlias", artifact.number, alias),
+            "alias": alias,
+            "artifactCollection": CollectionView(context, coll),
+        }
+        for alias in context.world.aliases_of(artifact)
+    ]
+
+
+def _artifact_files(context: Context, artifact: ArtifactRecord, names: list[str] | None
+                    ) -> list[dict[str, Any]]:
+    from jobrelay.testing.wandb.artifact_ops import blob_path
+
+    coll = context.world.collections[artifact.collection_id]
+    return [
+        file_view(
+            context, name=path, storage_path=blob_path(coll.entity, entry.digest),
+            md5=entry.digest, size=entry.size, updated_at=artifact.updated_at,
+        )
+        for path, entry in sorted(artifact.entries.items())
+        if not names or path in names
+    ]
+
+
+class ArtifactView:
+    def __init__(self, context: Context, artifact: ArtifactRecord) -> None:
+        self._c, self._a = context, artifact
+        coll = context.world.collections[artifact.collection_id]
+        self.id, self.versionIndex = artifact.id, artifact.version_index
+        self.artifactSequence = CollectionView(context, coll)
+        self.artifactType = {"name": artifact.type}
+        self.description, self.metadata = artifact.description, artifact.metadata or "{}"
+        self.ttlDurationSeconds, self.ttlIsInherited, self.tags = -1, True, []
+        self.historyStep, self.state, self.size = None, artifact.state, artifact.size
+        self.digest, self.digestAlgorithm = artifact.digest, "MANIFEST_MD5"
+        self.commitHash = artifact.digest[:12] if artifact.state == "COMMITTED" else None
+        self.fileCount, self.createdAt = len(artifact.entries), artifact.created_at
+        self.updatedAt = artifact.updated_at
+        self.aliases = _alias_views(context, artifact)
+
+    @property
+    def currentManifest(self) -> dict[str, Any] | None:
+        artifact = self._a
+        if artifact.manifest_path is None or artifact.manifest_id is None:
+            return None
+        data = self._c.world.blobs.get(artifact.manifest_path, b"")
+        return {
+            "id": artifact.manifest_id,
+            "file": file_view(
+                self._c, name=artifact.manifest_path.rsplit("/", 1)[-1],
+                storage_path=artifact.manifest_path, md5=_b64md5(data), size=len(data),
+            ),
+        }
+
+    def files(self, info: Info, names: list[str] | None = None, after: str | None = None,
+              first: int | None = None) -> dict[str, Any]:
+        return connection(_artifact_files(self._c, self._a, names), first, after)
+
+
+class MembershipView:
+    def __init__(self, context: Context, artifact: ArtifactRecord) -> None:
+        self._c, self._a = context, artifact
+        coll = context.world.collections[artifact.collection_id]
+        self.id = gql_id("ArtifactCollectionMembership", artifact.number)
+        self.versionIndex, self.createdAt = artifact.version_index, artifact.created_at
+        self.aliases = _alias_views(context, artifact)
+        self.artifactCollection = CollectionView(context, coll)
+        self.artifact = ArtifactView(context, artifact)
+
+    def files(self, info: Info, names: list[str] | None = None, after: str | None = None,
+              first: int | None = None) -> dict[str, Any]:
+        return connection(_artifact_files(self._c, self._a, names), first, after)
+
+
+class ProjectView:
+    def __init__(self, context: Context, record: ProjectRecord) -> None:
+        self._c, self._p = context, record
+        self.id, self.internalId = record.id, str(record.internal_id)
+        self.name, self.entityName = record.name, record.entity
+        self.entity = {"id": gql_id("Entity", record.entity), "name": record.entity}
+
+    def run(self, info: Info, name: str) -> RunView | None:
+        record = self._c.world.run(self._p.entity, self._p.name, name)
+        return RunView(self._c, record) if record else None
+
+    def bucket(self, info: Info, name: str, missingOk: bool | None = None) -> RunView | None:
+        return self.run(info, name)
+
+    def runQueue(self, info: Info, name: str) -> QueueView | None:
+        queue = self._c.world.queue_by_name(self._p.entity, self._p.name, name)
+        return QueueView(self._c, queue) if queue else None
+
+    @property
+    def runQueues(self) -> list[QueueView]:
+        world = self._c.world
+        with world.lock:
+            return [
+                QueueView(self._c, q)
+                for q in world.queues.values()
+                if (q.entity, q.project) == (self._p.entity, self._p.name)
+            ]
+
+    def artifactCollectionMembership(self, info: Info, name: str) -> MembershipView | None:
+        collection, _, alias = name.partition(":")
+        artifact = self._c.world.resolve_artifact(
+            self._p.entity, self._p.name, collection, alias or "latest"
+        )
+        if artifact is None or artifact.state != "COMMITTED":
+            return None
+        return MembershipView(self._c, artifact)
+
+    def artifactCollection(self, info: Info, name: str) -> CollectionView | None:
+        coll = self._c.world.collection(self._p.entity, self._p.name, name)
+        return CollectionView(self._c, coll) if coll else None
+
+    def artifactType(self, info: Info, name: str) -> dict[str, Any] | None:
+        def collection(info: Info, name: str) -> CollectionView | None:
+            coll = self._c.world.collection(self._p.entity, self._p.name, name)
+            return CollectionView(self._c, coll) if coll and coll.type == type_name else None
+
+        type_name = name
+        return {"id": gql_id("ArtifactType", name), "name": name, "description": None,
+                "artifactCollection": collection}
+
+
+class QueryRoot:
+    """The ``Query`` type."""
+
+    def __init__(self, context: Context) -> None:
+        self._c = context
+
+    @property
+    def viewer(self) -> dict[str, Any]:
+        entity = self._c.world.viewer_entity
+        return {
+            "id": gql_id("User", entity), "name": entity, "username": entity,
+            "email": f"{entity}@example.invalid", "admin": False, "flags": "{}",
+            "entity": entity, "deletedAt": None, "apiKeys": {"edges": []},
+            "teams": {"edges": [{"node": {"id": gql_id("Entity", entity), "name": entity}}]},
+        }
+
+    def project(self, info: Info, name: str | None = None, entityName: str | None = None
+                ) -> ProjectView | None:
+        return project_info(self._c, entityName or self._c.world.viewer_entity, name or "")
+
+    def model(self, info: Info, name: str | None = None, entityName: str | None = None
+              ) -> ProjectView | None:
+        return self.project(info, name, entityName)
+
+    def entity(self, info: Info, name: str) -> dict[str, Any]:
+        world = self._c.world
+
+        def default_resource_config(info: Info, id: str) -> dict[str, Any] | None:
+            config = world.resource_configs.get(id)
+            if config is None or config.entity != name:
+                return None
+            return {
+                "id": config.id, "config": config.config, "resource": config.resource,
+                "templateVariables": [
+                    {"name": k, "schema": json.dumps(v)}
+                    for k, v in config.template_variables.items()
+                ],
+            }
+
+        return {"id": gql_id("Entity", name), "name": name, "xxhashDigestsEnabled": False,
+                "defaultResourceConfig": default_resource_config}
+
+    def artifact(self, info: Info, id: str) -> ArtifactView | None:
+        record = self._c.world.artifacts.get(id)
+        return ArtifactView(self._c, record) if record else None
+
+    @property
+    def serverInfo(self) -> dict[str, Any]:
+        return {"features": []}
+
+    def clientIDMapping(self, info: Info, clientID: str) -> None:
+        return None
