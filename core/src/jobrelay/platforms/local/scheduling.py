@@ -67,6 +67,10 @@ def claim_next(store: Store, agent_id: str) -> Claim | None:
     fewer than ``max_concurrency`` of its jobs are claimed or running. Between queues the
     oldest candidate goes first, so one busy queue cannot starve another.
     """
+    with store.reading() as conn:
+        # Agents ask many times a second; only take the write lock when there is work.
+        if conn.execute("SELECT 1 FROM jobs WHERE state = 'queued' LIMIT 1").fetchone() is None:
+            return None
     with store.transaction() as conn:
         settings = _queue_settings(conn)
         busy = {
