@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from jobrelay.models import JobSpec, JobState, QueueMode
 from jobrelay.platforms.local import LocalPlatform
 
@@ -43,6 +44,15 @@ async def test_success_records_exit_code_times_and_env(
     assert status.ended_at
     assert status.submitted_at <= status.started_at <= status.ended_at
     assert status.ended_at.tzinfo is not None
+
+
+async def test_without_working_dir_the_job_runs_where_it_was_submitted(
+    platform: LocalPlatform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    status = await wait_for(platform, await platform.submit(JobSpec(entrypoint="pwd > here")))
+    assert status.state is JobState.SUCCEEDED
+    assert (tmp_path / "here").read_text().strip() == str(tmp_path)
 
 
 async def test_failure_reports_the_exit_code(platform: LocalPlatform) -> None:

@@ -20,6 +20,19 @@ StartAgent = Callable[..., subprocess.Popen[bytes]]
 pytestmark = pytest.mark.timeout(60)
 
 
+async def test_a_job_leader_dies_with_its_agent_at_once(
+    manual: LocalPlatform, home: Path, start_agent: StartAgent
+) -> None:
+    agent = start_agent()
+    ref = await manual.submit(JobSpec(entrypoint=["sleep", "30"]))
+    await wait_for(manual, ref, running)
+    leader = job_pgid(home, ref.id)
+    agent.kill()
+    agent.wait()
+    # No other agent runs: only the parent-death signal can have ended it.
+    assert await group_gone_within(leader, 2)
+
+
 @pytest.mark.parametrize(
     "entrypoint", ["sleep 30", "sleep 30 & sleep 30; wait"], ids=["leader", "grandchild"]
 )
