@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from jobrelay.artifacts import FsspecArtifactStore, LocalArtifactStore
 from jobrelay.artifacts.base import ArtifactStore
 

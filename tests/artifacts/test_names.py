@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from jobrelay.artifacts import FsspecArtifactStore, check_relative_path, parse_reference
 from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.artifacts.manifest import FORMAT
@@ -82,7 +81,7 @@ async def test_manifest_escaping_the_destination_is_refused(tmp_path: Path) -> N
     (tmp_path / "f").mkdir()
     (tmp_path / "f" / "ok.txt").write_text("ok")
     ref = await store.put("folder", tmp_path / "f")
-    manifest = json.loads((await _read_blob(store, ref.digest)))
+    manifest = json.loads(await _read_blob(store, ref.digest))
     entry = manifest["files"].pop("ok.txt")
     evil = {"format": FORMAT, "files": {"../../escaped.txt": entry}}
     evil_bytes = json.dumps(evil, sort_keys=True, separators=(",", ":")).encode()

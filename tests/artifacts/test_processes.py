@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from jobrelay.artifacts import FsspecArtifactStore, LocalArtifactStore, open_store
 from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.errors import ArtifactNotFound
@@ -26,13 +28,16 @@ def _disk_store(kind: str, tmp_path: Path) -> LocalArtifactStore | FsspecArtifac
     return FsspecArtifactStore(f"file://{tmp_path}/fsspec-store")
 
 
-def _start(url: str, name: str, files: list[Path]) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
+def _spawn(url: str, name: str, files: list[Path]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, str(WORKER), url, name, *map(str, files)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def _wait_ready(proc: subprocess.Popen[str]) -> subprocess.Popen[str]:
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     return proc
@@ -40,7 +45,7 @@ def _start(url: str, name: str, files: list[Path]) -> subprocess.Popen[str]:
 
 def _race(url: str, name: str, batches: list[list[Path]]) -> list[ArtifactRef]:
     """Start one worker per batch, release them together, return every ref they made."""
-    workers = [_start(url, name, files) for files in batches]
+    workers = [_wait_ready(proc) for proc in [_spawn(url, name, files) for files in batches]]
     for proc in workers:
         assert proc.stdin is not None
         proc.stdin.write("go\n")
@@ -79,12 +84,12 @@ async def test_racing_writers_with_different_content_get_distinct_versions(
 ) -> None:
     store = _disk_store(kind, tmp_path)
     # Enough puts each that the workers' claims on the next number do collide.
-    batches = [_files(tmp_path / "src", "a", 24), _files(tmp_path / "src", "b", 24)]
+    batches = [_files(tmp_path / "src", "a", 20), _files(tmp_path / "src", "b", 20)]
 
     refs = _race(store.url, "shared", batches)
 
     versions = await _assert_consistent(open_store(store.url), "shared", tmp_path)
-    assert len(versions) == 48
+    assert len(versions) == 40
     assert sorted(ref.version for ref in refs) == sorted(ref.version for ref in versions)
     assert {ref.digest for ref in refs} == {ref.digest for ref in versions}
 
@@ -94,12 +99,12 @@ async def test_racing_writers_with_identical_content_share_versions(
     kind: str, tmp_path: Path
 ) -> None:
     store = _disk_store(kind, tmp_path)
-    same = _files(tmp_path / "src", "same", 12)
+    same = _files(tmp_path / "src", "same", 8)
 
     refs = _race(store.url, "shared", [same, same, same])
 
     versions = await _assert_consistent(open_store(store.url), "shared", tmp_path)
-    assert len(versions) == 12
+    assert len(versions) == 8
     by_digest = {ref.digest: ref.version for ref in versions}
     assert all(by_digest[ref.digest] == ref.version for ref in refs)
 
@@ -109,18 +114,28 @@ def _temp_files(store: LocalArtifactStore | FsspecArtifactStore) -> list[Path]:
     return [path for path in tmp.iterdir()] if tmp.is_dir() else []
 
 
-@pytest.mark.parametrize("kind", ["local", "file"])
-async def test_writer_killed_mid_put_leaves_no_partial_version(kind: str, tmp_path: Path) -> None:
-    store = _disk_store(kind, tmp_path)
-    (tmp_path / "small").write_text("kept")
-    kept = await store.put("big", tmp_path / "small")
+@pytest.fixture
+def big_file(tmp_path: Path) -> Iterator[Path]:
+    """A 256 MiB file, deleted with everything else under ``tmp_path`` afterwards."""
     big = tmp_path / "big.bin"
     with open(big, "wb") as out:
         chunk = os.urandom(2**20)
-        for _ in range(384):
+        for _ in range(256):
             out.write(chunk)
+    yield big
+    shutil.rmtree(tmp_path, ignore_errors=True)  # pytest keeps old tmp dirs; these are large
 
-    proc = _start(store.url, "big", [big])
+
+@pytest.mark.parametrize("kind", ["local", "file"])
+async def test_writer_killed_mid_put_leaves_no_partial_version(
+    kind: str, tmp_path: Path, big_file: Path
+) -> None:
+    store = _disk_store(kind, tmp_path)
+    big = big_file
+    (tmp_path / "small").write_text("kept")
+    kept = await store.put("big", tmp_path / "small")
+
+    proc = _wait_ready(_spawn(store.url, "big", [big]))
     assert proc.stdin is not None
     proc.stdin.write("go\n")
     proc.stdin.flush()
@@ -128,7 +143,7 @@ async def test_writer_killed_mid_put_leaves_no_partial_version(kind: str, tmp_pa
     while not any(p.stat().st_size > 8 * 2**20 for p in _temp_files(store)):
         assert proc.poll() is None, "the put finished before it could be killed"
         assert time.monotonic() < deadline
-        time.sleep(0.005)
+        await asyncio.sleep(0.005)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=10)  # reaps it and closes its pipes
 
@@ -142,6 +157,6 @@ async def test_writer_killed_mid_put_leaves_no_partial_version(kind: str, tmp_pa
     ref = await reopened.put("big", big)
 
     assert ref.version == "v2"
-    assert ref.size == 384 * 2**20
+    assert ref.size == 256 * 2**20
     assert _temp_files(store) == []  # the dead process's temp file was swept
     await _assert_consistent(reopened, "big", tmp_path)

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from jobrelay.artifacts import open_store
 from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.errors import ArtifactError, ArtifactNotFound, IntegrityError
@@ -141,7 +140,7 @@ async def test_corrupt_file_in_folder_leaves_no_folder(
     labels = hashlib.sha256((sample_folder / "labels.csv").read_bytes()).hexdigest()
     _corrupt(store, "sha256:" + labels)
 
-    with pytest.raises(IntegrityError, match="labels.csv"):
+    with pytest.raises(IntegrityError, match=r"labels\.csv"):
         await store.fetch("images:latest", tmp_path / "out" / "images")
 
     assert list((tmp_path / "out").iterdir()) == []
