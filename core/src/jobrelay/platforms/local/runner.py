@@ -139,7 +139,13 @@ class JobRun:
             writer.write("system", message)
             return AttemptResult("failed", None, message)
         popen = self._popen
-        on_started(popen.pid, proc_start_time(popen.pid))
+        try:
+            on_started(popen.pid, proc_start_time(popen.pid))
+        except BaseException:
+            # Unrecorded, the process would run with nobody to stop it: stop it now.
+            kill_group(popen.pid, signal.SIGKILL)
+            popen.wait()
+            raise
         loop = asyncio.get_running_loop()
         assert popen.stdout is not None
         assert popen.stderr is not None
