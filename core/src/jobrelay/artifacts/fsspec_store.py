@@ -240,7 +240,8 @@ class FsspecArtifactStore(BlobStore):
     def _add_consumer(self, record: VersionRecord, consumer: JobRef) -> None:
         key = hashlib.sha256(str(consumer).encode()).hexdigest()[:32]
         body = {"job": consumer.model_dump(mode="json"), "recorded_at": _now()}
-        self._write(f"{self._consumer_folder(record)}/{key}.json", body)
+        # Created once: recording the same consumer again keeps the first time it read.
+        self._create(f"{self._consumer_folder(record)}/{key}.json", body)
 
     def _consumers(self, record: VersionRecord) -> list[JobRef]:
         folder = self._consumer_folder(record)
