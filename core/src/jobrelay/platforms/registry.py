@@ -18,6 +18,7 @@ Opener = Callable[..., Awaitable[Platform]]
 
 _BUILTIN: dict[str, str] = {
     "local": "jobrelay.platforms.local:open_platform",
+    "wandb": "jobrelay.platforms.wandb:open_platform",
 }
 _REGISTERED: dict[str, Opener] = {}
 

@@ -83,8 +83,9 @@ class LaunchAgent:
 
     # -- scripting (thread-safe enough: plain dict/deque operations) ---------------------
 
-    def script(self, outcome: Outcome, *, run_id: str | None = None, queue: str | None = None
-               ) -> None:
+    def script(
+        self, outcome: Outcome, *, run_id: str | None = None, queue: str | None = None
+    ) -> None:
         """Script the outcome of the run ``run_id``, or of the next item popped from ``queue``."""
         if run_id is not None:
             self._by_run[run_id] = outcome

@@ -9,7 +9,6 @@ import asyncio
 import base64
 import binascii
 import hashlib
-import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -110,9 +109,11 @@ def build_app(
             return JSONResponse({"errors": [{"message": exc.message}]})
         operation, roots = _names(document, body.get("operationName") or None)
         variables = body.get("variables") or {}
-        requests.append(GraphQLRequest(
-            operation, tuple(roots), variables, request.headers.get("user-agent", "")
-        ))
+        requests.append(
+            GraphQLRequest(
+                operation, tuple(roots), variables, request.headers.get("user-agent", "")
+            )
+        )
         fault = faults.take([operation, *roots])
         if fault is not None:
             response = await _fault_response(fault)
@@ -123,8 +124,12 @@ def build_app(
             return JSONResponse({"errors": [{"message": e.message} for e in errors]})
         root: Any = MutationRoot(context) if "mutation" in _kind(document) else QueryRoot(context)
         result = execute(
-            schema, document, root_value=root, context_value=context,
-            variable_values=variables, operation_name=body.get("operationName") or None,
+            schema,
+            document,
+            root_value=root,
+            context_value=context,
+            variable_values=variables,
+            operation_name=body.get("operationName") or None,
         )
         assert not asyncio.iscoroutine(result)
         payload: dict[str, Any] = {"data": result.data}  # type: ignore[union-attr]
@@ -141,7 +146,9 @@ def build_app(
         had_credentials = "authorization" in request.headers or any(
             h.lower().startswith("x-wandb") for h in request.headers
         )
-        storage.record(StorageRequest(method, path, had_credentials, tuple(request.headers.items())))
+        storage.record(
+            StorageRequest(method, path, had_credentials, tuple(request.headers.items()))
+        )
         if had_credentials:
             return Response("storage must not receive W&B credentials", status_code=400)
         if not storage.valid(method, path, request.query_params.get("X-Sig")):
@@ -161,9 +168,10 @@ def build_app(
                 world.blobs[path] = data
             return Response(status_code=200, headers={"ETag": f'"{hashlib.md5(data).hexdigest()}"'})
         with world.lock:
-            data = world.blobs.get(path)
-        if data is None:
+            stored = world.blobs.get(path)
+        if stored is None:
             return Response("NoSuchKey", status_code=404)
+        data = stored
         if fault is not None and fault.kind == "corrupt":
             data = bytes([data[0] ^ 0xFF]) + data[1:] if data else b"corrupt"
         return _ranged(request, data)

@@ -160,8 +160,9 @@ class WandbEmulator:
             entity or self.entity, LAUNCH_PROJECT, name, prioritization_mode=prioritization_mode
         )
 
-    def script(self, outcome: Outcome, *, run_id: str | None = None, queue: str | None = None
-               ) -> None:
+    def script(
+        self, outcome: Outcome, *, run_id: str | None = None, queue: str | None = None
+    ) -> None:
         self.agent.script(outcome, run_id=run_id, queue=queue)
 
     @property

@@ -144,8 +144,9 @@ class MutationRoot:
             id=gql_id("DefaultResourceConfig", self._world.next_number()),
             entity=entity,
             resource=input["resourceType"],
-            config=json.dumps({"resource_args": {input["resourceType"]: json.loads(
-                input["resourceConfig"])}}),
+            config=json.dumps(
+                {"resource_args": {input["resourceType"]: json.loads(input["resourceConfig"])}}
+            ),
             template_variables=variables,
         )
         with self._world.lock:
@@ -246,19 +247,21 @@ class MutationRoot:
             if spec.get("uploadPartsInput"):
                 raise EmulatorError("multipart uploads are not supported by the emulator")
         created = artifact_ops.create_artifact_files(self._world, input["artifactFiles"])
-        nodes = []
+        nodes: list[dict[str, Any]] = []
         for (artifact, _name, path, needs_upload), spec in zip(
             created, input["artifactFiles"], strict=True
         ):
             if needs_upload:
                 self._c.storage.expected_md5[path] = spec["md5"]
-            nodes.append({
-                "storagePath": path,
-                "uploadUrl": self._c.storage.upload_url(path) if needs_upload else None,
-                "uploadHeaders": [],
-                "uploadMultipartUrls": None,
-                "artifact": ArtifactView(self._c, artifact),
-            })
+            nodes.append(
+                {
+                    "storagePath": path,
+                    "uploadUrl": self._c.storage.upload_url(path) if needs_upload else None,
+                    "uploadHeaders": [],
+                    "uploadMultipartUrls": None,
+                    "artifact": ArtifactView(self._c, artifact),
+                }
+            )
         return {"files": connection(nodes)}
 
     def commitArtifact(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:

@@ -44,7 +44,9 @@ def ctx(info: Info) -> Context:
     return context
 
 
-def connection(nodes: list[Any], first: int | None = None, after: str | None = None) -> dict[str, Any]:
+def connection(
+    nodes: list[Any], first: int | None = None, after: str | None = None
+) -> dict[str, Any]:
     """A Relay connection over ``nodes``; the cursor is the index as text."""
     start = int(after) + 1 if after not in (None, "") else 0
     end = len(nodes) if first is None else min(len(nodes), start + first)
@@ -62,8 +64,15 @@ def connection(nodes: list[Any], first: int | None = None, after: str | None = N
 
 
 def file_view(
-    context: Context, *, name: str, storage_path: str, md5: str | None, size: int,
-    api_url: str | None = None, mimetype: str | None = None, updated_at: str | None = None,
+    context: Context,
+    *,
+    name: str,
+    storage_path: str,
+    md5: str | None,
+    size: int,
+    api_url: str | None = None,
+    mimetype: str | None = None,
+    updated_at: str | None = None,
     artifact: ArtifactRecord | None = None,
 ) -> dict[str, Any]:
     return {
@@ -86,7 +95,7 @@ def file_view(
 
 
 def item_view(item: Item) -> dict[str, Any]:
-    error = None
+    error: dict[str, Any] | None = None
     if item.error_message is not None:
         error = {"message": item.error_message, "stage": item.error_stage, "filePaths": []}
     return {
@@ -107,7 +116,9 @@ class QueueView:
         self._c, self._q = context, queue
         self.id, self.name, self.access = queue.id, queue.name, queue.access
         self.createdBy, self.entityName, self.projectName = (
-            queue.created_by, queue.entity, queue.project,
+            queue.created_by,
+            queue.entity,
+            queue.project,
         )
         self.defaultResourceConfigID = queue.default_resource_config_id
         self.prioritizationMode = queue.prioritization_mode
@@ -117,8 +128,9 @@ class QueueView:
         item = self._q.items.get(id)
         return item_view(item) if item else None
 
-    def runQueueItems(self, info: Info, first: int | None = None, after: str | None = None
-                      ) -> dict[str, Any]:
+    def runQueueItems(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> dict[str, Any]:
         with self._c.world.lock:
             items = sorted(self._q.items.values(), key=lambda i: i.seq)
             return connection([item_view(i) for i in items], first, after)
@@ -147,8 +159,14 @@ class RunView:
         record = self._c.world.project(self._r.entity, self._r.project)
         return ProjectView(self._c, record) if record else None
 
-    def files(self, info: Info, names: list[str] | None = None, after: str | None = None,
-              first: int | None = None, pattern: str | None = None) -> dict[str, Any]:
+    def files(
+        self,
+        info: Info,
+        names: list[str] | None = None,
+        after: str | None = None,
+        first: int | None = None,
+        pattern: str | None = None,
+    ) -> dict[str, Any]:
         world, run = self._c.world, self._r
         with world.lock:
             chosen = [f for f in run.files.values() if not names or f.name in names]
@@ -157,23 +175,28 @@ class RunView:
             base = self._c.base_url
             nodes = [
                 file_view(
-                    self._c, name=f.name, storage_path=f.storage_path,
+                    self._c,
+                    name=f.name,
+                    storage_path=f.storage_path,
                     md5=_b64md5(world.blobs.get(f.storage_path, b"")),
                     size=len(world.blobs.get(f.storage_path, b"")),
                     api_url=f"{base}/files/{run.entity}/{run.project}/{run.name}/{f.name}",
-                    mimetype=f.mimetype, updated_at=f.updated_at,
+                    mimetype=f.mimetype,
+                    updated_at=f.updated_at,
                 )
                 for f in chosen
             ]
         return connection(nodes, first, after)
 
-    def outputArtifacts(self, info: Info, after: str | None = None, first: int | None = None
-                        ) -> dict[str, Any]:
+    def outputArtifacts(
+        self, info: Info, after: str | None = None, first: int | None = None
+    ) -> dict[str, Any]:
         arts = [self._c.world.artifacts[a] for a in self._r.output_artifacts]
         return connection([artifact_view(self._c, a) for a in arts], first, after)
 
-    def inputArtifacts(self, info: Info, after: str | None = None, first: int | None = None
-                       ) -> dict[str, Any]:
+    def inputArtifacts(
+        self, info: Info, after: str | None = None, first: int | None = None
+    ) -> dict[str, Any]:
         arts = [self._c.world.artifacts[a] for a in self._r.input_artifacts]
         return connection([artifact_view(self._c, a) for a in arts], first, after)
 
@@ -204,6 +227,23 @@ class CollectionView:
         self.createdAt, self.updatedAt, self.state = coll.created_at, None, "READY"
         self.digestAlgorithm = "MANIFEST_MD5"
         self.project = project_info(context, coll.entity, coll.project)
+        self.defaultArtifactType = {"name": coll.type}
+
+    def artifacts(
+        self,
+        info: Info,
+        after: str | None = None,
+        first: int | None = None,
+        order: str | None = None,
+        filters: str | None = None,
+    ) -> dict[str, Any]:
+        world = self._c.world
+        with world.lock:
+            versions = [world.artifacts[a] for a in self._coll.versions]
+        page = connection([ArtifactView(self._c, a) for a in versions], first, after)
+        for edge in page["edges"]:
+            edge["version"] = f"v{edge['node'].versionIndex}"
+        return page
 
     @property
     def latestArtifact(self) -> ArtifactView | None:
@@ -234,15 +274,20 @@ def _alias_views(context: Context, artifact: ArtifactRecord) -> list[dict[str, A
     ]
 
 
-def _artifact_files(context: Context, artifact: ArtifactRecord, names: list[str] | None
-                    ) -> list[dict[str, Any]]:
+def _artifact_files(
+    context: Context, artifact: ArtifactRecord, names: list[str] | None
+) -> list[dict[str, Any]]:
     from jobrelay.testing.wandb.artifact_ops import blob_path
 
     coll = context.world.collections[artifact.collection_id]
     return [
         file_view(
-            context, name=path, storage_path=blob_path(coll.entity, entry.digest),
-            md5=entry.digest, size=entry.size, updated_at=artifact.updated_at,
+            context,
+            name=path,
+            storage_path=blob_path(coll.entity, entry.digest),
+            md5=entry.digest,
+            size=entry.size,
+            updated_at=artifact.updated_at,
         )
         for path, entry in sorted(artifact.entries.items())
         if not names or path in names
@@ -257,7 +302,8 @@ class ArtifactView:
         self.artifactSequence = CollectionView(context, coll)
         self.artifactType = {"name": artifact.type}
         self.description, self.metadata = artifact.description, artifact.metadata or "{}"
-        self.ttlDurationSeconds, self.ttlIsInherited, self.tags = -1, True, []
+        self.ttlDurationSeconds, self.ttlIsInherited = -1, True
+        self.tags: list[dict[str, str]] = []
         self.historyStep, self.state, self.size = None, artifact.state, artifact.size
         self.digest, self.digestAlgorithm = artifact.digest, "MANIFEST_MD5"
         self.commitHash = artifact.digest[:12] if artifact.state == "COMMITTED" else None
@@ -274,13 +320,21 @@ class ArtifactView:
         return {
             "id": artifact.manifest_id,
             "file": file_view(
-                self._c, name=artifact.manifest_path.rsplit("/", 1)[-1],
-                storage_path=artifact.manifest_path, md5=_b64md5(data), size=len(data),
+                self._c,
+                name=artifact.manifest_path.rsplit("/", 1)[-1],
+                storage_path=artifact.manifest_path,
+                md5=_b64md5(data),
+                size=len(data),
             ),
         }
 
-    def files(self, info: Info, names: list[str] | None = None, after: str | None = None,
-              first: int | None = None) -> dict[str, Any]:
+    def files(
+        self,
+        info: Info,
+        names: list[str] | None = None,
+        after: str | None = None,
+        first: int | None = None,
+    ) -> dict[str, Any]:
         return connection(_artifact_files(self._c, self._a, names), first, after)
 
 
@@ -294,8 +348,13 @@ class MembershipView:
         self.artifactCollection = CollectionView(context, coll)
         self.artifact = ArtifactView(context, artifact)
 
-    def files(self, info: Info, names: list[str] | None = None, after: str | None = None,
-              first: int | None = None) -> dict[str, Any]:
+    def files(
+        self,
+        info: Info,
+        names: list[str] | None = None,
+        after: str | None = None,
+        first: int | None = None,
+    ) -> dict[str, Any]:
         return connection(_artifact_files(self._c, self._a, names), first, after)
 
 
@@ -340,14 +399,35 @@ class ProjectView:
         coll = self._c.world.collection(self._p.entity, self._p.name, name)
         return CollectionView(self._c, coll) if coll else None
 
+    def artifactCollections(
+        self,
+        info: Info,
+        after: str | None = None,
+        first: int | None = None,
+        filters: str | None = None,
+        order: str | None = None,
+    ) -> dict[str, Any]:
+        world = self._c.world
+        with world.lock:
+            colls = [
+                c
+                for c in world.collections.values()
+                if (c.entity, c.project) == (self._p.entity, self._p.name) and c.versions
+            ]
+        return connection([CollectionView(self._c, c) for c in colls], first, after)
+
     def artifactType(self, info: Info, name: str) -> dict[str, Any] | None:
         def collection(info: Info, name: str) -> CollectionView | None:
             coll = self._c.world.collection(self._p.entity, self._p.name, name)
             return CollectionView(self._c, coll) if coll and coll.type == type_name else None
 
         type_name = name
-        return {"id": gql_id("ArtifactType", name), "name": name, "description": None,
-                "artifactCollection": collection}
+        return {
+            "id": gql_id("ArtifactType", name),
+            "name": name,
+            "description": None,
+            "artifactCollection": collection,
+        }
 
 
 class QueryRoot:
@@ -360,18 +440,26 @@ class QueryRoot:
     def viewer(self) -> dict[str, Any]:
         entity = self._c.world.viewer_entity
         return {
-            "id": gql_id("User", entity), "name": entity, "username": entity,
-            "email": f"{entity}@example.invalid", "admin": False, "flags": "{}",
-            "entity": entity, "deletedAt": None, "apiKeys": {"edges": []},
+            "id": gql_id("User", entity),
+            "name": entity,
+            "username": entity,
+            "email": f"{entity}@example.invalid",
+            "admin": False,
+            "flags": "{}",
+            "entity": entity,
+            "deletedAt": None,
+            "apiKeys": {"edges": []},
             "teams": {"edges": [{"node": {"id": gql_id("Entity", entity), "name": entity}}]},
         }
 
-    def project(self, info: Info, name: str | None = None, entityName: str | None = None
-                ) -> ProjectView | None:
+    def project(
+        self, info: Info, name: str | None = None, entityName: str | None = None
+    ) -> ProjectView | None:
         return project_info(self._c, entityName or self._c.world.viewer_entity, name or "")
 
-    def model(self, info: Info, name: str | None = None, entityName: str | None = None
-              ) -> ProjectView | None:
+    def model(
+        self, info: Info, name: str | None = None, entityName: str | None = None
+    ) -> ProjectView | None:
         return self.project(info, name, entityName)
 
     def entity(self, info: Info, name: str) -> dict[str, Any]:
@@ -382,15 +470,21 @@ class QueryRoot:
             if config is None or config.entity != name:
                 return None
             return {
-                "id": config.id, "config": config.config, "resource": config.resource,
+                "id": config.id,
+                "config": config.config,
+                "resource": config.resource,
                 "templateVariables": [
                     {"name": k, "schema": json.dumps(v)}
                     for k, v in config.template_variables.items()
                 ],
             }
 
-        return {"id": gql_id("Entity", name), "name": name, "xxhashDigestsEnabled": False,
-                "defaultResourceConfig": default_resource_config}
+        return {
+            "id": gql_id("Entity", name),
+            "name": name,
+            "xxhashDigestsEnabled": False,
+            "defaultResourceConfig": default_resource_config,
+        }
 
     def artifact(self, info: Info, id: str) -> ArtifactView | None:
         record = self._c.world.artifacts.get(id)

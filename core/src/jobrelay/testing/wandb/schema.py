@@ -81,7 +81,12 @@ type DefaultResourceConfig {
 }
 type TemplateVariable { name: String! schema: JSONString }
 
-type PageInfo { endCursor: String hasNextPage: Boolean! startCursor: String hasPreviousPage: Boolean }
+type PageInfo {
+  endCursor: String
+  hasNextPage: Boolean!
+  startCursor: String
+  hasPreviousPage: Boolean
+}
 
 type Project {
   id: ID!
@@ -95,7 +100,16 @@ type Project {
   runQueues: [RunQueue!]!
   artifactCollectionMembership(name: String!): ArtifactCollectionMembership
   artifactCollection(name: String!): ArtifactCollection
+  artifactCollections(
+    after: String, first: Int, filters: JSONString, order: String
+  ): ArtifactCollectionConnection!
   artifactType(name: String!): ArtifactType
+}
+type ArtifactCollectionEdge { node: ArtifactCollection cursor: String! }
+type ArtifactCollectionConnection {
+  totalCount: Int!
+  pageInfo: PageInfo!
+  edges: [ArtifactCollectionEdge!]!
 }
 
 type ArtifactType {
@@ -210,6 +224,10 @@ interface ArtifactCollection {
   project: Project
   state: ArtifactCollectionState!
   artifactMembership(aliasName: String!): ArtifactCollectionMembership
+  defaultArtifactType: ArtifactTypeRef!
+  artifacts(
+    after: String, first: Int, order: String, filters: JSONString
+  ): VersionedArtifactConnection!
 }
 
 type ArtifactSequence implements ArtifactCollection {
@@ -221,6 +239,10 @@ type ArtifactSequence implements ArtifactCollection {
   project: Project
   state: ArtifactCollectionState!
   artifactMembership(aliasName: String!): ArtifactCollectionMembership
+  defaultArtifactType: ArtifactTypeRef!
+  artifacts(
+    after: String, first: Int, order: String, filters: JSONString
+  ): VersionedArtifactConnection!
   latestArtifact: Artifact
   digestAlgorithm: ArtifactDigestAlgorithm
 }
@@ -263,6 +285,12 @@ type Artifact {
   files(names: [String!], after: String, first: Int): FileConnection!
 }
 type ArtifactEdge { node: Artifact cursor: String! }
+type VersionedArtifactEdge { node: Artifact cursor: String! version: String! }
+type VersionedArtifactConnection {
+  totalCount: Int!
+  pageInfo: PageInfo!
+  edges: [VersionedArtifactEdge!]!
+}
 type ArtifactConnection { totalCount: Int! pageInfo: PageInfo! edges: [ArtifactEdge!]! }
 
 input PushToRunQueueByNameInput {
@@ -274,7 +302,11 @@ input PushToRunQueueByNameInput {
   templateVariableValues: JSONString
   clientMutationId: String
 }
-type PushToRunQueueByNamePayload { runQueueItemId: ID! runSpec: JSONString clientMutationId: String }
+type PushToRunQueueByNamePayload {
+  runQueueItemId: ID!
+  runSpec: JSONString
+  clientMutationId: String
+}
 
 input PushToRunQueueInput {
   queueID: ID!
@@ -314,7 +346,12 @@ input UpsertModelInput {
   access: String
   clientMutationId: String
 }
-type UpsertModelPayload { project: Project model: Project inserted: Boolean clientMutationId: String }
+type UpsertModelPayload {
+  project: Project
+  model: Project
+  inserted: Boolean
+  clientMutationId: String
+}
 
 input CreateDefaultResourceConfigInput {
   entityName: String!

@@ -256,12 +256,12 @@ class World:
             has_job = bool(spec.get("job"))
             has_image = bool((spec.get("docker") or {}).get("docker_image"))
             if has_job == has_image:
-                raise EmulatorError("launch spec must set exactly one of job or docker.docker_image")
+                raise EmulatorError(
+                    "launch spec must set exactly one of job or docker.docker_image"
+                )
             if priority is not None:
                 if queue.prioritization_mode != "V0":
-                    raise EmulatorError(
-                        f"run queue {queue.name!r} does not support prioritization"
-                    )
+                    raise EmulatorError(f"run queue {queue.name!r} does not support prioritization")
                 if not 0 <= priority <= 4:
                     raise EmulatorError("priority must be between 0 and 4")
             config = self.resource_configs.get(queue.default_resource_config_id or "")
@@ -292,7 +292,9 @@ class World:
         with self.lock:
             pending = [i for i in queue.items.values() if i.state == "PENDING"]
             if queue.prioritization_mode == "V0":
-                return sorted(pending, key=lambda i: (2 if i.priority is None else i.priority, i.seq))
+                return sorted(
+                    pending, key=lambda i: (2 if i.priority is None else i.priority, i.seq)
+                )
             return sorted(pending, key=lambda i: i.seq)
 
     def pop(self, queue: Queue) -> Item | None:
@@ -344,7 +346,9 @@ class World:
                     return run
             return None
 
-    def upsert_run(self, entity: str, project: str, name: str, **fields: Any) -> tuple[RunRecord, bool]:
+    def upsert_run(
+        self, entity: str, project: str, name: str, **fields: Any
+    ) -> tuple[RunRecord, bool]:
         with self.lock:
             self.project(entity, project, create=True)
             key = (entity, project, name)

@@ -1,0 +1,346 @@
+"""Pure functions between jobrelay values and W&B payloads: launch specs, run ids, job ids,
+state mapping (DESIGN §4, row "wandb") and artifact references. No I/O here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from jobrelay.errors import ConfigError
+from jobrelay.models import ArtifactRef, JobRef, JobSpec, JobState, JobStatus
+from jobrelay.platforms.wandb.config import (
+    WandbSettings,
+    check_queue_name,
+    parse_artifact_path,
+    parse_job_path,
+)
+
+__all__ = [
+    "JobId",
+    "artifact_ref",
+    "build_launch_spec",
+    "job_status",
+    "map_state",
+    "parse_time",
+    "push_variables",
+    "run_id_for_key",
+    "store_url",
+    "wandb_priority",
+]
+
+_RUN_STATES: dict[str, JobState] = {
+    "pending": JobState.STARTING,
+    "running": JobState.RUNNING,
+    "preempting": JobState.RUNNING,
+    "finished": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+    "crashed": JobState.FAILED,
+    "preempted": JobState.FAILED,
+    "killed": JobState.CANCELLED,
+}
+_ITEM_STATES: dict[str, JobState] = {
+    "PENDING": JobState.QUEUED,
+    "LEASED": JobState.STARTING,
+    "CLAIMED": JobState.STARTING,
+    "FAILED": JobState.FAILED,
+}
+_RUN_MESSAGES = {
+    "crashed": "the run crashed (it stopped sending heartbeats)",
+    "preempted": "the run was preempted",
+    "killed": "the run was stopped",
+}
+PRIORITY_NAMES = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class JobId:
+    """What ``JobRef.id`` holds for W&B: ``QUEUE:ITEM_ID:RUN_ID`` (W&B ids hold no ``:``)."""
+
+    queue: str
+    item_id: str
+    run_id: str
+
+    def __str__(self) -> str:
+        return f"{self.queue}:{self.item_id}:{self.run_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> JobId:
+        queue, sep1, rest = text.partition(":")
+        item_id, sep2, run_id = rest.rpartition(":")
+        if not (sep1 and sep2 and queue and run_id):
+            raise ConfigError(
+                f"{text!r} is not a W&B job id (expected QUEUE:ITEM_ID:RUN_ID)", field="ref"
+            )
+        return cls(queue, item_id, run_id)
+
+
+def run_id_for_key(settings: WandbSettings, key: str | None) -> str:
+    """A deterministic run id for an idempotency key, else a random 8-character one."""
+    if key is None:
+        alphabet = string.ascii_lowercase + string.digits
+        return "".join(secrets.choice(alphabet) for _ in range(8))
+    scope = f"{settings.entity}/{settings.project}/{key}".encode()
+    return "jr" + hashlib.sha256(scope).hexdigest()[:14]
+
+
+def wandb_priority(spec: JobSpec) -> int | None:
+    """W&B priority (0 critical … 3 low) from ``config["priority"]`` or ``spec.priority``.
+
+    ``spec.priority`` is "higher runs sooner": 0 sends none (the queue default), 10 and up
+    is critical, 5-9 high, 1-4 medium, below 0 low.
+    """
+    explicit = spec.config.get("priority")
+    if explicit is not None:
+        if isinstance(explicit, str) and explicit.lower() in PRIORITY_NAMES:
+            return PRIORITY_NAMES[explicit.lower()]
+        if isinstance(explicit, int) and not isinstance(explicit, bool) and 0 <= explicit <= 3:
+            return explicit
+        raise ConfigError(
+            f"{explicit!r} is not a W&B priority; use critical, high, medium, low or 0-3",
+            field="config.priority",
+        )
+    p = spec.priority
+    if p == 0:
+        return None
+    return 0 if p >= 10 else 1 if p >= 5 else 2 if p > 0 else 3
+
+
+def _input_paths(spec: JobSpec, settings: WandbSettings) -> dict[str, str]:
+    out: dict[str, str] = {}
+    base = store_url(settings)
+    for name, value in spec.inputs.items():
+        text = value.uri if isinstance(value, ArtifactRef) else value
+        if "#" in text:
+            where, _, reference = text.rpartition("#")
+            if where != base:
+                raise ConfigError(
+                    f"input {name!r} lives in {where}, not in W&B project {base}; stage it into "
+                    "the W&B artifact store first",
+                    field="inputs",
+                )
+            text = reference
+        entity, project, artifact, alias = parse_artifact_path(
+            text, entity=settings.entity, project=settings.project
+        )
+        out[name] = f"{entity}/{project}/{artifact}:{alias}"
+    return out
+
+
+def build_launch_spec(spec: JobSpec, settings: WandbSettings, run_id: str) -> dict[str, Any]:
+    """The launch spec (reference §3) for a jobrelay ``JobSpec``; ``ConfigError`` if invalid.
+
+    ``config`` keys: ``job`` (``entity/project/name:alias``) or ``docker_image`` (else the
+    URL's ``image=``), ``run_config``, ``resource``, ``resource_args``, ``template_variables``,
+    ``priority``. The entrypoint becomes ``overrides.entry_point`` (a shell string runs
+    through ``/bin/sh -c``); inputs become ``overrides.artifacts``.
+    """
+    known = {
+        "job",
+        "docker_image",
+        "run_config",
+        "resource",
+        "resource_args",
+        "template_variables",
+        "priority",
+    }
+    unknown = sorted(set(spec.config) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown W&B option(s) {', '.join(unknown)}; use {', '.join(sorted(known))}",
+            field="config",
+        )
+    if spec.env:
+        raise ConfigError(
+            "a W&B launch spec carries no environment variables; set them in the job or the "
+            "queue's resource config",
+            field="env",
+        )
+    if spec.max_retries:
+        raise ConfigError("W&B Launch does not retry runs; use max_retries=0", field="max_retries")
+    job = spec.config.get("job")
+    image = spec.config.get("docker_image") or (None if job else settings.docker_image)
+    if bool(job) == bool(image):
+        raise ConfigError(
+            "give exactly one of config['job'] ('entity/project/name:alias') or "
+            "config['docker_image'] (or image= in the platform URL)",
+            field="config.job",
+        )
+    if spec.config.get("resource_args") and spec.config.get("template_variables"):
+        raise ConfigError(
+            "give resource_args or template_variables, not both (W&B drops resource_args)",
+            field="config.resource_args",
+        )
+    run_config = spec.config.get("run_config", {})
+    if not isinstance(run_config, dict):
+        raise ConfigError("must be a mapping of config values", field="config.run_config")
+    entry = (
+        ["/bin/sh", "-c", spec.entrypoint]
+        if isinstance(spec.entrypoint, str)
+        else list(spec.entrypoint)
+    )
+    overrides: dict[str, Any] = {"run_config": run_config, "entry_point": entry, "args": []}
+    artifacts = _input_paths(spec, settings)
+    if artifacts:
+        overrides["artifacts"] = artifacts
+    launch: dict[str, Any] = {
+        "entity": settings.entity,
+        "project": settings.project,
+        "run_id": run_id,
+        "docker": {"docker_image": image} if image else {},
+        "resource": spec.config.get("resource") or settings.resource,
+        "overrides": overrides,
+    }
+    if job:
+        launch["job"] = parse_job_path(job)
+    if spec.config.get("resource_args"):
+        launch["resource_args"] = spec.config["resource_args"]
+    if spec.name:
+        launch["name"] = spec.name
+    if spec.working_dir:
+        overrides["working_dir"] = spec.working_dir
+    return launch
+
+
+def push_variables(
+    spec: JobSpec, settings: WandbSettings, launch: dict[str, Any]
+) -> dict[str, Any]:
+    """Variables of ``pushToRunQueueByName`` for a launch spec."""
+    template = spec.config.get("template_variables")
+    if template is not None and not isinstance(template, dict):
+        raise ConfigError("must be a mapping", field="config.template_variables")
+    return {
+        "entityName": settings.queue_entity,
+        "projectName": "model-registry",
+        "queueName": check_queue_name(spec.queue or settings.queue),
+        "runSpec": json.dumps(launch),
+        "priority": wandb_priority(spec),
+        "templateVariableValues": json.dumps(template) if template is not None else None,
+    }
+
+
+def parse_time(value: object) -> dt.datetime | None:
+    """W&B's ``2026-01-01T00:00:00`` (UTC, with or without ``Z``) as an aware datetime."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def map_state(item: dict[str, Any] | None, run: dict[str, Any] | None) -> tuple[JobState, str]:
+    """The unified state and the raw W&B state from a queue item and its run (either missing).
+
+    A run decides once it exists; before that the item does; an item gone from its queue with
+    no run was deleted, which is how W&B cancels a queued run.
+    """
+    if item is not None and item.get("state") == "FAILED":
+        return JobState.FAILED, "FAILED"
+    if run is not None:
+        raw = str(run.get("state") or "")
+        return _RUN_STATES.get(raw, JobState.UNKNOWN), raw
+    if item is None:
+        return JobState.CANCELLED, DELETED
+    raw = str(item.get("state") or "")
+    return _ITEM_STATES.get(raw, JobState.UNKNOWN), raw
+
+
+def _summary(run: dict[str, Any]) -> dict[str, Any]:
+    raw = run.get("summaryMetrics")
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else raw or {}
+    except ValueError:
+        return {}
+    return {k: v for k, v in data.items() if k != "_wandb"} if isinstance(data, dict) else {}
+
+
+def store_url(settings: WandbSettings) -> str:
+    """The canonical URL of the W&B artifact store of a project (no secrets)."""
+    url = f"wandb://{settings.entity}/{settings.project}"
+    from jobrelay.platforms.wandb.config import DEFAULT_BASE_URL
+
+    return url if settings.base_url == DEFAULT_BASE_URL else f"{url}?host={settings.base_url}"
+
+
+def artifact_ref(
+    node: dict[str, Any], settings: WandbSettings, producer: JobRef | None
+) -> ArtifactRef:
+    """An ``ArtifactRef`` for an ``Artifact`` node (``uri`` = ``<store url>#name:vN``)."""
+    sequence = node.get("artifactSequence") or {}
+    project = sequence.get("project") or {}
+    entity = (project.get("entity") or {}).get("name") or settings.entity
+    project_name = project.get("name") or settings.project
+    name = str(sequence.get("name"))
+    version = f"v{node.get('versionIndex')}"
+    where = WandbSettings(**{**settings.__dict__, "entity": entity, "project": project_name})
+    try:
+        metadata = json.loads(node.get("metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    return ArtifactRef(
+        uri=f"{store_url(where)}#{name}:{version}",
+        name=name,
+        version=version,
+        digest=f"manifest_md5:{node.get('digest')}",
+        size=int(node.get("size") or 0),
+        type=str((node.get("artifactType") or {}).get("name") or "file"),
+        producer=producer,
+        metadata={
+            **(metadata if isinstance(metadata, dict) else {}),
+            "wandb.id": node.get("id"),
+            "wandb.path": f"{entity}/{project_name}/{name}:{version}",
+            "wandb.aliases": [a.get("alias") for a in node.get("aliases") or []],
+        },
+    )
+
+
+def job_status(
+    ref: JobRef,
+    settings: WandbSettings,
+    item: dict[str, Any] | None,
+    run: dict[str, Any] | None,
+    *,
+    position: int | None = None,
+) -> JobStatus:
+    """A ``JobStatus`` from the item and run nodes of the batched status query."""
+    job = JobId.parse(ref.id)
+    state, raw = map_state(item, run)
+    message = None
+    if state is JobState.FAILED and item is not None and item.get("state") == "FAILED":
+        error = item.get("error") or {}
+        message = error.get("message") or "the launch agent failed the queue item"
+    elif run is not None:
+        message = _RUN_MESSAGES.get(raw)
+        if raw == "failed":
+            message = "the run failed"
+    elif raw == DELETED:
+        message = "the item was removed from the run queue"
+    outputs = {}
+    if run is not None and state.is_terminal:
+        for edge in (run.get("outputArtifacts") or {}).get("edges") or []:
+            artifact = artifact_ref(edge["node"], settings, ref)
+            outputs[artifact.name] = artifact
+    terminal = state.is_terminal and run is not None
+    return JobStatus(
+        ref=ref,
+        state=state,
+        platform_state=raw,
+        message=message,
+        queue=job.queue,
+        queue_position=position if state is JobState.QUEUED else None,
+        submitted_at=parse_time((item or {}).get("createdAt")),
+        started_at=parse_time((run or {}).get("createdAt")),
+        ended_at=parse_time((run or {}).get("heartbeatAt")) if terminal else None,
+        exit_code=(run or {}).get("exitcode"),
+        url=settings.run_url(job.run_id),
+        metrics=_summary(run) if run else {},
+        outputs=outputs,
+    )
