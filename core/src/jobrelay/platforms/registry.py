@@ -18,6 +18,8 @@ Opener = Callable[..., Awaitable[Platform]]
 
 _BUILTIN: dict[str, str] = {
     "local": "jobrelay.platforms.local:open_platform",
+    "ray": "jobrelay.platforms.ray:open_platform",
+    "ray+https": "jobrelay.platforms.ray:open_platform",
     "wandb": "jobrelay.platforms.wandb:open_platform",
 }
 _REGISTERED: dict[str, Opener] = {}
