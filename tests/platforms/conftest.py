@@ -120,7 +120,45 @@ async def local_target(tmp_path: Path) -> AsyncIterator[Target]:
         kill_local_agents(home)
 
 
-TARGETS = {"local": local_target}
+async def wandb_target(tmp_path: Path) -> AsyncIterator[Target]:
+    """The W&B emulator on loopback; its simulated launch agent runs jobs on ``local``."""
+    import asyncio
+
+    from jobrelay.platforms.registry import open_platform
+    from jobrelay.testing.wandb import WandbEmulator
+
+    agent_home = tmp_path / "wandb-agent"
+    emulator = WandbEmulator(agent_home=agent_home)
+    await asyncio.to_thread(emulator.start)
+    emulator.create_queue("default")
+    platform = await open_platform(
+        f"wandb://{emulator.entity}/contract?queue=default&image=python:3.11"
+        f"&host={emulator.url}",
+        api_key=emulator.api_key,
+    )
+    counting = CountingPlatform(platform)
+    client = AsyncClient(counting, poll=PollPolicy(initial_s=0.05, max_s=0.3))  # type: ignore[arg-type]
+    queues = iter(range(1_000_000))
+
+    async def blocked_queue() -> str:
+        """A queue no agent serves: anything submitted stays QUEUED."""
+        name = f"blocked{next(queues)}"
+        emulator.create_queue(name)
+        emulator.agent.hold(name)
+        return name
+
+    try:
+        yield Target("wandb", client, counting, blocked_queue, None, {"emulator": emulator})
+    finally:
+        for status in await client.list_jobs(limit=1000):
+            if status.state.is_active:
+                await client.cancel(status.ref)
+        await client.aclose()
+        await asyncio.to_thread(emulator.stop)
+        kill_local_agents(agent_home)
+
+
+TARGETS = {"local": local_target, "wandb": wandb_target}
 
 
 @pytest.fixture(params=sorted(TARGETS))

@@ -144,7 +144,9 @@ def status_document(queues: Sequence[Sequence[int]], runs: int) -> str:
     Variables: ``$qe`` (queue entity), ``$qp`` (queue project), ``$q{i}`` (queue name),
     ``$i{n}`` (item id), ``$e``/``$p`` (run entity/project), ``$r{n}`` (run name).
     """
-    params = ["$qe: String!", "$qp: String!", "$e: String!", "$p: String!"]
+    params = ["$qe: String!", "$qp: String!"] if queues else []
+    if runs:
+        params += ["$e: String!", "$p: String!"]
     parts = []
     for qi, items in enumerate(queues):
         params.append(f"$q{qi}: String!")

@@ -171,12 +171,9 @@ class WandbPlatform:
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, int]]:
         """Items by id, runs by name and queue positions of PENDING items, in one request."""
         queue_names = sorted({j.queue for j in jobs if j.item_id})
-        variables: dict[str, Any] = {
-            "qe": self.settings.queue_entity,
-            "qp": LAUNCH_PROJECT,
-            "e": self.settings.entity,
-            "p": self.settings.project,
-        }
+        variables: dict[str, Any] = {"e": self.settings.entity, "p": self.settings.project}
+        if queue_names:
+            variables.update(qe=self.settings.queue_entity, qp=LAUNCH_PROJECT)
         per_queue: list[list[int]] = []
         item_alias: dict[str, str] = {}
         for qi, queue in enumerate(queue_names):

@@ -1,0 +1,66 @@
+"""``jobrelay emulator wandb``: serve an offline W&B server on loopback for tests and demos.
+
+Mount with ``app.add_typer(emulators.app, name="emulator")``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jobrelay.cli.render import console
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Serve offline emulators of hosted platforms (needs jobrelay[emulators]).",
+    no_args_is_help=True,
+)
+
+
+@app.command("wandb")
+def wandb(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8080,
+    entity: Annotated[str, typer.Option(help="The viewer's entity.")] = "emulator",
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="WANDB_API_KEY", help="The API key the emulator accepts [default: built in]."
+        ),
+    ] = None,
+    queue: Annotated[
+        list[str], typer.Option("--queue", "-q", help="Run queues to create at start.")
+    ] = ["default"],  # noqa: B006 - typer reads list defaults this way
+    agent: Annotated[bool, typer.Option(help="Run the simulated launch agent.")] = True,
+    agent_home: Annotated[
+        Path | None, typer.Option(help="Where the agent's local platform keeps jobs.")
+    ] = None,
+) -> None:
+    """Serve the W&B emulator (GraphQL, storage and a launch agent) until Ctrl-C."""
+    try:
+        from jobrelay.testing.wandb import DEFAULT_API_KEY, WandbEmulator
+    except ImportError as exc:
+        console.print(f"[red]the emulator needs the emulators extra: {exc}[/red]")
+        console.print("install it with: pip install 'jobrelay[emulators]'")
+        raise typer.Exit(2) from None
+    emulator = WandbEmulator(
+        api_key=api_key or DEFAULT_API_KEY,
+        entity=entity,
+        port=port,
+        agent=agent,
+        agent_home=agent_home,
+    )
+    for name in queue:
+        emulator.create_queue(name)
+    console.print(f"W&B emulator on [bold]{emulator.url}[/bold] (entity {entity!r})")
+    console.print(f"  export WANDB_BASE_URL={emulator.url}")
+    if api_key is None:
+        console.print(f"  export WANDB_API_KEY={DEFAULT_API_KEY}")
+    console.print(
+        f"  platform: wandb://{entity}/PROJECT?queue={queue[0] if queue else 'default'}"
+        f"&host={emulator.url}&image=python:3.11"
+    )
+    console.print("Ctrl-C to stop.")
+    emulator.serve_forever()

@@ -1,0 +1,129 @@
+"""The official wandb SDK (0.31, through its wandb-core sidecar) against the emulator, on
+artifacts and queued runs that jobrelay created: proof that the emulator speaks W&B.
+
+The SDK runs in a subprocess with ``WANDB_BASE_URL`` pointing at the emulator on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from jobrelay import JobSpec, JobState
+from jobrelay.platforms.wandb import WandbArtifactStore, WandbPlatform
+from jobrelay.testing.wandb import Outcome, WandbEmulator
+
+pytestmark = pytest.mark.timeout(120)
+
+SDK_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import wandb
+
+    entity, project, queue, item, pending_queue, pending_item, run_id, dest = sys.argv[1:]
+    api = wandb.Api(timeout=30)
+    artifact = api.artifact(f"{entity}/{project}/dataset:latest")
+    root = artifact.download(root=dest)
+    out = {
+        "artifact_version": artifact.version,
+        "artifact_digest": artifact.digest,
+        "root": str(root),
+        "claimed_state": api.queued_run(
+            entity, project, queue, item, project_queue="model-registry").state,
+        "pending_state": api.queued_run(
+            entity, project, pending_queue, pending_item, project_queue="model-registry").state,
+    }
+    run = api.run(f"{entity}/{project}/{run_id}")
+    out["run_state"] = run.state
+    out["run_summary"] = dict(run.summary_metrics)
+    out["run_config"] = dict(run.config)
+    print("RESULT " + json.dumps(out))
+    """
+)
+
+
+def sdk_env(emulator: WandbEmulator, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(
+        WANDB_BASE_URL=emulator.url,
+        WANDB_API_KEY=emulator.api_key,
+        WANDB_SILENT="true",
+        WANDB_DIR=str(tmp_path / "wandb-dir"),
+        WANDB_CACHE_DIR=str(tmp_path / "wandb-cache"),
+        WANDB_CONFIG_DIR=str(tmp_path / "wandb-config"),
+        WANDB_DATA_DIR=str(tmp_path / "wandb-data"),
+        WANDB_ARTIFACT_DIR=str(tmp_path / "wandb-artifacts"),
+        WANDB_ERROR_REPORTING="false",
+        WANDB_DISABLE_CODE="true",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    return env
+
+
+async def test_official_sdk_reads_jobrelay_artifacts_queued_runs_and_runs(
+    emulator: WandbEmulator, platform: WandbPlatform, store: WandbArtifactStore, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_bytes(b"hello\n")
+    (src / "sub" / "b.bin").write_bytes(os.urandom(4096))
+    ref = await store.put("dataset", src, type="dataset")
+
+    emulator.script(Outcome("finished", summary={"loss": 0.25}), queue="default")
+    spec = JobSpec(
+        entrypoint="python train.py",
+        config={"run_config": {"lr": 0.1}},
+        idempotency_key="sdk-check",
+    )
+    job = await platform.submit(spec)
+    for _ in range(500):
+        if (await platform.status(job)).state.is_terminal:
+            break
+        import asyncio
+
+        await asyncio.sleep(0.02)
+    assert (await platform.status(job)).state is JobState.SUCCEEDED
+    emulator.create_queue("parked")
+    emulator.agent.hold("parked")
+    pending = await platform.submit(JobSpec(entrypoint="true", queue="parked"))
+    queue, item, run_id = job.id.split(":")
+    pending_item = pending.id.split(":")[1]
+
+    args = [
+        emulator.entity,
+        "proj",
+        queue,
+        item,
+        "parked",
+        pending_item,
+        run_id,
+        str(tmp_path / "dl"),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", SDK_SCRIPT, *args],
+        env=sdk_env(emulator, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"SDK failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    assert result["artifact_version"] == "v0"
+    assert f"manifest_md5:{result['artifact_digest']}" == ref.digest
+    root = Path(result["root"])
+    assert (root / "a.txt").read_bytes() == b"hello\n"
+    assert (root / "sub" / "b.bin").read_bytes() == (src / "sub" / "b.bin").read_bytes()
+    assert result["claimed_state"] == "claimed"
+    assert result["pending_state"] == "pending"
+    assert result["run_state"] == "finished"
+    assert result["run_summary"] == {"loss": 0.25}
+    assert result["run_config"] == {"lr": 0.1}
+    assert emulator.storage_leaks == []
