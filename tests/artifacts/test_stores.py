@@ -40,7 +40,7 @@ def _corrupt(store: ArtifactStore, digest: str) -> None:
 
 async def test_file_round_trip_gives_identical_bytes(store: ArtifactStore, tmp_path: Path) -> None:
     source = tmp_path / "data.bin"
-    payload = os.urandom(3 * 2**20 + 17)  # not a multiple of the copy buffer
+    payload = os.urandom(9 * 2**20 + 17)  # several copy buffers, and a partial one
     source.write_bytes(payload)
 
     ref = await store.put("dataset", source, metadata={"rows": 3})
