@@ -82,5 +82,7 @@ def test_log_output_refuses_missing_paths_and_non_json_metadata(
     (tmp_path / "o").write_text("x")
     with pytest.raises(runtime.HandoffError, match="does not exist"):
         runtime.log_output("out", tmp_path / "missing")
+    with pytest.raises(runtime.HandoffError, match="looks like a version"):
+        runtime.log_output("out", tmp_path / "o", aliases=["v2"])
     with pytest.raises(runtime.HandoffError, match="not JSON-serializable"):
         runtime.log_output("out", tmp_path / "o", metadata={"x": object()})

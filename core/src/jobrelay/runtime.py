@@ -141,6 +141,9 @@ def log_output(
     """
     _check_name(name, "output name")
     alias_list = [_check_name(alias, "alias") for alias in aliases]
+    for alias in alias_list:
+        if re.match(r"^v[0-9]+$", alias):
+            raise HandoffError(f"alias {alias!r} looks like a version; pick another alias")
     target = Path(path).resolve()
     if not target.exists():
         raise HandoffError(f"output {name!r}: {target} does not exist")
