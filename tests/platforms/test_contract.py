@@ -14,7 +14,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from jobrelay import JobCancelled, JobFailed, JobState, JobTimeout
 
 from .conftest import Target
@@ -73,9 +72,7 @@ async def test_cancel_running_job_kills_its_whole_process_group(
     target: Target, tmp_path: Path
 ) -> None:
     pidfile = tmp_path / "pid"
-    ref = await target.client.submit(
-        target.spec(f"echo $$ > {pidfile}; sleep 60 & sleep 60; wait")
-    )
+    ref = await target.client.submit(target.spec(f"echo $$ > {pidfile}; sleep 60 & sleep 60; wait"))
     await target.client.wait(ref, until=JobState.RUNNING)
     pgid = os.getpgid(int(await wait_for_file(pidfile)))
     assert len(group_members(pgid)) >= 2, "the job should have a child process"
@@ -157,10 +154,12 @@ async def test_following_logs_from_saved_cursors_gives_no_duplicate_and_no_gap(
     target: Target,
 ) -> None:
     count = 600
-    ref = await target.client.submit(target.spec(
-        f"i=1; while [ $i -le {count} ]; do echo line-$i; "
-        "if [ $((i % 100)) -eq 0 ]; then sleep 0.2; fi; i=$((i+1)); done"
-    ))
+    ref = await target.client.submit(
+        target.spec(
+            f"i=1; while [ $i -le {count} ]; do echo line-$i; "
+            "if [ $((i % 100)) -eq 0 ]; then sleep 0.2; fi; i=$((i+1)); done"
+        )
+    )
     seen: list[str] = []
     cursor: str | None = None
     # Follow in short sessions, as a restarted trigger or a retried task would.
@@ -189,8 +188,9 @@ async def test_queue_order(target: Target, tmp_path: Path, mode: str, expected: 
     )
     await target.client.wait(blocker, until=JobState.RUNNING)
     refs = [
-        await target.client.submit(target.spec(f"echo {name} >> {order}", queue=queue,
-                                               priority=priority))
+        await target.client.submit(
+            target.spec(f"echo {name} >> {order}", queue=queue, priority=priority)
+        )
         for name, priority in (("a", 1), ("b", 9), ("c", 5))
     ]
     positions = [(await target.client.status(r)).queue_position for r in refs]

@@ -149,6 +149,7 @@ async def _submit(
                 queue_timeout=queue_timeout,
                 run_timeout=run_timeout,
                 logs=logs,
+                as_json=as_json,
             )
         except (asyncio.CancelledError, KeyboardInterrupt):
             if detach:
@@ -168,14 +169,17 @@ async def _watch(
     queue_timeout: float | None,
     run_timeout: float | None,
     logs: bool,
+    as_json: bool,
     timeout: float | None = None,
 ) -> JobResult:
+    """Wait with live progress; with --json the progress goes to stderr so stdout stays JSON."""
     first = await client.status(ref)
     line = render.JobLine(
         name=name, ref=ref, state=first.state, position=first.queue_position, history=[first.state]
     )
-    with render.LiveJobs([line]) as live:
-        render.console.print(Text.assemble(f"{name}: ", render.state_text(first.state)))
+    out = err_console if as_json else render.console
+    with render.LiveJobs([line], out=out) as live:
+        out.print(Text.assemble(f"{name}: ", render.state_text(first.state)))
         return await client.wait(
             ref,
             queue_timeout=queue_timeout,
@@ -236,6 +240,7 @@ def wait_cmd(
                 queue_timeout=queue_timeout,
                 run_timeout=run_timeout,
                 logs=logs,
+                as_json=as_json,
                 timeout=timeout,
             )
 

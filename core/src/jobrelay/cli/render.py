@@ -60,35 +60,43 @@ class LiveJobs:
     On a terminal it redraws in place; elsewhere (CI, pipes) it prints one line per change.
     """
 
-    def __init__(self, jobs: Sequence[JobLine], *, show_logs: bool = True) -> None:
+    def __init__(
+        self, jobs: Sequence[JobLine], *, show_logs: bool = True, out: Console = console
+    ) -> None:
         self.jobs = {job.ref.id: job for job in jobs}
         self.started = time.monotonic()
         self.show_logs = show_logs
-        self._live = Live(self, console=console, refresh_per_second=8, transient=False)
+        self.out = out
+        self._live = Live(self, console=out, refresh_per_second=8, transient=False)
 
     def __enter__(self) -> LiveJobs:
-        if console.is_terminal:
+        if self.out.is_terminal:
             self._live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if console.is_terminal:
+        if self.out.is_terminal:
             self._live.__exit__(None, None, None)
 
     def update(self, update: JobUpdate) -> None:
         job = self.jobs[update.status.ref.id]
         if update.lines and self.show_logs:
             for line in update.lines:
-                print_log_line(line, prefix=f"{job.name} | " if len(self.jobs) > 1 else "")
-        changed = update.status.state != job.state
+                prefix = f"{job.name} | " if len(self.jobs) > 1 else ""
+                print_log_line(line, prefix=prefix, out=self.out)
+        if update.lines:
+            return
+        state_changed = update.status.state != job.state
+        moved = update.status.queue_position != job.position
         job.status = update.status
         job.position = update.status.queue_position
-        if changed:
+        if state_changed:
             job.state = update.status.state
             job.history.append(job.state)
             job.since = time.monotonic()
-            position = f" (position {job.position})" if job.position else ""
-            console.print(
+        if state_changed or moved:
+            position = f" (queue position {job.position})" if job.position else ""
+            self.out.print(
                 Text.assemble(
                     f"{job.name}: ",
                     state_text(job.state),
@@ -114,9 +122,9 @@ class LiveJobs:
         return table
 
 
-def print_log_line(line: LogLine, prefix: str = "") -> None:
+def print_log_line(line: LogLine, prefix: str = "", out: Console = console) -> None:
     style = "red" if line.stream == "stderr" else "dim" if line.stream == "system" else ""
-    console.print(Text(prefix + line.text, style=style), soft_wrap=True)
+    out.print(Text(prefix + line.text, style=style), soft_wrap=True)
 
 
 def status_table(statuses: Sequence[JobStatus]) -> Table:

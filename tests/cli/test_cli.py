@@ -1,0 +1,130 @@
+"""The `jobrelay` command as a user runs it: real processes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.platforms.conftest import kill_local_agents
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    home = tmp_path / "home"
+    yield home
+    kill_local_agents(home)
+
+
+def jobrelay(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "JOBRELAY_PLATFORM": f"local://{home}", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "jobrelay", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_submit_wait_succeeds_with_exit_0_and_prints_the_log(home: Path) -> None:
+    done = jobrelay(home, "submit", "--wait", "echo hello-cli")
+    assert done.returncode == 0, done.stderr
+    assert "hello-cli" in done.stdout
+    assert "SUCCEEDED" in done.stdout
+
+
+def test_failed_job_exits_1_and_shows_the_last_lines(home: Path) -> None:
+    done = jobrelay(home, "submit", "--wait", "echo broken >&2; exit 7")
+    assert done.returncode == 1
+    assert "exit code 7" in done.stderr
+    assert "broken" in done.stderr
+
+
+def test_status_ls_and_wait_speak_json(home: Path) -> None:
+    submitted = jobrelay(home, "submit", "--json", "sleep 0.2")
+    job_id = json.loads(submitted.stdout)["id"]
+    waited = jobrelay(home, "wait", job_id, "--json")
+    assert waited.returncode == 0
+    assert json.loads(waited.stdout)["status"]["state"] == "SUCCEEDED"
+    status = json.loads(jobrelay(home, "status", job_id, "--json").stdout)
+    assert status["state"] == "SUCCEEDED"
+    listed = json.loads(jobrelay(home, "ls", "--json").stdout)
+    assert [s["ref"]["id"] for s in listed] == [job_id]
+
+
+def test_wait_timeout_exits_3_and_cancels(home: Path) -> None:
+    job_id = json.loads(jobrelay(home, "submit", "--json", "sleep 30").stdout)["id"]
+    done = jobrelay(home, "wait", job_id, "--run-timeout", "0.5")
+    assert done.returncode == 3
+    assert "phase=run" in done.stderr
+    assert json.loads(jobrelay(home, "status", job_id, "--json").stdout)["state"] == "CANCELLED"
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["submit", ""], "entrypoint"),
+        (["submit", "--timeout", "-1", "true"], "timeout_s"),
+        (["queue", "create", "q", "--mode", "RANDOM"], "mode"),
+        (["--platform", "local", "ls"], "platform"),
+        (["submit", "--queue", "nope", "true"], "queue"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(home: Path, args: list[str], field: str) -> None:
+    if args[0] == "--platform":  # the option belongs to the command
+        args = [args[2], args[0], args[1]]
+    done = jobrelay(home, *args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert field in done.stderr
+    assert not (home / "jobrelay.db").exists() or "queue" in field or field == "mode"
+
+
+def test_ctrl_c_during_submit_wait_cancels_the_job(home: Path) -> None:
+    env = {**os.environ, "JOBRELAY_PLATFORM": f"local://{home}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobrelay", "submit", "--wait", "echo started; sleep 60"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    for line in proc.stdout:
+        if "started" in line or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    assert "cancelled job" in err
+    job_id = err.split("cancelled job")[1].split()[0]
+    assert json.loads(jobrelay(home, "status", job_id, "--json").stdout)["state"] == "CANCELLED"
+
+
+def test_demo_shows_queued_running_succeeded_and_exits_0(tmp_path: Path) -> None:
+    home = tmp_path / "demo-home"
+    try:
+        done = jobrelay(home, "demo", "--home", str(home), timeout=90)
+    finally:
+        kill_local_agents(home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("prepare", "train", "report"):
+        row = next(line for line in done.stdout.splitlines() if name in line and "→" in line)
+        assert "QUEUED" in row
+        assert "RUNNING" in row
+        assert row.index("QUEUED") < row.index("RUNNING") < row.index("SUCCEEDED")
+    assert "train: QUEUED (queue position 1)" in done.stdout
+    assert "report: QUEUED (queue position 2)" in done.stdout
