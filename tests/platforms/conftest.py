@@ -132,8 +132,7 @@ async def wandb_target(tmp_path: Path) -> AsyncIterator[Target]:
     await asyncio.to_thread(emulator.start)
     emulator.create_queue("default")
     platform = await open_platform(
-        f"wandb://{emulator.entity}/contract?queue=default&image=python:3.11"
-        f"&host={emulator.url}",
+        f"wandb://{emulator.entity}/contract?queue=default&image=python:3.11&host={emulator.url}",
         api_key=emulator.api_key,
     )
     counting = CountingPlatform(platform)
