@@ -11,12 +11,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-
 from jobrelay.http import RetryPolicy
 from jobrelay.platforms.wandb import WandbArtifactStore, WandbPlatform, open_platform, open_store
 from jobrelay.testing.wandb import WandbEmulator
 
-from ..conftest import kill_local_agents
+from tests.platforms.conftest import kill_local_agents
 
 FAST_RETRY = RetryPolicy(attempts=5, timeout_s=20.0, wait_initial_s=0.05, wait_max_s=0.5)
 

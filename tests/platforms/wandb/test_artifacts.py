@@ -5,12 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from jobrelay.errors import ArtifactNotFound, ConfigError, IntegrityError
 from jobrelay.platforms.wandb import WandbArtifactStore
 from jobrelay.testing.wandb import WandbEmulator
 
 from .test_digests import HELLO_B64, TWO_FILE_DIGEST, WORLD_B64
+
+
+def leftovers(folder: Path) -> list[str]:
+    """What a failed fetch to ``folder/out`` left behind (nothing, when it is atomic)."""
+    return [p.name for p in folder.iterdir() if p.name == "out" or p.name.startswith(".out")]
 
 
 def make_folder(root: Path) -> Path:
@@ -88,8 +92,7 @@ async def test_wrong_md5_from_storage_is_an_integrity_error_and_leaves_nothing(
     dest = tmp_path / "out"
     with pytest.raises(IntegrityError, match="MD5"):
         await store.fetch(ref, dest)
-    assert not dest.exists()
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+    assert leftovers(tmp_path) == []
 
 
 async def test_storage_requests_carry_no_wandb_credentials(

@@ -6,6 +6,7 @@ The SDK runs in a subprocess with ``WANDB_BASE_URL`` pointing at the emulator on
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -14,7 +15,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from jobrelay import JobSpec, JobState
 from jobrelay.platforms.wandb import WandbArtifactStore, WandbPlatform
 from jobrelay.testing.wandb import Outcome, WandbEmulator
@@ -86,8 +86,6 @@ async def test_official_sdk_reads_jobrelay_artifacts_queued_runs_and_runs(
     for _ in range(500):
         if (await platform.status(job)).state.is_terminal:
             break
-        import asyncio
-
         await asyncio.sleep(0.02)
     assert (await platform.status(job)).state is JobState.SUCCEEDED
     emulator.create_queue("parked")
@@ -106,7 +104,8 @@ async def test_official_sdk_reads_jobrelay_artifacts_queued_runs_and_runs(
         run_id,
         str(tmp_path / "dl"),
     ]
-    done = subprocess.run(
+    done = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-c", SDK_SCRIPT, *args],
         env=sdk_env(emulator, tmp_path),
         capture_output=True,

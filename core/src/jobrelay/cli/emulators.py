@@ -5,6 +5,7 @@ Mount with ``app.add_typer(emulators.app, name="emulator")``.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,11 @@ app = typer.Typer(
     help="Serve offline emulators of hosted platforms (needs jobrelay[emulators]).",
     no_args_is_help=True,
 )
+
+
+@app.callback()
+def emulators() -> None:
+    """Serve offline emulators of hosted platforms (needs jobrelay[emulators])."""
 
 
 @app.command("wandb")
@@ -54,13 +60,16 @@ def wandb(
     )
     for name in queue:
         emulator.create_queue(name)
-    console.print(f"W&B emulator on [bold]{emulator.url}[/bold] (entity {entity!r})")
-    console.print(f"  export WANDB_BASE_URL={emulator.url}")
-    if api_key is None:
-        console.print(f"  export WANDB_API_KEY={DEFAULT_API_KEY}")
-    console.print(
+    emulator.start()
+    lines = [
+        f"W&B emulator on {emulator.url} (entity {entity!r})",
+        f"  export WANDB_BASE_URL={emulator.url}",
+        *([f"  export WANDB_API_KEY={DEFAULT_API_KEY}"] if api_key is None else []),
         f"  platform: wandb://{entity}/PROJECT?queue={queue[0] if queue else 'default'}"
-        f"&host={emulator.url}&image=python:3.11"
-    )
-    console.print("Ctrl-C to stop.")
+        f"&host={emulator.url}&image=python:3.11",
+        "Ctrl-C to stop.",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+    sys.stdout.flush()
     emulator.serve_forever()

@@ -121,7 +121,8 @@ class WandbEmulator:
 
     def serve_forever(self) -> None:
         """Serve in this thread until interrupted (the ``jobrelay emulator wandb`` command)."""
-        self.start()
+        if self._thread is None:
+            self.start()
         assert self._thread is not None
         try:
             while self._thread.is_alive():
