@@ -80,8 +80,9 @@ def head_environment(
             "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
             # SIGTERM would otherwise drain running jobs for up to 30 s.
             "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
-            # An unschedulable PENDING job fails after this instead of after 15 minutes.
-            "RAY_JOB_START_TIMEOUT_SECONDS": "15",
+            # A job Ray cannot schedule fails after this instead of after 15 minutes; not
+            # shorter: on 2 cores, 8 supervisor actors queue ~15 s for a worker process.
+            "RAY_JOB_START_TIMEOUT_SECONDS": "60",
             "AUTOSCALER_METRIC_PORT": str(autoscaler_port),
             "DASHBOARD_METRIC_PORT": str(dashboard_metric_port),
             # Under `uv run`, Ray's own drivers (the dashboard agent) would package their

@@ -89,9 +89,10 @@ class RayPlatform:
         priority=False,
         batch_status=True,
         logs_follow=True,
-        # Stopping a PENDING job works while its runtime env is set up; one Ray cannot
-        # schedule stays PENDING until RAY_JOB_START_TIMEOUT_SECONDS (reference/ray.md).
-        cancel_queued=True,
+        # Stopping a PENDING job works while its runtime env is set up, but one Ray cannot
+        # schedule stays PENDING after the stop and then FAILS at
+        # RAY_JOB_START_TIMEOUT_SECONDS (measured): it is not taken off a queue.
+        cancel_queued=False,
         # Ray reflects a finished job at once (median 40 ms after end_time): poll fast
         # first, then back off to 1 s, the pace of Ray's own CLI.
         poll=PollPolicy(initial_s=0.1, max_s=1.0, backoff=1.5, jitter=0.1),
