@@ -1,6 +1,6 @@
 """(c) 200 trivial jobs at concurrency 2 through jobrelay vs `xargs -P2` in the same run.
 
-    uv run python benchmarks/throughput.py [JOBS]
+uv run python benchmarks/throughput.py [JOBS]
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import sys
 import time
 
 from _common import warm_local_client
-
 from jobrelay import JobSpec
 
 
@@ -23,8 +22,9 @@ async def main(jobs: int) -> None:
     async with warm_local_client() as client:
         await client.create_queue("bench", max_concurrency=2)
         t0 = time.perf_counter()
-        refs = [await client.submit(JobSpec(entrypoint=["true"], queue="bench"))
-                for _ in range(jobs)]
+        refs = [
+            await client.submit(JobSpec(entrypoint=["true"], queue="bench")) for _ in range(jobs)
+        ]
         results = await asyncio.gather(*(client.wait(r) for r in refs))
         jobrelay_s = time.perf_counter() - t0
     assert all(r.state.is_success for r in results)

@@ -97,7 +97,8 @@ class AsyncClient:
                     self._platform = await open_platform(self._url, **self._options)
         return self._platform
 
-    async def _status_hub(self) -> StatusHub:
+    async def status_hub(self) -> StatusHub:
+        """The hub that batches this client's waiters into one status call per tick."""
         platform = await self.platform()
         if self._hub is None:
             self._hub = StatusHub(platform, self._poll or platform.capabilities.poll)
@@ -206,7 +207,7 @@ class AsyncClient:
         ``raise_on_failure=False``.
         """
         limits = WaitLimits(queue_timeout, run_timeout, timeout, cancel_on_timeout)
-        hub = await self._status_hub()
+        hub = await self.status_hub()
         await self._for(ref)
         if not follow_logs:
             status = await wait_for_job(

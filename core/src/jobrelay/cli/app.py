@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from jobrelay.cli import render
+from jobrelay.cli import artifacts, emulators, render
 from jobrelay.cli.exits import FAILED, INTERRUPTED, SUCCEEDED, err_console, fail, run
 from jobrelay.client import AsyncClient
 from jobrelay.errors import ConfigError, JobRelayError
@@ -386,15 +386,8 @@ def demo(
     raise typer.Exit(SUCCEEDED if ok else FAILED)
 
 
-def _mount_optional() -> None:
-    try:
-        from jobrelay.cli.artifacts import app as artifacts_app
-    except ImportError:  # the artifacts commands arrive with the artifact stores
-        return
-    app.add_typer(artifacts_app, name="artifacts", help="Put, get, list and show artifacts.")
-
-
-_mount_optional()
+app.add_typer(artifacts.app, name="artifacts", help="Put, get, list and show artifacts.")
+app.add_typer(emulators.app, name="emulator", help="Serve platform emulators on loopback.")
 
 
 def main() -> None:
