@@ -1,0 +1,301 @@
+"""Ray wire payloads and parsers, checked without a cluster.
+
+Response bodies follow the JobDetails shape measured on a real Ray 2.60 head
+(``reference/ray.md`` §3); each test states one behaviour of the mapping.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jobrelay import ConfigError, JobRef, JobSpec, JobState
+from jobrelay.platforms.ray import package_dir, submission_id_for
+from jobrelay.platforms.ray.payloads import (
+    KEY_METADATA,
+    build_submit_body,
+    parse_address,
+    parse_status,
+    read_log_cursor,
+    split_new_lines,
+)
+from jobrelay.platforms.registry import open_platform
+
+BASE = "http://127.0.0.1:8265"
+REF = JobRef(platform="ray://127.0.0.1:8265", id="jobrelay-abc")
+
+
+def details(**fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "SUBMISSION",
+        "job_id": None,
+        "submission_id": "jobrelay-abc",
+        "driver_info": None,
+        "status": "RUNNING",
+        "entrypoint": "python train.py",
+        "message": "Job is currently running.",
+        "error_type": None,
+        "start_time": 1795334224535,
+        "end_time": None,
+        "metadata": {},
+        "runtime_env": None,
+        "driver_exit_code": None,
+    }
+    body.update(fields)
+    return body
+
+
+def body_for(spec: JobSpec, **kw: Any) -> dict[str, Any]:
+    return build_submit_body(spec, submission_id="jobrelay-x", nonce="n", **kw)
+
+
+# -- addresses -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "platform"),
+    [
+        ("ray://127.0.0.1:8265", "http://127.0.0.1:8265", "ray://127.0.0.1:8265"),
+        ("ray://127.0.0.1", "http://127.0.0.1:8265", "ray://127.0.0.1:8265"),
+        ("ray+https://ray.example:443/dash/", "https://ray.example:443/dash", None),
+        ("ray+https://ray.example", "https://ray.example:443", "ray+https://ray.example:443"),
+    ],
+)
+def test_ray_urls_name_the_dashboard(url: str, base: str, platform: str | None) -> None:
+    address = parse_address(url)
+    assert address.base_url == base
+    if platform is not None:
+        assert address.platform_url == platform
+
+
+@pytest.mark.parametrize("url", ["ray://user:pw@127.0.0.1:8265", "ray://127.0.0.1:8265?token=x"])
+def test_credentials_in_the_url_are_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match="JOBRELAY_RAY_TOKEN"):
+        parse_address(url)
+
+
+# -- submit bodies -------------------------------------------------------------------------
+
+
+def test_argv_entrypoint_is_shell_quoted() -> None:
+    body = body_for(JobSpec(entrypoint=["python", "-c", "print('a b')"]))
+    assert body["entrypoint"] == "python -c 'print('\"'\"'a b'\"'\"')'"
+
+
+def test_resources_map_to_entrypoint_fields() -> None:
+    spec = JobSpec(
+        entrypoint="x", resources={"CPU": 1.5, "GPU": 1, "memory": 2e9, "accelerator_a10": 2}
+    )
+    body = body_for(spec)
+    assert body["entrypoint_num_cpus"] == 1.5
+    assert body["entrypoint_num_gpus"] == 1
+    assert body["entrypoint_memory"] == 2_000_000_000
+    assert body["entrypoint_resources"] == {"accelerator_a10": 2}
+
+
+def test_env_is_merged_into_runtime_env_env_vars() -> None:
+    spec = JobSpec(
+        entrypoint="x",
+        env={"A": "spec"},
+        config={"runtime_env": {"pip": ["requests"], "env_vars": {"A": "cfg", "B": "cfg"}}},
+    )
+    runtime_env = body_for(spec)["runtime_env"]
+    assert runtime_env == {"pip": ["requests"], "env_vars": {"A": "spec", "B": "cfg"}}
+
+
+def test_uploaded_working_dir_replaces_the_local_path() -> None:
+    body = body_for(JobSpec(entrypoint="x", working_dir="/src"), working_dir_uri="gcs://p.zip")
+    assert body["runtime_env"]["working_dir"] == "gcs://p.zip"
+
+
+def test_metadata_carries_name_tags_and_key() -> None:
+    spec = JobSpec(entrypoint="x", name="train", tags={"team": "ml"}, idempotency_key="k1")
+    metadata = body_for(spec)["metadata"]
+    assert metadata["job_name"] == "train"
+    assert metadata["team"] == "ml"
+    assert metadata[KEY_METADATA] == "k1"
+
+
+def test_submission_id_is_derived_from_the_key_only() -> None:
+    assert submission_id_for("k1") == submission_id_for("k1")
+    assert submission_id_for("k1") != submission_id_for("k1#2")
+    assert submission_id_for("k1").startswith("jobrelay-")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"queue": "gpu"}, "queue"),
+        ({"timeout_s": 10}, "timeout_s"),
+        ({"max_retries": 2}, "max_retries"),
+        ({"config": {"runtime_envs": {}}}, "config"),
+        ({"config": {"runtime_env": ["pip"]}}, "runtime_env"),
+    ],
+)
+def test_what_ray_cannot_honour_is_a_config_error(fields: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        body_for(JobSpec(entrypoint="x", **fields))
+    assert info.value.field == field
+
+
+# -- statuses ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "state"),
+    [
+        ("PENDING", JobState.QUEUED),
+        ("RUNNING", JobState.RUNNING),
+        ("SUCCEEDED", JobState.SUCCEEDED),
+        ("FAILED", JobState.FAILED),
+        ("STOPPED", JobState.CANCELLED),
+        ("SUSPENDED", JobState.UNKNOWN),
+    ],
+)
+def test_ray_states_map_to_unified_states(raw: str, state: JobState) -> None:
+    status = parse_status(details(status=raw), REF, BASE)
+    assert status.state is state
+    assert status.platform_state == raw
+
+
+def test_failure_keeps_exit_code_and_error_type_but_not_the_log_copy() -> None:
+    status = parse_status(
+        details(
+            status="FAILED",
+            message="Job entrypoint command failed with exit code 3, last available logs "
+            "(truncated to 20,000 chars):\nsecret log line\n",
+            error_type="JOB_ENTRYPOINT_COMMAND_ERROR",
+            driver_exit_code=3,
+            end_time=1795334229663,
+        ),
+        REF,
+        BASE,
+    )
+    assert status.exit_code == 3
+    assert status.message == (
+        "Job entrypoint command failed with exit code 3 [JOB_ENTRYPOINT_COMMAND_ERROR]"
+    )
+    assert status.metrics["ray_error_type"] == "JOB_ENTRYPOINT_COMMAND_ERROR"
+    assert status.ended_at is not None
+    assert status.ended_at.timestamp() == pytest.approx(1795334229.663)
+
+
+def test_times_come_from_milliseconds_and_url_is_the_job_page() -> None:
+    status = parse_status(details(), REF, BASE)
+    assert status.submitted_at is not None
+    assert status.submitted_at.timestamp() == pytest.approx(1795334224.535)
+    assert status.ended_at is None
+    assert status.url == "http://127.0.0.1:8265/#/jobs/jobrelay-abc"
+
+
+# -- log cursor ----------------------------------------------------------------------------
+
+
+def test_an_unfinished_last_line_waits_for_its_newline() -> None:
+    lines, offset = split_new_lines("a\nb", 0, final=False, submission_id="s")
+    assert [line.text for line in lines] == ["a"]
+    more, end = split_new_lines("a\nbc\n", offset, final=False, submission_id="s")
+    assert [line.text for line in more] == ["bc"]
+    assert end == len("a\nbc\n")
+
+
+def test_a_final_read_delivers_the_unfinished_last_line() -> None:
+    lines, offset = split_new_lines("a\nb", 2, final=True, submission_id="s")
+    assert [line.text for line in lines] == ["b"]
+    assert offset == 3
+
+
+def test_rays_own_lines_are_marked_system() -> None:
+    log = (
+        "2026-11-22 07:57:04,588\tINFO job_manager.py:581 -- Runtime env is setting up.\n"
+        "Running entrypoint for job s: echo hi\nhi\n"
+    )
+    lines, _ = split_new_lines(log, 0, final=True, submission_id="s")
+    assert [line.stream for line in lines] == ["system", "system", "stdout"]
+
+
+def test_a_foreign_cursor_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        read_log_cursor("local:17")
+
+
+# -- packaging -----------------------------------------------------------------------------
+
+
+def make_tree(root: Path) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / "main.py").write_text("print('hi')\n")
+    (root / "pkg" / "data.txt").write_text("payload\n")
+    (root / ".git").mkdir()
+    (root / ".git" / "HEAD").write_text("ref\n")
+    return root
+
+
+def test_the_same_folder_zips_to_the_same_bytes(tmp_path: Path) -> None:
+    first = package_dir(make_tree(tmp_path / "a"))
+    os.utime(tmp_path / "a" / "main.py", (1_000_000, 1_000_000))
+    second = package_dir(tmp_path / "a")
+    copy = package_dir(make_tree(tmp_path / "b"))
+    assert first.data == second.data == copy.data
+    assert first.name == copy.name
+
+
+def test_changed_content_gives_a_new_package_name(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "a")
+    before = package_dir(root).name
+    (root / "main.py").write_text("print('changed')\n")
+    assert package_dir(root).name != before
+
+
+def test_the_zip_root_is_the_folder_and_git_is_left_out(tmp_path: Path) -> None:
+    package = package_dir(make_tree(tmp_path / "a"))
+    names = zipfile.ZipFile(io.BytesIO(package.data)).namelist()
+    assert sorted(names) == ["main.py", "pkg/", "pkg/data.txt"]
+
+
+def test_a_folder_over_the_upload_limit_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "big.bin").write_bytes(os.urandom(64 * 1024))
+    with pytest.raises(ConfigError, match="MiB") as info:
+        package_dir(tmp_path, limit=32 * 1024)
+    assert info.value.field == "working_dir"
+
+
+def test_a_missing_folder_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a folder"):
+        package_dir(tmp_path / "nope")
+
+
+# -- HTTP: auth and headers ------------------------------------------------------------------
+
+
+async def test_token_goes_to_the_dashboard_only_and_nothing_looks_like_a_browser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JOBRELAY_RAY_TOKEN", "s3cret-token")
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=[])
+
+    platform = await open_platform("ray://127.0.0.1:8265", transport=httpx.MockTransport(handler))
+    try:
+        await platform.list_jobs()
+    finally:
+        await platform.aclose()
+    (request,) = seen
+    assert request.url == "http://127.0.0.1:8265/api/jobs/"
+    assert request.headers["Authorization"] == "Bearer s3cret-token"
+    assert not request.headers.get("User-Agent", "").startswith("Mozilla")
+    assert not {"origin", "referer"} & {k.lower() for k in request.headers}
+    assert "s3cret-token" not in repr(platform)
+
+
+async def test_unknown_options_are_refused() -> None:
+    with pytest.raises(ConfigError, match="agent_idle_timeout"):
+        await open_platform("ray://127.0.0.1:8265", agent_idle_timeout=3)
