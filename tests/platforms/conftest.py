@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from jobrelay import AsyncClient, JobRef, JobSpec, JobStatus, LogPage, PollPolicy
 from jobrelay.platforms.base import Capabilities, Platform
 
@@ -157,7 +156,24 @@ async def wandb_target(tmp_path: Path) -> AsyncIterator[Target]:
         kill_local_agents(agent_home)
 
 
-TARGETS = {"local": local_target, "wandb": wandb_target}
+async def ray_target(tmp_path: Path) -> AsyncIterator[Target]:
+    """A real Ray head on loopback (one per session). Ray has no named queues, and a job it
+    cannot schedule stays PENDING after a stop, so the blocked-queue tests skip."""
+    from .ray_cluster import shared_head
+
+    client = AsyncClient(shared_head().platform_url)
+    counting = CountingPlatform(await client.platform())
+    client = AsyncClient(counting)  # type: ignore[arg-type]
+    try:
+        yield Target("ray", client, counting)
+    finally:
+        for status in await client.list_jobs(limit=1000):
+            if status.state.is_active:
+                await client.cancel(status.ref)
+        await client.aclose()
+
+
+TARGETS = {"local": local_target, "wandb": wandb_target, "ray": ray_target}
 
 
 @pytest.fixture(params=sorted(TARGETS))
