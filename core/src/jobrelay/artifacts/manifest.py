@@ -89,7 +89,10 @@ def walk_folder(root: Path) -> Iterator[tuple[str, Path]]:
                 raise ArtifactError(f"{base / dirname} is a symlinked folder; copy it in instead")
         for filename in sorted(filenames):
             path = base / filename
-            mode = path.stat().st_mode
+            try:
+                mode = path.stat().st_mode
+            except OSError as exc:  # e.g. a symlink pointing nowhere
+                raise ArtifactError(f"cannot read {path}: {exc.strerror}") from None
             if not stat.S_ISREG(mode):
                 raise ArtifactError(f"{path} is not a regular file and cannot be stored")
             yield check_relative_path(path.relative_to(root).as_posix()), path
