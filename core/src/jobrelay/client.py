@@ -18,6 +18,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from jobrelay.artifacts.base import ArtifactStore
+from jobrelay.artifacts.jobs import JobHandoff, default_handoff
 from jobrelay.errors import ConfigError, ConflictError, JobCancelled, JobFailed
 from jobrelay.models import (
     JobRef,
@@ -57,6 +59,8 @@ class AsyncClient:
     ``platform`` is a URL (``local://``, ``ray://127.0.0.1:8265`` …; default
     ``$JOBRELAY_PLATFORM`` or ``local://``) or an already opened :class:`Platform`.
     ``options`` go to the platform's opener. ``poll`` overrides the platform's polling policy.
+    ``artifacts`` is the artifact store (or its URL) that ``JobSpec.inputs`` are resolved in
+    and job outputs are stored in; the local platform's own store by default.
     """
 
     def __init__(
@@ -64,6 +68,7 @@ class AsyncClient:
         platform: str | Platform | None = None,
         *,
         poll: PollPolicy | None = None,
+        artifacts: str | ArtifactStore | None = None,
         **options: Any,
     ) -> None:
         if isinstance(platform, Platform):
@@ -74,6 +79,8 @@ class AsyncClient:
             self._url = resolve_platform_url(platform)
         self._options = options
         self._poll = poll
+        self._artifacts = artifacts
+        self._handoff: JobHandoff | None = None
         self._hub: StatusHub | None = None
         self._lock = asyncio.Lock()
 
@@ -115,7 +122,7 @@ class AsyncClient:
         """
         platform = await self.platform()
         if spec.idempotency_key is None:
-            return await platform.submit(spec)
+            return await self._submit_new(platform, spec)
         for generation in itertools.count(1):
             key = (
                 spec.idempotency_key if generation == 1 else f"{spec.idempotency_key}#{generation}"
@@ -123,7 +130,9 @@ class AsyncClient:
             existing = await platform.find(key)
             if existing is None:
                 try:
-                    return await platform.submit(spec.model_copy(update={"idempotency_key": key}))
+                    return await self._submit_new(
+                        platform, spec.model_copy(update={"idempotency_key": key})
+                    )
                 except ConflictError:
                     # Another process won the race for this key: attach to its job.
                     existing = await platform.find(key)
@@ -133,6 +142,32 @@ class AsyncClient:
             if not status.state.is_terminal or status.state.is_success or not resubmit_failed:
                 return existing.model_copy(update={"reattached": True})
         raise AssertionError("unreachable")
+
+    async def _submit_new(self, platform: Platform, spec: JobSpec) -> JobRef:
+        handoff = await self._job_handoff()
+        if handoff is None:
+            return await platform.submit(spec)
+        prepared, token = await handoff.prepare(spec)
+        ref = await platform.submit(prepared)
+        await handoff.submitted(prepared, token, ref)
+        return ref
+
+    async def _job_handoff(self) -> JobHandoff | None:
+        platform = await self.platform()
+        if platform.capabilities.native_artifacts:
+            return None
+        if self._handoff is None:
+            self._handoff = default_handoff(platform.url, self._artifacts)
+        return self._handoff
+
+    async def artifact_store(self) -> ArtifactStore:
+        """The store job inputs are resolved in and outputs are stored in."""
+        handoff = await self._job_handoff()
+        if handoff is None:
+            raise ConfigError(
+                f"{self._url} keeps artifacts itself; use its own store", field="artifacts"
+            )
+        return handoff.store
 
     # -- observing ----------------------------------------------------------------------
 
@@ -217,7 +252,18 @@ class AsyncClient:
             status = await self._wait_following(ref, hub, until, limits, on_update, log_cursor)
         if raise_on_failure and status.state.is_terminal and not status.state.is_success:
             raise await self._job_error(ref, status)
+        if status.state.is_success:
+            status = await self._with_outputs(ref, status)
         return JobResult(ref=ref, status=status, outputs=status.outputs)
+
+    async def _with_outputs(self, ref: JobRef, status: JobStatus) -> JobStatus:
+        handoff = await self._job_handoff()
+        if handoff is None:
+            return status
+        collected = await handoff.outputs(ref)
+        if not collected:
+            return status
+        return status.model_copy(update={"outputs": {**status.outputs, **collected}})
 
     async def _wait_following(
         self,

@@ -18,6 +18,9 @@ from jobrelay.waiting import PollPolicy
 class Capabilities:
     """What a platform can do, so the core and the CLI adapt to it.
 
+    ``native_artifacts`` means the platform hands ``JobSpec.inputs`` to the job and reports
+    outputs itself (W&B: the launch spec and the run's logged artifacts); otherwise the
+    client does it through ``jobrelay.runtime``'s environment variables.
     ``poll`` is the polling policy that suits the platform: a local SQLite read is cheap,
     a hosted API is not.
     """
@@ -27,6 +30,7 @@ class Capabilities:
     batch_status: bool = False
     logs_follow: bool = True
     cancel_queued: bool = True
+    native_artifacts: bool = False
     poll: PollPolicy = field(default_factory=PollPolicy)
 
 

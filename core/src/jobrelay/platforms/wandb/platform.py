@@ -46,6 +46,7 @@ class WandbPlatform:
         batch_status=True,
         logs_follow=True,
         cancel_queued=True,
+        native_artifacts=True,
         poll=PollPolicy(initial_s=1.0, max_s=10.0),
     )
 
