@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from jobrelay import ArtifactError, AsyncClient, JobSpec
+
 from tests.platforms.conftest import kill_local_agents
 
 WRITE = """
