@@ -63,8 +63,9 @@ def test_log_output_writes_one_complete_record(
     runtime.log_output("out", "o.txt", metadata={"acc": 0.9}, aliases=["best"])
     runtime.log_output("out", "o.txt", metadata={"acc": 0.95})  # the last record wins
 
-    assert [p.name for p in (tmp_path / "outputs").iterdir()] == ["out.json"]
-    record = json.loads((tmp_path / "outputs" / "out.json").read_text())
+    records = tmp_path / "outputs" / runtime.RECORDS_DIR
+    assert [p.name for p in records.iterdir()] == ["out.json"]
+    record = json.loads((records / "out.json").read_text())
     assert record == {
         "format": 1,
         "name": "out",

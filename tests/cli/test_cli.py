@@ -114,17 +114,23 @@ def test_ctrl_c_during_submit_wait_cancels_the_job(home: Path) -> None:
     assert json.loads(jobrelay(home, "status", job_id, "--json").stdout)["state"] == "CANCELLED"
 
 
-def test_demo_shows_queued_running_succeeded_and_exits_0(tmp_path: Path) -> None:
+def test_demo_shows_queueing_states_handoff_and_lineage(tmp_path: Path) -> None:
     home = tmp_path / "demo-home"
     try:
         done = jobrelay(home, "demo", "--home", str(home), timeout=90)
     finally:
         kill_local_agents(home)
     assert done.returncode == 0, done.stdout + done.stderr
-    for name in ("prepare", "train", "report"):
-        row = next(line for line in done.stdout.splitlines() if name in line and "→" in line)
-        assert "QUEUED" in row
-        assert "RUNNING" in row
-        assert row.index("QUEUED") < row.index("RUNNING") < row.index("SUCCEEDED")
-    assert "train: QUEUED (queue position 1)" in done.stdout
-    assert "report: QUEUED (queue position 2)" in done.stdout
+    out = done.stdout
+    for name in ("prepare-train", "prepare-test", "train", "evaluate"):
+        row = next(line for line in out.splitlines() if f" {name} " in line and "→" in line)
+        assert row.index("QUEUED") < row.index("RUNNING") < row.index("SUCCEEDED"), row
+    # The second job of stage 1 waits behind the first in the concurrency-1 queue.
+    assert "prepare-test: QUEUED (queue position 2)" in out
+    assert "prepare-test: QUEUED (queue position 1)" in out
+    # Handoff by alias and the lineage table: producer and consumer of each artifact.
+    assert "reads data=train-data:latest" in out
+    lineage = out[out.index("artifact lineage") :]
+    model_row = next(line for line in lineage.splitlines() if "model:v1" in line)
+    assert "train (" in model_row
+    assert "evaluate (" in model_row

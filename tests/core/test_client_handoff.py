@@ -84,3 +84,16 @@ async def test_unknown_input_fails_before_anything_is_submitted(client: AsyncCli
     with pytest.raises(ArtifactError):
         await client.submit(JobSpec(entrypoint="true", inputs={"data": "nothing:latest"}))
     assert await client.list_jobs() == []
+
+
+async def test_a_job_file_named_like_a_record_is_not_taken_for_one(
+    client: AsyncClient,
+) -> None:
+    script = (
+        "import json, os, pathlib\nfrom jobrelay import runtime\n"
+        "p = pathlib.Path(os.environ['JOBRELAY_OUTPUTS']) / 'table.json'\n"
+        "p.write_text(json.dumps([1, 2, 3]))\nruntime.log_output('table', p)\n"
+    )
+    result = await client.run(JobSpec(entrypoint=python(script)))
+    assert list(result.outputs) == ["table"]
+    assert result.outputs["table"].size == len("[1, 2, 3]")

@@ -18,8 +18,9 @@ The contract between the client and the job is two environment variables:
     which is handy for running a job by hand.
 
 ``JOBRELAY_OUTPUTS``
-    A folder the job may write to. :func:`log_output` writes one record per output there,
-    ``<name>.json``, atomically (temp file, fsync, rename), holding::
+    A folder the job may write its output files to. :func:`log_output` writes one record
+    per output in its ``.jobrelay/`` subfolder, ``.jobrelay/<name>.json``, atomically
+    (temp file, fsync, rename), so the job's own files never clash with records::
 
         {"format": 1, "name": "...", "path": "<absolute path>", "type": "file",
          "metadata": {...}, "aliases": [...]}
@@ -43,6 +44,7 @@ from typing import Any
 __all__ = [
     "INPUTS_ENV",
     "OUTPUTS_ENV",
+    "RECORDS_DIR",
     "RECORD_FORMAT",
     "HandoffError",
     "input_path",
@@ -53,6 +55,8 @@ __all__ = [
 
 INPUTS_ENV = "JOBRELAY_INPUTS"
 OUTPUTS_ENV = "JOBRELAY_OUTPUTS"
+# Records live apart from the job's files, so an output file named like a record is fine.
+RECORDS_DIR = ".jobrelay"
 RECORD_FORMAT = 1
 
 # The same rule the artifact stores apply (jobrelay.artifacts.base.check_name).
@@ -166,7 +170,7 @@ def log_output(
         data = json.dumps(record, sort_keys=True).encode()
     except (TypeError, ValueError) as exc:
         raise HandoffError(f"output {name!r}: metadata is not JSON-serializable: {exc}") from None
-    _write_atomic(Path(folder), f"{name}.json", data)
+    _write_atomic(Path(folder) / RECORDS_DIR, f"{name}.json", data)
 
 
 def _write_atomic(folder: Path, filename: str, data: bytes) -> None:

@@ -32,7 +32,7 @@ from jobrelay.artifacts.localfs import remove_quietly, write_atomic
 from jobrelay.artifacts.staging import open_store, stage
 from jobrelay.errors import ArtifactError
 from jobrelay.models import ArtifactRef, JobRef
-from jobrelay.runtime import INPUTS_ENV, OUTPUTS_ENV, RECORD_FORMAT
+from jobrelay.runtime import INPUTS_ENV, OUTPUTS_ENV, RECORD_FORMAT, RECORDS_DIR
 
 __all__ = [
     "COLLECTED_FILE",
@@ -154,7 +154,7 @@ async def collect_outputs(
     if saved is not None:
         return saved
     refs: dict[str, ArtifactRef] = {}
-    for record in await run_blocking(_read_records, Path(outputs_dir)):
+    for record in await run_blocking(_read_records, Path(outputs_dir) / RECORDS_DIR):
         refs[record["name"]] = await store.put(
             record["name"],
             Path(record["path"]),

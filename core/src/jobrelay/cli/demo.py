@@ -1,8 +1,15 @@
-"""``jobrelay demo``: a small pipeline on the embedded local platform.
+"""``jobrelay demo``: a small ML pipeline on the embedded local platform.
 
-Three jobs go into a queue of concurrency 1, so the later ones visibly wait QUEUED (with
-their queue position) while the first runs; the demo then prints each job's path through
-the states, its timings and an excerpt of its log.
+Four jobs run through a queue of concurrency 1 in three stages:
+
+1. ``prepare-train`` and ``prepare-test`` are submitted together, so the second visibly
+   waits QUEUED (with its queue position) while the first runs; each logs a data set;
+2. ``train`` reads ``train-data:latest`` (an alias, resolved to an exact version at submit)
+   and logs a ``model``;
+3. ``evaluate`` reads ``model:latest`` and ``test-data:latest`` and logs ``metrics``.
+
+The demo then prints each job's path through the states, its timings, a log excerpt, and
+the lineage of every artifact: which job produced it and which jobs read it.
 """
 
 from __future__ import annotations
@@ -16,43 +23,69 @@ from rich.text import Text
 
 from jobrelay.cli import render
 from jobrelay.client import AsyncClient
-from jobrelay.models import JobResult, JobSpec, JobState
+from jobrelay.models import ArtifactRef, JobResult, JobSpec, JobState
 
 DEMO_QUEUE = "demo"
 
+# Each job writes into the folder jobrelay gave it for outputs, then records the output.
 PREPARE = """
-import time
-rows = []
-for i in range(4):
-    rows.append(i * i)
-    print(f"prepared batch {i + 1}/4", flush=True)
+import json, os, pathlib, sys, time
+from jobrelay import runtime
+split, n = sys.argv[1], int(sys.argv[2])
+rows = [{"x": i, "y": 2 * i + 1} for i in range(n)]
+for i in range(3):
+    print(f"{split}: cleaning batch {i + 1}/3", flush=True)
     time.sleep(0.3)
-print(f"prepared {len(rows)} rows, checksum {sum(rows)}")
+path = pathlib.Path(os.environ["JOBRELAY_OUTPUTS"]) / f"{split}.json"
+path.write_text(json.dumps(rows))
+runtime.log_output(f"{split}-data", path, metadata={"rows": n})
+print(f"{split}: wrote {n} rows")
 """
 
 TRAIN = """
-import time
-loss = 1.0
-for epoch in range(1, 5):
-    loss *= 0.55
-    print(f"epoch {epoch}: loss={loss:.4f}", flush=True)
+import json, os, pathlib, time
+from jobrelay import runtime
+rows = json.loads(runtime.input_path("data").read_text())
+n = len(rows)
+mx = sum(r["x"] for r in rows) / n
+my = sum(r["y"] for r in rows) / n
+slope = sum((r["x"] - mx) * (r["y"] - my) for r in rows) / sum((r["x"] - mx) ** 2 for r in rows)
+for epoch in range(1, 4):
+    print(f"epoch {epoch}: fitting {n} rows", flush=True)
     time.sleep(0.3)
-print(f"final loss {loss:.4f}")
+model = {"slope": slope, "intercept": my - slope * mx}
+path = pathlib.Path(os.environ["JOBRELAY_OUTPUTS"]) / "model.json"
+path.write_text(json.dumps(model))
+runtime.log_output("model", path, aliases=["candidate"])
+print(f"model: y = {model['slope']:.2f}x + {model['intercept']:.2f}")
 """
 
-REPORT = """
-import platform, time
-time.sleep(0.2)
-print(f"report written on {platform.node() or 'this machine'}")
-print("pipeline complete")
+EVALUATE = """
+import json, os, pathlib
+from jobrelay import runtime
+model = json.loads(runtime.input_path("model").read_text())
+rows = json.loads(runtime.input_path("data").read_text())
+err = sum(abs(model["slope"] * r["x"] + model["intercept"] - r["y"]) for r in rows) / len(rows)
+path = pathlib.Path(os.environ["JOBRELAY_OUTPUTS"]) / "metrics.json"
+path.write_text(json.dumps({"mean_abs_error": err, "rows": len(rows)}))
+runtime.log_output("metrics", path)
+print(f"evaluated on {len(rows)} held-out rows: mean abs error {err:.4f}")
 """
 
 
-def demo_specs() -> list[JobSpec]:
-    python = sys.executable
+def _job(name: str, script: str, *args: str, **fields: object) -> JobSpec:
+    entrypoint = [sys.executable, "-c", script, *args]
+    return JobSpec(name=name, entrypoint=entrypoint, queue=DEMO_QUEUE, tags={"demo": "1"}, **fields)
+
+
+def demo_stages() -> list[list[JobSpec]]:
     return [
-        JobSpec(name=name, entrypoint=[python, "-c", script], queue=DEMO_QUEUE, tags={"demo": "1"})
-        for name, script in (("prepare", PREPARE), ("train", TRAIN), ("report", REPORT))
+        [
+            _job("prepare-train", PREPARE, "train", "200"),
+            _job("prepare-test", PREPARE, "test", "50"),
+        ],
+        [_job("train", TRAIN, inputs={"data": "train-data:latest"})],
+        [_job("evaluate", EVALUATE, inputs={"model": "model:latest", "data": "test-data:latest"})],
     ]
 
 
@@ -62,34 +95,53 @@ def demo_platform_url(home: Path | None) -> str:
 
 async def run_demo(home: Path | None = None) -> bool:
     """Run the pipeline; True when every job succeeded."""
-    url = demo_platform_url(home)
-    async with AsyncClient(url) as client:
+    async with AsyncClient(demo_platform_url(home)) as client:
         platform = await client.platform()
         render.console.print(f"[bold]jobrelay demo[/] on {platform.url}")
         await client.create_queue(DEMO_QUEUE, max_concurrency=1, mode="FIFO")
-        render.console.print(f"queue [bold]{DEMO_QUEUE}[/]: max_concurrency=1, FIFO\n")
-        specs = demo_specs()
-        refs = [await client.submit(spec) for spec in specs]
-        lines = [render.JobLine(name=spec.display_name, ref=ref) for spec, ref in zip(specs, refs, strict=True)]
-        for line in lines:
-            render.console.print(
-                Text.assemble(
-                    f"{line.name}: submitted as {line.ref.id}, ", render.state_text(JobState.QUEUED)
-                )
-            )
-        with render.LiveJobs(lines, show_logs=False) as live:
-            results = await asyncio.gather(
-                *(client.wait(ref, on_update=live.update, raise_on_failure=False) for ref in refs)
-            )
+        render.console.print(f"queue [bold]{DEMO_QUEUE}[/]: max_concurrency=1, FIFO")
+        lines: list[render.JobLine] = []
+        results: list[JobResult] = []
+        for number, stage in enumerate(demo_stages(), start=1):
+            render.console.print(f"\n[bold]stage {number}[/]")
+            stage_lines, stage_results = await _run_stage(client, stage)
+            lines += stage_lines
+            results += stage_results
+            if not all(result.state.is_success for result in stage_results):
+                break
         await _summary(client, lines, results)
-        return all(result.state.is_success for result in results)
+        return len(results) == 4 and all(result.state.is_success for result in results)
+
+
+async def _run_stage(
+    client: AsyncClient, specs: list[JobSpec]
+) -> tuple[list[render.JobLine], list[JobResult]]:
+    refs = [await client.submit(spec) for spec in specs]
+    lines = [
+        render.JobLine(name=spec.display_name, ref=ref)
+        for spec, ref in zip(specs, refs, strict=True)
+    ]
+    for spec, line in zip(specs, lines, strict=True):
+        reads = ", ".join(f"{k}={v}" for k, v in spec.inputs.items())
+        render.console.print(
+            Text.assemble(
+                f"{line.name}: submitted as {line.ref.id}, ",
+                render.state_text(JobState.QUEUED),
+                f"  (reads {reads})" if reads else "",
+            )
+        )
+    with render.LiveJobs(lines, show_logs=False) as live:
+        results = await asyncio.gather(
+            *(client.wait(ref, on_update=live.update, raise_on_failure=False) for ref in refs)
+        )
+    return lines, list(results)
 
 
 async def _summary(
     client: AsyncClient, lines: list[render.JobLine], results: list[JobResult]
 ) -> None:
     table = Table(title="pipeline", header_style="bold", title_justify="left")
-    for column in ("job", "states seen", "queued", "ran", "exit"):
+    for column in ("job", "states seen", "queued", "ran", "exit", "outputs"):
         table.add_column(column)
     for line, result in zip(lines, results, strict=True):
         s = result.status
@@ -99,11 +151,36 @@ async def _summary(
             f"{s.queued_s:.2f}s" if s.queued_s is not None else "-",
             f"{s.run_s:.2f}s" if s.run_s is not None else "-",
             "-" if s.exit_code is None else str(s.exit_code),
+            ", ".join(ref.qualified_name for ref in result.outputs.values()) or "-",
         )
     render.console.print()
     render.console.print(table)
     for line, result in zip(lines, results, strict=True):
-        tail = await client.tail_logs(result.ref, n=3)
-        render.console.print(f"\n[bold]{line.name}[/] log (last {len(tail)} lines):")
+        tail = await client.tail_logs(result.ref, n=2)
+        render.console.print(f"[bold]{line.name}[/] log, last lines:")
         for log_line in tail:
             render.print_log_line(log_line, prefix="  ")
+    await _lineage(client, lines, results)
+
+
+async def _lineage(
+    client: AsyncClient, lines: list[render.JobLine], results: list[JobResult]
+) -> None:
+    names = {line.ref.id: line.name for line in lines}
+    store = await client.artifact_store()
+    outputs: list[ArtifactRef] = [ref for r in results for ref in r.outputs.values()]
+    table = Table(title="artifact lineage", header_style="bold", title_justify="left")
+    for column in ("artifact", "digest", "size", "produced by", "read by"):
+        table.add_column(column)
+    for ref in outputs:
+        lineage = await store.lineage(ref)
+        producer = lineage.producer
+        table.add_row(
+            ref.qualified_name,
+            ref.digest[:19],
+            f"{ref.size} B",
+            f"{names.get(producer.id, producer.id)} ({producer.id})" if producer else "-",
+            ", ".join(f"{names.get(c.id, c.id)} ({c.id})" for c in lineage.consumers) or "-",
+        )
+    render.console.print()
+    render.console.print(table)
