@@ -1,0 +1,50 @@
+"""The errors the provider raises into Airflow; each is an ``AirflowException``.
+
+::
+
+    AirflowException
+    ├── JobRelayConnectionError   the connection is unusable (names the field)
+    └── JobRelayJobFailed         the job failed or was cancelled (carries its final status)
+        └── JobRelayJobTimeout    a queue/run limit ran out (``phase``)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException
+
+__all__ = ["JobRelayConnectionError", "JobRelayJobFailed", "JobRelayJobTimeout"]
+
+
+class JobRelayConnectionError(AirflowException):
+    """A ``jobrelay`` connection that cannot be used; ``field`` names the bad field."""
+
+    def __init__(self, message: str, *, conn_id: str, field: str) -> None:
+        self.conn_id = conn_id
+        self.field = field
+        super().__init__(message)
+
+
+class JobRelayJobFailed(AirflowException):
+    """The remote job did not succeed.
+
+    ``status`` is its final status as a JSON dict (``state``, ``platform_state``,
+    ``exit_code``, ``message``, ``url``, ``ref`` ...), as the core's ``JobStatus`` dumps it.
+    """
+
+    def __init__(self, message: str, status: dict[str, Any] | None) -> None:
+        self.status = status
+        super().__init__(message)
+
+    @property
+    def state(self) -> str | None:
+        return None if self.status is None else self.status.get("state")
+
+
+class JobRelayJobTimeout(JobRelayJobFailed):
+    """A wait limit ran out; ``phase`` is ``"queue"``, ``"run"`` or ``"total"``."""
+
+    def __init__(self, message: str, status: dict[str, Any] | None, *, phase: str) -> None:
+        self.phase = phase
+        super().__init__(message, status)

@@ -1,0 +1,300 @@
+"""``SubmitJobOperator``: run one jobrelay job from an Airflow task.
+
+Submitting is idempotent per task instance: the job's key comes from (dag_id, task_id,
+run_id, map_index), so a retried or restarted task reattaches to an active or succeeded
+job instead of submitting twice, and resubmits after a failure (the core's policy). On
+Airflow 3.3+ the job reference is also kept in the task state store
+(``ResumableJobMixin``); the key alone suffices without it.
+
+>>> train = SubmitJobOperator(                                  # doctest: +SKIP
+...     task_id="train",
+...     entrypoint="python train.py --epochs {{ params.epochs }}",
+...     queue="gpu",
+...     run_timeout=3600,
+... )
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from airflow.sdk import BaseOperator, conf
+
+from airflow_jobrelay._compat import ResumableJobMixin
+from airflow_jobrelay._sync import run_with_client
+from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
+from airflow_jobrelay.links import JobRelayJobLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection, Context
+    from jobrelay import AsyncClient, JobRef, JobResult, JobUpdate
+
+__all__ = ["SubmitJobOperator"]
+
+T = TypeVar("T")
+WaitFor = Literal["finished", "running", "none"]
+_WAIT_FOR = ("finished", "running", "none")
+
+# JobSpec field -> the operator attribute (a template field) it comes from. ``queue`` and
+# ``resources`` are BaseOperator's own (the Airflow executor's), hence the ``job_`` names.
+_SPEC_ATTRS = {
+    "entrypoint": "entrypoint",
+    "name": "job_name",
+    "queue": "job_queue",
+    "priority": "priority",
+    "env": "env",
+    "working_dir": "working_dir",
+    "config": "config",
+    "resources": "job_resources",
+    "tags": "tags",
+    "inputs": "inputs",
+    "max_retries": "max_retries",
+    "timeout_s": "job_timeout",
+}
+
+
+class SubmitJobOperator(ResumableJobMixin, BaseOperator):
+    """Submit a job to a jobrelay platform and wait for it.
+
+    :param entrypoint: shell command or argv list (templated).
+    :param jobrelay_conn_id: the ``jobrelay`` connection naming the platform (templated).
+    :param job_name, job_queue, priority, env, working_dir, config, job_resources, tags,
+        max_retries: the ``JobSpec`` fields ``name``, ``queue``, ... (templated).
+        ``job_timeout`` is the platform-side limit per attempt (``JobSpec.timeout_s``).
+    :param inputs: input name -> artifact: an upstream task's ``outputs`` entry (an
+        ``XComArg`` or a template pulling it) or a reference such as ``"model:latest"``.
+    :param wait_for: ``"finished"`` (default), ``"running"`` or ``"none"`` (submit only).
+    :param queue_timeout: seconds the job may wait in the queue; then it is cancelled.
+    :param run_timeout: seconds the job may run; then it is cancelled.
+    :param deferrable: wait on the triggerer instead of holding a worker slot.
+    :param cancel_on_kill: cancel the job when the task is killed (default true).
+    :param poll_interval, max_poll_interval: override the platform's status polling.
+
+    Returns (and pushes to XCom) ``{"ref", "job_id", "platform", "url", "state",
+    "platform_state", "exit_code", "reattached", "outputs"}``; ``outputs`` is also pushed
+    under its own key so ``task.output["outputs"]`` hands them to a downstream job.
+    Raises ``JobRelayJobFailed`` (or ``JobRelayJobTimeout``) carrying the final status.
+    """
+
+    template_fields: Sequence[str] = (*_SPEC_ATTRS.values(), "jobrelay_conn_id")
+    template_fields_renderers = {
+        "config": "json",
+        "env": "json",
+        "inputs": "json",
+        "job_resources": "json",
+        "tags": "json",
+    }
+    operator_extra_links = (JobRelayJobLink(),)
+    external_id_key = "jobrelay_job"
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        entrypoint: str | list[str],
+        jobrelay_conn_id: str = DEFAULT_CONN_ID,
+        job_name: str | None = None,
+        job_queue: str | None = None,
+        priority: int | None = None,
+        env: dict[str, str] | None = None,
+        working_dir: str | None = None,
+        config: dict[str, Any] | None = None,
+        job_resources: dict[str, float] | None = None,
+        tags: dict[str, str] | None = None,
+        inputs: Mapping[str, Any] | str | None = None,
+        max_retries: int | None = None,
+        job_timeout: float | None = None,
+        wait_for: WaitFor = "finished",
+        queue_timeout: float | None = None,
+        run_timeout: float | None = None,
+        cancel_on_timeout: bool = True,
+        cancel_on_kill: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if wait_for not in _WAIT_FOR:
+            raise ValueError(f"wait_for must be one of {', '.join(_WAIT_FOR)}, got {wait_for!r}")
+        self.entrypoint = entrypoint
+        self.jobrelay_conn_id = jobrelay_conn_id
+        self.job_name, self.job_queue, self.priority = job_name, job_queue, priority
+        self.env, self.working_dir, self.config = env, working_dir, config
+        self.job_resources, self.tags, self.inputs = job_resources, tags, inputs
+        self.max_retries, self.job_timeout = max_retries, job_timeout
+        self.wait_for: WaitFor = wait_for
+        self.queue_timeout, self.run_timeout = queue_timeout, run_timeout
+        self.cancel_on_timeout, self.cancel_on_kill = cancel_on_timeout, cancel_on_kill
+        self.deferrable = deferrable
+        self.poll_interval, self.max_poll_interval = poll_interval, max_poll_interval
+        self._conn: Connection | None = None
+        self._ref: JobRef | None = None
+        self._result: dict[str, Any] | None = None
+
+    # -- Airflow entry points -----------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable or self.wait_for == "none":
+            return self.execute_resumable(context)
+        ref = self.submit_job(context)
+        self.defer(trigger=self._trigger(ref), method_name="execute_complete")  # raises
+        return None
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger: copy the job's log from the cursor, then finish."""
+        from jobrelay import JobRef
+
+        from airflow_jobrelay._spec import result_from_event
+
+        self._ref = ref = JobRef.model_validate(event["ref"])
+        self._call(lambda client: self._copy_logs(client, ref, event.get("cursor")))
+        return self._finish(context, result_from_event(event))
+
+    def on_kill(self) -> None:
+        """The task was killed (or timed out) while waiting here: cancel the job."""
+        if not self.cancel_on_kill or self._ref is None or self._conn is None:
+            return
+        self.log.info("Cancelling job %s: the task was killed", self._ref.id)
+        with self._hook().sync_client_from_connection(self._conn) as client:
+            client.cancel(self._ref)
+
+    # -- ResumableJobMixin ----------------------------------------------------------------
+
+    def submit_job(self, context: Context) -> dict[str, Any]:
+        from airflow_jobrelay._spec import build_spec, idempotency_key
+
+        ti = context["ti"]
+        map_index = ti.map_index if ti.map_index is not None else -1
+        key = idempotency_key(ti.dag_id, ti.task_id, ti.run_id, map_index)
+        tags = {"airflow_dag_id": ti.dag_id, "airflow_task_id": ti.task_id}
+        fields = {field: getattr(self, attr) for field, attr in _SPEC_ATTRS.items()}
+        spec = build_spec(fields, key=key, airflow_tags=tags)
+        self._ref = ref = self._call(lambda client: client.submit(spec))
+        verb = "Reattached to" if ref.reattached else "Submitted"
+        self.log.info("%s job %s on %s (key %s)", verb, ref.id, ref.platform, key)
+        if ref.url:
+            self.log.info("Job page: %s", ref.url)
+        JobRelayJobLink.persist(context, ref.url)
+        context["ti"].xcom_push(key="jobrelay_job", value=ref.model_dump(mode="json"))
+        return ref.model_dump(mode="json")
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        from jobrelay import JobRef, JobRelayError
+
+        ref = JobRef.model_validate(external_id)
+        try:
+            return self._call(lambda client: client.status(ref)).state.value
+        except JobRelayError as exc:  # gone, or on another platform now: submit again
+            self.log.warning("Stored job %s cannot be read (%s); submitting again", ref.id, exc)
+            return "UNKNOWN"
+
+    def is_job_active(self, status: str) -> bool:
+        from jobrelay import JobState
+
+        return JobState(status).is_active
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return status == "SUCCEEDED"
+
+    # The mixin returns this method's value on a reconnect, so it returns the result too.
+    def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any]:  # type: ignore[override]
+        from jobrelay import JobRef
+
+        self._ref = ref = JobRef.model_validate(external_id)
+        if self.wait_for == "none":
+            result = self._call(lambda client: _current(client, ref))
+        else:
+            result = self._call(lambda client: self._wait_following(client, ref))
+        return self._finish(context, result)
+
+    def get_job_result(self, external_id: Any, context: Context) -> dict[str, Any]:
+        if self._result is None:  # a retry found the job already succeeded
+            return self.poll_until_complete(external_id, context)
+        return self._result
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _hook(self) -> JobRelayHook:
+        return JobRelayHook(self.jobrelay_conn_id)
+
+    def _call(self, fn: Callable[[AsyncClient], Awaitable[T]]) -> T:
+        hook = self._hook()
+        if self._conn is None:  # kept: on_kill must not look the connection up again
+            self._conn = hook.get_connection(self.jobrelay_conn_id)
+        return run_with_client(hook, self._conn, fn)
+
+    async def _wait_following(self, client: AsyncClient, ref: JobRef) -> JobResult:
+        from jobrelay import JobCancelled, JobFailed, JobState, JobTimeout
+
+        from airflow_jobrelay.exceptions import JobRelayJobFailed, JobRelayJobTimeout
+
+        try:
+            return await client.wait(
+                ref,
+                until=JobState.RUNNING if self.wait_for == "running" else JobState.SUCCEEDED,
+                queue_timeout=self.queue_timeout,
+                run_timeout=self.run_timeout,
+                cancel_on_timeout=self.cancel_on_timeout,
+                on_update=self._render_update,
+                follow_logs=True,
+            )
+        except JobTimeout as exc:
+            status = exc.status.model_dump(mode="json")
+            raise JobRelayJobTimeout(str(exc), status, phase=exc.phase) from exc
+        except (JobFailed, JobCancelled) as exc:
+            raise JobRelayJobFailed(str(exc), exc.status.model_dump(mode="json")) from exc
+
+    def _render_update(self, update: JobUpdate) -> None:
+        for line in update.lines:
+            self.log.info("%s", line.text)
+        if update.kind == "state":
+            self.log.info("Job %s is %s", update.status.ref.id, update.status.state.value)
+        elif update.kind == "position" and update.status.queue_position is not None:
+            position = update.status.queue_position
+            self.log.info("Job %s is number %d in its queue", update.status.ref.id, position)
+
+    async def _copy_logs(self, client: AsyncClient, ref: JobRef, cursor: str | None) -> None:
+        """Copy the lines after ``cursor`` that are there now (a drain, not a follow)."""
+        while True:
+            page = await client.logs(ref, cursor)
+            for line in page.lines:
+                self.log.info("%s", line.text)
+            if page.done or not page.lines:
+                return
+            cursor = page.cursor
+
+    def _trigger(self, ref: dict[str, Any]) -> Any:
+        from airflow_jobrelay.triggers import JobTrigger
+
+        return JobTrigger(
+            job=ref,
+            jobrelay_conn_id=self.jobrelay_conn_id,
+            wait_for="running" if self.wait_for == "running" else "finished",
+            queue_timeout=self.queue_timeout,
+            run_timeout=self.run_timeout,
+            cancel_on_timeout=self.cancel_on_timeout,
+            cancel_on_kill=self.cancel_on_kill,
+            log_cursor=None,
+            poll_interval=self.poll_interval,
+            max_poll_interval=self.max_poll_interval,
+        )
+
+    def _finish(self, context: Context, result: JobResult) -> dict[str, Any]:
+        from airflow_jobrelay._spec import result_to_xcom
+
+        value = result_to_xcom(result)
+        self.log.info("Job %s ended as %s", result.ref.id, value["state"])
+        JobRelayJobLink.persist(context, value["url"])
+        context["ti"].xcom_push(key="outputs", value=value["outputs"])
+        self._result = value
+        return value
+
+
+async def _current(client: AsyncClient, ref: JobRef) -> JobResult:
+    """The job as it is now (``wait_for="none"``)."""
+    from jobrelay import JobResult
+
+    status = await client.status(ref)
+    return JobResult(ref=ref, status=status, outputs=status.outputs)

@@ -1,0 +1,93 @@
+"""``JobSensor``: wait for a job that already exists (submitted elsewhere or upstream)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+
+from airflow_jobrelay._sync import run_with_client
+from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = ["JobSensor"]
+
+
+class JobSensor(BaseSensorOperator):
+    """Succeed when the job succeeds; fail with ``JobRelayJobFailed`` when it does not.
+
+    :param job: the job: a ``JobRef`` dict, a ``SubmitJobOperator`` result (``XComArg`` or
+        template), e.g. ``submit.output`` of an upstream task with ``wait_for="none"``.
+    :param jobrelay_conn_id: the ``jobrelay`` connection of the job's platform.
+    :param deferrable: wait on the triggerer (one shared status call per tick for all
+        deferred jobs of a platform) instead of poking from a worker.
+    :param cancel_on_kill: cancel the job when this sensor is killed (default false: the
+        sensor does not own the job).
+
+    Returns (and pushes to XCom) the same dict as ``SubmitJobOperator``.
+    """
+
+    template_fields: Sequence[str] = ("job", "jobrelay_conn_id")
+
+    def __init__(
+        self,
+        *,
+        job: Any,
+        jobrelay_conn_id: str = DEFAULT_CONN_ID,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        cancel_on_kill: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job = job
+        self.jobrelay_conn_id = jobrelay_conn_id
+        self.deferrable = deferrable
+        self.cancel_on_kill = cancel_on_kill
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        from airflow_jobrelay._spec import job_ref_from
+        from airflow_jobrelay.triggers import JobTrigger
+
+        trigger = JobTrigger(
+            job=job_ref_from(self.job),
+            jobrelay_conn_id=self.jobrelay_conn_id,
+            cancel_on_timeout=False,
+            cancel_on_kill=self.cancel_on_kill,
+            poll_interval=None,
+        )
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+        return None
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        from jobrelay import JobRef, JobResult
+
+        from airflow_jobrelay._spec import job_ref_from, result_to_xcom
+        from airflow_jobrelay.exceptions import JobRelayJobFailed
+
+        ref = JobRef.model_validate(job_ref_from(self.job))
+        hook = JobRelayHook(self.jobrelay_conn_id)
+        conn = hook.get_connection(self.jobrelay_conn_id)
+        status = run_with_client(hook, conn, lambda client: client.status(ref))
+        self.log.info("Job %s is %s", ref.id, status.state.value)
+        if not status.state.is_terminal:
+            return PokeReturnValue(is_done=False)
+        if not status.state.is_success:
+            dumped = status.model_dump(mode="json")
+            raise JobRelayJobFailed(f"job {ref.id} ended as {status.state.value}", dumped)
+        result = JobResult(ref=ref, status=status, outputs=status.outputs)
+        return PokeReturnValue(is_done=True, xcom_value=result_to_xcom(result))
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        from airflow_jobrelay._spec import result_from_event, result_to_xcom
+
+        return result_to_xcom(result_from_event(event))

@@ -1,0 +1,194 @@
+"""``JobTrigger``: the deferred wait for one job, on the triggerer's event loop.
+
+The trigger holds plain values only (connection id, job reference, limits, log cursor,
+poll settings — never a credential), awaits the core's async client and yields one event::
+
+    TriggerEvent({"status": "success" | "failed" | "timeout" | "error",
+                  "ref": {...}, "job": {<final JobStatus>} | None,
+                  "cursor": "<log cursor>" | None, "message": "...", "phase": ...})
+
+All deferred tasks on one connection share one client per event loop, so their waiters
+share the client's status hub: N deferred jobs cost one status call per tick, not N.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
+
+if TYPE_CHECKING:
+    from jobrelay import AsyncClient, JobRef, JobStatus
+
+__all__ = ["JobTrigger", "shared_client"]
+
+WaitFor = Literal["finished", "running"]
+EventStatus = Literal["success", "failed", "timeout", "error"]
+
+_ClientKey = tuple[str, float | None, float | None]
+# One client per (connection, poll settings) per event loop: a client and its status hub
+# belong to the loop they were opened on, and the triggerer runs one loop for its life.
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ClientKey, AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def shared_client(
+    conn_id: str, *, poll_interval: float | None = None, max_poll_interval: float | None = None
+) -> AsyncClient:
+    """The opened client for ``conn_id`` shared by every trigger on this event loop.
+
+    Raises ``JobRelayConnectionError`` for a connection that cannot be used.
+    """
+    from jobrelay import PollPolicy
+
+    per_loop = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
+    key = (conn_id, poll_interval, max_poll_interval)
+    hook = JobRelayHook(conn_id)
+    if key not in per_loop:
+        poll = None
+        if poll_interval is not None or max_poll_interval is not None:
+            initial = poll_interval or PollPolicy.initial_s
+            poll = PollPolicy(initial_s=initial, max_s=max(initial, max_poll_interval or initial))
+        client = await hook.aget_async_client(poll=poll)
+        # Another trigger may have made one while we awaited the connection: keep the first.
+        per_loop.setdefault(key, client)
+    return await hook.open_client(per_loop[key])
+
+
+class JobTrigger(BaseTrigger):
+    """Wait for a jobrelay job until it ends (or runs, with ``wait_for="running"``).
+
+    :param job: the job reference as a dict (``JobRef.model_dump(mode="json")``).
+    :param jobrelay_conn_id: the ``jobrelay`` connection the job's platform is on.
+    :param wait_for: ``"finished"`` (default) or ``"running"``.
+    :param queue_timeout: seconds the job may spend queued/starting from now.
+    :param run_timeout: seconds the job may spend running.
+    :param timeout: seconds for the whole wait.
+    :param cancel_on_timeout: cancel the job when a limit runs out (default true).
+    :param cancel_on_kill: cancel the job when a user kills the deferred task.
+    :param log_cursor: where the task log's copy of the job's log stops; handed back in
+        the event so the task resumes the log there.
+    :param poll_interval: first status-poll interval (seconds); default: the platform's.
+    :param max_poll_interval: the longest poll interval while nothing changes.
+    """
+
+    def __init__(
+        self,
+        *,
+        job: dict[str, Any],
+        jobrelay_conn_id: str = DEFAULT_CONN_ID,
+        wait_for: WaitFor = "finished",
+        queue_timeout: float | None = None,
+        run_timeout: float | None = None,
+        timeout: float | None = None,
+        cancel_on_timeout: bool = True,
+        cancel_on_kill: bool = True,
+        log_cursor: str | None = None,
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.job = dict(job)
+        self.jobrelay_conn_id = jobrelay_conn_id
+        self.wait_for: WaitFor = wait_for
+        self.queue_timeout = queue_timeout
+        self.run_timeout = run_timeout
+        self.timeout = timeout
+        self.cancel_on_timeout = cancel_on_timeout
+        self.cancel_on_kill = cancel_on_kill
+        self.log_cursor = log_cursor
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "job": self.job,
+                "jobrelay_conn_id": self.jobrelay_conn_id,
+                "wait_for": self.wait_for,
+                "queue_timeout": self.queue_timeout,
+                "run_timeout": self.run_timeout,
+                "timeout": self.timeout,
+                "cancel_on_timeout": self.cancel_on_timeout,
+                "cancel_on_kill": self.cancel_on_kill,
+                "log_cursor": self.log_cursor,
+                "poll_interval": self.poll_interval,
+                "max_poll_interval": self.max_poll_interval,
+            },
+        )
+
+    async def _client(self) -> AsyncClient:
+        return await shared_client(
+            self.jobrelay_conn_id,
+            poll_interval=self.poll_interval,
+            max_poll_interval=self.max_poll_interval,
+        )
+
+    def _ref(self) -> JobRef:
+        from jobrelay import JobRef
+
+        return JobRef.model_validate(self.job)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from jobrelay import JobCancelled, JobFailed, JobState, JobTimeout
+
+        try:
+            client = await self._client()
+            result = await client.wait(
+                self._ref(),
+                until=JobState.RUNNING if self.wait_for == "running" else JobState.SUCCEEDED,
+                queue_timeout=self.queue_timeout,
+                run_timeout=self.run_timeout,
+                timeout=self.timeout,
+                cancel_on_timeout=self.cancel_on_timeout,
+            )
+        except asyncio.CancelledError:
+            # A triggerer restart or redistribution lands here as well as a user's kill;
+            # only the latter should stop the job, and Airflow calls on_kill for it.
+            self.log.info("Stopped waiting for job %s; it is left as it is", self.job.get("id"))
+            raise
+        except JobTimeout as exc:
+            event = self._event("timeout", exc.status, str(exc), phase=exc.phase)
+        except (JobFailed, JobCancelled) as exc:
+            event = self._event("failed", exc.status, str(exc))
+        except Exception as exc:
+            event = self._event("error", None, f"{type(exc).__name__}: {exc}")
+        else:
+            state = result.status.state.value.lower()
+            event = self._event("success", result.status, f"job {result.ref.id} is {state}")
+        yield event
+
+    def _event(
+        self,
+        status: EventStatus,
+        job: JobStatus | None,
+        message: str,
+        *,
+        phase: str | None = None,
+    ) -> TriggerEvent:
+        return TriggerEvent(  # type: ignore[no-untyped-call]
+            {
+                "status": status,
+                "ref": self.job,
+                "job": None if job is None else job.model_dump(mode="json"),
+                "cursor": self.log_cursor,
+                "message": message,
+                "phase": phase,
+            }
+        )
+
+    async def on_kill(self) -> None:
+        """A user killed the deferred task (mark failed/success, clear): cancel the job."""
+        if not self.cancel_on_kill:
+            self.log.info("cancel_on_kill is off: job %s keeps running", self.job.get("id"))
+            return
+        client = await self._client()
+        await client.cancel(self._ref())
+        self.log.info("Cancelled job %s", self.job.get("id"))

@@ -1,0 +1,124 @@
+"""Real Airflow for the provider's tests: a throwaway AIRFLOW_HOME with a SQLite metadata DB.
+
+Airflow reads its configuration when it is first imported, so the environment is set
+here, at import, before any test module imports Airflow. The DB is migrated once per
+session; everything stays on this machine (no network, loopback only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "airflow"
+TEST_DAGS = Path(__file__).parent / "dags"
+PASSWORD = "jr-secret-7f3a9c1e"  # must never show up in kwargs, XCom or logs
+
+_HOME = Path(tempfile.mkdtemp(prefix="jobrelay-airflow-"))
+PLATFORM_HOME = _HOME / "platform"
+
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_HOME / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+            [
+                {
+                    "name": "examples",
+                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                    "kwargs": {"path": str(EXAMPLES)},
+                },
+                {
+                    "name": "tests",
+                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                    "kwargs": {"path": str(TEST_DAGS)},
+                },
+            ]
+        ),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_HOME / "logs"),
+        # The local platform in a home of its own, reached through two connections.
+        "AIRFLOW_CONN_JOBRELAY_DEFAULT": json.dumps(
+            {"conn_type": "jobrelay", "host": f"local://{PLATFORM_HOME}"}
+        ),
+        "AIRFLOW_CONN_JOBRELAY_AUTH": json.dumps(
+            {
+                "conn_type": "jobrelay",
+                "schema": "authlocal",
+                "host": str(PLATFORM_HOME),
+                "password": PASSWORD,
+            }
+        ),
+    }
+)
+
+
+def kill_platform_agents(home: Path = PLATFORM_HOME) -> None:
+    """SIGKILL the local platform's agents and running jobs, so none outlives the tests."""
+    db = home / "jobrelay.db"
+    if not db.exists():
+        return
+    with sqlite3.connect(db) as conn:
+        pids = [row[0] for row in conn.execute("SELECT pid FROM agents")]
+        groups = [
+            row[0] for row in conn.execute("SELECT pgid FROM jobs WHERE state IN ('running')")
+        ]
+    for pid in pids:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, TypeError, ValueError):
+            pass
+    for pgid in groups:
+        try:
+            os.killpg(int(pgid), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, TypeError, ValueError):
+            pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def airflow_db() -> Iterator[Path]:
+    """Migrate the metadata DB once; remove the whole temp home at the end."""
+    done = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    try:
+        yield _HOME
+    finally:
+        kill_platform_agents()
+        shutil.rmtree(_HOME, ignore_errors=True)
+
+
+# Airflow and its web stack warn about their own deprecations while they run; those are
+# not this provider's to fix. Everything else stays an error (the root config).
+_THIRD_PARTY_WARNINGS = (
+    "ignore::DeprecationWarning",
+    "ignore::PendingDeprecationWarning",
+    # Airflow's in-process execution API imports starlette's TestClient, which asks for httpx2.
+    "ignore:Using `httpx` with `starlette.testclient` is deprecated",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            for spec in _THIRD_PARTY_WARNINGS:
+                item.add_marker(pytest.mark.filterwarnings(spec))
