@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 
 from airflow.sdk import DAG
-
 from airflow_jobrelay.operators import SubmitJobOperator
 
 JOBS = Path(__file__).parent / "jobs"

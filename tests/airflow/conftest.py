@@ -25,11 +25,13 @@ EXAMPLES = ROOT / "examples" / "airflow"
 TEST_DAGS = Path(__file__).parent / "dags"
 PASSWORD = "jr-secret-7f3a9c1e"  # must never show up in kwargs, XCom or logs
 
-_HOME = Path(tempfile.mkdtemp(prefix="jobrelay-airflow-"))
+# Worker subprocesses of a test inherit the environment and so the same homes.
+_HOME = Path(os.environ.get("JOBRELAY_AIRFLOW_TEST_HOME") or tempfile.mkdtemp(prefix="jr-af-"))
 PLATFORM_HOME = _HOME / "platform"
 
 os.environ.update(
     {
+        "JOBRELAY_AIRFLOW_TEST_HOME": str(_HOME),
         "AIRFLOW_HOME": str(_HOME / "airflow"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",

@@ -59,7 +59,6 @@ class JobSensor(BaseSensorOperator):
             jobrelay_conn_id=self.jobrelay_conn_id,
             cancel_on_timeout=False,
             cancel_on_kill=self.cancel_on_kill,
-            poll_interval=None,
         )
         self.defer(
             trigger=trigger,

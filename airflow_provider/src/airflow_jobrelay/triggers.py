@@ -14,16 +14,28 @@ share the client's status hub: N deferred jobs cost one status call per tick, no
 from __future__ import annotations
 
 import asyncio
+import importlib
 import weakref
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
+# Imported here, not lazily: the triggerer imports this module before it runs a trigger,
+# and a first import inside ``run()`` would hold its event loop.
+from jobrelay import (
+    AsyncClient,
+    JobCancelled,
+    JobFailed,
+    JobRef,
+    JobState,
+    JobStatus,
+    JobTimeout,
+    PollPolicy,
+)
+from jobrelay.settings import parse_platform_url
 
-if TYPE_CHECKING:
-    from jobrelay import AsyncClient, JobRef, JobStatus
+from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook, platform_url
 
 __all__ = ["JobTrigger", "shared_client"]
 
@@ -45,8 +57,6 @@ async def shared_client(
 
     Raises ``JobRelayConnectionError`` for a connection that cannot be used.
     """
-    from jobrelay import PollPolicy
-
     per_loop = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
     key = (conn_id, poll_interval, max_poll_interval)
     hook = JobRelayHook(conn_id)
@@ -55,10 +65,24 @@ async def shared_client(
         if poll_interval is not None or max_poll_interval is not None:
             initial = poll_interval or PollPolicy.initial_s
             poll = PollPolicy(initial_s=initial, max_s=max(initial, max_poll_interval or initial))
-        client = await hook.aget_async_client(poll=poll)
-        # Another trigger may have made one while we awaited the connection: keep the first.
-        per_loop.setdefault(key, client)
+        conn = await hook.aget_connection(conn_id)
+        await asyncio.to_thread(_import_platform_module, platform_url(conn))
+        # Another trigger may have made one while we awaited: keep the first.
+        per_loop.setdefault(key, hook.client_from_connection(conn, poll=poll))
     return await hook.open_client(per_loop[key])
+
+
+def _import_platform_module(url: str) -> None:
+    """Import a built-in platform's module in a worker thread, before the client opens it.
+
+    The core imports a platform's module on first use, inside ``open_platform``; done on
+    the triggerer's loop, that import would stall every other trigger meanwhile.
+    """
+    try:
+        scheme = parse_platform_url(url).base_scheme
+        importlib.import_module(f"jobrelay.platforms.{scheme}")
+    except Exception:  # not built in, or a bad URL: opening reports that properly
+        return
 
 
 class JobTrigger(BaseTrigger):
@@ -132,13 +156,9 @@ class JobTrigger(BaseTrigger):
         )
 
     def _ref(self) -> JobRef:
-        from jobrelay import JobRef
-
         return JobRef.model_validate(self.job)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from jobrelay import JobCancelled, JobFailed, JobState, JobTimeout
-
         try:
             client = await self._client()
             result = await client.wait(

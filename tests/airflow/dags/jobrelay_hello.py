@@ -1,30 +1,48 @@
-"""Test DAG for the provider's tests: one job that prints known lines (airflow DAG file)."""
+"""Test DAGs (an airflow DAG folder): a job that prints known lines; submit + sensors.
+
+Tests build the same DAG ids with other settings through the factories; the module-level
+DAGs are what the DAG processor finds.
+"""
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 
 from airflow.sdk import DAG
-
 from airflow_jobrelay.operators import SubmitJobOperator
+from airflow_jobrelay.sensors import JobSensor
 
 LINES = 5
+HELLO = f'for i in $(seq 1 {LINES}); do echo "hello-line-$i of {{{{ run_id }}}}"; sleep 0.05; done'
 
-with DAG(
-    dag_id="jobrelay_hello",
-    start_date=datetime(2026, 1, 1),
-    schedule=None,
-    catchup=False,
-) as dag:
-    SubmitJobOperator(
-        task_id="hello",
-        jobrelay_conn_id=os.environ.get("JOBRELAY_TEST_CONN", "jobrelay_default"),
-        entrypoint=(
-            f"for i in $(seq 1 {LINES}); do echo \"hello-line-$i of {{{{ run_id }}}}\"; "
-            "sleep 0.05; done"
-        ),
-        job_name="hello",
-        env={"GREETING": "{{ dag.dag_id }}"},
-        deferrable=os.environ.get("JOBRELAY_TEST_DEFERRABLE", "") == "1",
-    )
+
+def hello_dag(*, deferrable: bool = False, conn_id: str = "jobrelay_default", **op: object) -> DAG:
+    with DAG(
+        dag_id="jobrelay_hello", start_date=datetime(2026, 1, 1), schedule=None, catchup=False
+    ) as dag:
+        SubmitJobOperator(
+            task_id="hello",
+            jobrelay_conn_id=conn_id,
+            entrypoint=HELLO,
+            job_name="hello",
+            env={"GREETING": "{{ dag.dag_id }}"},
+            deferrable=deferrable,
+            **op,  # type: ignore[arg-type]
+        )
+    return dag
+
+
+def sensor_dag() -> DAG:
+    with DAG(
+        dag_id="jobrelay_sensor", start_date=datetime(2026, 1, 1), schedule=None, catchup=False
+    ) as dag:
+        submit = SubmitJobOperator(
+            task_id="submit", entrypoint="sleep 1; echo sensed-job-done", wait_for="none"
+        )
+        JobSensor(task_id="watch_deferred", job=submit.output, deferrable=True)
+        JobSensor(task_id="watch_poke", job=submit.output, poke_interval=0.2, mode="poke")
+    return dag
+
+
+dag = hello_dag()
+sensors = sensor_dag()

@@ -1,0 +1,52 @@
+"""Run ``SubmitJobOperator.execute`` as one try of a task, the way a worker does.
+
+``python -m tests.airflow.operator_worker RUN_ID ENTRYPOINT [deferrable]`` prints the
+result as JSON on its last line. SIGTERM calls the operator's ``on_kill`` as Airflow's
+task runner does. Used by the tests that kill a worker (it inherits their environment:
+the test AIRFLOW_HOME and connections); the XComs go to stdout too.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow.sdk.bases.operator import ExecutorSafeguard
+from airflow_jobrelay.operators import SubmitJobOperator
+
+DAG_ID = "jobrelay_worker"
+TASK_ID = "work"
+
+
+@dataclass
+class WorkerTI:
+    """The task-instance identity a try has; XCom pushes are kept for the test to read."""
+
+    run_id: str
+    dag_id: str = DAG_ID
+    task_id: str = TASK_ID
+    map_index: int = -1
+    try_number: int = 1
+    stats_tags: dict[str, str] = field(default_factory=dict)
+    pushed: dict[str, Any] = field(default_factory=dict)
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def run_try(run_id: str, entrypoint: str, **op: Any) -> tuple[dict[str, Any], WorkerTI]:
+    """One try of the task: execute the operator with this run's identity."""
+    ExecutorSafeguard.test_mode = True  # execute() is called directly, as in a unit test
+    operator = SubmitJobOperator(task_id=TASK_ID, entrypoint=entrypoint, **op)
+    ti = WorkerTI(run_id=run_id)
+    signal.signal(signal.SIGTERM, lambda *_: operator.on_kill())
+    result = operator.execute({"ti": ti})  # type: ignore[arg-type]
+    return result, ti
+
+
+if __name__ == "__main__":
+    result, ti = run_try(sys.argv[1], sys.argv[2], poll_interval=0.05)
+    print(json.dumps({"result": result, "pushed": ti.pushed}), flush=True)

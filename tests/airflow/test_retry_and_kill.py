@@ -1,0 +1,160 @@
+"""A killed worker's retry reattaches; killing a task (worker or deferred) cancels its job."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from airflow_jobrelay.exceptions import JobRelayJobFailed
+from airflow_jobrelay.triggers import JobTrigger
+from jobrelay import Client, JobState, JobStatus
+
+from .conftest import PLATFORM_HOME, ROOT
+from .operator_worker import DAG_ID, TASK_ID, run_try
+from .support import jobs_for
+
+pytestmark = pytest.mark.slow
+
+
+def _start_worker(run_id: str, entrypoint: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.airflow.operator_worker", run_id, entrypoint],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_job(
+    run_id: str,
+    state: JobState,
+    timeout: float = 60,
+    worker: subprocess.Popen[str] | None = None,
+) -> JobStatus:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker is not None and worker.poll() is not None:
+            raise AssertionError(f"the worker exited early: {worker.communicate()[1][-3000:]}")
+        jobs = jobs_for(DAG_ID, TASK_ID, run_id)
+        if jobs and jobs[0].state is state:
+            return jobs[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no job of run {run_id} became {state} within {timeout}s: {jobs}")
+
+
+@pytest.fixture
+def run_id() -> Iterator[str]:
+    """A fresh run id; its jobs are cancelled at teardown so none outlives the test."""
+    value = f"manual__{uuid.uuid4().hex[:12]}"
+    yield value
+    with Client(f"local://{PLATFORM_HOME}") as client:
+        for job in jobs_for(DAG_ID, TASK_ID, value):
+            client.cancel(job.ref)
+
+
+def test_retry_after_the_worker_was_killed_reattaches_to_the_running_job(
+    run_id: str, tmp_path: Path
+) -> None:
+    gate = tmp_path / "go"
+    entrypoint = f"echo first-line; while [ ! -f {gate} ]; do sleep 0.05; done; echo last-line"
+    first = _start_worker(run_id, entrypoint)
+    try:
+        _wait_for_job(run_id, JobState.RUNNING, worker=first)
+    finally:
+        first.send_signal(signal.SIGKILL)  # the worker dies; no on_kill, no cleanup
+        first.communicate(timeout=30)
+
+    gate.touch()
+    result, ti = run_try(run_id, entrypoint, poll_interval=0.05)
+
+    (job,) = jobs_for(DAG_ID, TASK_ID, run_id)
+    assert (result["job_id"], result["state"], result["reattached"]) == (
+        job.ref.id,
+        "SUCCEEDED",
+        True,
+    )
+    assert ti.pushed["jobrelay_job"]["id"] == job.ref.id
+
+
+def test_retry_after_a_failed_job_submits_a_new_one(run_id: str) -> None:
+    with pytest.raises(JobRelayJobFailed) as failed:
+        run_try(run_id, "echo boom >&2; exit 3", poll_interval=0.05)
+    assert failed.value.state == "FAILED"
+    assert failed.value.status is not None and failed.value.status["exit_code"] == 3
+
+    result, _ = run_try(run_id, "echo fixed", poll_interval=0.05)
+
+    jobs = jobs_for(DAG_ID, TASK_ID, run_id)
+    assert sorted(j.state.value for j in jobs) == ["FAILED", "SUCCEEDED"]
+    assert result["reattached"] is False
+    assert result["ref"]["idempotency_key"].endswith("#2")
+
+
+def test_killing_the_worker_task_cancels_its_job(run_id: str) -> None:
+    worker = _start_worker(run_id, "echo started; sleep 60")
+    job = _wait_for_job(run_id, JobState.RUNNING, worker=worker)
+
+    worker.send_signal(signal.SIGTERM)  # what the supervisor sends; on_kill runs
+    out, err = worker.communicate(timeout=60)
+
+    assert _wait_for_job(run_id, JobState.CANCELLED).ref.id == job.ref.id
+    assert worker.returncode != 0
+    assert "JobRelayJobFailed" in err and "cancelled" in err
+
+
+async def _until(run_id: str, state: JobState, timeout: float = 60) -> JobStatus:
+    return await asyncio.to_thread(_wait_for_job, run_id, state, timeout)
+
+
+async def test_trigger_on_kill_cancels_the_job_but_a_triggerer_restart_does_not(
+    run_id: str,
+) -> None:
+    worker = _start_worker(run_id, "sleep 60")
+    try:
+        job = await _until(run_id, JobState.RUNNING)
+    finally:
+        worker.kill()
+        worker.communicate(timeout=30)
+    ref = job.ref.model_dump(mode="json")
+
+    # A triggerer restart cancels the trigger's task: the job must keep running.
+    restarted = asyncio.create_task(anext(JobTrigger(job=ref, poll_interval=0.05).run()))
+    await asyncio.sleep(0.5)
+    restarted.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await restarted
+    await asyncio.sleep(0.5)
+    assert (await _until(run_id, JobState.RUNNING, 1)).ref.id == job.ref.id
+
+    # A user's kill: Airflow cancels the task, then calls on_kill.
+    trigger = JobTrigger(job=ref, poll_interval=0.05)
+    killed = asyncio.create_task(anext(trigger.run()))
+    await asyncio.sleep(0.5)
+    killed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await killed
+    await trigger.on_kill()
+    assert (await _until(run_id, JobState.CANCELLED)).ref.id == job.ref.id
+
+
+def test_trigger_on_kill_leaves_the_job_alone_without_cancel_on_kill(run_id: str) -> None:
+    worker = _start_worker(run_id, "sleep 60")
+    try:
+        job = _wait_for_job(run_id, JobState.RUNNING)
+    finally:
+        worker.kill()
+        worker.communicate(timeout=30)
+
+    trigger = JobTrigger(job=job.ref.model_dump(mode="json"), cancel_on_kill=False)
+    asyncio.run(trigger.on_kill())
+
+    time.sleep(0.3)
+    assert _wait_for_job(run_id, JobState.RUNNING, 1).ref.id == job.ref.id
