@@ -7,6 +7,7 @@ session; everything stays on this machine (no network, loopback only).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,6 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from jobrelay import ConfigError
+from jobrelay.errors import AuthError
+from jobrelay.platforms import local
+from jobrelay.platforms.base import Platform
+from jobrelay.platforms.registry import register_platform
+from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "airflow"
@@ -68,6 +75,23 @@ os.environ.update(
 )
 
 
+async def open_authlocal(url: str, *, token: SecretStr | str | None = None) -> Platform:
+    """``authlocal:///home``: the local platform behind a required token (for the tests).
+
+    Stands for any platform that needs a credential, without a network: a missing token
+    is a ``ConfigError(field="token")``, a wrong one an ``AuthError``.
+    """
+    if token is None:
+        raise ConfigError("missing; this platform needs a token", field="token")
+    secret = token.get_secret_value() if isinstance(token, SecretStr) else token
+    if secret != PASSWORD:
+        raise AuthError("token rejected", status_code=401)
+    return await local.open_platform("local://" + url.split("://", 1)[1])
+
+
+register_platform("authlocal", open_authlocal)
+
+
 def kill_platform_agents(home: Path = PLATFORM_HOME) -> None:
     """SIGKILL the local platform's agents and running jobs, so none outlives the tests."""
     db = home / "jobrelay.db"
@@ -79,15 +103,11 @@ def kill_platform_agents(home: Path = PLATFORM_HOME) -> None:
             row[0] for row in conn.execute("SELECT pgid FROM jobs WHERE state IN ('running')")
         ]
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError, TypeError, ValueError):
             os.kill(int(pid), signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, TypeError, ValueError):
-            pass
     for pgid in groups:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError, TypeError, ValueError):
             os.killpg(int(pgid), signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, TypeError, ValueError):
-            pass
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,31 +7,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from jobrelay import Client, ConfigError, JobStatus
-from jobrelay.errors import AuthError
-from jobrelay.platforms import local
-from jobrelay.platforms.base import Platform
-from jobrelay.platforms.registry import register_platform
-from pydantic import SecretStr
+from jobrelay import Client, JobStatus
 
-from .conftest import _HOME, PASSWORD, PLATFORM_HOME
-
-
-async def open_authlocal(url: str, *, token: SecretStr | str | None = None) -> Platform:
-    """``authlocal:///home``: the local platform behind a required token (for the tests).
-
-    Stands for any platform that needs a credential, without a network: a missing token
-    is a ``ConfigError(field="token")``, a wrong one an ``AuthError``.
-    """
-    if token is None:
-        raise ConfigError("missing; this platform needs a token", field="token")
-    secret = token.get_secret_value() if isinstance(token, SecretStr) else token
-    if secret != PASSWORD:
-        raise AuthError("token rejected", status_code=401)
-    return await local.open_platform("local://" + url.split("://", 1)[1])
-
-
-register_platform("authlocal", open_authlocal)
+from .conftest import _HOME, PLATFORM_HOME
 
 
 def xcoms(dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:

@@ -88,7 +88,8 @@ def test_retry_after_a_failed_job_submits_a_new_one(run_id: str) -> None:
     with pytest.raises(JobRelayJobFailed) as failed:
         run_try(run_id, "echo boom >&2; exit 3", poll_interval=0.05)
     assert failed.value.state == "FAILED"
-    assert failed.value.status is not None and failed.value.status["exit_code"] == 3
+    assert failed.value.status is not None
+    assert failed.value.status["exit_code"] == 3
 
     result, _ = run_try(run_id, "echo fixed", poll_interval=0.05)
 
@@ -103,11 +104,12 @@ def test_killing_the_worker_task_cancels_its_job(run_id: str) -> None:
     job = _wait_for_job(run_id, JobState.RUNNING, worker=worker)
 
     worker.send_signal(signal.SIGTERM)  # what the supervisor sends; on_kill runs
-    out, err = worker.communicate(timeout=60)
+    _out, err = worker.communicate(timeout=60)
 
     assert _wait_for_job(run_id, JobState.CANCELLED).ref.id == job.ref.id
     assert worker.returncode != 0
-    assert "JobRelayJobFailed" in err and "cancelled" in err
+    assert "JobRelayJobFailed" in err
+    assert "cancelled" in err
 
 
 async def _until(run_id: str, state: JobState, timeout: float = 60) -> JobStatus:

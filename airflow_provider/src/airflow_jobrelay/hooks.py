@@ -120,7 +120,7 @@ class JobRelayHook(BaseHook):
         """Open the platform and list one job: what the UI's Test button runs."""
         try:
             url = platform_url(self.get_connection(self.jobrelay_conn_id))
-            with self.get_client() as client:
+            with self.get_client() as client, _ConfigErrorsNamed(self.jobrelay_conn_id):
                 client.list_jobs(limit=1)
         except Exception as exc:
             return False, str(exc)
@@ -171,7 +171,7 @@ def _extra_options(conn: Connection) -> dict[str, Any]:
         extra = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise JobRelayConnectionError(
-            f"connection {conn.conn_id!r}: field 'extra' is not valid JSON ({exc.msg})",
+            f"connection {conn.conn_id!r} (type jobrelay): field 'extra' is not JSON ({exc.msg})",
             conn_id=conn.conn_id,
             field="extra",
         ) from None

@@ -1,0 +1,95 @@
+"""``JobRelayHook``: Connection fields -> platform URL and options; provider metadata."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from airflow.sdk import Connection
+from airflow_jobrelay import get_provider_info
+from airflow_jobrelay.exceptions import JobRelayConnectionError
+from airflow_jobrelay.hooks import JobRelayHook, platform_url
+
+from .conftest import PASSWORD, PLATFORM_HOME
+
+
+@pytest.mark.parametrize(
+    ("fields", "url"),
+    [
+        ({}, "local://"),
+        ({"host": "/srv/jobs"}, "local:///srv/jobs"),
+        ({"schema": "ray", "host": "127.0.0.1", "port": 8265}, "ray://127.0.0.1:8265"),
+        ({"schema": "ray+https", "host": "ray.example"}, "ray+https://ray.example"),
+        ({"schema": "wandb", "host": "team/vision?queue=gpu"}, "wandb://team/vision?queue=gpu"),
+        ({"schema": "ray", "host": "ray://10.0.0.1:9000"}, "ray://10.0.0.1:9000"),
+    ],
+)
+def test_connection_fields_name_the_platform_url(fields: dict[str, object], url: str) -> None:
+    conn = Connection(conn_id="c", conn_type="jobrelay", **fields)  # type: ignore[arg-type]
+    assert platform_url(conn) == url
+
+
+async def test_the_token_reaches_the_platform_as_its_credential() -> None:
+    hook = JobRelayHook("jobrelay_auth")
+    client = await hook.open_client(hook.get_async_client())
+    try:
+        assert (await client.platform()).url == f"local://{PLATFORM_HOME}"
+        assert PASSWORD not in repr(client)
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("conn", "field"),
+    [
+        ({"schema": "nosuch", "host": "h"}, "host"),
+        ({"host": "local://host-part"}, "host"),
+        ({"schema": "authlocal", "host": "/tmp/x"}, "password"),
+        ({"schema": "wandb", "host": "team/project"}, "password"),
+        ({"host": "/tmp/x", "extra": '{"bogus_option": 1}'}, "extra.bogus_option"),
+        ({"host": "/tmp/x", "extra": "[1, 2]"}, "extra"),
+    ],
+)
+async def test_a_broken_connection_names_itself_and_the_field(
+    conn: dict[str, str], field: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_JR_BROKEN", json.dumps({"conn_type": "jobrelay", **conn}))
+    hook = JobRelayHook("jr_broken")
+
+    with pytest.raises(JobRelayConnectionError) as raised:
+        await hook.open_client(hook.get_async_client())
+
+    assert raised.value.field == field
+    assert str(raised.value).startswith(f"connection 'jr_broken' (type jobrelay): field '{field}'")
+
+
+def test_test_connection_reports_success_and_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_JR_BAD", '{"conn_type": "jobrelay", "schema": "nosuch"}')
+
+    ok, message = JobRelayHook("jobrelay_default").test_connection()
+    bad, why = JobRelayHook("jr_bad").test_connection()
+
+    assert (ok, message) == (True, f"Connected to local://{PLATFORM_HOME}")
+    assert bad is False
+    assert "field 'host'" in why
+    assert "unknown platform scheme 'nosuch'" in why
+
+
+def test_the_connection_form_relabels_fields_and_hides_login() -> None:
+    behaviour = JobRelayHook.get_ui_field_behaviour()
+    assert behaviour["hidden_fields"] == ["login"]
+    assert behaviour["relabeling"] == {"schema": "Platform", "host": "Address", "password": "Token"}
+
+
+def test_airflow_discovers_the_provider_through_its_entry_point() -> None:
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    manager = ProvidersManagerTaskRuntime()
+
+    assert "airflow-provider-jobrelay" in manager.providers
+    hook = manager.hooks["jobrelay"]
+    assert hook is not None
+    assert hook.hook_class_name == "airflow_jobrelay.hooks.JobRelayHook"
+    assert hook.connection_type == "jobrelay"
+    assert get_provider_info()["extra-links"] == ["airflow_jobrelay.links.JobRelayJobLink"]

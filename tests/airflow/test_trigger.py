@@ -1,0 +1,153 @@
+"""``JobTrigger``: plain serializable kwargs, one typed event, a shared client, a free loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+
+import pytest
+from airflow.sdk._shared.module_loading import import_string
+from airflow.sdk.serde import deserialize, serialize
+from airflow_jobrelay.operators import SubmitJobOperator
+from airflow_jobrelay.triggers import JobTrigger, shared_client
+from jobrelay import Client, JobRef, JobStatus
+
+from .conftest import PASSWORD, PLATFORM_HOME, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def client() -> Iterator[Client]:
+    """A client of the test platform; jobs a test leaves running are cancelled after it."""
+    refs: list[JobRef] = []
+    with Client(f"local://{PLATFORM_HOME}") as c:
+        original = c.submit
+
+        def submit(spec: object, **kw: bool) -> JobRef:
+            ref = original(spec, **kw)  # type: ignore[arg-type]
+            refs.append(ref)
+            return ref
+
+        c.submit = submit  # type: ignore[method-assign]
+        yield c
+        for ref in refs:
+            c.cancel(ref)
+
+
+def _submit(client: Client, entrypoint: str) -> dict[str, object]:
+    from jobrelay import JobSpec
+
+    return client.submit(JobSpec(entrypoint=entrypoint)).model_dump(mode="json")
+
+
+def test_trigger_round_trips_through_airflow_serde_with_plain_values_only() -> None:
+    ref = {"platform": f"local://{PLATFORM_HOME}", "id": "j-1", "idempotency_key": "k"}
+    operator = SubmitJobOperator(
+        task_id="t",
+        entrypoint="true",
+        jobrelay_conn_id="jobrelay_auth",
+        wait_for="running",
+        queue_timeout=30,
+        run_timeout=60,
+        poll_interval=0.5,
+    )
+    classpath, kwargs = operator._trigger(ref).serialize()
+
+    again = import_string(classpath)(**deserialize(serialize(kwargs)))
+
+    assert again.serialize() == (classpath, kwargs)
+    assert json.loads(json.dumps(kwargs)) == kwargs  # plain JSON values
+    assert kwargs["job"] == ref
+    assert (kwargs["jobrelay_conn_id"], kwargs["wait_for"]) == ("jobrelay_auth", "running")
+    assert (kwargs["queue_timeout"], kwargs["run_timeout"]) == (30, 60)
+    assert PASSWORD not in json.dumps(kwargs)
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "options", "status", "state", "phase"),
+    [
+        ("echo ok", {}, "success", "SUCCEEDED", None),
+        ("echo bad; exit 4", {}, "failed", "FAILED", None),
+        ("sleep 30", {"run_timeout": 0.5}, "timeout", "CANCELLED", "run"),
+    ],
+    ids=["success", "failed", "run-timeout"],
+)
+async def test_trigger_yields_one_typed_event(
+    client: Client,
+    entrypoint: str,
+    options: dict[str, float],
+    status: str,
+    state: str,
+    phase: str | None,
+) -> None:
+    ref = _submit(client, entrypoint)
+    trigger = JobTrigger(job=ref, log_cursor="0", poll_interval=0.05, **options)
+
+    events = [event.payload async for event in trigger.run()]
+
+    (event,) = events
+    assert (event["status"], event["phase"], event["cursor"]) == (status, phase, "0")
+    assert event["ref"] == ref
+    final = JobStatus.model_validate(event["job"])
+    assert final.ref.id == ref["id"]
+    if status == "timeout":  # the trigger's status may predate the cancel landing
+        final = client.wait(JobRef.model_validate(ref), raise_on_failure=False).status
+    assert final.state.value == state
+
+
+async def test_an_unusable_connection_is_an_error_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_JOBRELAY_NOSCHEME", '{"conn_type": "jobrelay", "schema": "x"}')
+    ref = {"platform": "x://h", "id": "j-1"}
+
+    (event,) = [
+        e.payload async for e in JobTrigger(job=ref, jobrelay_conn_id="jobrelay_noscheme").run()
+    ]
+
+    assert event["status"] == "error"
+    assert "connection 'jobrelay_noscheme'" in event["message"]
+    assert event["job"] is None
+
+
+async def test_deferred_jobs_on_one_connection_share_one_status_call_per_tick(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = await shared_client("jobrelay_default")
+    assert await shared_client("jobrelay_default") is shared
+    platform = await shared.platform()
+    batches: list[int] = []
+    real = platform.statuses
+
+    async def statuses(refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
+        batches.append(len(refs))
+        return await real(refs)
+
+    monkeypatch.setattr(platform, "statuses", statuses)
+    refs = [_submit(client, "sleep 1") for _ in range(3)]
+
+    events = await asyncio.gather(*(anext(JobTrigger(job=ref).run()) for ref in refs))
+
+    assert [e.payload["status"] for e in events] == ["success"] * 3
+    # While all three waited, each tick asked about all three in one call.
+    assert batches.count(3) >= 3
+    assert max(batches) == 3
+
+
+def test_the_trigger_never_blocks_the_event_loop_for_100ms(client: Client) -> None:
+    ref = _submit(client, "for i in 1 2 3 4 5; do echo line-$i; sleep 0.2; done")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.airflow.loop_probe", json.dumps(ref)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["event"]["status"] == "success"
+    assert report["slow"] == []
