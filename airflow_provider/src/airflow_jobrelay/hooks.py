@@ -177,7 +177,8 @@ def _extra_options(conn: Connection) -> dict[str, Any]:
         ) from None
     if not isinstance(extra, dict):
         raise JobRelayConnectionError(
-            f"connection {conn.conn_id!r}: field 'extra' must be a JSON object of platform options",
+            f"connection {conn.conn_id!r} (type jobrelay): field 'extra' must be a JSON object "
+            "of platform options",
             conn_id=conn.conn_id,
             field="extra",
         )
