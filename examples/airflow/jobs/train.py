@@ -1,6 +1,7 @@
 """Example job: "train" a tiny model and record it as the ``model`` output."""
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,8 @@ for epoch in range(1, epochs + 1):
     print(f"epoch {epoch}/{epochs} loss={1 / epoch:.3f}", flush=True)
     time.sleep(0.05)
 
-out = Path("model.json")
+# The outputs folder jobrelay gives the job: files there never land in the job's own folder.
+out = Path(os.environ.get("JOBRELAY_OUTPUTS", ".")) / "model.json"
 out.write_text(json.dumps({"weights": weights, "epochs": epochs}))
 runtime.log_output("model", out, type="model", metadata={"epochs": epochs})
 print("saved model", flush=True)

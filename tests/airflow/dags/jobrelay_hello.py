@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
 from airflow_jobrelay.operators import SubmitJobOperator
 from airflow_jobrelay.sensors import JobSensor
 
@@ -44,5 +44,42 @@ def sensor_dag() -> DAG:
     return dag
 
 
+def handoff_dag(platform_home: str) -> DAG:
+    """An upstream task's ``outputs`` reach downstream jobs' inputs, by XComArg and template."""
+    with DAG(
+        dag_id="jobrelay_handoff", start_date=datetime(2026, 1, 1), schedule=None, catchup=False
+    ) as dag:
+
+        @task(multiple_outputs=True)
+        def publish() -> dict[str, object]:
+            """Stands for an upstream job: one artifact in the platform's store, as outputs."""
+            import asyncio
+            import tempfile
+            from pathlib import Path
+
+            from jobrelay.artifacts import open_store
+
+            with tempfile.TemporaryDirectory() as tmp:
+                data = Path(tmp, "data.txt")
+                data.write_text("rows\n")
+                store = open_store(f"local://{platform_home}")
+                ref = asyncio.run(store.put("dataset", data))
+            return {"outputs": {"data": ref.model_dump(mode="json")}}
+
+        published = publish()
+        SubmitJobOperator(
+            task_id="by_xcomarg", entrypoint="echo consumed", inputs=published["outputs"]
+        )
+        SubmitJobOperator(
+            task_id="by_template",
+            entrypoint="echo consumed",
+            inputs={
+                "data": "{{ ti.xcom_pull(task_ids='publish', key='outputs')['data'] | tojson }}"
+            },
+        )
+    return dag
+
+
 dag = hello_dag()
 sensors = sensor_dag()
+handoff = handoff_dag("/nonexistent")
