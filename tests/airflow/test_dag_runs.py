@@ -6,8 +6,9 @@ import json
 import os
 
 import pytest
+from jobrelay import Client
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, PLATFORM_HOME
 from .dags.jobrelay_hello import LINES, hello_dag, sensor_dag
 from .support import jobs_for, task_states, trigger_kwargs_rows, xcoms
 
@@ -30,6 +31,7 @@ def test_job_runs_and_its_result_and_log_reach_airflow(
     assert result["reattached"] is False
     assert result["outputs"] == {} == pushed["outputs"]
     assert pushed["jobrelay_job"] == result["ref"]
+    assert pushed["jobrelay_url"] == ""  # the extra link's XCom: the local platform has no UI
     assert result["ref"]["idempotency_key"] == f"airflow:jobrelay_hello:hello:{run.run_id}:-1"
     (job,) = jobs_for("jobrelay_hello", "hello", run.run_id)
     assert job.ref.id == result["job_id"]
@@ -42,6 +44,28 @@ def test_job_runs_and_its_result_and_log_reach_airflow(
     assert PASSWORD not in log
     assert all(PASSWORD not in kwargs for kwargs in trigger_kwargs_rows())
     assert ("running trigger in line" in caplog.text + log) is deferrable
+
+
+@pytest.mark.parametrize(
+    ("wait_for", "deferrable", "states"),
+    [("running", True, {"RUNNING"}), ("none", False, {"QUEUED", "STARTING", "RUNNING"})],
+)
+def test_wait_for_running_or_none_returns_before_the_job_ends(
+    wait_for: str, deferrable: bool, states: set[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    dag = hello_dag(deferrable=deferrable, wait_for=wait_for)
+    dag.task_dict["hello"].entrypoint = "echo started; sleep 30"  # type: ignore[attr-defined]
+
+    run = dag.test()
+    log = capsys.readouterr().out
+
+    assert run.state == "success", log[-3000:]
+    result = xcoms("jobrelay_hello", run.run_id, "hello")["return_value"]
+    assert result["state"] in states
+    (job,) = jobs_for("jobrelay_hello", "hello", run.run_id)
+    assert job.state.is_active  # still running after the task finished
+    with Client(f"local://{PLATFORM_HOME}") as client:
+        client.cancel(job.ref)
 
 
 def test_sensors_wait_for_a_job_submitted_upstream(capsys: pytest.CaptureFixture[str]) -> None:

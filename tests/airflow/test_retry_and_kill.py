@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from airflow_jobrelay.exceptions import JobRelayJobFailed
+from airflow_jobrelay.exceptions import JobRelayJobFailed, JobRelayJobTimeout
 from airflow_jobrelay.triggers import JobTrigger
 from jobrelay import Client, JobState, JobStatus
 
@@ -97,6 +97,14 @@ def test_retry_after_a_failed_job_submits_a_new_one(run_id: str) -> None:
     assert sorted(j.state.value for j in jobs) == ["FAILED", "SUCCEEDED"]
     assert result["reattached"] is False
     assert result["ref"]["idempotency_key"].endswith("#2")
+
+
+def test_a_run_timeout_cancels_the_job_and_fails_with_its_phase(run_id: str) -> None:
+    with pytest.raises(JobRelayJobTimeout) as timed_out:
+        run_try(run_id, "echo started; sleep 30", run_timeout=0.5, poll_interval=0.05)
+
+    assert timed_out.value.phase == "run"
+    assert _wait_for_job(run_id, JobState.CANCELLED).ref.id == timed_out.value.status["ref"]["id"]  # type: ignore[index]
 
 
 def test_killing_the_worker_task_cancels_its_job(run_id: str) -> None:

@@ -86,6 +86,18 @@ class JobSensor(BaseSensorOperator):
         result = JobResult(ref=ref, status=status, outputs=status.outputs)
         return PokeReturnValue(is_done=True, xcom_value=result_to_xcom(result))
 
+    def on_kill(self) -> None:
+        """Killed while poking: cancel the job only when ``cancel_on_kill`` (it is not ours)."""
+        if not self.cancel_on_kill:
+            return
+        from jobrelay import JobRef
+
+        from airflow_jobrelay._spec import job_ref_from
+
+        hook = JobRelayHook(self.jobrelay_conn_id)
+        with hook.get_client() as client:
+            client.cancel(JobRef.model_validate(job_ref_from(self.job)))
+
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         from airflow_jobrelay._spec import result_from_event, result_to_xcom
 
