@@ -107,8 +107,8 @@ def job_page_url(base_url: str, submission_id: str) -> str:
 def submission_id_for(idempotency_key: str) -> str:
     """The deterministic Ray ``submission_id`` of an idempotency key.
 
-    >>> submission_id_for("nightly-2024-01-01")
-    'jobrelay-6e1f1f6a4f0d7f3c0b0f5c8d'  # doctest: +SKIP
+    >>> submission_id_for("nightly-2024-01-01").startswith("jobrelay-")
+    True
     """
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
     return f"{SUBMISSION_PREFIX}{digest[:24]}"
