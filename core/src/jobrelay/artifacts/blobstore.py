@@ -34,9 +34,10 @@ from jobrelay.artifacts.base import (
     parse_reference,
     reference_for,
 )
+from jobrelay.artifacts.filecopy import copy_file
 from jobrelay.artifacts.localfs import remove_quietly, temp_name
 from jobrelay.artifacts.manifest import Manifest, ManifestEntry, walk_folder
-from jobrelay.artifacts.streams import copy_hashing, sha256_digest, verify
+from jobrelay.artifacts.streams import sha256_digest, verify
 from jobrelay.errors import ArtifactError, IntegrityError
 from jobrelay.models import ArtifactRef, JobRef
 
@@ -272,8 +273,10 @@ class BlobStore(ABC):
         return Manifest.from_bytes(data)
 
     def _copy_blob(self, what: str, digest: str, size: int, dest: Path) -> None:
-        with self._open_blob(digest) as src, open(dest, "xb") as out:
-            verify(what, copy_hashing(src, out), digest, size)
+        # The digest checked is that of the bytes written to ``dest`` (see copy_file). Not
+        # fsync-ed: like ``cp``, a fetch leaves durability to the caller.
+        with self._open_blob(digest) as src:
+            verify(what, copy_file(src, dest, durable=False), digest, size)
 
     def _fetch(self, ref: ArtifactRef | str, dest: Path) -> Path:
         record = self._lookup(ref)

@@ -16,7 +16,8 @@ import uuid
 from pathlib import Path
 from typing import IO
 
-from jobrelay.artifacts.streams import copy_hashing, digest_hex, fsync_dir
+from jobrelay.artifacts.filecopy import copy_file
+from jobrelay.artifacts.streams import digest_hex, fsync_dir
 
 __all__ = [
     "blob_path",
@@ -79,17 +80,16 @@ def create_exclusive(path: Path, data: bytes, tmp_dir: Path | None = None) -> bo
 def store_blob(src: IO[bytes], blobs: Path, tmp_dir: Path) -> tuple[str, int]:
     """Stream ``src`` into the content-addressed folder ``blobs``; return (digest, size).
 
-    The digest is computed while copying into a temp file; the temp file then becomes
-    ``blobs/<hex[:2]>/<hex>`` (or is dropped when that blob already exists: deduplicated).
-    Blobs are made read-only so a job handed a blob path cannot change it by accident.
+    The digest is computed while copying into a temp file (of the bytes written to it, see
+    :func:`~jobrelay.artifacts.filecopy.copy_file`), which is fsync-ed once and then
+    becomes ``blobs/<hex[:2]>/<hex>`` (or is dropped when that blob already exists:
+    deduplicated). Blobs are made read-only so a job handed a blob path cannot change it
+    by accident.
     """
     tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / temp_name()
     try:
-        with open(tmp, "xb") as out:
-            digest, size = copy_hashing(src, out)
-            out.flush()
-            os.fsync(out.fileno())
+        digest, size = copy_file(src, tmp, durable=True)
         target = blob_path(blobs, digest)
         if target.exists() and target.stat().st_size == size:
             remove_quietly(tmp)

@@ -1,8 +1,10 @@
 """Streaming copy with the digest computed in the same pass, and digest strings.
 
-Every byte an artifact store moves goes through :func:`copy_hashing`: a few fixed buffers
-are reused for the whole stream, so memory stays flat however large the file is, and
-reading, hashing and writing overlap so a copy runs at the speed of its slowest part.
+Every byte an artifact store moves goes through :func:`copy_hashing` (or, between two local
+files, :func:`jobrelay.artifacts.filecopy.copy_file`, which copies in the kernel and feeds
+what it wrote back through :func:`hash_chunks`): a few fixed buffers are reused for the
+whole stream, so memory stays flat however large the file is, and reading, hashing and
+writing overlap so a copy runs at the speed of its slowest part.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -23,6 +25,7 @@ __all__ = [
     "copy_hashing",
     "digest_hex",
     "fsync_dir",
+    "hash_chunks",
     "hash_file",
     "sha256_digest",
     "verify",
@@ -54,20 +57,33 @@ def copy_hashing(src: IO[bytes], dst: IO[bytes] | None = None) -> tuple[str, int
     """
     # Every source we open (files, BytesIO, fsspec files) has readinto.
     readinto: Callable[[memoryview], int | None] = src.readinto  # type: ignore[attr-defined]
+    return hash_chunks(readinto, () if dst is None else (dst.write,))
+
+
+def hash_chunks(
+    readinto: Callable[[memoryview], int | None],
+    sinks: Sequence[Callable[[memoryview], object]] = (),
+) -> tuple[str, int]:
+    """``(digest, size)`` of everything ``readinto`` fills buffers with, until it gives 0.
+
+    Each filled buffer is also handed to every sink, in order (a sink must not keep it:
+    the buffer is reused). For a large stream reading, hashing and each sink run in their
+    own threads; ``readinto`` always runs in the calling thread.
+    """
     first = memoryview(bytearray(CHUNK_SIZE))
     count = readinto(first) or 0
-    if count < CHUNK_SIZE or dst is None:
-        # Small files (most of a folder) and plain hashing: one thread is fastest.
+    if count < CHUNK_SIZE:
+        # Small files (most of a folder): one thread is fastest.
         hasher = hashlib.sha256()
         size = 0
         while count:
             hasher.update(first[:count])
-            if dst is not None:
-                dst.write(first[:count])
+            for sink in sinks:
+                sink(first[:count])
             size += count
             count = readinto(first) or 0
         return "sha256:" + hasher.hexdigest(), size
-    return _copy_pipelined(readinto, dst, first, count)
+    return _copy_pipelined(readinto, sinks, first, count)
 
 
 class _Stage(threading.Thread):
@@ -92,18 +108,18 @@ class _Stage(threading.Thread):
 
 def _copy_pipelined(
     readinto: Callable[[memoryview], int | None],
-    dst: IO[bytes],
+    sinks: Sequence[Callable[[memoryview], object]],
     first: memoryview,
     count: int,
 ) -> tuple[str, int]:
     """Read, hash and write large streams at once, each in its own thread.
 
-    sha256 and file writes release the GIL, so a copy takes about as long as its slowest
-    stage instead of the sum of all three. Chunk i reuses buffer ``i % _BUFFERS`` once both
-    stages are done with chunk ``i - _BUFFERS``.
+    sha256, file reads and file writes release the GIL, so a copy takes about as long as
+    its slowest stage instead of the sum of all of them. Chunk i reuses buffer
+    ``i % _BUFFERS`` once every stage is done with chunk ``i - _BUFFERS``.
     """
     hasher = hashlib.sha256()
-    stages = [_Stage(hasher.update), _Stage(dst.write)]
+    stages = [_Stage(hasher.update), *(_Stage(sink) for sink in sinks)]
     for stage in stages:
         stage.start()
     buffers = [first] + [memoryview(bytearray(CHUNK_SIZE)) for _ in range(_BUFFERS - 1)]
