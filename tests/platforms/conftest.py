@@ -6,8 +6,6 @@ W&B emulator, ...) add a target here; the tests in ``test_contract.py`` do not c
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any
 import pytest
 from jobrelay import AsyncClient, JobRef, JobSpec, JobStatus, LogPage, PollPolicy
 from jobrelay.platforms.base import Capabilities, Platform
+from jobrelay.testing.local_home import stop_local_home
 
 
 @dataclass
@@ -73,19 +72,8 @@ class CountingPlatform:
 
 
 def kill_local_agents(home: Path) -> None:
-    """Stop every agent a test's local home started, so none outlives its test."""
-    import sqlite3
-
-    db = home / "jobrelay.db"
-    if not db.exists():
-        return
-    with sqlite3.connect(db) as conn:
-        pids = [row[0] for row in conn.execute("SELECT pid FROM agents")]
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    """Stop every agent and job process a test's local home started."""
+    stop_local_home(home)
 
 
 async def local_target(tmp_path: Path) -> AsyncIterator[Target]:

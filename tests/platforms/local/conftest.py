@@ -7,9 +7,7 @@ every job process group still recorded as running is killed too, so nothing outl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +19,7 @@ import psutil
 import pytest
 from jobrelay.models import JobRef, JobState, JobStatus
 from jobrelay.platforms.local import LocalPlatform, open_platform
-from jobrelay.platforms.local.procs import kill_job_group
+from jobrelay.testing.local_home import stop_local_home
 
 
 def db_rows(home: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
@@ -35,13 +33,7 @@ def _cleanup(home: Path, started: list[subprocess.Popen[bytes]]) -> None:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-    if not (home / "jobrelay.db").exists():
-        return
-    for (pid,) in db_rows(home, "SELECT pid FROM agents"):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(int(str(pid)), signal.SIGKILL)
-    for pgid, start in db_rows(home, "SELECT pgid, proc_start FROM jobs WHERE pgid IS NOT NULL"):
-        kill_job_group(int(str(pgid)), int(str(start)) if start is not None else None)
+    stop_local_home(home)
 
 
 @pytest.fixture
