@@ -3,8 +3,8 @@
 Submitting is idempotent per task instance: the job's key comes from (dag_id, task_id,
 run_id, map_index), so a retried or restarted task reattaches to an active or succeeded
 job instead of submitting twice, and resubmits after a failure (the core's policy). On
-Airflow 3.3+ the job reference is also kept in the task state store
-(``ResumableJobMixin``); the key alone suffices without it.
+Airflow 3.3+ a task waiting on a worker also keeps the job reference in the task state
+store (``ResumableJobMixin``); the key alone suffices without it, and for deferred waits.
 
 >>> train = SubmitJobOperator(                                  # doctest: +SKIP
 ...     task_id="train",
