@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from airflow.sdk import BaseOperator, conf
+from airflow.sdk.exceptions import AirflowException
 
 from airflow_jobrelay._compat import ResumableJobMixin
 from airflow_jobrelay._sync import run_with_client
@@ -132,6 +133,7 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         self._conn: Connection | None = None
         self._ref: JobRef | None = None
         self._result: dict[str, Any] | None = None
+        self._killed = False
 
     # -- Airflow entry points -----------------------------------------------------------
 
@@ -154,6 +156,7 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
 
     def on_kill(self) -> None:
         """The task was killed (or timed out) while waiting here: cancel the job."""
+        self._killed = True  # a kill during submission cancels once the job is known
         if not self.cancel_on_kill or self._ref is None or self._conn is None:
             return
         self.log.info("Cancelling job %s: the task was killed", self._ref.id)
@@ -172,6 +175,9 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         fields = {field: getattr(self, attr) for field, attr in _SPEC_ATTRS.items()}
         spec = build_spec(fields, key=key, airflow_tags=tags)
         self._ref = ref = self._call(lambda client: client.submit(spec))
+        if self._killed:  # on_kill ran while we were submitting and had no job to cancel
+            self.on_kill()
+            raise AirflowException(f"the task was killed while job {ref.id} was submitted")
         verb = "Reattached to" if ref.reattached else "Submitted"
         self.log.info("%s job %s on %s (key %s)", verb, ref.id, ref.platform, key)
         if ref.url:

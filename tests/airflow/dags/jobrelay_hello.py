@@ -70,7 +70,7 @@ def handoff_dag(platform_home: str) -> DAG:
         SubmitJobOperator(
             task_id="by_xcomarg", entrypoint="echo consumed", inputs=published["outputs"]
         )
-        SubmitJobOperator(
+        published >> SubmitJobOperator(  # a template pulls XCom but adds no dependency
             task_id="by_template",
             entrypoint="echo consumed",
             inputs={
