@@ -14,7 +14,6 @@ share the client's status hub: N deferred jobs cost one status call per tick, no
 from __future__ import annotations
 
 import asyncio
-import importlib
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -33,9 +32,8 @@ from jobrelay import (
     JobTimeout,
     PollPolicy,
 )
-from jobrelay.settings import parse_platform_url
 
-from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook, platform_url
+from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
 
 __all__ = ["JobTrigger", "shared_client"]
 
@@ -66,23 +64,9 @@ async def shared_client(
             initial = poll_interval or PollPolicy.initial_s
             poll = PollPolicy(initial_s=initial, max_s=max(initial, max_poll_interval or initial))
         conn = await hook.aget_connection(conn_id)
-        await asyncio.to_thread(_import_platform_module, platform_url(conn))
         # Another trigger may have made one while we awaited: keep the first.
         per_loop.setdefault(key, hook.client_from_connection(conn, poll=poll))
     return await hook.open_client(per_loop[key])
-
-
-def _import_platform_module(url: str) -> None:
-    """Import a built-in platform's module in a worker thread, before the client opens it.
-
-    The core imports a platform's module on first use, inside ``open_platform``; done on
-    the triggerer's loop, that import would stall every other trigger meanwhile.
-    """
-    try:
-        scheme = parse_platform_url(url).base_scheme
-        importlib.import_module(f"jobrelay.platforms.{scheme}")
-    except Exception:  # not built in, or a bad URL: opening reports that properly
-        return
 
 
 class JobTrigger(BaseTrigger):

@@ -285,14 +285,14 @@ class AsyncClient:
 
         async def follow() -> None:
             async for page in self.follow_logs(ref, cursor, stop=stop):
-                if latest:
-                    elapsed = asyncio.get_running_loop().time() - started
-                    await notify(
-                        on_update,
-                        JobUpdate(
-                            latest[0], latest[0].state, elapsed, tuple(page.lines), page.cursor
-                        ),
-                    )
+                # Lines can arrive before the waiter's first status (a fast job, a reattach
+                # to a finished one): ask for a status then rather than drop the lines.
+                status = latest[0] if latest else await self.status(ref)
+                elapsed = asyncio.get_running_loop().time() - started
+                await notify(
+                    on_update,
+                    JobUpdate(status, status.state, elapsed, tuple(page.lines), page.cursor),
+                )
 
         follower = asyncio.create_task(follow())
         try:

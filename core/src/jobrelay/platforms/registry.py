@@ -6,6 +6,7 @@ register their own with :func:`register_platform`.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,7 +35,7 @@ def known_schemes() -> list[str]:
     return sorted({*_BUILTIN, *_REGISTERED})
 
 
-def _opener(scheme: str) -> Opener:
+async def _opener(scheme: str) -> Opener:
     if scheme in _REGISTERED:
         return _REGISTERED[scheme]
     target = _BUILTIN.get(scheme)
@@ -45,11 +46,14 @@ def _opener(scheme: str) -> Opener:
             field="platform",
         )
     module_name, _, attr = target.partition(":")
-    opener: Opener = getattr(importlib.import_module(module_name), attr)
+    # A first import can take a while (httpx, a platform's parsers); in a worker thread it
+    # never stalls the caller's event loop (an Airflow triggerer runs many triggers on one).
+    module = await asyncio.to_thread(importlib.import_module, module_name)
+    opener: Opener = getattr(module, attr)
     return opener
 
 
 async def open_platform(url: str, **options: Any) -> Platform:
     """Open the platform a URL names. Bad URLs raise ``ConfigError`` before any I/O."""
     scheme = parse_platform_url(url).scheme
-    return await _opener(scheme)(url, **options)
+    return await (await _opener(scheme))(url, **options)
