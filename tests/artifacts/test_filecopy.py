@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import mmap
 import os
 import tracemalloc
 from collections.abc import Callable
@@ -106,6 +107,23 @@ def test_buffered_copy_is_the_fallback_when_the_kernel_cannot_copy(
         got = copy_file(src, tmp_path / "out.bin", durable=True)
 
     assert got == (_sha256(data), size)
+    assert (tmp_path / "out.bin").read_bytes() == data
+
+
+def test_the_copy_is_hashed_by_reading_where_files_cannot_be_mapped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, data = _source(tmp_path, 2 * filecopy._WINDOW + 5)
+
+    def cannot_map(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENODEV, "No such device")
+
+    monkeypatch.setattr(mmap, "mmap", cannot_map)
+
+    with open(path, "rb", buffering=0) as src:
+        got = copy_file(src, tmp_path / "out.bin", durable=False)
+
+    assert got == (_sha256(data), len(data))
     assert (tmp_path / "out.bin").read_bytes() == data
 
 

@@ -1,10 +1,10 @@
 """Streaming copy with the digest computed in the same pass, and digest strings.
 
-Every byte an artifact store moves goes through :func:`copy_hashing` (or, between two local
-files, :func:`jobrelay.artifacts.filecopy.copy_file`, which copies in the kernel and feeds
-what it wrote back through :func:`hash_chunks`): a few fixed buffers are reused for the
-whole stream, so memory stays flat however large the file is, and reading, hashing and
-writing overlap so a copy runs at the speed of its slowest part.
+Every byte an artifact store moves goes through :func:`copy_hashing`, or, between two
+local files, :func:`jobrelay.artifacts.filecopy.copy_file` (a kernel copy hashed as it is
+written, which falls back to this one): a few fixed buffers are reused for the whole
+stream, so memory stays flat however large the file is, and reading, hashing and writing
+overlap so a copy runs at the speed of its slowest part.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ __all__ = [
     "copy_hashing",
     "digest_hex",
     "fsync_dir",
-    "hash_chunks",
     "hash_file",
     "sha256_digest",
     "verify",
@@ -57,10 +56,10 @@ def copy_hashing(src: IO[bytes], dst: IO[bytes] | None = None) -> tuple[str, int
     """
     # Every source we open (files, BytesIO, fsspec files) has readinto.
     readinto: Callable[[memoryview], int | None] = src.readinto  # type: ignore[attr-defined]
-    return hash_chunks(readinto, () if dst is None else (dst.write,))
+    return _hash_chunks(readinto, () if dst is None else (dst.write,))
 
 
-def hash_chunks(
+def _hash_chunks(
     readinto: Callable[[memoryview], int | None],
     sinks: Sequence[Callable[[memoryview], object]] = (),
 ) -> tuple[str, int]:
