@@ -7,12 +7,9 @@ session; everything stays on this machine (no network, loopback only).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -25,6 +22,7 @@ from jobrelay.errors import AuthError
 from jobrelay.platforms import local
 from jobrelay.platforms.base import Platform
 from jobrelay.platforms.registry import register_platform
+from jobrelay.testing.local_home import stop_local_home
 from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,21 +91,8 @@ register_platform("authlocal", open_authlocal)
 
 
 def kill_platform_agents(home: Path = PLATFORM_HOME) -> None:
-    """SIGKILL the local platform's agents and running jobs, so none outlives the tests."""
-    db = home / "jobrelay.db"
-    if not db.exists():
-        return
-    with sqlite3.connect(db) as conn:
-        pids = [row[0] for row in conn.execute("SELECT pid FROM agents")]
-        groups = [
-            row[0] for row in conn.execute("SELECT pgid FROM jobs WHERE state IN ('running')")
-        ]
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError, TypeError, ValueError):
-            os.kill(int(pid), signal.SIGKILL)
-    for pgid in groups:
-        with contextlib.suppress(ProcessLookupError, PermissionError, TypeError, ValueError):
-            os.killpg(int(pgid), signal.SIGKILL)
+    """Stop the local platform's agents and job groups, so none outlives the tests."""
+    stop_local_home(home)
 
 
 @pytest.fixture(scope="session", autouse=True)
