@@ -12,9 +12,10 @@ import os
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 from jobrelay import JobCancelled, JobFailed, JobState, JobTimeout
+
+from tests.processes import group_gone_within, group_members
 
 from .conftest import Target
 
@@ -28,26 +29,6 @@ async def wait_for_file(path: Path, timeout: float = 15.0) -> str:
             return path.read_text().strip()
         await asyncio.sleep(0.02)
     raise AssertionError(f"{path} never appeared")
-
-
-def group_members(pgid: int) -> list[int]:
-    members = []
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                members.append(proc.pid)
-        except (ProcessLookupError, psutil.NoSuchProcess, PermissionError):
-            continue
-    return members
-
-
-async def group_gone_within(pgid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not group_members(pgid):
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def test_job_succeeds_and_its_output_is_in_the_log(target: Target) -> None:

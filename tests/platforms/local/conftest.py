@@ -7,7 +7,6 @@ every job process group still recorded as running is killed too, so nothing outl
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +14,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 from jobrelay.models import JobRef, JobState, JobStatus
 from jobrelay.platforms.local import LocalPlatform, open_platform
@@ -110,27 +108,6 @@ async def wait_for(
 
 def running(status: JobStatus) -> bool:
     return status.state is JobState.RUNNING
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in a process group."""
-    members = []
-    for proc in psutil.process_iter():
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                members.append(proc.pid)
-        except (ProcessLookupError, psutil.NoSuchProcess, PermissionError):
-            continue
-    return members
-
-
-async def group_gone_within(pgid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not group_members(pgid):
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 def job_pgid(home: Path, job_id: str) -> int:

@@ -13,7 +13,9 @@ import pytest
 from jobrelay.models import JobSpec, JobState, QueueMode
 from jobrelay.platforms.local import LocalPlatform
 
-from .conftest import db_rows, eventually, group_gone_within, job_pgid, running, wait_for
+from tests.processes import group_gone_within
+
+from .conftest import db_rows, eventually, job_pgid, running, wait_for
 
 StartAgent = Callable[..., subprocess.Popen[bytes]]
 

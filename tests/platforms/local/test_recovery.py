@@ -13,7 +13,9 @@ from jobrelay.models import JobSpec, JobState
 from jobrelay.platforms.local import LocalPlatform
 from jobrelay.platforms.local.procs import kill_job_group, pid_alive, proc_start_time
 
-from .conftest import db_rows, group_gone_within, job_pgid, running, wait_for
+from tests.processes import group_gone_within
+
+from .conftest import db_rows, job_pgid, running, wait_for
 
 StartAgent = Callable[..., subprocess.Popen[bytes]]
 
