@@ -2,35 +2,64 @@
 
 Run::
 
-    uv run python benchmarks/artifacts.py                 # 1 GiB in a temp dir
+    uv run python benchmarks/artifacts.py                 # 1 GiB in a temp dir, 5 rounds
     uv run python benchmarks/artifacts.py --size-mib 256 --dir /mnt/fast --check
 
-For each store (the local store, and the fsspec store on ``file://``) it times ``put`` (copy
-into the store, sha256 in the same pass, fsync, rename) and ``fetch`` (copy out, verify,
-rename) of the same file, and ``cp`` of that file in the same run. Each operation runs in a
-fresh child process that reports its wall time and its peak RSS growth over its own
-baseline (``resource.getrusage`` after imports and store setup), so one operation's memory
-cannot hide another's. The source stays in the page cache for every run, so ``cp`` and the
-stores read it equally fast; the stores also fsync what they write, which ``cp`` does not.
+Each round measures, back to back, on one source file that is fsync-ed and then read once
+so it sits in the page cache for everyone:
 
-Every figure is the best of ``--repeat`` runs (RSS: the worst of them).
+* ``cp`` of the source, and ``cp`` + ``fsync`` (what a put owes on top of a copy);
+* ``sha256 only``: hashlib reading the source, no copy. It is the floor for any put or
+  fetch: every byte is digested, and one SHA-256 stream cannot be split across cores;
+* for each store (local; fsspec on ``file://``) ``put`` (kernel copy into a temp file,
+  sha256 of the bytes written, one fsync, rename, index) and ``fetch`` (kernel copy into a
+  hidden sibling, sha256 of the bytes written, compare, rename), and ``cp`` of that
+  store's blob to the fetch's destination (``<store> cp``, see below).
+
+Store operations and the sha256 row run in a fresh child process that reports its wall
+time and its peak RSS growth over its own baseline (``resource.getrusage`` after imports
+and a warm-up put), so one operation's memory cannot hide another's; ``cp`` is timed
+around its process, start-up included. ``os.sync()`` runs before every operation, so none
+pays for another's writeback. Columns: best and median of the rounds; ``x cp`` is the
+fastest ``cp`` of the run over the operation's best (the acceptance figure); ``(median)``
+the median round-start ``cp`` over the operation's median; ``x cp+fsync`` best over best;
+RSS the worst round.
+
+Why a fetch has a ``cp`` next to it: this VM hands freed memory back to its host (free
+page reporting), and memory the host took back costs ~3 s per GiB to touch again. A fetch
+runs while the blob just put is cached, so it needs a GiB more memory than the round's
+first ``cp``; measured without a partner it took 2.6-2.9 s for that reason alone (the
+"2.56 s" fsspec fetch of the figures before these). So a ``cp`` of the same blob to the
+same destination runs beside each fetch, in the same state, and which of the two goes
+first alternates between rounds.
+
 Targets: throughput >= 0.5x cp for both stores, peak RSS growth <= 64 MiB.
 ``--check`` exits 1 when a target is missed.
 
-Last figures (1 GiB, best of 5, 2 shared vCPUs at load ~4, sha256 with SHA-NI ~1.5 GB/s)::
+Last figures (1 GiB, 7 rounds, 2 vCPUs at load 0.6-1.2, SHA-NI sha256 ~1.7 GB/s in
+memory)::
 
-                    op      seconds    MiB/s   x cp x cp+fsync  RSS +MiB
-    cp              copy       0.45    2,273   1.00       1.76       0.0
-    cp + fsync      copy       0.79    1,290   0.57       1.00       0.0
-    local           put        1.32      776   0.34       0.60      12.7
-    local           fetch      0.95    1,074   0.47       0.83      12.8
-    fsspec file://  put        1.52      675   0.30       0.52      12.2
-    fsspec file://  fetch      2.56      401   0.18       0.31      12.2
+                    op      best s  median   MiB/s   x cp (median) x cp+fsync  RSS +MiB
+    cp              copy      0.32    0.35   3,170   0.97     1.00       1.93       0.0
+    cp + fsync      copy      0.62    0.74   1,645   0.51     0.46       1.00       0.0
+    sha256 only     read      0.72    0.73   1,427   0.44     0.47       0.87       0.0
+    local           put       0.74    1.00   1,376   0.42     0.35       0.84       5.1
+    local           cp        0.32    0.36   3,171   0.97     0.97       1.93       0.0
+    local           fetch     0.73    0.78   1,406   0.43     0.45       0.85       5.0
+    fsspec file://  put       0.75    0.78   1,371   0.42     0.44       0.83       4.4
+    fsspec file://  cp        0.31    0.33   3,257   1.00     1.04       1.98       0.0
+    fsspec file://  fetch     0.72    0.75   1,432   0.44     0.46       0.87       4.5
 
-Memory is flat (4 x 4 MiB buffers). Against a page-cache ``cp`` (an in-kernel
-``copy_file_range``, 2-3.7 GB/s here) 0.5x is out of reach for any copy that hashes every
-byte with sha256 on one stream: sha256 alone runs at ~1.5 GB/s on this CPU, an upper bound
-of ~0.4-0.6x. Against ``cp`` plus the fsync a put owes, puts reach ~0.5-0.6x.
+The code before the kernel copy (commit e1c9d03: buffered read, hash and write threads),
+by this same script ten minutes earlier (5 rounds): local put 1.38 s, local fetch 3.39 s,
+fsspec put 0.97 s, fsspec fetch 2.62 s (0.09-0.31x cp).
+
+Reading them: every put and fetch now takes as long as hashing the file and nothing else
+(0.72-0.75 s against 0.72 s for sha256 alone); the kernel copy and, for puts, the fsync
+run under the hash. The 0.5x target is not met, and cannot be on this machine while the
+digest is one sha256 stream: ``cp`` copies at 3.2-3.7 GB/s and sha256 runs at 1.4-1.7
+GB/s, so sha256 alone is 0.40-0.44x cp (best against best). Against ``cp`` plus the
+fsync a put owes, puts reach 0.83-0.84x.
 """
 
 from __future__ import annotations
@@ -124,8 +153,22 @@ def _make_source(path: Path, size: int) -> None:
             pass
 
 
-def _one_round(work: Path, src: Path) -> dict[tuple[str, str], dict[str, float]]:
-    """Every operation once, cp first, each starting with nothing left to write back."""
+def _largest_blob(store_dir: Path) -> Path:
+    return max((p for p in (store_dir / "blobs").rglob("*") if p.is_file()), key=_size)
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+def _one_round(work: Path, src: Path, index: int) -> dict[tuple[str, str], dict[str, float]]:
+    """Every operation once, each starting with nothing left to write back.
+
+    A fetch runs while the blob just put is in the page cache, so it needs a GiB of
+    memory more than ``cp`` of the source did; a ``cp`` of the same blob to the same
+    destination runs next to it, in the same state, and which of the two goes first
+    alternates between rounds (the second reuses the memory the first freed).
+    """
     dest = work / "out.bin"
     figures: dict[tuple[str, str], dict[str, float]] = {}
 
@@ -139,9 +182,15 @@ def _one_round(work: Path, src: Path) -> dict[tuple[str, str], dict[str, float]]
     measure(("sha256 only", "read"), partial(_run_child, "sha256", "", src, dest))
     for label, template in STORES.items():
         url = template.format(work=work)
-        for op in ("put", "fetch"):
-            measure((label, op), partial(_run_child, op, url, src, dest))
-        shutil.rmtree(url.removeprefix("file://"))  # every round puts into an empty store
+        store_dir = Path(url.removeprefix("file://"))
+        measure((label, "put"), partial(_run_child, "put", url, src, dest))
+        pair = [
+            ((label, "fetch"), partial(_run_child, "fetch", url, src, dest)),
+            ((label, "cp"), partial(_time_cp, _largest_blob(store_dir), dest)),
+        ]
+        for key, run in pair if index % 2 else pair[::-1]:
+            measure(key, run)
+        shutil.rmtree(store_dir)  # every round puts into an empty store
     return figures
 
 
@@ -162,7 +211,7 @@ def main() -> int:
         _make_source(src, size)
         # The machine is shared: every round measures cp and each store back to back, so
         # a burst of foreign load hits cp as much as the stores; best and median of rounds.
-        rounds = [_one_round(work, src) for _ in range(args.repeat)]
+        rounds = [_one_round(work, src, index) for index in range(args.repeat)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return _report(args, rounds, load_before)
@@ -174,7 +223,6 @@ def _report(
     def seconds(key: tuple[str, str]) -> list[float]:
         return [figures[key]["seconds"] for figures in rounds]
 
-    cp_best, cp_median = min(seconds(("cp", "copy"))), statistics.median(seconds(("cp", "copy")))
     durable = min(seconds(("cp + fsync", "copy")))
     print(
         f"file size: {args.size_mib} MiB, {args.repeat} rounds, "
@@ -184,6 +232,10 @@ def _report(
         f"{'':<15} {'op':<6} {'best s':>7} {'median':>7} {'MiB/s':>7} {'x cp':>6} "
         f"{'(median)':>8} {'x cp+fsync':>10} {'RSS +MiB':>9}"
     )
+    # The strictest baseline: the fastest cp of the run, wherever it ran. Medians are
+    # against the cp at the start of each round, which always runs in the same state.
+    cp_best = min(min(seconds(key)) for key in rounds[0] if key[1] in ("cp", "copy"))
+    cp_median = statistics.median(seconds(("cp", "copy")))
     missed = []
     for label, op in rounds[0]:
         times = seconds((label, op))
@@ -195,7 +247,8 @@ def _report(
             f"{ratio:>6.2f} {cp_median / median:>8.2f} {durable / best:>10.2f} "
             f"{rss / MIB:>9.1f}"
         )
-        if label in STORES and (ratio < TARGET_RATIO or rss > TARGET_RSS_MIB * MIB):
+        below = ratio < TARGET_RATIO or rss > TARGET_RSS_MIB * MIB
+        if label in STORES and op != "cp" and below:
             missed.append(f"{label} {op}")
     verdict = "all targets met" if not missed else "missed: " + ", ".join(missed)
     print(f"targets: >= {TARGET_RATIO}x cp (best), <= {TARGET_RSS_MIB} MiB RSS -> {verdict}")
