@@ -61,7 +61,7 @@ _UNSUPPORTED = frozenset(
 
 
 class _Progress:
-    """How far the copier got, shared with the reader under one condition variable."""
+    """How far the copier got, shared with the hashing thread under one condition."""
 
     def __init__(self) -> None:
         self.changed = threading.Condition()
