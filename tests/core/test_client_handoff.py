@@ -97,3 +97,14 @@ async def test_a_job_file_named_like_a_record_is_not_taken_for_one(
     result = await client.run(JobSpec(entrypoint=python(script)))
     assert list(result.outputs) == ["table"]
     assert result.outputs["table"].size == len("[1, 2, 3]")
+
+
+async def test_result_without_waiting_carries_the_outputs(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    ref = await client.submit(JobSpec(entrypoint=python(WRITE, str(tmp_path / "d.txt"))))
+    waited = await client.wait(ref)  # another process might have waited; we just look now
+    now = await client.result(ref)
+    assert now.state is waited.state
+    assert now.outputs == waited.outputs
+    assert now.outputs["dataset"].producer == ref

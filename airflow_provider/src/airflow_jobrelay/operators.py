@@ -210,7 +210,7 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
 
         self._ref = ref = JobRef.model_validate(external_id)
         if self.wait_for == "none":
-            result = self._call(lambda client: _current(client, ref))
+            result = self._call(lambda client: client.result(ref))
         else:
             result = self._call(lambda client: self._wait_following(client, ref))
         return self._finish(context, result)
@@ -263,13 +263,9 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
 
     async def _copy_logs(self, client: AsyncClient, ref: JobRef, cursor: str | None) -> None:
         """Copy the lines after ``cursor`` that are there now (a drain, not a follow)."""
-        while True:
-            page = await client.logs(ref, cursor)
+        async for page in client.read_logs(ref, cursor):
             for line in page.lines:
                 self.log.info("%s", line.text)
-            if page.done or not page.lines:
-                return
-            cursor = page.cursor
 
     def _trigger(self, ref: dict[str, Any]) -> Any:
         from airflow_jobrelay.triggers import JobTrigger
@@ -296,11 +292,3 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         context["ti"].xcom_push(key="outputs", value=value["outputs"])
         self._result = value
         return value
-
-
-async def _current(client: AsyncClient, ref: JobRef) -> JobResult:
-    """The job as it is now (``wait_for="none"``)."""
-    from jobrelay import JobResult
-
-    status = await client.status(ref)
-    return JobResult(ref=ref, status=status, outputs=status.outputs)

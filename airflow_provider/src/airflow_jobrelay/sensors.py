@@ -68,7 +68,7 @@ class JobSensor(BaseSensorOperator):
         return None
 
     def poke(self, context: Context) -> PokeReturnValue:
-        from jobrelay import JobRef, JobResult
+        from jobrelay import JobRef
 
         from airflow_jobrelay._spec import job_ref_from, result_to_xcom
         from airflow_jobrelay.exceptions import JobRelayJobFailed
@@ -76,14 +76,14 @@ class JobSensor(BaseSensorOperator):
         ref = JobRef.model_validate(job_ref_from(self.job))
         hook = JobRelayHook(self.jobrelay_conn_id)
         conn = hook.get_connection(self.jobrelay_conn_id)
-        status = run_with_client(hook, conn, lambda client: client.status(ref))
+        result = run_with_client(hook, conn, lambda client: client.result(ref))
+        status = result.status
         self.log.info("Job %s is %s", ref.id, status.state.value)
         if not status.state.is_terminal:
             return PokeReturnValue(is_done=False)
         if not status.state.is_success:
             dumped = status.model_dump(mode="json")
             raise JobRelayJobFailed(f"job {ref.id} ended as {status.state.value}", dumped)
-        result = JobResult(ref=ref, status=status, outputs=status.outputs)
         return PokeReturnValue(is_done=True, xcom_value=result_to_xcom(result))
 
     def on_kill(self) -> None:

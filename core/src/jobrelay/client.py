@@ -185,6 +185,20 @@ class AsyncClient:
         """One page of log lines after ``cursor``; pass ``page.cursor`` back for the next."""
         return await (await self._for(ref)).logs(ref, cursor)
 
+    async def read_logs(self, ref: JobRef, cursor: str | None = None) -> AsyncIterator[LogPage]:
+        """Pages of the lines the log holds now after ``cursor``: a drain, not a follow.
+
+        Stops at the end of what is written; :meth:`follow_logs` waits for more.
+        """
+        platform = await self._for(ref)
+        while True:
+            page = await platform.logs(ref, cursor)
+            if page.lines:
+                yield page
+            if page.done or not page.lines:
+                return
+            cursor = page.cursor
+
     async def follow_logs(
         self, ref: JobRef, cursor: str | None = None, *, stop: asyncio.Event | None = None
     ) -> AsyncIterator[LogPage]:
@@ -252,18 +266,21 @@ class AsyncClient:
             status = await self._wait_following(ref, hub, until, limits, on_update, log_cursor)
         if raise_on_failure and status.state.is_terminal and not status.state.is_success:
             raise await self._job_error(ref, status)
-        if status.state.is_success:
-            status = await self._with_outputs(ref, status)
-        return JobResult(ref=ref, status=status, outputs=status.outputs)
+        return await self._result_of(ref, status)
 
-    async def _with_outputs(self, ref: JobRef, status: JobStatus) -> JobStatus:
-        handoff = await self._job_handoff()
-        if handoff is None:
-            return status
-        collected = await handoff.outputs(ref)
-        if not collected:
-            return status
-        return status.model_copy(update={"outputs": {**status.outputs, **collected}})
+    async def result(self, ref: JobRef) -> JobResult:
+        """The job as it is now, without waiting; a succeeded job comes with its outputs.
+
+        What a sensor or a ``wait_for="none"`` task needs: the same outputs ``wait`` gives.
+        """
+        return await self._result_of(ref, await self.status(ref))
+
+    async def _result_of(self, ref: JobRef, status: JobStatus) -> JobResult:
+        handoff = await self._job_handoff() if status.state.is_success else None
+        collected = await handoff.outputs(ref) if handoff is not None else {}
+        if collected:
+            status = status.model_copy(update={"outputs": {**status.outputs, **collected}})
+        return JobResult(ref=ref, status=status, outputs=status.outputs)
 
     async def _wait_following(
         self,
@@ -390,14 +407,9 @@ class AsyncClient:
     async def tail_logs(self, ref: JobRef, n: int = FAILURE_LOG_LINES) -> list[LogLine]:
         """The last ``n`` lines of the job's log."""
         tail: collections.deque[LogLine] = collections.deque(maxlen=n)
-        cursor: str | None = None
         with contextlib.suppress(Exception):  # a failure message must not hide the failure
-            for _ in range(1000):
-                page = await self.logs(ref, cursor)
+            async for page in self.read_logs(ref):
                 tail.extend(page.lines)
-                if page.done or not page.lines:
-                    break
-                cursor = page.cursor
         return list(tail)
 
     async def aclose(self) -> None:

@@ -266,14 +266,9 @@ def logs(
                     for line in page.lines:
                         render.print_log_line(line)
                 return
-            page_cursor = cursor
-            while True:
-                page = await client.logs(ref, page_cursor)
+            async for page in client.read_logs(ref, cursor):
                 for line in page.lines:
                     render.print_log_line(line)
-                if page.done or not page.lines:
-                    return
-                page_cursor = page.cursor
 
     run(go())
 
