@@ -30,6 +30,7 @@ from jobrelay.artifacts.localfs import blob_path, store_blob, sweep_stale_temps
 from jobrelay.artifacts.streams import hash_file, verify
 from jobrelay.errors import ArtifactNotFound, IntegrityError
 from jobrelay.models import ArtifactRef, JobRef
+from jobrelay.sqlite_wal import enable_wal
 
 __all__ = ["LocalArtifactStore", "local_store_url"]
 
@@ -119,7 +120,7 @@ class LocalArtifactStore(BlobStore):
             conn = sqlite3.connect(self._db_path, timeout=60, isolation_level=None)
             try:
                 # WAL lets readers go on while a put commits; the mode sticks to the file.
-                conn.execute("PRAGMA journal_mode=WAL")
+                enable_wal(conn)
                 conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
             finally:
                 conn.close()

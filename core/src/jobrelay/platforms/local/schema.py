@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobrelay.errors import PlatformError
+from jobrelay.sqlite_wal import enable_wal
 
 __all__ = ["DB_FILENAME", "SCHEMA_VERSION", "connect", "migrate"]
 
@@ -132,7 +133,7 @@ def connect(home: Path) -> sqlite3.Connection:
     )
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
+    enable_wal(conn)
     # In WAL mode NORMAL survives process crashes; only an OS crash can lose the last commit.
     conn.execute("PRAGMA synchronous = NORMAL")
     migrate(conn)
