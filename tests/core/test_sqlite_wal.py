@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from jobrelay.sqlite_wal import enable_wal
 
 
