@@ -6,6 +6,7 @@ dummy credentials and talk to nothing else.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,18 @@ from jobrelay.artifacts import FsspecArtifactStore, LocalArtifactStore
 from jobrelay.artifacts.base import ArtifactStore
 
 STORE_KINDS = ["local", "file", "memory"]
+
+
+def content_digest(data: bytes, block: int = 4 * 2**20) -> str:
+    """The artifact digest, computed independently of jobrelay: SHA-256 of block SHA-256s."""
+    blocks = (hashlib.sha256(data[i : i + block]).digest() for i in range(0, len(data), block))
+    return "sha256-4mib:" + hashlib.sha256(b"".join(blocks)).hexdigest()
+
+
+def blob_key(digest: str) -> str:
+    """Where a store keeps the blob with ``digest``, relative to the store's root."""
+    hexdigest = digest.removeprefix("sha256-4mib:")
+    return f"blobs/sha256-4mib/{hexdigest[:2]}/{hexdigest}"
 
 
 def make_store(kind: str, tmp_path: Path) -> ArtifactStore:

@@ -33,7 +33,7 @@ def test_put_then_get_round_trips_through_the_default_store(home: Path, tmp_path
 
     code, out, _ = _invoke("put", "dataset", str(tmp_path / "data.csv"), "--alias", "prod")
     assert code == 0
-    assert out.startswith("dataset:v1  sha256:")
+    assert out.startswith("dataset:v1  sha256-4mib:")
     assert f"local://{home}#dataset:v1" in out
 
     code, out, _ = _invoke("get", "dataset:prod", str(tmp_path / "copy.csv"))
@@ -85,7 +85,7 @@ def test_show_prints_digest_size_uri_producer_and_consumers(home: Path, tmp_path
     code, out, _ = _invoke("show", "model:v1")
     assert code == 0
     fields = dict(line.split(":", 1) for line in out.splitlines())
-    assert fields["digest"].strip().startswith("sha256:")
+    assert fields["digest"].strip().startswith("sha256-4mib:")
     assert fields["size"].strip().startswith("7 bytes")
     assert fields["uri"].strip() == f"local://{home}#model:v1"
     assert fields["producer"].strip() == "local:///srv#train-1"
@@ -120,3 +120,26 @@ def test_errors_are_one_line_and_exit_2(home: Path, tmp_path: Path, args: list[s
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("error:")
     assert "Traceback" not in out + err
+
+
+def test_digest_of_a_path_matches_the_version_a_put_records(
+    home: Path, tmp_path: Path, sample_folder: Path
+) -> None:
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    for path in (tmp_path / "data.csv", sample_folder):
+        code, out, _ = _invoke("put", "thing", str(path), "--json")
+        assert code == 0
+        ref = json.loads(out)
+
+        code, out, _ = _invoke("digest", str(path))
+
+        assert code == 0
+        assert out == f"{ref['digest']}  {ref['size']}  {path}\n"
+
+
+def test_digest_of_a_missing_path_is_one_line_and_exit_2(home: Path, tmp_path: Path) -> None:
+    code, out, err = _invoke("digest", str(tmp_path / "nope"))
+
+    assert (code, out) == (2, "")
+    assert "nope is not a file or folder" in err
+    assert "Traceback" not in err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import mmap
 import os
@@ -12,13 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from jobrelay.artifacts import filecopy
+from jobrelay.artifacts import digests, filecopy
 from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.artifacts.filecopy import copy_file, kernel_copy_hashing
 from jobrelay.artifacts.streams import CHUNK_SIZE
 from jobrelay.errors import IntegrityError
 
-from .conftest import make_store
+from .conftest import blob_key, content_digest, make_store
 
 SIZES = [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, 5 * CHUNK_SIZE + 3]
 
@@ -28,10 +27,6 @@ def _source(tmp_path: Path, size: int) -> tuple[Path, bytes]:
     path = tmp_path / "source.bin"
     path.write_bytes(data)
     return path, data
-
-
-def _sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 class _CallCounter:
@@ -59,7 +54,7 @@ def test_kernel_copy_and_buffered_copy_give_the_same_bytes_and_digest(
         kernel = copy_file(src, tmp_path / "kernel.bin", durable=True)
     buffered = copy_file(io.BytesIO(data), tmp_path / "buffered.bin", durable=True)
 
-    assert kernel == buffered == (_sha256(data), size)
+    assert kernel == buffered == (content_digest(data), size)
     assert (tmp_path / "kernel.bin").read_bytes() == data
     assert (tmp_path / "buffered.bin").read_bytes() == data
 
@@ -75,7 +70,7 @@ def test_a_plain_file_is_copied_in_the_kernel(
         got = copy_file(src, tmp_path / "out.bin", durable=False)
 
     assert spy.calls >= 1
-    assert got == (_sha256(data), len(data))
+    assert got == (content_digest(data), len(data))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -91,7 +86,7 @@ def test_sendfile_is_used_when_copy_file_range_is_unsupported(
         got = copy_file(src, tmp_path / "out.bin", durable=True)
 
     assert sendfile.calls >= 1
-    assert got == (_sha256(data), size)
+    assert got == (content_digest(data), size)
     assert (tmp_path / "out.bin").read_bytes() == data
 
 
@@ -106,14 +101,14 @@ def test_buffered_copy_is_the_fallback_when_the_kernel_cannot_copy(
     with open(path, "rb", buffering=0) as src:
         got = copy_file(src, tmp_path / "out.bin", durable=True)
 
-    assert got == (_sha256(data), size)
+    assert got == (content_digest(data), size)
     assert (tmp_path / "out.bin").read_bytes() == data
 
 
 def test_the_copy_is_hashed_by_reading_where_files_cannot_be_mapped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path, data = _source(tmp_path, 2 * filecopy._WINDOW + 5)
+    path, data = _source(tmp_path, 2 * digests.WINDOW + 5)
 
     def cannot_map(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENODEV, "No such device")
@@ -123,7 +118,7 @@ def test_the_copy_is_hashed_by_reading_where_files_cannot_be_mapped(
     with open(path, "rb", buffering=0) as src:
         got = copy_file(src, tmp_path / "out.bin", durable=False)
 
-    assert got == (_sha256(data), len(data))
+    assert got == (content_digest(data), len(data))
     assert (tmp_path / "out.bin").read_bytes() == data
 
 
@@ -149,7 +144,7 @@ def test_copy_starts_at_the_source_position(tmp_path: Path) -> None:
         src.seek(CHUNK_SIZE + 1)
         got = copy_file(src, tmp_path / "out.bin", durable=False)
 
-    assert got == (_sha256(data[CHUNK_SIZE + 1 :]), len(data) - CHUNK_SIZE - 1)
+    assert got == (content_digest(data[CHUNK_SIZE + 1 :]), len(data) - CHUNK_SIZE - 1)
     assert (tmp_path / "out.bin").read_bytes() == data[CHUNK_SIZE + 1 :]
 
 
@@ -222,7 +217,7 @@ async def test_local_stores_put_and_fetch_in_the_kernel(
 
     assert after_put >= 1
     assert spy.calls > after_put
-    assert ref.digest == _sha256(data)
+    assert ref.digest == content_digest(data)
     assert fetched.read_bytes() == data
 
 
@@ -237,7 +232,7 @@ async def test_stores_give_the_same_digest_with_and_without_the_kernel_copy(
     buffered_ref = await disk_store.put("buffered", path)
     fetched = await disk_store.fetch(kernel_ref, tmp_path / "out.bin")
 
-    assert kernel_ref.digest == buffered_ref.digest == _sha256(data)
+    assert kernel_ref.digest == buffered_ref.digest == content_digest(data)
     assert fetched.read_bytes() == data
 
 
@@ -246,9 +241,8 @@ async def test_a_blob_corrupt_in_its_last_byte_leaves_nothing_at_the_destination
 ) -> None:
     path, _ = _source(tmp_path, 5 * CHUNK_SIZE + 3)
     ref = await disk_store.put("data", path)
-    hexdigest = ref.digest.removeprefix("sha256:")
     root = Path(str(disk_store.root))  # type: ignore[attr-defined]
-    blob = root / "blobs" / "sha256" / hexdigest[:2] / hexdigest
+    blob = root / blob_key(ref.digest)
     blob.chmod(0o644)
     with open(blob, "r+b") as damaged:  # found only once every byte was copied and hashed
         damaged.seek(-1, os.SEEK_END)

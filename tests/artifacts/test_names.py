@@ -12,6 +12,8 @@ from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.artifacts.manifest import FORMAT
 from jobrelay.errors import ArtifactError
 
+from .conftest import blob_key
+
 BAD_NAMES = [
     ("../x", "path separator"),
     ("/etc/passwd", "path separator"),
@@ -99,5 +101,4 @@ async def test_manifest_escaping_the_destination_is_refused(tmp_path: Path) -> N
 
 
 async def _read_blob(store: FsspecArtifactStore, digest: str) -> bytes:
-    hexdigest = digest.removeprefix("sha256:")
-    return bytes(store.fs.cat_file(f"{store.root}/blobs/sha256/{hexdigest[:2]}/{hexdigest}"))
+    return bytes(store.fs.cat_file(f"{store.root}/{blob_key(digest)}"))

@@ -11,7 +11,7 @@ import pytest
 from jobrelay.artifacts import FsspecArtifactStore, open_store
 from jobrelay.errors import IntegrityError
 
-from .conftest import folder_contents
+from .conftest import blob_key, folder_contents
 
 
 @pytest.fixture
@@ -48,10 +48,7 @@ async def test_changed_bytes_in_s3_fail_the_fetch(
 ) -> None:
     (tmp_path / "a").write_bytes(b"original bytes")
     ref = await s3_store.put("dataset", tmp_path / "a")
-    hexdigest = ref.digest.removeprefix("sha256:")
-    s3_store.fs.pipe_file(
-        f"{s3_store.root}/blobs/sha256/{hexdigest[:2]}/{hexdigest}", b"tampered bytes"
-    )
+    s3_store.fs.pipe_file(f"{s3_store.root}/{blob_key(ref.digest)}", b"tampered bytes")
 
     with pytest.raises(IntegrityError):
         await s3_store.fetch(ref, tmp_path / "out")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.errors import ArtifactError, ArtifactNotFound, IntegrityError
 from jobrelay.models import JobRef
 
-from .conftest import folder_contents
+from .conftest import blob_key, content_digest, folder_contents
 
 
 def _blob_files(store: ArtifactStore) -> list[Path]:
@@ -23,15 +22,14 @@ def _blob_files(store: ArtifactStore) -> list[Path]:
 
 def _corrupt(store: ArtifactStore, digest: str) -> None:
     """Flip one byte of the blob with ``digest``, wherever the store keeps it."""
-    hexdigest = digest.removeprefix("sha256:")
     fs = getattr(store, "fs", None)
     if fs is not None and not getattr(store, "_local", False):
-        path = f"{store.root}/blobs/sha256/{hexdigest[:2]}/{hexdigest}"  # type: ignore[attr-defined]
+        path = f"{store.root}/{blob_key(digest)}"  # type: ignore[attr-defined]
         data = bytearray(fs.cat_file(path))
         data[0] ^= 0xFF
         fs.pipe_file(path, bytes(data))
         return
-    (path,) = [p for p in _blob_files(store) if p.name == hexdigest]
+    (path,) = [p for p in _blob_files(store) if p.name == digest.partition(":")[2]]
     os.chmod(path, 0o644)
     data = bytearray(path.read_bytes())
     data[0] ^= 0xFF
@@ -47,7 +45,7 @@ async def test_file_round_trip_gives_identical_bytes(store: ArtifactStore, tmp_p
     fetched = await store.fetch(ref, tmp_path / "out" / "data.bin")
 
     assert fetched.read_bytes() == payload
-    assert ref.digest == "sha256:" + hashlib.sha256(payload).hexdigest()
+    assert ref.digest == content_digest(payload)
     assert (ref.name, ref.version, ref.size, ref.type) == ("dataset", "v1", len(payload), "file")
     assert ref.metadata == {"rows": 3}
     assert ref.uri == f"{store.url}#dataset:v1"
@@ -137,8 +135,7 @@ async def test_corrupt_file_in_folder_leaves_no_folder(
     store: ArtifactStore, sample_folder: Path, tmp_path: Path
 ) -> None:
     await store.put("images", sample_folder)
-    labels = hashlib.sha256((sample_folder / "labels.csv").read_bytes()).hexdigest()
-    _corrupt(store, "sha256:" + labels)
+    _corrupt(store, content_digest((sample_folder / "labels.csv").read_bytes()))
 
     with pytest.raises(IntegrityError, match=r"labels\.csv"):
         await store.fetch("images:latest", tmp_path / "out" / "images")
@@ -149,7 +146,7 @@ async def test_corrupt_file_in_folder_leaves_no_folder(
 async def test_ref_with_another_digest_is_refused(store: ArtifactStore, tmp_path: Path) -> None:
     (tmp_path / "a").write_text("a")
     ref = await store.put("model", tmp_path / "a")
-    forged = ref.model_copy(update={"digest": "sha256:" + "0" * 64})
+    forged = ref.model_copy(update={"digest": "sha256-4mib:" + "0" * 64})
 
     with pytest.raises(IntegrityError):
         await store.fetch(forged, tmp_path / "out")

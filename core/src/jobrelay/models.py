@@ -109,7 +109,8 @@ class ArtifactRef(_Lenient):
     """One immutable artifact version, as a small JSON value.
 
     ``uri`` is canonical and round-trippable; ``digest`` is algorithm-prefixed
-    (``sha256:…``); ``producer`` is the job that made it, when a job did.
+    (``sha256-4mib:…``, see :mod:`jobrelay.artifacts.digests`); ``producer`` is the job
+    that made it, when a job did.
     """
 
     uri: str

@@ -34,10 +34,11 @@ from jobrelay.artifacts.base import (
     parse_reference,
     reference_for,
 )
+from jobrelay.artifacts.digests import digest_bytes
 from jobrelay.artifacts.filecopy import copy_file
 from jobrelay.artifacts.localfs import remove_quietly, temp_name
 from jobrelay.artifacts.manifest import Manifest, ManifestEntry, walk_folder
-from jobrelay.artifacts.streams import sha256_digest, verify
+from jobrelay.artifacts.streams import verify
 from jobrelay.errors import ArtifactError, IntegrityError
 from jobrelay.models import ArtifactRef, JobRef
 
@@ -269,7 +270,7 @@ class BlobStore(ABC):
         with self._open_blob(record.digest) as src:
             data = src.read()
         what = f"manifest of {record.name}:{record.version}"
-        verify(what, (sha256_digest(data), len(data)), record.digest, None)
+        verify(what, (digest_bytes(data), len(data)), record.digest, None)
         return Manifest.from_bytes(data)
 
     def _copy_blob(self, what: str, digest: str, size: int, dest: Path) -> None:

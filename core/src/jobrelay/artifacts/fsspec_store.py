@@ -2,7 +2,7 @@
 
 Layout under the root URL::
 
-    blobs/sha256/ab/abcdef…          content-addressed blobs (files, folder manifests)
+    blobs/sha256-4mib/ab/abcd…       content-addressed blobs (files, folder manifests)
     tmp/<id>                         uploads in flight; renamed to their blob when complete
     versions/<name>/v<N>.json        one immutable record per version
     aliases/<name>/<alias>.json      {"version": "vN"}; last writer wins
@@ -45,6 +45,7 @@ from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-
 
 from jobrelay.artifacts.base import LATEST, Reference, check_name
 from jobrelay.artifacts.blobstore import BlobStore, VersionRecord, run_blocking, with_number
+from jobrelay.artifacts.digests import ALGORITHM, digest_hex, hash_file
 from jobrelay.artifacts.localfs import (
     blob_path,
     create_exclusive,
@@ -52,7 +53,7 @@ from jobrelay.artifacts.localfs import (
     sweep_stale_temps,
     write_atomic,
 )
-from jobrelay.artifacts.streams import copy_hashing, digest_hex, hash_file, verify
+from jobrelay.artifacts.streams import copy_hashing, verify
 from jobrelay.errors import ArtifactError, ArtifactNotFound, IntegrityError
 from jobrelay.models import ArtifactRef, JobRef
 
@@ -131,14 +132,14 @@ class FsspecArtifactStore(BlobStore):
 
     def _blob(self, digest: str) -> str:
         hexdigest = digest_hex(digest)
-        return self._path("blobs", "sha256", hexdigest[:2], hexdigest)
+        return self._path("blobs", ALGORITHM, hexdigest[:2], hexdigest)
 
     def _store_blob(self, src: IO[bytes]) -> tuple[str, int]:
         if self._local:
             if not self._swept:
                 sweep_stale_temps(self._local_tmp())
                 self._swept = True
-            return store_blob(src, Path(self._path("blobs", "sha256")), self._local_tmp())
+            return store_blob(src, Path(self._path("blobs")), self._local_tmp())
         # The digest is only known once every byte went up, so upload under a temp name
         # (one streaming pass, hashing as we go) and move it to its blob name afterwards.
         # A process killed mid-upload leaves an unfinished multipart upload under tmp/,
@@ -264,7 +265,7 @@ class FsspecArtifactStore(BlobStore):
             record = self._lookup(ref)
             if record.layout != "file":
                 return None
-            path = blob_path(Path(self._path("blobs", "sha256")), record.digest)
+            path = blob_path(Path(self._path("blobs")), record.digest)
             if not path.is_file():
                 raise IntegrityError(f"blob {record.digest} is missing from {self.url}")
             verify(f"{record.name}:{record.version}", hash_file(path), record.digest, record.size)

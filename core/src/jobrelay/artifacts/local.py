@@ -2,7 +2,7 @@
 
 Layout under the root (``<home>/artifacts`` for the ``local`` platform)::
 
-    blobs/sha256/ab/abcdef…     content-addressed, read-only blobs (files, folder manifests)
+    blobs/sha256-4mib/ab/abcd…  content-addressed, read-only blobs (files, folder manifests)
     tmp/                        temp files of puts in flight (swept when their process is gone)
     index.sqlite3               versions, aliases and consumers (WAL mode)
 
@@ -26,8 +26,9 @@ from typing import IO
 
 from jobrelay.artifacts.base import LATEST, Reference
 from jobrelay.artifacts.blobstore import BlobStore, VersionRecord, run_blocking, with_number
+from jobrelay.artifacts.digests import hash_file
 from jobrelay.artifacts.localfs import blob_path, store_blob, sweep_stale_temps
-from jobrelay.artifacts.streams import hash_file, verify
+from jobrelay.artifacts.streams import verify
 from jobrelay.errors import ArtifactNotFound, IntegrityError
 from jobrelay.models import ArtifactRef, JobRef
 from jobrelay.sqlite_wal import enable_wal
@@ -83,7 +84,7 @@ class LocalArtifactStore(BlobStore):
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser().absolute()
         self.url = local_store_url(self.root)
-        self._blobs = self.root / "blobs" / "sha256"
+        self._blobs = self.root / "blobs"
         self._tmp = self.root / "tmp"
         self._db_path = self.root / "index.sqlite3"
         self._ready = False

@@ -16,8 +16,9 @@ import uuid
 from pathlib import Path
 from typing import IO
 
+from jobrelay.artifacts.digests import ALGORITHM, digest_hex
 from jobrelay.artifacts.filecopy import copy_file
-from jobrelay.artifacts.streams import digest_hex, fsync_dir
+from jobrelay.artifacts.streams import fsync_dir
 
 __all__ = [
     "blob_path",
@@ -82,7 +83,7 @@ def store_blob(src: IO[bytes], blobs: Path, tmp_dir: Path) -> tuple[str, int]:
 
     The digest is computed while copying into a temp file (of the bytes written to it, see
     :func:`~jobrelay.artifacts.filecopy.copy_file`), which is fsync-ed once and then
-    becomes ``blobs/<hex[:2]>/<hex>`` (or is dropped when that blob already exists:
+    becomes ``blobs/<algorithm>/<hex[:2]>/<hex>`` (or is dropped when that blob already exists:
     deduplicated). Blobs are made read-only so a job handed a blob path cannot change it
     by accident.
     """
@@ -105,9 +106,9 @@ def store_blob(src: IO[bytes], blobs: Path, tmp_dir: Path) -> tuple[str, int]:
 
 
 def blob_path(blobs: Path, digest: str) -> Path:
-    """Where the blob with ``digest`` lives under ``blobs``."""
+    """Where the blob with ``digest`` lives under ``blobs``: ``<algorithm>/<hex[:2]>/<hex>``."""
     hexdigest = digest_hex(digest)
-    return blobs / hexdigest[:2] / hexdigest
+    return blobs / ALGORITHM / hexdigest[:2] / hexdigest
 
 
 def remove_quietly(path: Path) -> None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobrelay.artifacts.base import check_relative_path
-from jobrelay.artifacts.streams import digest_hex, sha256_digest
+from jobrelay.artifacts.digests import digest_bytes, digest_hex, hash_file
 from jobrelay.errors import ArtifactError
 
-__all__ = ["FORMAT", "Manifest", "ManifestEntry", "walk_folder"]
+__all__ = ["FORMAT", "Manifest", "ManifestEntry", "digest_path", "walk_folder"]
 
 FORMAT = "jobrelay.folder/1"
 
@@ -54,7 +54,7 @@ class Manifest:
 
     @property
     def digest(self) -> str:
-        return sha256_digest(self.to_bytes())
+        return digest_bytes(self.to_bytes())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Manifest:
@@ -96,3 +96,17 @@ def walk_folder(root: Path) -> Iterator[tuple[str, Path]]:
             if not stat.S_ISREG(mode):
                 raise ArtifactError(f"{path} is not a regular file and cannot be stored")
             yield check_relative_path(path.relative_to(root).as_posix()), path
+
+
+def digest_path(path: Path) -> tuple[str, int]:
+    """``(digest, size)`` a put of the file or folder ``path`` would record; stores nothing."""
+    try:
+        if path.is_dir():
+            files = {rel: ManifestEntry(*hash_file(file)) for rel, file in walk_folder(path)}
+            manifest = Manifest(files)
+            return manifest.digest, manifest.size
+        if not path.is_file():
+            raise ArtifactError(f"{path} is not a file or folder; give the path of one")
+        return hash_file(path)
+    except OSError as exc:
+        raise ArtifactError(f"cannot read {exc.filename or path}: {exc.strerror}") from None

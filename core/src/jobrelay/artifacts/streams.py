@@ -1,4 +1,4 @@
-"""Streaming copy with the digest computed in the same pass, and digest strings.
+"""Streaming copy with the digest computed in the same pass.
 
 Every byte an artifact store moves goes through :func:`copy_hashing`, or, between two
 local files, :func:`jobrelay.artifacts.filecopy.copy_file` (a kernel copy hashed as it is
@@ -9,43 +9,25 @@ overlap so a copy runs at the speed of its slowest part.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
-import re
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
-from jobrelay.errors import ArtifactError, IntegrityError
+from jobrelay.artifacts.digests import BLOCK_SIZE, ContentHasher
+from jobrelay.errors import IntegrityError
 
 __all__ = [
     "CHUNK_SIZE",
     "copy_hashing",
-    "digest_hex",
     "fsync_dir",
-    "hash_file",
-    "sha256_digest",
     "verify",
 ]
 
-CHUNK_SIZE = 4 * 2**20
+CHUNK_SIZE = BLOCK_SIZE
 _BUFFERS = 4  # in flight at once in a pipelined copy: 16 MiB at most
-_DIGEST = re.compile(r"^sha256:([0-9a-f]{64})$")
-
-
-def sha256_digest(data: bytes) -> str:
-    """``sha256:<hex>`` of ``data``."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def digest_hex(digest: str) -> str:
-    """The hex part of a ``sha256:<hex>`` digest; ``ArtifactError`` for anything else."""
-    match = _DIGEST.match(digest) if isinstance(digest, str) else None
-    if not match:
-        raise ArtifactError(f"unsupported digest {digest!r}; expected sha256:<64 hex digits>")
-    return match.group(1)
 
 
 def copy_hashing(src: IO[bytes], dst: IO[bytes] | None = None) -> tuple[str, int]:
@@ -73,7 +55,7 @@ def _hash_chunks(
     count = readinto(first) or 0
     if count < CHUNK_SIZE:
         # Small files (most of a folder): one thread is fastest.
-        hasher = hashlib.sha256()
+        hasher = ContentHasher()
         size = 0
         while count:
             hasher.update(first[:count])
@@ -81,7 +63,7 @@ def _hash_chunks(
                 sink(first[:count])
             size += count
             count = readinto(first) or 0
-        return "sha256:" + hasher.hexdigest(), size
+        return hasher.result(), size
     return _copy_pipelined(readinto, sinks, first, count)
 
 
@@ -113,11 +95,11 @@ def _copy_pipelined(
 ) -> tuple[str, int]:
     """Read, hash and write large streams at once, each in its own thread.
 
-    sha256, file reads and file writes release the GIL, so a copy takes about as long as
+    Hashing, file reads and file writes release the GIL, so a copy takes about as long as
     its slowest stage instead of the sum of all of them. Chunk i reuses buffer
     ``i % _BUFFERS`` once every stage is done with chunk ``i - _BUFFERS``.
     """
-    hasher = hashlib.sha256()
+    hasher = ContentHasher()
     stages = [_Stage(hasher.update), *(_Stage(sink) for sink in sinks)]
     for stage in stages:
         stage.start()
@@ -141,13 +123,7 @@ def _copy_pipelined(
     for stage in stages:
         if stage.error is not None:
             raise stage.error
-    return "sha256:" + hasher.hexdigest(), size
-
-
-def hash_file(path: Path) -> tuple[str, int]:
-    """``(digest, size)`` of a local file, read in one streaming pass."""
-    with open(path, "rb", buffering=0) as src:
-        return copy_hashing(src)
+    return hasher.result(), size
 
 
 def verify(what: str, got: tuple[str, int], digest: str, size: int | None) -> None:

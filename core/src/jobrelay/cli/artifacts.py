@@ -1,8 +1,9 @@
-"""``jobrelay artifacts``: put, get, list and show artifact versions.
+"""``jobrelay artifacts``: put, get, list and show artifact versions; digest local paths.
 
-Every command takes ``--store URL``; without it the store is ``$JOBRELAY_ARTIFACTS``, else
-the local platform's store (``<JOBRELAY_HOME>/artifacts``). Errors print one line and exit
-with 2 (bad name, missing artifact, corrupt bytes, bad store URL).
+Every command but ``digest`` takes ``--store URL``; without it the store is
+``$JOBRELAY_ARTIFACTS``, else the local platform's store (``<JOBRELAY_HOME>/artifacts``).
+Errors print one line and exit with 2 (bad name, missing artifact, corrupt bytes, bad
+store URL).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from jobrelay.artifacts.base import ArtifactStore, parse_reference
+from jobrelay.artifacts.manifest import digest_path
 from jobrelay.artifacts.staging import open_store, resolve_store_url
 from jobrelay.cli.exits import fail, run
 from jobrelay.errors import ArtifactError
@@ -23,7 +25,7 @@ __all__ = ["app"]
 
 app = typer.Typer(
     name="artifacts",
-    help="Put, get, list and show artifacts.",
+    help="Put, get, list and show artifacts; compute digests.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -186,3 +188,19 @@ def show(
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         typer.echo(f"{label + ':':<{width + 1}} {value}")
+
+
+@app.command()
+def digest(
+    path: Annotated[Path, typer.Argument(help="File or folder.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Print the digest and size a put of PATH would record, to compare with a version's."""
+    try:
+        got, size = digest_path(path)
+    except ArtifactError as exc:
+        fail(exc)
+    if as_json:
+        _echo_json({"digest": got, "size": size, "path": str(path)})
+    else:
+        typer.echo(f"{got}  {size}  {path}")
