@@ -93,3 +93,21 @@ def test_a_failing_writer_fails_the_hash_on_every_thread(
 def test_anything_but_a_digest_is_refused(digest: str) -> None:
     with pytest.raises(ArtifactError, match="expected sha256-4mib:<64 hex digits>"):
         digest_hex(digest)
+
+
+def test_a_file_that_shrinks_while_hashed_is_an_error_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(os.urandom(2 * WINDOW))
+    real_fstat = os.fstat
+
+    def size_before_truncation(fd: int) -> os.stat_result:
+        result = real_fstat(fd)
+        path.write_bytes(b"short now")  # another process truncates it after the size was read
+        return os.stat_result((*result[:6], 2 * WINDOW, *result[7:10]))
+
+    monkeypatch.setattr(digests.os, "fstat", size_before_truncation)
+
+    with pytest.raises(OSError, match="shorter than it was"):
+        digests.hash_file(path)

@@ -109,20 +109,28 @@ def digest_hex(digest: str) -> str:
 
 
 def hash_file(path: Path) -> tuple[str, int]:
-    """``(digest, size)`` of a local file, hashed on every core."""
+    """``(digest, size)`` of a local file, hashed on every core.
+
+    The file is read, not mapped: it may be anyone's, and a mapped file that another
+    process truncates kills the reader with SIGBUS instead of raising an error.
+    """
     with open(path, "rb", buffering=0) as src:
         fd = src.fileno()
         size = os.fstat(fd).st_size
-        return hash_windows(fd, lambda offset: size, size_hint=size)
+        return hash_windows(fd, lambda offset: size, size_hint=size, mapped=False)
 
 
-def hash_windows(fd: int, available: Callable[[int], int], *, size_hint: int) -> tuple[str, int]:
+def hash_windows(
+    fd: int, available: Callable[[int], int], *, size_hint: int, mapped: bool = True
+) -> tuple[str, int]:
     """``(digest, size)`` of file ``fd`` from offset 0, hashing windows on several threads.
 
     ``available(offset)`` returns how many bytes of the file can be read: at least
     ``offset``, unless the file is complete, in which case all of them (it may block
     until then, and raises if the file will never be complete). ``size_hint`` (the
-    expected size) decides how many threads are worth starting.
+    expected size) decides how many threads are worth starting. ``mapped`` hashes the
+    bytes where they lie in the page cache, which only a file no other process can
+    shrink may do; otherwise each thread reads blocks into one reused buffer.
     """
     windows = -(-size_hint // WINDOW)
     workers = max(1, min(_HASHERS, windows))
@@ -132,13 +140,18 @@ def hash_windows(fd: int, available: Callable[[int], int], *, size_hint: int) ->
 
     def work(first: int) -> None:
         index = first
+        buffer = None if mapped else memoryview(bytearray(BLOCK_SIZE))
         try:
             while not failed.is_set():
                 start = index * WINDOW
                 end = min(available(start + WINDOW), start + WINDOW)
                 if end <= start:
                     return
-                hashed[index] = (_window_blocks(fd, start, end), end - start)
+                if buffer is None:
+                    blocks = _mapped_blocks(fd, start, end)
+                else:
+                    blocks = _read_blocks(fd, start, end, buffer)
+                hashed[index] = (blocks, end - start)
                 index += workers
         except BaseException as exc:  # re-raised by the calling thread
             errors.append(exc)
@@ -161,8 +174,8 @@ def hash_windows(fd: int, available: Callable[[int], int], *, size_hint: int) ->
     return hasher.result(), size
 
 
-def _window_blocks(fd: int, start: int, end: int) -> bytes:
-    """The concatenated block digests of bytes ``[start, end)`` of ``fd``.
+def _mapped_blocks(fd: int, start: int, end: int) -> bytes:
+    """The concatenated block digests of bytes ``[start, end)`` of ``fd``, from a mapping.
 
     ``start`` is a multiple of ``WINDOW`` (so of the mapping granularity and of the block
     size). The range is mapped read-only and hashed where it lies in the page cache, not
@@ -171,7 +184,7 @@ def _window_blocks(fd: int, start: int, end: int) -> bytes:
     try:
         window = mmap.mmap(fd, end - start, flags=_MAP_FLAGS, prot=mmap.PROT_READ, offset=start)
     except (OSError, ValueError):
-        return b"".join(_read_block(fd, offset, end) for offset in range(start, end, BLOCK_SIZE))
+        return _read_blocks(fd, start, end, memoryview(bytearray(BLOCK_SIZE)))
     with window:
         view = memoryview(window)
         try:
@@ -183,9 +196,12 @@ def _window_blocks(fd: int, start: int, end: int) -> bytes:
             view.release()
 
 
-def _read_block(fd: int, offset: int, end: int) -> bytes:
-    want = min(BLOCK_SIZE, end - offset)
-    chunk = os.pread(fd, want, offset)
-    if len(chunk) != want:
-        raise OSError(errno.EIO, "the file is shorter than what was written to it")
-    return hashlib.sha256(chunk).digest()
+def _read_blocks(fd: int, start: int, end: int, buffer: memoryview) -> bytes:
+    """The concatenated block digests of bytes ``[start, end)`` of ``fd``, read into ``buffer``."""
+    digests = []
+    for offset in range(start, end, BLOCK_SIZE):
+        want = min(BLOCK_SIZE, end - offset)
+        if os.preadv(fd, [buffer[:want]], offset) != want:
+            raise OSError(errno.EIO, "the file is shorter than it was a moment ago")
+        digests.append(hashlib.sha256(buffer[:want]).digest())
+    return b"".join(digests)
