@@ -39,32 +39,36 @@ Targets: throughput >= 0.5x cp for both stores, peak RSS growth <= 64 MiB. A put
 owes an fsync (``cp`` does not), so puts are checked against ``cp + fsync`` as well.
 ``--check`` exits 1 when a target against ``cp`` is missed.
 
-Last figures (1 GiB, 9 rounds, 2 vCPUs at load 0.6-1.6, SHA-NI SHA-256 ~1.7 GB/s a core)::
+Last figures (1 GiB, 7 rounds, 2 vCPUs at load 0.6-1.0, SHA-NI SHA-256 ~1.7 GB/s a core)::
 
                     op      best s  median   MiB/s   x cp (median) x cp+fsync  RSS +MiB
-    cp              copy      0.27    0.32   3,750   1.00     1.00       2.19       0.0
-    cp + fsync      copy      0.60    0.68   1,713   0.46     0.47       1.00       0.0
-    sha256 stream   read      0.71    0.73   1,433   0.38     0.43       0.84       0.0
-    digest only     read      0.31    0.33   3,285   0.88     0.96       1.92      17.1
-    local           put       0.61    0.65   1,683   0.45     0.49       0.98      21.0
-    local           cp        0.31    2.83   3,262   0.87     0.11       1.90       0.0
-    local           fetch     0.55    2.66   1,878   0.50     0.12       1.10      21.2
-    fsspec file://  put       0.60    0.67   1,715   0.46     0.48       1.00      20.5
-    fsspec file://  cp        0.31    2.65   3,303   0.88     0.12       1.93       0.0
-    fsspec file://  fetch     0.55    0.60   1,876   0.50     0.53       1.10      20.7
+    cp              copy      0.27    0.30   3,745   1.00     1.00       2.20       0.0
+    cp + fsync      copy      0.60    0.64   1,703   0.45     0.46       1.00       0.0
+    sha256 stream   read      0.67    0.70   1,519   0.41     0.43       0.89       0.0
+    digest only     read      0.42    0.44   2,422   0.65     0.68       1.42       0.0
+    local           put       0.59    0.63   1,734   0.46     0.47       1.02      21.4
+    local           cp        0.29    2.71   3,584   0.96     0.11       2.10       0.0
+    local           fetch     0.54    1.45   1,897   0.51     0.20       1.11      21.4
+    fsspec file://  put       0.61    0.65   1,676   0.45     0.46       0.98      20.7
+    fsspec file://  cp        0.30    0.34   3,359   0.90     0.88       1.97       0.0
+    fsspec file://  fetch     0.52    2.57   1,957   0.52     0.12       1.15      20.6
 
-Two more runs of the same code that hour (3 and 7 rounds): fetches 0.54-0.55x and
-0.47-0.49x, puts 0.48-0.51x and 0.40-0.44x of that run's fastest cp (0.30 s and 0.25 s),
-puts 0.83-0.97x of cp + fsync. The local fetch's 2.66 s median is the host taking memory
-back (see above; its ``cp`` partner's median is 2.83 s).
+Three earlier runs of the same put and fetch code that hour (3, 7 and 9 rounds): fetches
+0.54-0.55x, 0.47-0.49x and 0.50x, puts 0.48-0.51x, 0.40-0.44x and 0.45-0.46x of that
+run's fastest cp, puts 0.83-1.00x of cp + fsync. Those runs hashed ``digest only`` from a
+mapping (0.30-0.32 s, 0.82-0.94x cp); it now reads into a buffer (``hash_file`` may be
+handed anyone's file, and a mapped file truncated by another process is a SIGBUS), which
+costs a copy: 0.42 s. Puts and fetches still hash their own temp copies mapped. The
+medians of 1.45-2.71 s are the host taking memory back (see above; the ``cp`` partners
+suffer the same).
 
-Reading them: the digest alone now runs at 0.88x cp (both cores hash blocks), where one
-SHA-256 stream is 0.38x; the single-stream digest of the figures before (0.72-0.75 s for
+Reading them: the digest alone now runs at 0.65-0.94x cp (both cores hash blocks), where
+one SHA-256 stream is 0.38-0.44x; the single-stream digest of the figures before (0.72-0.75 s for
 every put and fetch, 0.42-0.44x) was the bottleneck. What is left is the machine: a put or
 fetch must copy the bytes *and* hash them, about 0.3 + 0.6 CPU-seconds per GiB here, which
 two cores cannot do in less than ~0.47 s, and a put must also get the bytes to disk, so it
-cannot beat ``cp + fsync`` (it reaches 0.83-1.00x of it), which on this VM's disk is itself
-only 0.46-0.52x of a plain ``cp``. Fetches reach 0.47-0.55x of the fastest cp.
+cannot beat ``cp + fsync`` (it reaches 0.83-1.02x of it), which on this VM's disk is itself
+only 0.45-0.52x of a plain ``cp``. Fetches reach 0.47-0.55x of the fastest cp.
 """
 
 from __future__ import annotations
