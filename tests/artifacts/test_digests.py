@@ -111,3 +111,10 @@ def test_a_file_that_shrinks_while_hashed_is_an_error_not_a_crash(
 
     with pytest.raises(OSError, match="shorter than it was"):
         digests.hash_file(path)
+
+
+def test_tables_show_the_algorithm_and_ten_hex_digits() -> None:
+    assert digests.short_digest("sha256-4mib:" + "0123456789abcdef" * 4) == (
+        "sha256-4mib:0123456789"
+    )
+    assert digests.short_digest("manifest_md5:" + "f" * 32) == "manifest_md5:ffffffffff"

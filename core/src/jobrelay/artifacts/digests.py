@@ -41,6 +41,7 @@ __all__ = [
     "digest_hex",
     "hash_file",
     "hash_windows",
+    "short_digest",
 ]
 
 ALGORITHM: Final = "sha256-4mib"
@@ -95,6 +96,12 @@ def digest_bytes(data: bytes) -> str:
     hasher = ContentHasher()
     hasher.update(data)
     return hasher.result()
+
+
+def short_digest(digest: str) -> str:
+    """``digest`` cut for tables: its algorithm and 10 hex digits, like a short commit id."""
+    algorithm, _, hexdigest = digest.partition(":")
+    return f"{algorithm}:{hexdigest[:10]}" if hexdigest else digest
 
 
 def digest_hex(digest: str) -> str:

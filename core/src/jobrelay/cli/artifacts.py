@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from jobrelay.artifacts.base import ArtifactStore, parse_reference
+from jobrelay.artifacts.digests import short_digest
 from jobrelay.artifacts.manifest import digest_path
 from jobrelay.artifacts.staging import open_store, resolve_store_url
 from jobrelay.cli.exits import fail, run
@@ -151,7 +152,7 @@ def list_(
     for ref in refs:
         typer.echo(
             f"{ref.qualified_name:<{width}}  {ref.type:<6}  {_size(ref.size):>10}  "
-            f"{ref.digest[:19]}  {_job(ref.producer)}"
+            f"{short_digest(ref.digest)}  {_job(ref.producer)}"
         )
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
+from jobrelay.artifacts.digests import short_digest
 from jobrelay.cli import render
 from jobrelay.client import AsyncClient
 from jobrelay.models import ArtifactRef, JobResult, JobSpec, JobState
@@ -170,15 +171,15 @@ async def _lineage(
     store = await client.artifact_store()
     outputs: list[ArtifactRef] = [ref for r in results for ref in r.outputs.values()]
     table = Table(title="artifact lineage", header_style="bold", title_justify="left")
-    for column in ("artifact", "digest", "size", "produced by", "read by"):
-        table.add_column(column)
+    for column in ("artifact", "digest", "produced by", "read by"):
+        # Names and digests whole; job names and ids wrap when the terminal is narrow.
+        table.add_column(column, no_wrap=column in ("artifact", "digest"))
     for ref in outputs:
         lineage = await store.lineage(ref)
         producer = lineage.producer
         table.add_row(
             ref.qualified_name,
-            ref.digest[:19],
-            f"{ref.size} B",
+            short_digest(ref.digest),
             f"{names.get(producer.id, producer.id)} ({producer.id})" if producer else "-",
             ", ".join(f"{names.get(c.id, c.id)} ({c.id})" for c in lineage.consumers) or "-",
         )

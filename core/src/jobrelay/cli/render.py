@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from jobrelay.artifacts.digests import short_digest
 from jobrelay.models import JobRef, JobState, JobStatus, LogLine
 from jobrelay.waiting import JobUpdate
 
@@ -166,7 +167,7 @@ def status_detail(status: JobStatus) -> Table:
     if status.url:
         rows.append(("url", status.url))
     for name, ref in status.outputs.items():
-        rows.append((f"output {name}", f"{ref.qualified_name} {ref.digest[:19]}"))
+        rows.append((f"output {name}", f"{ref.qualified_name} {short_digest(ref.digest)}"))
     for key, value in rows:
         table.add_row(key, value)
     return table
