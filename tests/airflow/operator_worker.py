@@ -36,6 +36,10 @@ class WorkerTI:
     def xcom_push(self, key: str, value: Any) -> None:
         self.pushed[key] = value
 
+    def xcom_pull(self, key: str) -> Any:
+        """This task's own XCom, as a resumed try reads what it pushed before deferring."""
+        return self.pushed.get(key)
+
 
 def run_try(run_id: str, entrypoint: str, **op: Any) -> tuple[dict[str, Any], WorkerTI]:
     """One try of the task: execute the operator with this run's identity."""

@@ -9,15 +9,19 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from airflow.sdk.bases.operator import ExecutorSafeguard
+from airflow.sdk.exceptions import TaskDeferralError, TaskDeferralTimeout, TaskDeferred
 from airflow_jobrelay.exceptions import JobRelayJobFailed, JobRelayJobTimeout
+from airflow_jobrelay.operators import SubmitJobOperator
 from airflow_jobrelay.triggers import JobTrigger
 from jobrelay import Client, JobState, JobStatus
 
 from .conftest import PLATFORM_HOME, ROOT
-from .operator_worker import DAG_ID, TASK_ID, run_try
+from .operator_worker import DAG_ID, TASK_ID, WorkerTI, run_try
 from .support import jobs_for
 
 pytestmark = pytest.mark.slow
@@ -125,6 +129,48 @@ def test_killing_the_worker_task_cancels_its_job(run_id: str, when: JobState) ->
     assert _wait_for_job(run_id, JobState.CANCELLED).ref.id == job.ref.id
     assert worker.returncode != 0
     assert "cancelled" in err or "was killed while job" in err
+
+
+def _defer(run_id: str) -> tuple[WorkerTI, JobStatus, TaskDeferred]:
+    """One deferrable try with a 30 s execution_timeout, deferred on a running job."""
+    ExecutorSafeguard.test_mode = True
+    operator = SubmitJobOperator(
+        task_id=TASK_ID,
+        entrypoint="echo started; sleep 60",
+        deferrable=True,
+        execution_timeout=timedelta(seconds=30),
+        poll_interval=0.05,
+    )
+    ti = WorkerTI(run_id=run_id)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({"ti": ti})  # type: ignore[arg-type]
+    return ti, _wait_for_job(run_id, JobState.RUNNING), deferred.value
+
+
+def _resume(ti: WorkerTI, error: str) -> None:
+    """What the worker does when the scheduler fails a deferral: a fresh operator resumes."""
+    operator = SubmitJobOperator(task_id=TASK_ID, entrypoint="echo started; sleep 60")
+    operator.resume_execution("__fail__", {"error": error}, {"ti": ti})  # type: ignore[arg-type]
+
+
+def test_the_deferral_times_out_with_execution_timeout_and_cancels_the_job(run_id: str) -> None:
+    ti, job, deferred = _defer(run_id)
+    assert deferred.timeout == timedelta(seconds=30)  # Airflow enforces it while deferred
+
+    with pytest.raises(TaskDeferralTimeout):
+        _resume(ti, "Trigger timeout")  # the scheduler's check_trigger_timeouts fired
+
+    assert _wait_for_job(run_id, JobState.CANCELLED).ref.id == job.ref.id
+
+
+def test_a_failed_trigger_leaves_the_job_for_the_retry_to_reattach(run_id: str) -> None:
+    ti, job, _ = _defer(run_id)
+
+    with pytest.raises(TaskDeferralError):
+        _resume(ti, "Trigger failure")  # the triggerer crashed running it
+
+    (still,) = jobs_for(DAG_ID, TASK_ID, run_id)
+    assert (still.ref.id, still.state) == (job.ref.id, JobState.RUNNING)
 
 
 async def _until(run_id: str, state: JobState, timeout: float = 60) -> JobStatus:

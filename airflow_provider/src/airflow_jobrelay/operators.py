@@ -36,6 +36,10 @@ __all__ = ["SubmitJobOperator"]
 T = TypeVar("T")
 WaitFor = Literal["finished", "running", "none"]
 _WAIT_FOR = ("finished", "running", "none")
+# How Airflow resumes a task whose deferral failed, and the error it gives for a timeout
+# (``airflow.sdk.bases.operator.TRIGGER_FAIL_REPR`` and ``TriggerFailureReason``, private).
+_TRIGGER_FAILED = "__fail__"
+_TRIGGER_TIMED_OUT = "Trigger timeout"
 
 # JobSpec field -> the operator attribute (a template field) it comes from. ``queue`` and
 # ``resources`` are BaseOperator's own (the Airflow executor's), hence the ``job_`` names.
@@ -68,7 +72,11 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
     :param wait_for: ``"finished"`` (default), ``"running"`` or ``"none"`` (submit only).
     :param queue_timeout: seconds the job may wait in the queue; then it is cancelled.
     :param run_timeout: seconds the job may run; then it is cancelled.
-    :param deferrable: wait on the triggerer instead of holding a worker slot.
+    :param deferrable: wait on the triggerer instead of holding a worker slot. Airflow
+        does not apply ``execution_timeout`` to a deferred task, so it becomes the
+        deferral's timeout; when that fires the job is cancelled (``cancel_on_timeout``).
+    :param cancel_on_timeout: cancel the job when a phase timeout or the task's
+        ``execution_timeout`` ends the wait (default true).
     :param cancel_on_kill: cancel the job when the task is killed (default true).
     :param poll_interval, max_poll_interval: override the platform's status polling.
 
@@ -141,8 +149,27 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         if not self.deferrable or self.wait_for == "none":
             return self.execute_resumable(context)
         ref = self.submit_job(context)
-        self.defer(trigger=self._trigger(ref), method_name="execute_complete")  # raises
+        self.defer(  # raises
+            trigger=self._trigger(ref),
+            method_name="execute_complete",
+            timeout=self.execution_timeout,
+        )
         return None
+
+    def resume_execution(
+        self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context
+    ) -> Any:
+        """Resume after deferral; when the deferral timed out, cancel the job first.
+
+        The scheduler ends a deferral that outlived its timeout by resuming the task with
+        Airflow's failure marker, and the base class raises ``TaskDeferralTimeout``. The
+        trigger that was waiting is gone by then, so the job would otherwise run on. A
+        trigger that failed for another reason leaves the job alone: a retry reattaches.
+        """
+        error = (next_kwargs or {}).get("error")
+        if next_method == _TRIGGER_FAILED and error == _TRIGGER_TIMED_OUT:
+            self._cancel_after_deferral_timeout(context)
+        return super().resume_execution(next_method, next_kwargs, context)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: copy the job's log from the cursor, then finish."""
@@ -183,7 +210,7 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         if ref.url:
             self.log.info("Job page: %s", ref.url)
         JobRelayJobLink.persist(context, ref.url)
-        context["ti"].xcom_push(key="jobrelay_job", value=ref.model_dump(mode="json"))
+        context["ti"].xcom_push(key=self.external_id_key, value=ref.model_dump(mode="json"))
         return ref.model_dump(mode="json")
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
@@ -221,6 +248,16 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         return self._result
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _cancel_after_deferral_timeout(self, context: Context) -> None:
+        from jobrelay import JobRef
+
+        stored = context["ti"].xcom_pull(key=self.external_id_key)
+        if not self.cancel_on_timeout or stored is None:
+            return
+        self._ref = ref = JobRef.model_validate(stored)
+        self.log.info("Cancelling job %s: the task timed out while deferred", ref.id)
+        self._call(lambda client: client.cancel(ref))
 
     def _hook(self) -> JobRelayHook:
         return JobRelayHook(self.jobrelay_conn_id)
