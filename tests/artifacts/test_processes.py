@@ -13,9 +13,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from jobrelay.artifacts import FsspecArtifactStore, LocalArtifactStore, open_store
 from jobrelay.artifacts.base import ArtifactStore
+from jobrelay.artifacts.localfs import _HOST, sweep_stale_temps, temp_name
 from jobrelay.errors import ArtifactNotFound
 from jobrelay.models import ArtifactRef
 
@@ -160,3 +162,21 @@ async def test_writer_killed_mid_put_leaves_no_partial_version(
     assert ref.size == 256 * 2**20
     assert _temp_files(store) == []  # the dead process's temp file was swept
     await _assert_consistent(reopened, "big", tmp_path)
+
+
+def test_sweeping_removes_temps_of_dead_writers_only(tmp_path: Path) -> None:
+    tmp_dir = tmp_path / "tmp"
+    tmp_dir.mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", "pass"])
+    while psutil.Process(writer.pid).status() != psutil.STATUS_ZOMBIE:  # exited, not reaped
+        time.sleep(0.01)
+    dead = tmp_dir / f"{_HOST}.{writer.pid}.{'a' * 32}.tmp"
+    alive = tmp_dir / temp_name()  # this process's: a put still running
+    foreign = tmp_dir / "otherhost.1.b.tmp"  # another host's process cannot be checked here
+    for path in (dead, alive, foreign):
+        path.write_bytes(b"partial")
+
+    assert sweep_stale_temps(tmp_dir) == 1
+
+    writer.wait()
+    assert sorted(p.name for p in tmp_dir.iterdir()) == sorted([alive.name, foreign.name])

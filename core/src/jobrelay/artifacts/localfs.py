@@ -19,6 +19,7 @@ from typing import IO
 from jobrelay.artifacts.digests import ALGORITHM, digest_hex
 from jobrelay.artifacts.filecopy import copy_file
 from jobrelay.artifacts.streams import fsync_dir
+from jobrelay.platforms.local.procs import pid_alive
 
 __all__ = [
     "blob_path",
@@ -120,16 +121,6 @@ def remove_quietly(path: Path) -> None:
             path.unlink()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_stale_temps(tmp_dir: Path) -> int:
     """Remove temp files left by killed processes of this host; return how many.
 
@@ -143,7 +134,7 @@ def sweep_stale_temps(tmp_dir: Path) -> int:
         parts = entry.name.lstrip(".").split(".")
         if len(parts) != 4 or parts[0] != _HOST or not parts[1].isdigit():
             continue
-        if not _pid_alive(int(parts[1])):
+        if not pid_alive(int(parts[1])):
             remove_quietly(entry)
             removed += 1
     return removed
