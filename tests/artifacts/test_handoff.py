@@ -89,13 +89,7 @@ async def test_collect_outputs_twice_returns_the_same_refs(
     store: ArtifactStore, tmp_path: Path
 ) -> None:
     workdir = tmp_path / "job"
-    env = await prepare_inputs({}, store, workdir)
-    _run_job(
-        env,
-        workdir,
-        "from jobrelay import runtime\nopen('o.txt','w').write('x')\n"
-        "runtime.log_output('out', 'o.txt')\n",
-    )
+    env = await _job_logging_one_output(store, workdir)
 
     first = await collect_outputs(outputs_dir(env), store, PRODUCER)
     (workdir / "o.txt").unlink()  # the job's files may be gone by the second call
@@ -124,13 +118,7 @@ async def test_output_whose_file_vanished_is_a_clear_error(
     store: ArtifactStore, tmp_path: Path
 ) -> None:
     workdir = tmp_path / "job"
-    env = await prepare_inputs({}, store, workdir)
-    _run_job(
-        env,
-        workdir,
-        "from jobrelay import runtime\nopen('o.txt','w').write('x')\n"
-        "runtime.log_output('out', 'o.txt')\n",
-    )
+    env = await _job_logging_one_output(store, workdir)
     (workdir / "o.txt").unlink()
 
     with pytest.raises(ArtifactError, match=r"'out' points at .*o\.txt, which does not exist"):
@@ -139,6 +127,14 @@ async def test_output_whose_file_vanished_is_a_clear_error(
 
 async def test_no_outputs_folder_means_no_outputs(store: ArtifactStore, tmp_path: Path) -> None:
     assert await collect_outputs(tmp_path / "never-made", store, PRODUCER) == {}
+
+
+async def _job_logging_one_output(store: ArtifactStore, workdir: Path) -> dict[str, str]:
+    """Run a job that writes ``o.txt`` and logs it as output ``out``; return its env."""
+    env = await prepare_inputs({}, store, workdir)
+    script = "from jobrelay import runtime\nopen('o.txt','w').write('x')\n"
+    _run_job(env, workdir, script + "runtime.log_output('out', 'o.txt')\n")
+    return env
 
 
 def _replace_text(path: Path, text: str) -> str:
