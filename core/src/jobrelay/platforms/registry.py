@@ -6,10 +6,12 @@ register their own with :func:`register_platform`.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import anyio
 
 from jobrelay.errors import ConfigError
 from jobrelay.platforms.base import Platform
@@ -46,9 +48,15 @@ async def _opener(scheme: str) -> Opener:
             field="platform",
         )
     module_name, _, attr = target.partition(":")
-    # A first import can take a while (httpx, a platform's parsers); in a worker thread it
-    # never stalls the caller's event loop (an Airflow triggerer runs many triggers on one).
-    module = await asyncio.to_thread(importlib.import_module, module_name)
+    module = sys.modules.get(module_name)
+    if module is None:
+        # A first import can take a while (httpx, a platform's parsers); in a worker thread
+        # it never stalls the caller's event loop (an Airflow triggerer runs many triggers on
+        # one). anyio's thread, not asyncio.to_thread: concurrent.futures holds a lock
+        # global to the process while it starts a thread, and an orchestrator's signal
+        # handler that interrupts that moment and then cancels a job (Airflow's on_kill)
+        # would wait on it forever.
+        module = await anyio.to_thread.run_sync(importlib.import_module, module_name)
     opener: Opener = getattr(module, attr)
     return opener
 

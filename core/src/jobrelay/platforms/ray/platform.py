@@ -13,13 +13,13 @@ would need a WebSocket client the core does not otherwise depend on.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import httpx
 from pydantic import SecretStr
 
@@ -131,7 +131,7 @@ class RayPlatform:
         working_dir_uri = None
         local_dir = payloads.local_working_dir(spec)
         if local_dir is not None:
-            package = await asyncio.to_thread(packaging.package_dir, local_dir)
+            package = await anyio.to_thread.run_sync(packaging.package_dir, local_dir)
             await self.upload_package(package)
             working_dir_uri = package.uri
         key = spec.idempotency_key
