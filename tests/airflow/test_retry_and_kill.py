@@ -14,11 +14,17 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk.bases.operator import ExecutorSafeguard
-from airflow.sdk.exceptions import TaskDeferralError, TaskDeferralTimeout, TaskDeferred
+from airflow.sdk.exceptions import (
+    AirflowException,
+    TaskDeferralError,
+    TaskDeferralTimeout,
+    TaskDeferred,
+)
 from airflow_jobrelay.exceptions import JobRelayJobFailed, JobRelayJobTimeout
 from airflow_jobrelay.operators import SubmitJobOperator
+from airflow_jobrelay.sensors import JobSensor
 from airflow_jobrelay.triggers import JobTrigger
-from jobrelay import Client, JobState, JobStatus
+from jobrelay import Client, JobSpec, JobState, JobStatus
 
 from .conftest import PLATFORM_HOME, ROOT
 from .operator_worker import DAG_ID, TASK_ID, WorkerTI, run_try
@@ -27,9 +33,9 @@ from .support import jobs_for
 pytestmark = pytest.mark.slow
 
 
-def _start_worker(run_id: str, entrypoint: str) -> subprocess.Popen[str]:
+def _start_worker(run_id: str, entrypoint: str, *options: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.airflow.operator_worker", run_id, entrypoint],
+        [sys.executable, "-m", "tests.airflow.operator_worker", run_id, entrypoint, *options],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -58,6 +64,18 @@ def _wait_for_job(
             return jobs[0]
         time.sleep(0.1)
     raise AssertionError(f"no job of run {run_id} became {state} within {timeout}s: {jobs}")
+
+
+def _exit_of(worker: subprocess.Popen[str], timeout: float) -> str:
+    """The worker's stderr once it exited; a hung worker fails with its threads' stacks."""
+    try:
+        return worker.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        worker.send_signal(signal.SIGUSR1)  # operator_worker dumps every thread's stack
+        time.sleep(1)
+        worker.kill()
+        err = worker.communicate(timeout=30)[1]
+        raise AssertionError(f"the worker did not exit within {timeout}s:\n{err[-6000:]}") from None
 
 
 @pytest.fixture
@@ -124,11 +142,48 @@ def test_killing_the_worker_task_cancels_its_job(run_id: str, when: JobState) ->
     job = _wait_for_job(run_id, when, worker=worker, at_least=True)
 
     worker.send_signal(signal.SIGTERM)  # what the supervisor sends; on_kill runs
-    _out, err = worker.communicate(timeout=60)
+    err = _exit_of(worker, timeout=60)
 
     assert _wait_for_job(run_id, JobState.CANCELLED).ref.id == job.ref.id
     assert worker.returncode != 0
     assert "cancelled" in err or "was killed while job" in err
+
+
+def test_a_kill_that_interrupts_a_thread_start_still_cancels_the_job(run_id: str) -> None:
+    # Airflow runs on_kill in its SIGTERM handler, wherever the worker's main thread was:
+    # here, inside a thread start, holding locks any new thread or executor needs.
+    worker = _start_worker(run_id, "echo started; sleep 60", "mid-thread-start")
+    job = _wait_for_job(run_id, JobState.RUNNING, worker=worker)
+
+    worker.send_signal(signal.SIGTERM)
+    err = _exit_of(worker, timeout=30)
+
+    assert _wait_for_job(run_id, JobState.CANCELLED).ref.id == job.ref.id
+    assert f"the task was killed; job {job.ref.id} was cancelled" in err
+
+
+@pytest.mark.parametrize("cancel_on_kill", [True, False], ids=["owns-the-job", "default"])
+def test_killing_a_sensor_stops_it_and_cancels_the_job_only_when_asked(
+    run_id: str, cancel_on_kill: bool
+) -> None:
+    with Client(f"local://{PLATFORM_HOME}") as client:
+        key = f"airflow:{DAG_ID}:{TASK_ID}:{run_id}:-1"
+        ref = client.submit(JobSpec(entrypoint="sleep 60", idempotency_key=key))
+    job = _wait_for_job(run_id, JobState.RUNNING)
+    sensor = JobSensor(
+        task_id="watch", job=ref.model_dump(mode="json"), cancel_on_kill=cancel_on_kill
+    )
+    assert sensor.poke({}).is_done is False  # type: ignore[arg-type]
+
+    sensor.on_kill()  # between pokes, as Airflow's SIGTERM handler finds it
+
+    if cancel_on_kill:
+        assert _wait_for_job(run_id, JobState.CANCELLED).ref.id == job.ref.id
+    else:
+        time.sleep(0.3)
+        assert _wait_for_job(run_id, JobState.RUNNING, 1).ref.id == job.ref.id
+    with pytest.raises(AirflowException, match="the task was killed"):
+        sensor.poke({})  # type: ignore[arg-type]
 
 
 def _defer(run_id: str) -> tuple[WorkerTI, JobStatus, TaskDeferred]:

@@ -16,14 +16,15 @@ store (``ResumableJobMixin``); the key alone suffices without it, and for deferr
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_jobrelay._compat import ResumableJobMixin
-from airflow_jobrelay._sync import run_with_client
+from airflow_jobrelay._sync import Interrupt, Interrupted, fail_after_kill, run_with_client
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
 from airflow_jobrelay.links import JobRelayJobLink
 
@@ -141,20 +142,22 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         self._conn: Connection | None = None
         self._ref: JobRef | None = None
         self._result: dict[str, Any] | None = None
-        self._killed = False
+        self._interrupt = Interrupt()  # a kill stops the running wait; see on_kill
+        self._executing = False
 
     # -- Airflow entry points -----------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
-        if not self.deferrable or self.wait_for == "none":
-            return self.execute_resumable(context)
-        ref = self.submit_job(context)
-        self.defer(  # raises
-            trigger=self._trigger(ref),
-            method_name="execute_complete",
-            timeout=self.execution_timeout,
-        )
-        return None
+        with self._running():
+            if not self.deferrable or self.wait_for == "none":
+                return self.execute_resumable(context)
+            ref = self.submit_job(context)
+            self.defer(  # raises
+                trigger=self._trigger(ref),
+                method_name="execute_complete",
+                timeout=self.execution_timeout,
+            )
+            return None
 
     def resume_execution(
         self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context
@@ -167,9 +170,10 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         trigger that failed for another reason leaves the job alone: a retry reattaches.
         """
         error = (next_kwargs or {}).get("error")
-        if next_method == _TRIGGER_FAILED and error == _TRIGGER_TIMED_OUT:
-            self._cancel_after_deferral_timeout(context)
-        return super().resume_execution(next_method, next_kwargs, context)
+        with self._running():
+            if next_method == _TRIGGER_FAILED and error == _TRIGGER_TIMED_OUT:
+                self._cancel_after_deferral_timeout(context)
+            return super().resume_execution(next_method, next_kwargs, context)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: copy the job's log from the cursor, then finish."""
@@ -182,9 +186,16 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         return self._finish(context, result_from_event(event))
 
     def on_kill(self) -> None:
-        """The task was killed (or timed out) while waiting here: cancel the job."""
-        self._killed = True  # a kill during submission cancels once the job is known
-        if not self.cancel_on_kill or self._ref is None or self._conn is None:
+        """The task was killed (or timed out): stop waiting and cancel the job.
+
+        Airflow calls this from its SIGTERM handler while ``execute`` still runs on the
+        same thread, maybe holding a lock; then it only interrupts the running (or next)
+        call, which cancels the job once the handler has returned (``Interrupt``). A kill
+        during the submit call takes effect as soon as the job is known. Called after
+        ``execute`` ended (Airflow's ``execution_timeout`` does so), it cancels here.
+        """
+        self._interrupt.request()
+        if self._executing or not self.cancel_on_kill or self._ref is None or self._conn is None:
             return
         self.log.info("Cancelling job %s: the task was killed", self._ref.id)
         with self._hook().sync_client_from_connection(self._conn) as client:
@@ -201,10 +212,12 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         tags = {"airflow_dag_id": ti.dag_id, "airflow_task_id": ti.task_id}
         fields = {field: getattr(self, attr) for field, attr in _SPEC_ATTRS.items()}
         spec = build_spec(fields, key=key, airflow_tags=tags)
-        self._ref = ref = self._call(lambda client: client.submit(spec))
-        if self._killed:  # on_kill ran while we were submitting and had no job to cancel
-            self.on_kill()
-            raise AirflowException(f"the task was killed while job {ref.id} was submitted")
+        if self._interrupt.requested:
+            raise AirflowException("the task was killed before its job was submitted")
+        # Not interruptible: a kill must not lose the reference of a job just created.
+        self._ref = ref = self._call(lambda client: client.submit(spec), interruptible=False)
+        if self._interrupt.requested:  # the kill came while submitting
+            self._call(self._stop_killed, interruptible=False)
         verb = "Reattached to" if ref.reattached else "Submitted"
         self.log.info("%s job %s on %s (key %s)", verb, ref.id, ref.platform, key)
         if ref.url:
@@ -216,7 +229,7 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
     def get_job_status(self, external_id: Any, context: Context) -> str:
         from jobrelay import JobRef, JobRelayError
 
-        ref = JobRef.model_validate(external_id)
+        self._ref = ref = JobRef.model_validate(external_id)  # a kill now cancels it
         try:
             return self._call(lambda client: client.status(ref)).state.value
         except JobRelayError as exc:  # gone, or on another platform now: submit again
@@ -262,11 +275,33 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
     def _hook(self) -> JobRelayHook:
         return JobRelayHook(self.jobrelay_conn_id)
 
-    def _call(self, fn: Callable[[AsyncClient], Awaitable[T]]) -> T:
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        self._executing = True
+        try:
+            yield
+        finally:
+            self._executing = False
+
+    def _call(self, fn: Callable[[AsyncClient], Awaitable[T]], *, interruptible: bool = True) -> T:
+        """Run ``fn(client)``; a kill (``on_kill``) stops it and cancels the job, unless
+        not ``interruptible``."""
         hook = self._hook()
         if self._conn is None:  # kept: on_kill must not look the connection up again
             self._conn = hook.get_connection(self.jobrelay_conn_id)
-        return run_with_client(hook, self._conn, fn)
+        if not interruptible:
+            return run_with_client(hook, self._conn, fn)
+
+        async def stoppable(client: AsyncClient) -> T:
+            try:
+                return await self._interrupt.guard(lambda: fn(client))
+            except Interrupted:
+                return await self._stop_killed(client)
+
+        return run_with_client(hook, self._conn, stoppable)
+
+    async def _stop_killed(self, client: AsyncClient) -> NoReturn:
+        await fail_after_kill(client, self._ref, cancel=self.cancel_on_kill, log=self.log)
 
     async def _wait_following(self, client: AsyncClient, ref: JobRef) -> JobResult:
         from jobrelay import JobCancelled, JobFailed, JobState, JobTimeout

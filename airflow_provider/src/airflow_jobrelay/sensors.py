@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
-from airflow_jobrelay._sync import run_with_client
+from airflow_jobrelay._sync import Interrupt, Interrupted, fail_after_kill, run_with_client
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Connection, Context
+    from jobrelay import AsyncClient, JobRef, JobResult
 
 __all__ = ["JobSensor"]
 
@@ -47,6 +48,8 @@ class JobSensor(BaseSensorOperator):
         self.jobrelay_conn_id = jobrelay_conn_id
         self.deferrable = deferrable
         self.cancel_on_kill = cancel_on_kill
+        self._conn: Connection | None = None  # kept: on_kill must not look it up again
+        self._interrupt = Interrupt()
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -75,8 +78,9 @@ class JobSensor(BaseSensorOperator):
 
         ref = JobRef.model_validate(job_ref_from(self.job))
         hook = JobRelayHook(self.jobrelay_conn_id)
-        conn = hook.get_connection(self.jobrelay_conn_id)
-        result = run_with_client(hook, conn, lambda client: client.result(ref))
+        if self._conn is None:
+            self._conn = hook.get_connection(self.jobrelay_conn_id)
+        result = run_with_client(hook, self._conn, lambda client: self._result(client, ref))
         status = result.status
         self.log.info("Job %s is %s", ref.id, status.state.value)
         if not status.state.is_terminal:
@@ -87,16 +91,28 @@ class JobSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=result_to_xcom(result))
 
     def on_kill(self) -> None:
-        """Killed while poking: cancel the job only when ``cancel_on_kill`` (it is not ours)."""
-        if not self.cancel_on_kill:
+        """Killed: stop poking; cancel the job only when ``cancel_on_kill`` (it is not ours).
+
+        Airflow calls this from its SIGTERM handler. A poke in flight is only interrupted
+        here and cancels the job itself once the handler returned (see ``Interrupt``);
+        between pokes the sensor sleeps and holds no lock, so the job is cancelled here.
+        """
+        if self._interrupt.request() or not self.cancel_on_kill or self._conn is None:
             return
         from jobrelay import JobRef
 
         from airflow_jobrelay._spec import job_ref_from
 
-        hook = JobRelayHook(self.jobrelay_conn_id)
-        with hook.get_client() as client:
-            client.cancel(JobRef.model_validate(job_ref_from(self.job)))
+        ref = JobRef.model_validate(job_ref_from(self.job))
+        self.log.info("Cancelling job %s: the task was killed", ref.id)
+        with JobRelayHook(self.jobrelay_conn_id).sync_client_from_connection(self._conn) as client:
+            client.cancel(ref)
+
+    async def _result(self, client: AsyncClient, ref: JobRef) -> JobResult:
+        try:
+            return await self._interrupt.guard(lambda: client.result(ref))
+        except Interrupted:
+            await fail_after_kill(client, ref, cancel=self.cancel_on_kill, log=self.log)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         from airflow_jobrelay._spec import result_from_event, result_to_xcom
