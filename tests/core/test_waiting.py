@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from jobrelay import ConfigError, JobRef, JobState, JobStatus, JobTimeout, PollPolicy, WaitLimits
+from jobrelay import (
+    AsyncClient,
+    ConfigError,
+    JobRef,
+    JobState,
+    JobStatus,
+    JobTimeout,
+    PollPolicy,
+    WaitLimits,
+)
 from jobrelay.waiting import JobUpdate, StatusHub, wait_for_job
 
 FAST = PollPolicy(initial_s=0.005, max_s=0.02, jitter=0)
@@ -24,6 +34,7 @@ class Jobs:
         self.position: dict[str, int | None] = {}
         self.calls: list[int] = []
         self.cancelled: list[str] = []
+        self.started_at: dict[str, datetime] = {}
 
     def add(self, job_id: str, state: JobState = JobState.QUEUED) -> JobRef:
         self.state[job_id] = state
@@ -37,6 +48,7 @@ class Jobs:
                 state=self.state[r.id],
                 platform_state=self.state[r.id].lower(),
                 queue_position=self.position.get(r.id),
+                started_at=self.started_at.get(r.id),
             )
             for r in refs
             if r.id in self.state
@@ -164,3 +176,75 @@ async def test_polling_backs_off_while_nothing_changes() -> None:
 def test_nonpositive_limits_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="queue_timeout"):
         WaitLimits(queue_timeout=0)
+
+
+# A wait that continues an earlier one (``since``): a restarted Airflow trigger. The limits
+# are long and the resumed wait is bounded by a few seconds, so a restart that granted the
+# job fresh limits fails these tests instead of passing slowly.
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+async def _resumed_wait(jobs: Jobs, ref: JobRef, since: datetime, limits: WaitLimits) -> JobStatus:
+    hub = StatusHub(jobs, FAST)
+    try:
+        return await asyncio.wait_for(
+            wait_for_job(
+                hub, ref, cancel=jobs.cancel, limits=limits, since=since, wall=lambda: NOW
+            ),
+            timeout=5,
+        )
+    finally:
+        await hub.aclose()
+
+
+@pytest.mark.parametrize(
+    ("state", "started_ago", "limits", "phase"),
+    [
+        (JobState.QUEUED, None, WaitLimits(queue_timeout=60), "queue"),
+        (JobState.RUNNING, None, WaitLimits(timeout=60), "total"),
+        # Found running: the run phase counts from the platform's start, 70 s ago.
+        (JobState.RUNNING, 70, WaitLimits(run_timeout=60), "run"),
+    ],
+    ids=["queue", "total", "run"],
+)
+async def test_a_resumed_wait_counts_its_limits_from_when_the_wait_began(
+    state: JobState, started_ago: float | None, limits: WaitLimits, phase: str
+) -> None:
+    jobs = Jobs()
+    ref = jobs.add("j", state)
+    if started_ago is not None:
+        jobs.started_at["j"] = NOW - timedelta(seconds=started_ago)
+    with pytest.raises(JobTimeout) as info:
+        await _resumed_wait(jobs, ref, NOW - timedelta(seconds=90), limits)
+    assert info.value.phase == phase
+    assert jobs.cancelled == ["j"]
+
+
+async def test_a_platform_clock_far_behind_cannot_end_a_resumed_run_early() -> None:
+    jobs = Jobs()
+    ref = jobs.add("j", JobState.RUNNING)
+    jobs.started_at["j"] = NOW - timedelta(hours=3)  # before the wait began: not believed
+    asyncio.get_running_loop().create_task(later(0.2, jobs, "j", JobState.SUCCEEDED))
+    status = await _resumed_wait(
+        jobs, ref, NOW - timedelta(seconds=30), WaitLimits(queue_timeout=60, run_timeout=60)
+    )
+    assert status.state is JobState.SUCCEEDED
+    assert jobs.cancelled == []
+
+
+async def test_a_resumed_wait_within_its_limits_waits_on() -> None:
+    jobs = Jobs()
+    ref = jobs.add("j", JobState.QUEUED)
+    asyncio.get_running_loop().create_task(later(0.1, jobs, "j", JobState.RUNNING))
+    asyncio.get_running_loop().create_task(later(0.2, jobs, "j", JobState.SUCCEEDED))
+    limits = WaitLimits(queue_timeout=60, run_timeout=60)
+    status = await _resumed_wait(jobs, ref, NOW - timedelta(seconds=50), limits)
+    assert status.state is JobState.SUCCEEDED
+
+
+async def test_a_naive_since_is_refused_before_waiting() -> None:
+    async with AsyncClient("local://") as client:
+        ref = JobRef(platform="local://", id="j-none")
+        with pytest.raises(ConfigError, match="timezone-aware") as info:
+            await client.wait(ref, since=datetime(2026, 11, 22, 12, 0))
+    assert info.value.field == "since"

@@ -13,6 +13,7 @@ import collections
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
@@ -245,6 +246,7 @@ class AsyncClient:
         follow_logs: bool = False,
         log_cursor: str | None = None,
         raise_on_failure: bool = True,
+        since: datetime | None = None,
     ) -> JobResult:
         """Wait until the job is terminal, or RUNNING when ``until=JobState.RUNNING``.
 
@@ -254,16 +256,34 @@ class AsyncClient:
         changes and, with ``follow_logs``, new log lines with the cursor after them.
         Raises ``JobFailed`` / ``JobCancelled`` for a job that did not succeed, unless
         ``raise_on_failure=False``.
+
+        ``since`` (an aware datetime) continues a wait that began then, in another process
+        (a restarted trigger): the queue and total limits count from ``since``, and a job
+        found already RUNNING counts its run time from the platform's ``started_at``.
         """
         limits = WaitLimits(queue_timeout, run_timeout, timeout, cancel_on_timeout)
+        if since is not None and since.tzinfo is None:
+            raise ConfigError(
+                f"must be timezone-aware (e.g. datetime.now(UTC)), got {since!r}", field="since"
+            )
         hub = await self.status_hub()
         await self._for(ref)
-        if not follow_logs:
-            status = await wait_for_job(
-                hub, ref, until=until, limits=limits, cancel=self.cancel, on_update=on_update
+
+        async def waiting(updates: UpdateCallback | None) -> JobStatus:
+            return await wait_for_job(
+                hub,
+                ref,
+                until=until,
+                limits=limits,
+                cancel=self.cancel,
+                on_update=updates,
+                since=since,
             )
+
+        if not follow_logs:
+            status = await waiting(on_update)
         else:
-            status = await self._wait_following(ref, hub, until, limits, on_update, log_cursor)
+            status = await self._wait_following(ref, waiting, on_update, log_cursor)
         if raise_on_failure and status.state.is_terminal and not status.state.is_success:
             raise await self._job_error(ref, status)
         return await self._result_of(ref, status)
@@ -285,9 +305,7 @@ class AsyncClient:
     async def _wait_following(
         self,
         ref: JobRef,
-        hub: StatusHub,
-        until: JobState,
-        limits: WaitLimits,
+        waiting: Callable[[UpdateCallback | None], Awaitable[JobStatus]],
         on_update: UpdateCallback | None,
         cursor: str | None,
     ) -> JobStatus:
@@ -313,9 +331,7 @@ class AsyncClient:
 
         follower = asyncio.create_task(follow())
         try:
-            status = await wait_for_job(
-                hub, ref, until=until, limits=limits, cancel=self.cancel, on_update=remember
-            )
+            status = await waiting(remember)
             if not status.state.is_terminal:
                 stop.set()  # waited until RUNNING: stop following, keep nothing pending
             await follower

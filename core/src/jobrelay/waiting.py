@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from jobrelay.errors import JobRelayError, JobTimeout, NotFoundError
@@ -235,12 +236,38 @@ async def notify(callback: UpdateCallback | None, update: JobUpdate) -> None:
         await result
 
 
+def _seconds_since(then: datetime, now: datetime) -> float:
+    """Seconds from ``then`` to ``now``, never negative (naive times are taken as UTC)."""
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    return max(0.0, (now - then).total_seconds())
+
+
 @dataclass
 class _Phases:
-    """Tracks when each phase began, by the waiter's own monotonic clock."""
+    """Tracks when each phase began, by the waiter's own monotonic clock.
+
+    A wait that continues an earlier one (``since``: a restarted Airflow trigger) starts
+    its clock when that one began, so a restart does not grant the job fresh limits.
+    """
 
     started: float
     running_since: float | None = None
+    resumed: bool = False
+
+    @classmethod
+    def begin(cls, now: float, since: datetime | None, wall_now: datetime) -> _Phases:
+        if since is None:
+            return cls(started=now)
+        return cls(started=now - _seconds_since(since, wall_now), resumed=True)
+
+    def run_began(self, status: JobStatus, now: float, wall_now: datetime, first: bool) -> float:
+        """When the run phase began: now, when this waiter saw the job start. A resumed
+        waiter that finds it already running takes the platform's ``started_at``, bounded
+        by when the wait began (a platform clock behind ours cannot reach further back)."""
+        if not (self.resumed and first and status.started_at is not None):
+            return now
+        return now - min(_seconds_since(status.started_at, wall_now), now - self.started)
 
     def expired(self, status: JobStatus, limits: WaitLimits, now: float) -> Phase | None:
         if limits.timeout is not None and now - self.started >= limits.timeout:
@@ -284,15 +311,18 @@ async def wait_for_job(
     limits: WaitLimits = WaitLimits(),
     cancel: Callable[[JobRef], Awaitable[None]],
     on_update: UpdateCallback | None = None,
+    since: datetime | None = None,
     clock: Callable[[], float] = time.monotonic,
+    wall: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> JobStatus:
     """Wait until the job is terminal (or RUNNING, when ``until=RUNNING``).
 
     Returns the last status; the caller decides what a FAILED state means. Raises
     ``JobTimeout`` when a limit in ``limits`` runs out, after cancelling the job when
-    ``limits.cancel_on_timeout``.
+    ``limits.cancel_on_timeout``. ``since`` continues a wait that began then (see
+    :class:`_Phases`); ``clock`` and ``wall`` are the monotonic and calendar clocks.
     """
-    phases = _Phases(started=clock())
+    phases = _Phases.begin(clock(), since, wall())
     previous: JobState | None = None
     position: int | None = None
     status: JobStatus | None = None
@@ -311,7 +341,7 @@ async def wait_for_job(
             status = fresh
             now = clock()
             if status.state is JobState.RUNNING and phases.running_since is None:
-                phases.running_since = now
+                phases.running_since = phases.run_began(status, now, wall(), previous is None)
             if status.state != previous or status.queue_position != position:
                 await notify(on_update, JobUpdate(status, previous, now - phases.started))
                 previous, position = status.state, status.queue_position
