@@ -6,7 +6,9 @@ import asyncio
 import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.sdk._shared.module_loading import import_string
@@ -64,6 +66,7 @@ def test_trigger_round_trips_through_airflow_serde_with_plain_values_only() -> N
     assert kwargs["job"] == ref
     assert (kwargs["jobrelay_conn_id"], kwargs["wait_for"]) == ("jobrelay_auth", "running")
     assert (kwargs["queue_timeout"], kwargs["run_timeout"]) == (30, 60)
+    assert datetime.fromisoformat(kwargs["waiting_since"]).tzinfo is not None
     assert PASSWORD not in json.dumps(kwargs)
 
 
@@ -97,6 +100,27 @@ async def test_trigger_yields_one_typed_event(
     if status == "timeout":  # the trigger's status may predate the cancel landing
         final = client.wait(JobRef.model_validate(ref), raise_on_failure=False).status
     assert final.state.value == state
+
+
+async def test_a_restarted_trigger_keeps_the_clock_of_the_wait_it_continues(
+    client: Client,
+) -> None:
+    from jobrelay import JobSpec
+
+    queue = f"held-{uuid.uuid4().hex[:8]}"
+    client.create_queue(queue, max_concurrency=1)
+    client.submit(JobSpec(entrypoint="sleep 60", queue=queue))  # holds the queue
+    ref = client.submit(JobSpec(entrypoint="echo never", queue=queue)).model_dump(mode="json")
+    # The operator deferred 90 s ago with a 60 s queue limit; the triggerer restarted since.
+    operator = SubmitJobOperator(task_id="t", entrypoint="true", queue_timeout=60)
+    _, kwargs = operator._trigger(ref).serialize()
+    kwargs["waiting_since"] = (datetime.now(UTC) - timedelta(seconds=90)).isoformat()
+
+    event = await asyncio.wait_for(anext(JobTrigger(**kwargs).run()), timeout=20)
+
+    assert (event.payload["status"], event.payload["phase"]) == ("timeout", "queue")
+    final = client.wait(JobRef.model_validate(ref), raise_on_failure=False).status
+    assert final.state.value == "CANCELLED"
 
 
 async def test_an_unusable_connection_is_an_error_event(monkeypatch: pytest.MonkeyPatch) -> None:

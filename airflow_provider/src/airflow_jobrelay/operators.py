@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from airflow.sdk import BaseOperator, conf
@@ -351,6 +352,7 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
             cancel_on_timeout=self.cancel_on_timeout,
             cancel_on_kill=self.cancel_on_kill,
             log_cursor=None,
+            waiting_since=datetime.now(UTC).isoformat(),
             poll_interval=self.poll_interval,
             max_poll_interval=self.max_poll_interval,
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any, Literal
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -82,6 +83,11 @@ class JobTrigger(BaseTrigger):
     :param cancel_on_kill: cancel the job when a user kills the deferred task.
     :param log_cursor: where the task log's copy of the job's log stops; handed back in
         the event so the task resumes the log there.
+    :param waiting_since: when the wait began (ISO 8601 with offset; the operator sets it
+        as it defers). The limits count from then, so a triggerer restart, which runs the
+        trigger again from these kwargs, does not give the job fresh limits; a job found
+        already running counts its run time from the platform's ``started_at``. Like
+        Airflow's own deferral timeouts, this trusts the Airflow hosts' clocks to agree.
     :param poll_interval: first status-poll interval (seconds); default: the platform's.
     :param max_poll_interval: the longest poll interval while nothing changes.
     """
@@ -98,6 +104,7 @@ class JobTrigger(BaseTrigger):
         cancel_on_timeout: bool = True,
         cancel_on_kill: bool = True,
         log_cursor: str | None = None,
+        waiting_since: str | None = None,
         poll_interval: float | None = None,
         max_poll_interval: float | None = None,
     ) -> None:
@@ -111,6 +118,7 @@ class JobTrigger(BaseTrigger):
         self.cancel_on_timeout = cancel_on_timeout
         self.cancel_on_kill = cancel_on_kill
         self.log_cursor = log_cursor
+        self.waiting_since = waiting_since
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
 
@@ -127,6 +135,7 @@ class JobTrigger(BaseTrigger):
                 "cancel_on_timeout": self.cancel_on_timeout,
                 "cancel_on_kill": self.cancel_on_kill,
                 "log_cursor": self.log_cursor,
+                "waiting_since": self.waiting_since,
                 "poll_interval": self.poll_interval,
                 "max_poll_interval": self.max_poll_interval,
             },
@@ -142,6 +151,9 @@ class JobTrigger(BaseTrigger):
     def _ref(self) -> JobRef:
         return JobRef.model_validate(self.job)
 
+    def _since(self) -> datetime | None:
+        return None if self.waiting_since is None else datetime.fromisoformat(self.waiting_since)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
             client = await self._client()
@@ -152,6 +164,7 @@ class JobTrigger(BaseTrigger):
                 run_timeout=self.run_timeout,
                 timeout=self.timeout,
                 cancel_on_timeout=self.cancel_on_timeout,
+                since=self._since(),
             )
         except asyncio.CancelledError:
             # A triggerer restart or redistribution lands here as well as a user's kill;
