@@ -202,6 +202,26 @@ def _defer(run_id: str) -> tuple[WorkerTI, JobStatus, TaskDeferred]:
     return ti, _wait_for_job(run_id, JobState.RUNNING), deferred.value
 
 
+def test_a_kill_between_submit_and_defer_cancels_instead_of_deferring(
+    run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ExecutorSafeguard.test_mode = True
+    operator = SubmitJobOperator(task_id=TASK_ID, entrypoint="sleep 60", deferrable=True)
+    submit = operator.submit_job
+
+    def submit_then_killed(context: object) -> dict[str, object]:
+        ref = submit(context)  # type: ignore[arg-type]
+        operator.on_kill()  # Airflow's SIGTERM handler, right after the submit returned
+        return ref
+
+    monkeypatch.setattr(operator, "submit_job", submit_then_killed)
+    with pytest.raises(AirflowException, match="was cancelled"):
+        operator.execute({"ti": WorkerTI(run_id=run_id)})  # type: ignore[arg-type]
+
+    (job,) = jobs_for(DAG_ID, TASK_ID, run_id)
+    assert _wait_for_job(run_id, JobState.CANCELLED).ref.id == job.ref.id
+
+
 def _resume(ti: WorkerTI, error: str) -> None:
     """What the worker does when the scheduler fails a deferral: a fresh operator resumes."""
     operator = SubmitJobOperator(task_id=TASK_ID, entrypoint="echo started; sleep 60")

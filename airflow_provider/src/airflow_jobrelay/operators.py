@@ -153,6 +153,8 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
             if not self.deferrable or self.wait_for == "none":
                 return self.execute_resumable(context)
             ref = self.submit_job(context)
+            if self._interrupt.requested:  # killed since the submit: do not defer
+                self._call(self._stop_killed, interruptible=False)
             self.defer(  # raises
                 trigger=self._trigger(ref),
                 method_name="execute_complete",
