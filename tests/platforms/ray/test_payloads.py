@@ -15,10 +15,11 @@ from typing import Any
 import httpx
 import pytest
 from jobrelay import ConfigError, JobRef, JobSpec, JobState
-from jobrelay.platforms.ray import package_dir, submission_id_for
+from jobrelay.platforms.ray import Package, package_dir, submission_id_for
 from jobrelay.platforms.ray.payloads import (
     KEY_METADATA,
     build_submit_body,
+    check_spec,
     parse_address,
     parse_status,
     read_log_cursor,
@@ -268,6 +269,96 @@ def test_a_folder_over_the_upload_limit_is_a_config_error(tmp_path: Path) -> Non
 def test_a_missing_folder_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a folder"):
         package_dir(tmp_path / "nope")
+
+
+def _names(package: Package) -> list[str]:
+    return sorted(n for n in zipfile.ZipFile(io.BytesIO(package.data)).namelist() if n[-1] != "/")
+
+
+def make_ignoring_tree(root: Path) -> Path:
+    """A working dir whose ignore files leave things out at several depths."""
+    files = {
+        ".gitignore": "data/\n*.log\n!keep.log\n/top-only.txt\n.env\n",
+        ".env": "TOKEN=s3cret\n",
+        "main.py": "print('hi')\n",
+        "top-only.txt": "x",
+        "keep.log": "kept",
+        "run.log": "dropped",
+        "data/big.bin": "0" * 4096,
+        "sub/.rayignore": "secret.txt\n/local.txt\n",
+        "sub/secret.txt": "x",
+        "sub/local.txt": "x",
+        "sub/top-only.txt": "kept: /top-only.txt is anchored at the root",
+        "sub/deeper/local.txt": "kept: /local.txt is anchored at sub/",
+        "sub/deeper/secret.txt": "x",
+        "sub/deeper/data/x.csv": "x",
+        "notes/a.ckpt": "x",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_ignore_files_leave_out_what_they_match_below_their_folder(tmp_path: Path) -> None:
+    package = package_dir(make_ignoring_tree(tmp_path), excludes=["*.ckpt"])
+    assert _names(package) == [
+        ".gitignore",
+        "keep.log",
+        "main.py",
+        "sub/.rayignore",
+        "sub/deeper/local.txt",
+        "sub/top-only.txt",
+    ]
+
+
+@pytest.mark.parametrize("gitignore", [True, False], ids=["gitignore", "ignore-gitignore"])
+def test_we_leave_out_exactly_what_rays_own_packaging_leaves_out(
+    tmp_path: Path, gitignore: bool
+) -> None:
+    ray_packaging = pytest.importorskip(
+        "ray._private.runtime_env.packaging", reason="ray[default] is not installed; `uv sync`"
+    )
+    root = make_ignoring_tree(tmp_path)
+    seen: list[str] = []
+
+    def collect(path: Path) -> None:
+        if path.is_file():
+            seen.append(path.relative_to(root).as_posix())
+
+    excludes = [ray_packaging._get_excludes(root, ["*.ckpt"])]
+    ray_packaging._dir_travel(root, excludes, collect, include_gitignore=gitignore)
+
+    ours = package_dir(root, excludes=["*.ckpt"], gitignore=gitignore)
+    assert _names(ours) == sorted(seen)
+
+
+def test_without_gitignore_only_rayignore_and_excludes_apply(tmp_path: Path) -> None:
+    names = _names(package_dir(make_ignoring_tree(tmp_path), gitignore=False))
+    assert {".env", "run.log", "data/big.bin", "notes/a.ckpt"} <= set(names)
+    assert "sub/secret.txt" not in names
+
+
+def test_an_ignored_folder_does_not_count_against_the_upload_limit(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "big.bin").write_bytes(os.urandom(64 * 1024))
+    (tmp_path / ".rayignore").write_text("data/\n")
+    assert _names(package_dir(tmp_path, limit=32 * 1024)) == [".rayignore"]
+
+
+def test_a_bad_ignore_pattern_is_a_config_error_naming_its_file(tmp_path: Path) -> None:
+    (tmp_path / ".rayignore").write_text("!\n")
+    with pytest.raises(ConfigError, match=r"\.rayignore") as info:
+        package_dir(tmp_path)
+    assert info.value.field == "working_dir"
+
+
+@pytest.mark.parametrize("excludes", ["data/", [1], {"data/": True}])
+def test_excludes_must_be_a_list_of_patterns_before_anything_is_sent(excludes: object) -> None:
+    spec = JobSpec(entrypoint="true", config={"runtime_env": {"excludes": excludes}})
+    with pytest.raises(ConfigError, match="list of gitignore patterns") as info:
+        check_spec(spec)
+    assert info.value.field == "runtime_env.excludes"
 
 
 # -- HTTP: auth and headers ------------------------------------------------------------------

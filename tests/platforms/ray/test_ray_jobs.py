@@ -65,6 +65,30 @@ async def test_job_reads_its_uploaded_working_dir_and_a_resubmit_uploads_nothing
     assert recorder.count("GET", "/api/packages/gcs/") == 2
 
 
+async def test_what_gitignore_rayignore_and_excludes_name_stays_off_the_cluster(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "project"
+    (workdir / "data").mkdir(parents=True)
+    (workdir / "data" / "big.bin").write_bytes(b"0" * 1024)
+    (workdir / ".gitignore").write_text("data/\n")
+    (workdir / ".rayignore").write_text(".env\n")
+    (workdir / ".env").write_text("TOKEN=s3cret\n")
+    (workdir / "model.ckpt").write_text("weights\n")
+    (workdir / "main.txt").write_text("kept\n")
+    listing = "ls -A | sort | tr '\\n' ' '; echo"
+    spec = JobSpec(
+        entrypoint=listing,
+        working_dir=str(workdir),
+        config={"runtime_env": {"excludes": ["*.ckpt"]}},
+    )
+
+    result = await client.run(spec)
+
+    listed = [t.split() for t in texts(await client.tail_logs(result.ref, n=20))]
+    assert [".gitignore", ".rayignore", "main.txt"] in listed
+
+
 # -- faults ----------------------------------------------------------------------------------
 
 

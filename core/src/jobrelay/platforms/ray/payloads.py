@@ -143,6 +143,7 @@ def check_spec(spec: JobSpec) -> None:
             f"unknown Ray option(s) {', '.join(unknown)}; known: {', '.join(sorted(CONFIG_KEYS))}",
             field="config",
         )
+    upload_excludes(spec)
 
 
 def base_runtime_env(spec: JobSpec) -> dict[str, Any]:
@@ -173,6 +174,18 @@ def local_working_dir(spec: JobSpec) -> str | None:
     if candidate is None or "://" in str(candidate):
         return None
     return str(candidate)
+
+
+def upload_excludes(spec: JobSpec) -> list[str]:
+    """``runtime_env['excludes']``: gitignore patterns of files to leave out of the upload."""
+    runtime_env = spec.config.get("runtime_env", {})
+    excludes = runtime_env.get("excludes", []) if isinstance(runtime_env, Mapping) else []
+    if not isinstance(excludes, list | tuple) or not all(isinstance(p, str) for p in excludes):
+        raise ConfigError(
+            f"must be a list of gitignore patterns, e.g. ['data/', '*.ckpt'], got {excludes!r}",
+            field="runtime_env.excludes",
+        )
+    return list(excludes)
 
 
 def entrypoint_resources(resources: Mapping[str, float]) -> dict[str, Any]:

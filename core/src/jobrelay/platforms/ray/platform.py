@@ -13,6 +13,7 @@ would need a WebSocket client the core does not otherwise depend on.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Mapping, Sequence
@@ -131,7 +132,14 @@ class RayPlatform:
         working_dir_uri = None
         local_dir = payloads.local_working_dir(spec)
         if local_dir is not None:
-            package = await anyio.to_thread.run_sync(packaging.package_dir, local_dir)
+            package = await anyio.to_thread.run_sync(
+                functools.partial(
+                    packaging.package_dir,
+                    local_dir,
+                    excludes=payloads.upload_excludes(spec),
+                    gitignore=os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE") != "1",
+                )
+            )
             await self.upload_package(package)
             working_dir_uri = package.uri
         key = spec.idempotency_key
