@@ -4,8 +4,10 @@ and transports that count or break requests on their way to it."""
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -77,3 +79,24 @@ def recorder() -> Recorder:
 async def client(ray_url: str, recorder: Recorder) -> AsyncIterator[AsyncClient]:
     async with AsyncClient(ray_url, transport=recorder) as c:
         yield c
+
+
+def make_modules(root: Path) -> dict[str, Path]:
+    """A package folder, a one-file module and a wheel, as ``py_modules`` entries."""
+    (root / "mypkg" / "__pycache__").mkdir(parents=True)
+    (root / "mypkg" / "__init__.py").write_text("VALUE = 'from-folder'\n")
+    (root / "mypkg" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    (root / "mypkg" / ".gitignore").write_text("scratch.txt\n")
+    (root / "mypkg" / "scratch.txt").write_text("x")
+    (root / "helper.py").write_text("VALUE = 'from-file'\n")
+    wheel = root / "wheelmod-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("wheelmod/__init__.py", "VALUE = 'from-wheel'\n")
+        info = "wheelmod-1.0.dist-info/"
+        archive.writestr(info + "METADATA", "Metadata-Version: 2.1\nName: wheelmod\nVersion: 1.0\n")
+        wheel_meta = (
+            "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
+        archive.writestr(info + "WHEEL", wheel_meta)
+        archive.writestr(info + "RECORD", "")
+    return {"folder": root / "mypkg", "file": root / "helper.py", "wheel": wheel}

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from jobrelay import ConfigError, JobRef, JobSpec, JobState
-from jobrelay.platforms.ray import Package, package_dir, submission_id_for
+from jobrelay.platforms.ray import Package, package_dir, package_module, submission_id_for
 from jobrelay.platforms.ray.payloads import (
     KEY_METADATA,
     build_submit_body,
@@ -26,6 +26,8 @@ from jobrelay.platforms.ray.payloads import (
     split_new_lines,
 )
 from jobrelay.platforms.registry import open_platform
+
+from .conftest import make_modules
 
 BASE = "http://127.0.0.1:8265"
 REF = JobRef(platform="ray://127.0.0.1:8265", id="jobrelay-abc")
@@ -359,6 +361,41 @@ def test_excludes_must_be_a_list_of_patterns_before_anything_is_sent(excludes: o
     with pytest.raises(ConfigError, match="list of gitignore patterns") as info:
         check_spec(spec)
     assert info.value.field == "runtime_env.excludes"
+
+
+def test_py_modules_are_packed_as_rays_sdk_packs_them(tmp_path: Path) -> None:
+    modules = make_modules(tmp_path)
+    folder = package_module(modules["folder"])
+    assert _names(folder) == ["mypkg/.gitignore", "mypkg/__init__.py"]
+    assert "mypkg/" in zipfile.ZipFile(io.BytesIO(folder.data)).namelist()
+    assert _names(package_module(modules["file"])) == ["helper.py"]
+    wheel = package_module(modules["wheel"])
+    assert (wheel.name, wheel.data) == (modules["wheel"].name, modules["wheel"].read_bytes())
+
+
+@pytest.mark.parametrize("entry", ["missing", "notes.txt"])
+def test_a_py_module_that_is_not_a_folder_py_or_wheel_is_a_config_error(
+    tmp_path: Path, entry: str
+) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ConfigError, match=r"not a folder, a \.py file or a \.whl") as info:
+        package_module(tmp_path / entry)
+    assert info.value.field == "runtime_env.py_modules"
+
+
+def test_uploaded_py_modules_replace_their_local_paths_and_uris_stay() -> None:
+    modules = ["src/mypkg", "s3://bucket/lib.zip"]
+    spec = JobSpec(entrypoint="true", config={"runtime_env": {"py_modules": modules}})
+    body = body_for(spec, py_module_uris={"src/mypkg": "gcs://jobrelay_abc.zip"})
+    assert body["runtime_env"]["py_modules"] == ["gcs://jobrelay_abc.zip", "s3://bucket/lib.zip"]
+
+
+@pytest.mark.parametrize("modules", ["src/mypkg", [3]])
+def test_py_modules_must_be_a_list_of_paths_before_anything_is_sent(modules: object) -> None:
+    spec = JobSpec(entrypoint="true", config={"runtime_env": {"py_modules": modules}})
+    with pytest.raises(ConfigError, match="list of folders") as info:
+        check_spec(spec)
+    assert info.value.field == "runtime_env.py_modules"
 
 
 # -- HTTP: auth and headers ------------------------------------------------------------------

@@ -27,7 +27,7 @@ from jobrelay import (
 from jobrelay.platforms.ray import submission_id_for
 from jobrelay.testing.ray_head import RayHead, ray_executable
 
-from .conftest import Recorder
+from .conftest import Recorder, make_modules
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -87,6 +87,21 @@ async def test_what_gitignore_rayignore_and_excludes_name_stays_off_the_cluster(
 
     listed = [t.split() for t in texts(await client.tail_logs(result.ref, n=20))]
     assert [".gitignore", ".rayignore", "main.txt"] in listed
+
+
+async def test_local_py_modules_are_uploaded_and_importable_on_the_cluster(
+    client: AsyncClient, recorder: Recorder, tmp_path: Path
+) -> None:
+    modules = make_modules(tmp_path)
+    paths = [str(modules["folder"]), str(modules["file"]), str(modules["wheel"])]
+    code = "import mypkg, helper, wheelmod; print(mypkg.VALUE, helper.VALUE, wheelmod.VALUE)"
+    spec = JobSpec(entrypoint=["python", "-c", code], config={"runtime_env": {"py_modules": paths}})
+
+    result = await client.run(spec)
+
+    lines = texts(await client.tail_logs(result.ref, n=20))
+    assert "from-folder from-file from-wheel" in lines
+    assert recorder.count("PUT", "/api/packages/gcs/") == 3
 
 
 # -- faults ----------------------------------------------------------------------------------

@@ -9,7 +9,12 @@ facts in ``reference/ray.md``.
 ...     await client.run(JobSpec(entrypoint="python train.py", working_dir="."))
 """
 
-from jobrelay.platforms.ray.packaging import MAX_PACKAGE_BYTES, Package, package_dir
+from jobrelay.platforms.ray.packaging import (
+    MAX_PACKAGE_BYTES,
+    Package,
+    package_dir,
+    package_module,
+)
 from jobrelay.platforms.ray.payloads import submission_id_for
 from jobrelay.platforms.ray.platform import TOKEN_ENV, RayPlatform, open_platform
 
@@ -20,5 +25,6 @@ __all__ = [
     "RayPlatform",
     "open_platform",
     "package_dir",
+    "package_module",
     "submission_id_for",
 ]

@@ -29,7 +29,7 @@ from pathspec import GitIgnoreSpec
 
 from jobrelay.errors import ConfigError
 
-__all__ = ["MAX_PACKAGE_BYTES", "Package", "package_dir"]
+__all__ = ["MAX_PACKAGE_BYTES", "Package", "package_dir", "package_module"]
 
 MAX_PACKAGE_BYTES = 100 * 1024 * 1024  # the dashboard's request body limit
 SKIPPED = frozenset({".git", "__pycache__"})
@@ -123,38 +123,86 @@ def package_dir(
     excludes: Sequence[str] = (),
     gitignore: bool = True,
     limit: int = MAX_PACKAGE_BYTES,
+    field: str = "working_dir",
+    under_own_name: bool = False,
 ) -> Package:
     """Zip the folder at ``path`` reproducibly, leaving out what Ray would (see above).
 
-    Raises ``ConfigError`` if the folder does not exist, an ignore pattern is malformed, or
-    the zip would exceed ``limit`` bytes (Ray's dashboard refuses larger uploads).
+    ``under_own_name`` puts the folder itself at the zip's root (``pkg/__init__.py``), as
+    Ray wants a ``py_modules`` folder. Raises ``ConfigError`` (on ``field``) if the folder
+    does not exist, an ignore pattern is malformed, or the zip would exceed ``limit`` bytes
+    (Ray's dashboard refuses larger uploads).
     """
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise ConfigError(f"{str(root)!r} is not a folder on this machine", field="working_dir")
+        raise ConfigError(f"{str(root)!r} is not a folder on this machine", field=field)
+    entries = _entries(root, excludes, gitignore)
+    if under_own_name:
+        entries = [(f"{root.name}/", None)] + [(f"{root.name}/{n}", f) for n, f in entries]
+    return _zip(entries, root, limit, field)
+
+
+def package_module(
+    path: str | Path,
+    *,
+    excludes: Sequence[str] = (),
+    gitignore: bool = True,
+    limit: int = MAX_PACKAGE_BYTES,
+) -> Package:
+    """A local ``py_modules`` entry packed as Ray's SDK packs it.
+
+    A folder is zipped under its own name, a ``.py`` file alone; a wheel goes as it is,
+    named by its file name as Ray names it (Ray caches packages by name: a rebuilt wheel
+    needs a new version). Anything else is a ``ConfigError`` on ``runtime_env.py_modules``.
+    """
+    field = "runtime_env.py_modules"
+    module = Path(path).expanduser()
+    if module.is_dir():
+        return package_dir(
+            module,
+            excludes=excludes,
+            gitignore=gitignore,
+            limit=limit,
+            field=field,
+            under_own_name=True,
+        )
+    if module.is_file() and module.suffix == ".py":
+        return _zip([(module.name, module)], module, limit, field)
+    if module.is_file() and module.suffix == ".whl":
+        data = module.read_bytes()
+        if len(data) > limit:
+            raise ConfigError(f"{str(module)!r} is over the {limit}-byte upload limit", field=field)
+        return Package(name=module.name, data=data)
+    raise ConfigError(
+        f"{str(module)!r} is not a folder, a .py file or a .whl file on this machine",
+        field=field,
+    )
+
+
+def _zip(entries: list[tuple[str, Path | None]], source: Path, limit: int, field: str) -> Package:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compresslevel=6) as archive:
-        for name, file in _entries(root, excludes, gitignore):
+        for name, file in entries:
             if file is None:
                 archive.writestr(_info(name, stat.S_IFDIR | 0o755), b"")
                 continue
             executable = os.access(file, os.X_OK)
             info = _info(name, stat.S_IFREG | (0o755 if executable else 0o644))
-            with file.open("rb") as source, archive.open(info, "w") as target:
-                shutil.copyfileobj(source, target, 1024 * 1024)
+            with file.open("rb") as reader, archive.open(info, "w") as target:
+                shutil.copyfileobj(reader, target, 1024 * 1024)
             if buffer.tell() > limit:
                 raise ConfigError(
-                    f"{str(root)!r} zips to more than {limit // (1024 * 1024)} MiB, the most "
-                    "a Ray dashboard accepts; leave large data out of the working dir (list "
-                    "it in .rayignore, .gitignore or runtime_env['excludes']) and read it "
-                    "from storage (e.g. pass its URI in env)",
-                    field="working_dir",
+                    f"{str(source)!r} zips to more than {limit // (1024 * 1024)} MiB, the most "
+                    "a Ray dashboard accepts; leave large data out (list it in .rayignore, "
+                    ".gitignore or runtime_env['excludes']) and read it from storage (e.g. "
+                    "pass its URI in env)",
+                    field=field,
                 )
     data = buffer.getvalue()
     if len(data) > limit:
         raise ConfigError(
-            f"{str(root)!r} zips to {len(data)} bytes, over the {limit}-byte Ray upload limit",
-            field="working_dir",
+            f"{str(source)!r} zips to {len(data)} bytes, over the {limit}-byte Ray upload limit",
+            field=field,
         )
     digest = hashlib.sha256(data).hexdigest()
     return Package(name=f"jobrelay_{digest[:32]}.zip", data=data)

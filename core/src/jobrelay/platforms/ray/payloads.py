@@ -144,6 +144,7 @@ def check_spec(spec: JobSpec) -> None:
             field="config",
         )
     upload_excludes(spec)
+    local_py_modules(spec)
 
 
 def base_runtime_env(spec: JobSpec) -> dict[str, Any]:
@@ -174,6 +175,19 @@ def local_working_dir(spec: JobSpec) -> str | None:
     if candidate is None or "://" in str(candidate):
         return None
     return str(candidate)
+
+
+def local_py_modules(spec: JobSpec) -> list[str]:
+    """The ``runtime_env['py_modules']`` entries that are local paths, to upload first."""
+    runtime_env = spec.config.get("runtime_env", {})
+    modules = runtime_env.get("py_modules", []) if isinstance(runtime_env, Mapping) else []
+    if not isinstance(modules, list | tuple) or not all(isinstance(m, str) for m in modules):
+        raise ConfigError(
+            "must be a list of folders, .py or .whl files, or URIs, e.g. ['src/mypkg'], "
+            f"got {modules!r}",
+            field="runtime_env.py_modules",
+        )
+    return [m for m in modules if "://" not in m]
 
 
 def upload_excludes(spec: JobSpec) -> list[str]:
@@ -220,8 +234,10 @@ def build_submit_body(
     submission_id: str,
     nonce: str,
     working_dir_uri: str | None = None,
+    py_module_uris: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The JSON body of ``POST /api/jobs/`` for ``spec``.
+    """The JSON body of ``POST /api/jobs/`` for ``spec``; uploaded local paths (the working
+    dir, ``py_modules`` entries) are replaced by their package URIs.
 
     Raises ``ConfigError`` for what Ray cannot do (see :func:`check_spec`).
     """
@@ -234,6 +250,8 @@ def build_submit_body(
         runtime_env["working_dir"] = working_dir_uri
     elif spec.working_dir is not None:
         runtime_env["working_dir"] = spec.working_dir
+    if py_module_uris:
+        runtime_env["py_modules"] = [py_module_uris.get(m, m) for m in runtime_env["py_modules"]]
     metadata = {str(k): str(v) for k, v in spec.tags.items()}
     if spec.name:
         metadata[NAME_METADATA] = spec.name

@@ -124,31 +124,42 @@ class RayPlatform:
     # -- submitting ---------------------------------------------------------------------
 
     async def submit(self, spec: JobSpec) -> JobRef:
-        """POST the job; a local working dir is uploaded first (only if Ray lacks it).
+        """POST the job; a local working dir and local ``py_modules`` are uploaded first
+        (each only if Ray lacks it).
 
         Raises ``ConflictError`` when another submission already holds the key's id.
         """
         payloads.check_spec(spec)
-        working_dir_uri = None
+        excludes = payloads.upload_excludes(spec)
+        gitignore = os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE") != "1"
+        # Everything is packed before anything is sent: a bad path uploads nothing.
         local_dir = payloads.local_working_dir(spec)
+        working_dir = None
         if local_dir is not None:
-            package = await anyio.to_thread.run_sync(
+            pack = functools.partial(
+                packaging.package_dir, local_dir, excludes=excludes, gitignore=gitignore
+            )
+            working_dir = await anyio.to_thread.run_sync(pack)
+        modules = {}
+        for module in payloads.local_py_modules(spec):
+            modules[module] = await anyio.to_thread.run_sync(
                 functools.partial(
-                    packaging.package_dir,
-                    local_dir,
-                    excludes=payloads.upload_excludes(spec),
-                    gitignore=os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE") != "1",
+                    packaging.package_module, module, excludes=excludes, gitignore=gitignore
                 )
             )
+        for package in [*([working_dir] if working_dir else []), *modules.values()]:
             await self.upload_package(package)
-            working_dir_uri = package.uri
         key = spec.idempotency_key
         submission_id = (
             payloads.submission_id_for(key) if key is not None else payloads.new_submission_id()
         )
         nonce = uuid.uuid4().hex
         body = payloads.build_submit_body(
-            spec, submission_id=submission_id, nonce=nonce, working_dir_uri=working_dir_uri
+            spec,
+            submission_id=submission_id,
+            nonce=nonce,
+            working_dir_uri=working_dir.uri if working_dir else None,
+            py_module_uris={path: package.uri for path, package in modules.items()},
         )
         try:
             # The id is ours, so a retried POST cannot start the job twice.
@@ -181,7 +192,7 @@ class RayPlatform:
             path,
             content=package.data,
             headers={"Content-Type": "application/octet-stream"},
-            operation="upload working dir to Ray",
+            operation="upload package to Ray",
         )
         return True
 
