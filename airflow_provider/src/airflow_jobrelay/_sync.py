@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from airflow_jobrelay.hooks import JobRelayHook
 
-__all__ = ["Interrupt", "Interrupted", "fail_after_kill", "run_with_client"]
+__all__ = ["Interrupt", "Interrupted", "fail_after_kill", "run_with_client", "until_killed"]
 
 T = TypeVar("T")
 
@@ -77,6 +77,23 @@ class Interrupt:
             raise Interrupted from None
         finally:
             self._running = None
+
+
+async def until_killed(
+    interrupt: Interrupt,
+    client: AsyncClient,
+    work: Callable[[], Awaitable[T]],
+    *,
+    job: Callable[[], JobRef | None],
+    cancel: bool,
+    log: _Log,
+) -> T:
+    """``await work()`` unless a kill stops it; then :func:`fail_after_kill` with the job
+    ``job()`` names at that moment (it may have been learned while the work ran)."""
+    try:
+        return await interrupt.guard(work)
+    except Interrupted:
+        await fail_after_kill(client, job(), cancel=cancel, log=log)
 
 
 async def fail_after_kill(

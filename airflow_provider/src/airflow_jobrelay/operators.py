@@ -25,7 +25,7 @@ from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_jobrelay._compat import ResumableJobMixin
-from airflow_jobrelay._sync import Interrupt, Interrupted, fail_after_kill, run_with_client
+from airflow_jobrelay._sync import Interrupt, fail_after_kill, run_with_client, until_killed
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
 from airflow_jobrelay.links import JobRelayJobLink
 
@@ -296,10 +296,14 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
             return run_with_client(hook, self._conn, fn)
 
         async def stoppable(client: AsyncClient) -> T:
-            try:
-                return await self._interrupt.guard(lambda: fn(client))
-            except Interrupted:
-                return await self._stop_killed(client)
+            return await until_killed(
+                self._interrupt,
+                client,
+                lambda: fn(client),
+                job=lambda: self._ref,
+                cancel=self.cancel_on_kill,
+                log=self.log,
+            )
 
         return run_with_client(hook, self._conn, stoppable)
 

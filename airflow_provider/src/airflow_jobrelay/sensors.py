@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
-from airflow_jobrelay._sync import Interrupt, Interrupted, fail_after_kill, run_with_client
+from airflow_jobrelay._sync import Interrupt, run_with_client, until_killed
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
 
 if TYPE_CHECKING:
@@ -109,10 +109,14 @@ class JobSensor(BaseSensorOperator):
             client.cancel(ref)
 
     async def _result(self, client: AsyncClient, ref: JobRef) -> JobResult:
-        try:
-            return await self._interrupt.guard(lambda: client.result(ref))
-        except Interrupted:
-            await fail_after_kill(client, ref, cancel=self.cancel_on_kill, log=self.log)
+        return await until_killed(
+            self._interrupt,
+            client,
+            lambda: client.result(ref),
+            job=lambda: ref,
+            cancel=self.cancel_on_kill,
+            log=self.log,
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         from airflow_jobrelay._spec import result_from_event, result_to_xcom
