@@ -1,0 +1,211 @@
+"""Run a wait from synchronous code, and turn a kill into a cancel on the wait's own loop.
+
+Orchestrators stop task code in two ways, and both must cancel the remote job:
+
+- **a signal handler on the task's own thread** (Airflow calls ``on_kill`` from its
+  SIGTERM handler wherever ``execute`` was, perhaps inside a thread start or a log write,
+  holding a lock any other thread needs). Cancelling right there, through another thread
+  and loop, can wait on that lock forever. So the handler only calls
+  :meth:`KillSwitch.request`, which never blocks; the guarded wait stops once the handler
+  has returned, and the job is cancelled on the wait's own loop.
+- **an exception raised into the loop** (Ctrl-C, Dagster's interrupt, a framework
+  cancelling the task): the wait's task is cancelled, the job is cancelled with a
+  shielded call, and the exception propagates. A second signal during that cancel is held
+  back until the cancel has been sent (on the main thread, where signals land).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, NoReturn, TypeVar
+
+from jobrelay.client import AsyncClient
+from jobrelay.errors import JobRelayError
+from jobrelay.models import JobRef
+
+__all__ = ["Interrupted", "KillSwitch", "Killed", "cancel_after_kill", "run_sync", "until_killed"]
+
+T = TypeVar("T")
+log = logging.getLogger("jobrelay.integration")
+
+
+class Interrupted(Exception):
+    """The guarded call was stopped by :meth:`KillSwitch.request`."""
+
+
+class Killed(JobRelayError):
+    """The task was killed; ``ref`` is its job (None before it was submitted) and
+    ``cancelled`` says whether the job was cancelled."""
+
+    def __init__(self, ref: JobRef | None, *, cancelled: bool) -> None:
+        self.ref = ref
+        self.cancelled = cancelled
+        if ref is None:
+            message = "the task was killed before its job was submitted"
+        elif cancelled:
+            message = f"the task was killed; job {ref.id} was cancelled"
+        else:
+            message = f"the task was killed; job {ref.id} keeps running"
+        super().__init__(message)
+
+
+class KillSwitch:
+    """A kill handed from a signal handler to the call running on the same thread."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._running: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+
+    def request(self) -> bool:
+        """Stop the guarded call running now, or the next one. Safe in a signal handler.
+
+        Returns True when a guarded call was running: it stops once the handler returns.
+        """
+        self.requested = True
+        running = self._running
+        if running is None:
+            return False
+        # No locks taken: a deque append and a byte on the loop's self-pipe. A loop that
+        # closed as the call ended raises RuntimeError: nothing is left to stop.
+        with contextlib.suppress(RuntimeError):
+            running[0].call_soon_threadsafe(self._stop_running)
+        return True
+
+    def _stop_running(self) -> None:
+        # On the loop's thread: cancel only a call still guarded, never the cleanup after it.
+        if self._running is not None:
+            self._running[1].cancel()
+
+    async def guard(self, work: Callable[[], Awaitable[T]]) -> T:
+        """``await work()``; raises :class:`Interrupted` if a request comes before or during."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._running = (asyncio.get_running_loop(), task)
+        try:
+            if self.requested:  # checked after publishing the task: no request is missed
+                raise Interrupted
+            return await work()
+        except asyncio.CancelledError:
+            if not self.requested:
+                raise
+            task.uncancel()
+            raise Interrupted from None
+        finally:
+            self._running = None
+
+
+async def cancel_after_kill(
+    client: AsyncClient, ref: JobRef | None, *, cancel: bool, logger: logging.Logger | Any = log
+) -> NoReturn:
+    """After a kill stopped a call: cancel ``ref`` when ``cancel``, then raise ``Killed``."""
+    if ref is not None and cancel:
+        await _cancel(client, ref, "the task was killed", logger)
+    raise Killed(ref, cancelled=ref is not None and cancel)
+
+
+async def _cancel(client: AsyncClient, ref: JobRef, why: str, logger: logging.Logger | Any) -> None:
+    logger.info("Cancelling job %s: %s", ref.id, why)
+    with _signals_held():  # a second Ctrl-C must not cut the cancel short
+        await asyncio.shield(client.cancel(ref))
+
+
+async def until_killed(
+    kill: KillSwitch,
+    client: AsyncClient,
+    work: Callable[[], Awaitable[T]],
+    *,
+    job: Callable[[], JobRef | None],
+    cancel: bool,
+    logger: logging.Logger | Any = log,
+) -> T:
+    """``await work()`` unless a kill stops it, or the task running it is cancelled.
+
+    Then the job ``job()`` names at that moment (it may have been learned while the work
+    ran) is cancelled when ``cancel``: on a kill, :class:`Killed` is raised; on a
+    cancellation, the cancellation propagates.
+    """
+    try:
+        return await kill.guard(work)
+    except Interrupted:
+        await cancel_after_kill(client, job(), cancel=cancel, logger=logger)
+    except asyncio.CancelledError:
+        ref = job()
+        if ref is not None and cancel:
+            await _cancel(client, ref, "the task was interrupted", logger)
+        raise
+
+
+def run_sync(
+    open_client: Callable[[], AsyncClient],
+    fn: Callable[[AsyncClient], Awaitable[T]],
+    *,
+    kill: KillSwitch | None = None,
+    job: Callable[[], JobRef | None] = lambda: None,
+    cancel_on_kill: bool = True,
+    logger: logging.Logger | Any = log,
+) -> T:
+    """``fn(client)`` on a fresh event loop with a client opened for it, then closed.
+
+    With ``kill``, a :meth:`KillSwitch.request` (from a signal handler) stops ``fn`` and
+    cancels the job ``job()`` names (when ``cancel_on_kill``), then raises
+    :class:`Killed`. An interrupt raised into the loop (``KeyboardInterrupt``, a
+    framework's ``BaseException``) cancels that job the same way before it propagates.
+    Opening first makes a broken setting fail here, before ``fn`` runs.
+
+    >>> run_sync(lambda: AsyncClient("local://"), lambda c: c.list_jobs(limit=1))  # doctest: +SKIP
+    """
+    switch = kill or KillSwitch()
+
+    async def main() -> T:
+        client = open_client()
+        try:
+            await client.platform()
+            return await until_killed(
+                switch, client, lambda: fn(client), job=job, cancel=cancel_on_kill, logger=logger
+            )
+        finally:
+            with _signals_held():
+                await asyncio.shield(client.aclose())
+
+    runner = asyncio.Runner()
+    try:
+        task: asyncio.Task[T] | None = None
+
+        async def started() -> T:
+            nonlocal task
+            task = asyncio.current_task()
+            return await main()
+
+        try:
+            return runner.run(started())
+        except BaseException:
+            # An interrupt raised out of the loop left the wait's task pending: cancel it
+            # and let it finish (it cancels the job), with further signals held back.
+            if task is not None and not task.done():
+                with _signals_held():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        runner.get_loop().run_until_complete(task)
+            raise
+    finally:
+        with _signals_held():
+            runner.close()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back while a cancel is sent (they land after it, not during)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
