@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from airflow_jobrelay._spec import idempotency_key
 from jobrelay import Client, JobStatus
 
 from .conftest import _HOME, PLATFORM_HOME
@@ -38,7 +39,7 @@ def trigger_kwargs_rows() -> list[str]:
 
 def jobs_for(dag_id: str, task_id: str, run_id: str, home: Path = PLATFORM_HOME) -> list[JobStatus]:
     """Every job on the test platform submitted for one task instance (any try)."""
-    prefix = f"airflow:{dag_id}:{task_id}:{run_id}:"
+    prefix = idempotency_key(dag_id, task_id, run_id, -1).removesuffix("-1")
     with Client(f"local://{home}?autostart=0") as client:
         return [
             s

@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from airflow_jobrelay._spec import idempotency_key
 from jobrelay import Client
 
 from .conftest import PASSWORD, PLATFORM_HOME
@@ -32,7 +33,9 @@ def test_job_runs_and_its_result_and_log_reach_airflow(
     assert result["outputs"] == {} == pushed["outputs"]
     assert pushed["jobrelay_job"] == result["ref"]
     assert pushed["jobrelay_url"] == ""  # the extra link's XCom: the local platform has no UI
-    assert result["ref"]["idempotency_key"] == f"airflow:jobrelay_hello:hello:{run.run_id}:-1"
+    assert result["ref"]["idempotency_key"] == idempotency_key(
+        "jobrelay_hello", "hello", run.run_id, -1
+    )
     (job,) = jobs_for("jobrelay_hello", "hello", run.run_id)
     assert job.ref.id == result["job_id"]
     # Every line of the job is in the task log exactly once, in order.

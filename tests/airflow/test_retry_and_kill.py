@@ -20,6 +20,7 @@ from airflow.sdk.exceptions import (
     TaskDeferralTimeout,
     TaskDeferred,
 )
+from airflow_jobrelay._spec import idempotency_key
 from airflow_jobrelay.exceptions import JobRelayJobFailed, JobRelayJobTimeout
 from airflow_jobrelay.operators import SubmitJobOperator
 from airflow_jobrelay.sensors import JobSensor
@@ -167,7 +168,7 @@ def test_killing_a_sensor_stops_it_and_cancels_the_job_only_when_asked(
     run_id: str, cancel_on_kill: bool
 ) -> None:
     with Client(f"local://{PLATFORM_HOME}") as client:
-        key = f"airflow:{DAG_ID}:{TASK_ID}:{run_id}:-1"
+        key = idempotency_key(DAG_ID, TASK_ID, run_id, -1)
         ref = client.submit(JobSpec(entrypoint="sleep 60", idempotency_key=key))
     job = _wait_for_job(run_id, JobState.RUNNING)
     sensor = JobSensor(

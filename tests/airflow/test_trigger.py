@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from airflow.sdk._shared.module_loading import import_string
 from airflow.sdk.serde import deserialize, serialize
+from airflow_jobrelay._spec import result_from_event
+from airflow_jobrelay.exceptions import JobRelayConnectionError, JobRelayJobFailed
 from airflow_jobrelay.operators import SubmitJobOperator
 from airflow_jobrelay.triggers import JobTrigger, shared_client
-from jobrelay import Client, JobRef, JobStatus
+from jobrelay import AuthError, Client, JobRef, JobStatus
 
 from .conftest import PASSWORD, PLATFORM_HOME, ROOT
 
@@ -73,7 +75,7 @@ def test_trigger_round_trips_through_airflow_serde_with_plain_values_only() -> N
 @pytest.mark.parametrize(
     ("entrypoint", "options", "status", "state", "phase"),
     [
-        ("echo ok", {}, "success", "SUCCEEDED", None),
+        ("echo ok", {}, "succeeded", "SUCCEEDED", None),
         ("echo bad; exit 4", {}, "failed", "FAILED", None),
         ("sleep 30", {"run_timeout": 0.5}, "timeout", "CANCELLED", "run"),
     ],
@@ -93,9 +95,9 @@ async def test_trigger_yields_one_typed_event(
     events = [event.payload async for event in trigger.run()]
 
     (event,) = events
-    assert (event["status"], event["phase"], event["cursor"]) == (status, phase, "0")
-    assert event["ref"] == ref
-    final = JobStatus.model_validate(event["job"])
+    assert (event["outcome"], event["phase"], event["cursor"]) == (status, phase, "0")
+    assert JobRef.model_validate(event["ref"]) == JobRef.model_validate(ref)
+    final = JobStatus.model_validate(event["status"])
     assert final.ref.id == ref["id"]
     if status == "timeout":  # the trigger's status may predate the cancel landing
         final = client.wait(JobRef.model_validate(ref), raise_on_failure=False).status
@@ -118,7 +120,7 @@ async def test_a_restarted_trigger_keeps_the_clock_of_the_wait_it_continues(
 
     event = await asyncio.wait_for(anext(JobTrigger(**kwargs).run()), timeout=20)
 
-    assert (event.payload["status"], event.payload["phase"]) == ("timeout", "queue")
+    assert (event.payload["outcome"], event.payload["phase"]) == ("timeout", "queue")
     final = client.wait(JobRef.model_validate(ref), raise_on_failure=False).status
     assert final.state.value == "CANCELLED"
 
@@ -131,9 +133,32 @@ async def test_an_unusable_connection_is_an_error_event(monkeypatch: pytest.Monk
         e.payload async for e in JobTrigger(job=ref, jobrelay_conn_id="jobrelay_noscheme").run()
     ]
 
-    assert event["status"] == "error"
+    assert (event["outcome"], event["error_type"]) == ("error", "JobRelayConnectionError")
     assert "connection 'jobrelay_noscheme'" in event["message"]
-    assert event["job"] is None
+    assert event["status"] is None
+    with pytest.raises(JobRelayConnectionError, match="jobrelay_noscheme"):
+        result_from_event(event)
+
+
+async def test_an_auth_error_on_the_triggerer_reaches_the_task_as_an_auth_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conn = {"conn_type": "jobrelay", "schema": "authlocal", "host": str(PLATFORM_HOME)}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_JOBRELAY_WRONGTOKEN", json.dumps({**conn, "password": "not-the-token"})
+    )
+    ref = {"platform": f"authlocal://{PLATFORM_HOME}", "id": "j-1"}
+
+    (event,) = [
+        e.payload async for e in JobTrigger(job=ref, jobrelay_conn_id="jobrelay_wrongtoken").run()
+    ]
+
+    assert (event["outcome"], event["error_type"]) == ("error", "AuthError")
+    operator = SubmitJobOperator(task_id="t", entrypoint="true")
+    with pytest.raises(AuthError, match="token rejected") as raised:
+        operator.execute_complete({}, event)  # type: ignore[arg-type]
+    assert not isinstance(raised.value, JobRelayJobFailed)
+    assert "not-the-token" not in json.dumps(event)
 
 
 async def test_deferred_jobs_on_one_connection_share_one_status_call_per_tick(
@@ -154,7 +179,7 @@ async def test_deferred_jobs_on_one_connection_share_one_status_call_per_tick(
 
     events = await asyncio.gather(*(anext(JobTrigger(job=ref).run()) for ref in refs))
 
-    assert [e.payload["status"] for e in events] == ["success"] * 3
+    assert [e.payload["outcome"] for e in events] == ["succeeded"] * 3
     # While all three waited, each tick asked about all three in one call.
     assert batches.count(3) >= 3
     assert max(batches) == 3
@@ -173,5 +198,5 @@ def test_the_trigger_never_blocks_the_event_loop_for_100ms(client: Client) -> No
 
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["event"]["status"] == "success"
+    assert report["event"]["outcome"] == "succeeded"
     assert report["slow"] == []

@@ -6,6 +6,10 @@
     ├── JobRelayConnectionError   the connection is unusable (names the field)
     └── JobRelayJobFailed         the job failed or was cancelled (carries its final status)
         └── JobRelayJobTimeout    a queue/run limit ran out (``phase``)
+
+A wait that failed for a reason other than the job (the platform refused the credentials,
+was unreachable) raises the core's own error (``jobrelay.AuthError`` ...), never a
+``JobRelayJobFailed``; a kill raises ``AirflowException`` saying what became of the job.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ __all__ = ["JobRelayConnectionError", "JobRelayJobFailed", "JobRelayJobTimeout"]
 class JobRelayConnectionError(AirflowException):
     """A ``jobrelay`` connection that cannot be used; ``field`` names the bad field."""
 
-    def __init__(self, message: str, *, conn_id: str, field: str) -> None:
+    def __init__(self, message: str, *, conn_id: str | None, field: str | None) -> None:
         self.conn_id = conn_id
         self.field = field
         super().__init__(message)

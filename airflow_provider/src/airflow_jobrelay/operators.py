@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowException
+from jobrelay.integration import Killed, KillSwitch, cancel_after_kill, run_sync
 
 from airflow_jobrelay._compat import ResumableJobMixin
-from airflow_jobrelay._sync import Interrupt, fail_after_kill, run_with_client, until_killed
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
 from airflow_jobrelay.links import JobRelayJobLink
 
@@ -143,7 +143,7 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         self._conn: Connection | None = None
         self._ref: JobRef | None = None
         self._result: dict[str, Any] | None = None
-        self._interrupt = Interrupt()  # a kill stops the running wait; see on_kill
+        self._interrupt = KillSwitch()  # a kill stops the running wait; see on_kill
         self._executing = False
 
     # -- Airflow entry points -----------------------------------------------------------
@@ -179,13 +179,20 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
             return super().resume_execution(next_method, next_kwargs, context)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Resume after the trigger: copy the job's log from the cursor, then finish."""
-        from jobrelay import JobRef
+        """Resume after the trigger: copy the job's log from the cursor, then finish.
+
+        A wait that failed for a reason other than the job raises that error (an
+        ``AuthError`` stays an ``AuthError``), without touching the platform again.
+        """
+        from jobrelay.integration import TerminalEvent
 
         from airflow_jobrelay._spec import result_from_event
 
-        self._ref = ref = JobRef.model_validate(event["ref"])
-        self._call(lambda client: self._copy_logs(client, ref, event.get("cursor")))
+        parsed = TerminalEvent.from_json(event)
+        if parsed.outcome == "error":
+            result_from_event(event)  # raises the error the trigger met
+        self._ref = ref = parsed.ref
+        self._call(lambda client: self._copy_logs(client, ref, parsed.cursor))
         return self._finish(context, result_from_event(event))
 
     def on_kill(self) -> None:
@@ -193,7 +200,7 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
 
         Airflow calls this from its SIGTERM handler while ``execute`` still runs on the
         same thread, maybe holding a lock; then it only interrupts the running (or next)
-        call, which cancels the job once the handler has returned (``Interrupt``). A kill
+        call, which cancels the job once the handler has returned (``KillSwitch``). A kill
         during the submit call takes effect as soon as the job is known. Called after
         ``execute`` ended (Airflow's ``execution_timeout`` does so), it cancels here.
         """
@@ -292,23 +299,21 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         hook = self._hook()
         if self._conn is None:  # kept: on_kill must not look the connection up again
             self._conn = hook.get_connection(self.jobrelay_conn_id)
-        if not interruptible:
-            return run_with_client(hook, self._conn, fn)
-
-        async def stoppable(client: AsyncClient) -> T:
-            return await until_killed(
-                self._interrupt,
-                client,
-                lambda: fn(client),
+        conn = self._conn
+        try:
+            return run_sync(
+                lambda: hook.open_client(hook.client_from_connection(conn)),
+                fn,
+                kill=self._interrupt if interruptible else None,
                 job=lambda: self._ref,
-                cancel=self.cancel_on_kill,
-                log=self.log,
+                cancel_on_kill=self.cancel_on_kill,
+                logger=self.log,
             )
-
-        return run_with_client(hook, self._conn, stoppable)
+        except Killed as exc:
+            raise AirflowException(str(exc)) from None
 
     async def _stop_killed(self, client: AsyncClient) -> NoReturn:
-        await fail_after_kill(client, self._ref, cancel=self.cancel_on_kill, log=self.log)
+        await cancel_after_kill(client, self._ref, cancel=self.cancel_on_kill, logger=self.log)
 
     async def _wait_following(self, client: AsyncClient, ref: JobRef) -> JobResult:
         from jobrelay import JobCancelled, JobFailed, JobState, JobTimeout

@@ -7,13 +7,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowException
+from jobrelay.integration import Killed, KillSwitch, run_sync
 
-from airflow_jobrelay._sync import Interrupt, run_with_client, until_killed
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection, Context
-    from jobrelay import AsyncClient, JobRef, JobResult
 
 __all__ = ["JobSensor"]
 
@@ -49,7 +49,7 @@ class JobSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.cancel_on_kill = cancel_on_kill
         self._conn: Connection | None = None  # kept: on_kill must not look it up again
-        self._interrupt = Interrupt()
+        self._interrupt = KillSwitch()
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -80,7 +80,18 @@ class JobSensor(BaseSensorOperator):
         hook = JobRelayHook(self.jobrelay_conn_id)
         if self._conn is None:
             self._conn = hook.get_connection(self.jobrelay_conn_id)
-        result = run_with_client(hook, self._conn, lambda client: self._result(client, ref))
+        conn = self._conn
+        try:
+            result = run_sync(
+                lambda: hook.open_client(hook.client_from_connection(conn)),
+                lambda client: client.result(ref),
+                kill=self._interrupt,
+                job=lambda: ref,
+                cancel_on_kill=self.cancel_on_kill,
+                logger=self.log,
+            )
+        except Killed as exc:
+            raise AirflowException(str(exc)) from None
         status = result.status
         self.log.info("Job %s is %s", ref.id, status.state.value)
         if not status.state.is_terminal:
@@ -94,7 +105,7 @@ class JobSensor(BaseSensorOperator):
         """Killed: stop poking; cancel the job only when ``cancel_on_kill`` (it is not ours).
 
         Airflow calls this from its SIGTERM handler. A poke in flight is only interrupted
-        here and cancels the job itself once the handler returned (see ``Interrupt``);
+        here and cancels the job itself once the handler returned (see ``KillSwitch``);
         between pokes the sensor sleeps and holds no lock, so the job is cancelled here.
         """
         if self._interrupt.request() or not self.cancel_on_kill or self._conn is None:
@@ -107,16 +118,6 @@ class JobSensor(BaseSensorOperator):
         self.log.info("Cancelling job %s: the task was killed", ref.id)
         with JobRelayHook(self.jobrelay_conn_id).sync_client_from_connection(self._conn) as client:
             client.cancel(ref)
-
-    async def _result(self, client: AsyncClient, ref: JobRef) -> JobResult:
-        return await until_killed(
-            self._interrupt,
-            client,
-            lambda: client.result(ref),
-            job=lambda: ref,
-            cancel=self.cancel_on_kill,
-            log=self.log,
-        )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         from airflow_jobrelay._spec import result_from_event, result_to_xcom

@@ -1,11 +1,13 @@
 """``JobTrigger``: the deferred wait for one job, on the triggerer's event loop.
 
 The trigger holds plain values only (connection id, job reference, limits, log cursor,
-poll settings — never a credential), awaits the core's async client and yields one event::
+poll settings — never a credential), awaits the core's async client and yields one event:
+the core's :class:`~jobrelay.integration.TerminalEvent` as JSON::
 
-    TriggerEvent({"status": "success" | "failed" | "timeout" | "error",
-                  "ref": {...}, "job": {<final JobStatus>} | None,
-                  "cursor": "<log cursor>" | None, "message": "...", "phase": ...})
+    TriggerEvent({"outcome": "succeeded" | "failed" | "cancelled" | "timeout" | "error",
+                  "ref": {...}, "status": {<final JobStatus>} | None, "message": "...",
+                  "phase": ..., "error_type": "AuthError" | ..., "retryable": ...,
+                  "cursor": "<log cursor>" | None})
 
 All deferred tasks on one connection share one client per event loop, so their waiters
 share the client's status hub: N deferred jobs cost one status call per tick, not N.
@@ -14,7 +16,6 @@ share the client's status hub: N deferred jobs cost one status call per tick, no
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Literal
@@ -23,30 +24,16 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 # Imported here, not lazily: the triggerer imports this module before it runs a trigger,
 # and a first import inside ``run()`` would hold its event loop.
-from jobrelay import (
-    AsyncClient,
-    JobCancelled,
-    JobFailed,
-    JobRef,
-    JobState,
-    JobStatus,
-    JobTimeout,
-    PollPolicy,
-)
+from jobrelay import AsyncClient, JobRef, JobRelayError, JobState, PollPolicy
+from jobrelay.integration import TerminalEvent, wait_event
+from jobrelay.integration import shared_client as shared_per_loop
 
+from airflow_jobrelay.exceptions import JobRelayConnectionError
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
 
 __all__ = ["JobTrigger", "shared_client"]
 
 WaitFor = Literal["finished", "running"]
-EventStatus = Literal["success", "failed", "timeout", "error"]
-
-_ClientKey = tuple[str, float | None, float | None]
-# One client per (connection, poll settings) per event loop: a client and its status hub
-# belong to the loop they were opened on, and the triggerer runs one loop for its life.
-_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ClientKey, AsyncClient]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 async def shared_client(
@@ -56,18 +43,17 @@ async def shared_client(
 
     Raises ``JobRelayConnectionError`` for a connection that cannot be used.
     """
-    per_loop = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
-    key = (conn_id, poll_interval, max_poll_interval)
     hook = JobRelayHook(conn_id)
-    if key not in per_loop:
+
+    async def make() -> AsyncClient:
         poll = None
         if poll_interval is not None or max_poll_interval is not None:
             initial = poll_interval or PollPolicy.initial_s
             poll = PollPolicy(initial_s=initial, max_s=max(initial, max_poll_interval or initial))
-        conn = await hook.aget_connection(conn_id)
-        # Another trigger may have made one while we awaited: keep the first.
-        per_loop.setdefault(key, hook.client_from_connection(conn, poll=poll))
-    return await hook.open_client(per_loop[key])
+        client = hook.client_from_connection(await hook.aget_connection(conn_id), poll=poll)
+        return await hook.open_client(client)  # a broken connection names its field
+
+    return await shared_per_loop((conn_id, poll_interval, max_poll_interval), make)
 
 
 class JobTrigger(BaseTrigger):
@@ -155,11 +141,14 @@ class JobTrigger(BaseTrigger):
         return None if self.waiting_since is None else datetime.fromisoformat(self.waiting_since)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        ref = self._ref()
         try:
             client = await self._client()
-            result = await client.wait(
-                self._ref(),
+            event = await wait_event(
+                client,
+                ref,
                 until=JobState.RUNNING if self.wait_for == "running" else JobState.SUCCEEDED,
+                cursor=self.log_cursor,
                 queue_timeout=self.queue_timeout,
                 run_timeout=self.run_timeout,
                 timeout=self.timeout,
@@ -169,37 +158,18 @@ class JobTrigger(BaseTrigger):
         except asyncio.CancelledError:
             # A triggerer restart or redistribution lands here as well as a user's kill;
             # only the latter should stop the job, and Airflow calls on_kill for it.
-            self.log.info("Stopped waiting for job %s; it is left as it is", self.job.get("id"))
+            self.log.info("Stopped waiting for job %s", ref.id)
             raise
-        except JobTimeout as exc:
-            event = self._event("timeout", exc.status, str(exc), phase=exc.phase)
-        except (JobFailed, JobCancelled) as exc:
-            event = self._event("failed", exc.status, str(exc))
-        except Exception as exc:
-            event = self._event("error", None, f"{type(exc).__name__}: {exc}")
-        else:
-            state = result.status.state.value.lower()
-            event = self._event("success", result.status, f"job {result.ref.id} is {state}")
-        yield event
-
-    def _event(
-        self,
-        status: EventStatus,
-        job: JobStatus | None,
-        message: str,
-        *,
-        phase: str | None = None,
-    ) -> TriggerEvent:
-        return TriggerEvent(  # type: ignore[no-untyped-call]
-            {
-                "status": status,
-                "ref": self.job,
-                "job": None if job is None else job.model_dump(mode="json"),
-                "cursor": self.log_cursor,
-                "message": message,
-                "phase": phase,
-            }
-        )
+        except (JobRelayError, JobRelayConnectionError) as exc:  # the connection is unusable
+            event = TerminalEvent(
+                outcome="error",
+                ref=ref,
+                message=str(exc),
+                error_type=type(exc).__name__,
+                field=getattr(exc, "field", None),
+                cursor=self.log_cursor,
+            )
+        yield TriggerEvent(event.to_json())  # type: ignore[no-untyped-call]
 
     async def on_kill(self) -> None:
         """A user killed the deferred task (mark failed/success, clear): cancel the job."""

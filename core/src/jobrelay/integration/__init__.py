@@ -16,7 +16,14 @@ because everything that is the same for all three lives here:
   trigger event), typed, with errors kept as errors.
 """
 
-from jobrelay.integration.bridge import Interrupted, Killed, KillSwitch, run_sync
+from jobrelay.integration.bridge import (
+    Interrupted,
+    Killed,
+    KillSwitch,
+    cancel_after_kill,
+    run_sync,
+    until_killed,
+)
 from jobrelay.integration.clients import shared_client
 from jobrelay.integration.events import TerminalEvent, wait_event
 from jobrelay.integration.identity import MAX_KEY, idempotency_key
@@ -29,6 +36,7 @@ __all__ = [
     "KillSwitch",
     "Killed",
     "TerminalEvent",
+    "cancel_after_kill",
     "idempotency_key",
     "job_ref_from",
     "normalize_inputs",
@@ -36,5 +44,6 @@ __all__ = [
     "run_record",
     "run_sync",
     "shared_client",
+    "until_killed",
     "wait_event",
 ]

@@ -141,7 +141,7 @@ async def until_killed(
 
 
 def run_sync(
-    open_client: Callable[[], AsyncClient],
+    open_client: Callable[[], AsyncClient | Awaitable[AsyncClient]],
     fn: Callable[[AsyncClient], Awaitable[T]],
     *,
     kill: KillSwitch | None = None,
@@ -155,14 +155,17 @@ def run_sync(
     cancels the job ``job()`` names (when ``cancel_on_kill``), then raises
     :class:`Killed`. An interrupt raised into the loop (``KeyboardInterrupt``, a
     framework's ``BaseException``) cancels that job the same way before it propagates.
-    Opening first makes a broken setting fail here, before ``fn`` runs.
+    ``open_client`` returns the client (or an awaitable of it: an adapter may open it in its
+    own way, naming its own configuration fields in errors). Opening first makes a broken
+    setting fail here, before ``fn`` runs.
 
     >>> run_sync(lambda: AsyncClient("local://"), lambda c: c.list_jobs(limit=1))  # doctest: +SKIP
     """
     switch = kill or KillSwitch()
 
     async def main() -> T:
-        client = open_client()
+        made = open_client()
+        client = made if isinstance(made, AsyncClient) else await made
         try:
             await client.platform()
             return await until_killed(
