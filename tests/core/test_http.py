@@ -120,3 +120,40 @@ async def test_credentials_only_go_to_the_platform_host() -> None:
 def test_auth_repr_hides_the_secret() -> None:
     auth = HostBoundAuth("h", SecretStr("Bearer abc123"))
     assert "abc123" not in repr(auth)
+
+
+async def test_retries_go_to_logging_not_to_the_terminal(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    seen, handler = scripted(
+        httpx.Response(503), httpx.Response(429), httpx.Response(200, json={"ok": True})
+    )
+    with caplog.at_level("INFO", logger="jobrelay.http"):
+        await session(handler).request("GET", "/x", operation="read thing")
+    assert len(seen) == 3
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")  # stamina's default warnings would print here
+    retries = [r.getMessage() for r in caplog.records if r.name == "jobrelay.http"]
+    assert len(retries) == 2
+    assert all(m.startswith("retrying ") for m in retries)
+
+
+async def test_an_html_page_is_named_as_such_not_quoted_as_its_last_tag() -> None:
+    page = "<!DOCTYPE html>\n<html><head><title>Not Implemented</title></head>\n<body/>\n</html>"
+    _, handler = scripted(httpx.Response(501, text=page, headers={"Content-Type": "text/html"}))
+    with pytest.raises(APIError) as raised:
+        await session(handler).request("GET", "/api/jobs/", operation="list Ray jobs")
+    assert "</html>" not in str(raised.value)
+    assert "HTML page titled 'Not Implemented'" in str(raised.value)
+
+
+async def test_an_unreachable_platform_names_its_host_and_port() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    closed = HttpSession(f"http://127.0.0.1:{port}", retry=RetryPolicy(attempts=1))
+    with pytest.raises(TransportError, match=f"could not reach 127.0.0.1:{port}"):
+        await closed.request("GET", "/", operation="probe")
+    await closed.aclose()

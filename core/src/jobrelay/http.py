@@ -11,6 +11,7 @@ other host, so presigned storage URLs never see them.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 import stamina
+import stamina.instrumentation
 from pydantic import SecretStr
 
 from jobrelay.errors import (
@@ -35,6 +37,7 @@ __all__ = ["HostBoundAuth", "HttpSession", "RetryPolicy", "redact"]
 USER_AGENT = "jobrelay/0.1 (+https://github.com/jobrelay)"
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+retry_log = logging.getLogger("jobrelay.http")
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,19 @@ def error_for_response(
 
 
 def _platform_message(body: str) -> str:
-    """The useful line of an error body: a JSON ``message``/``detail`` or the last text line."""
+    """The useful line of an error body: a JSON ``message``/``detail`` or the last text line.
+
+    An HTML page (a proxy, or a server that is not the platform) is named as such, with its
+    title, so the user checks the address instead of reading ``</html>``.
+    """
     import json
+    import re
+
+    head = body.lstrip()[:200].lower()
+    if head.startswith(("<!doctype html", "<html")) or "<html" in head:
+        title = re.search(r"<title[^>]*>(.*?)</title>", body, re.IGNORECASE | re.DOTALL)
+        named = f" titled {' '.join(title.group(1).split())[:120]!r}" if title else ""
+        return f"the server answered with an HTML page{named}; is this the platform's address?"
 
     try:
         data = json.loads(body)
@@ -143,6 +157,24 @@ def _platform_message(body: str) -> str:
             if key in data:
                 return str(data[key])
     return body.strip()[:500]
+
+
+def _log_retry(details: stamina.instrumentation.RetryDetails) -> None:
+    """Retries go to logging (``jobrelay.http``, INFO), not to stderr as warnings."""
+    error = details.caused_by
+    what = type(error.error).__name__ if isinstance(error, _Retryable) else type(error).__name__
+    retry_log.info(
+        "retrying %s (attempt %d, in %.1f s) after %s",
+        details.name,
+        details.retry_num + 1,
+        details.wait_for,
+        what,
+    )
+
+
+# stamina's default hooks print a warning per retry (55 lines for one flaky proxy); a library
+# must leave that to the application's logging configuration.
+stamina.instrumentation.set_on_retry_hooks([_log_retry])
 
 
 class HttpSession:
@@ -222,8 +254,10 @@ class HttpSession:
         except _Retryable as exc:
             raise exc.error from None
         except httpx.TransportError as exc:
+            base = self.client.base_url
+            port = base.port or (443 if base.scheme == "https" else 80)
             raise TransportError(
-                f"{operation}: could not reach {self.client.base_url.host}: "
+                f"{operation}: could not reach {base.host}:{port}: "
                 f"{redact(str(exc) or type(exc).__name__, self._secrets)}"
             ) from None
         raise AssertionError("unreachable: stamina always runs at least one attempt")
