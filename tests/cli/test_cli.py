@@ -79,6 +79,12 @@ def test_wait_timeout_exits_3_and_cancels(home: Path) -> None:
         (["queue", "create", "q", "--mode", "RANDOM"], "mode"),
         (["--platform", "local", "ls"], "platform"),
         (["submit", "--queue", "nope", "true"], "queue"),
+        (["submit", "--env", "NOEQ", "true"], "env"),
+        (["submit", "--wait", "--queue-timeout", "-1", "true"], "queue_timeout"),
+        (["submit", "--wait", "--run-timeout", "nan", "true"], "run_timeout"),
+        (["wait", "j-1", "--timeout", "-1"], "timeout"),
+        (["ls", "--limit", "-1"], "limit"),
+        (["emulator", "wandb", "--port", "-1"], "port"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(home: Path, args: list[str], field: str) -> None:
@@ -134,3 +140,61 @@ def test_demo_shows_queueing_states_handoff_and_lineage(tmp_path: Path) -> None:
     model_row = next(line for line in lineage.splitlines() if "model:v1" in line)
     assert "train (" in model_row
     assert "evaluate (" in model_row
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_bad_limits_are_refused_before_the_platform_is_called(home: Path) -> None:
+    # A platform nothing listens on: any call would be exit 4, not 2.
+    ray = f"ray://127.0.0.1:{_closed_port()}"
+    for args in (
+        ["wait", "j-1", "--timeout", "-1"],
+        ["submit", "--wait", "--run-timeout", "-5", "x"],
+    ):
+        done = jobrelay(home, *args, "--platform", ray)
+        assert done.returncode == 2, done.stderr
+        assert "could not reach" not in done.stderr
+
+
+def test_an_unknown_job_has_its_own_exit_code_and_unreachable_names_host_and_port(
+    home: Path,
+) -> None:
+    jobrelay(home, "submit", "true")  # the platform exists
+    unknown = jobrelay(home, "status", "j-doesnotexist")
+    assert unknown.returncode == 5, unknown.stderr
+    assert "j-doesnotexist" in unknown.stderr
+    port = _closed_port()
+    unreachable = jobrelay(home, "ls", "--platform", f"ray://127.0.0.1:{port}")
+    assert unreachable.returncode == 4, unreachable.stderr
+    assert f"127.0.0.1:{port}" in unreachable.stderr
+    assert len(unreachable.stderr.strip().splitlines()) <= 2  # the retry line and the error
+
+
+def test_logs_print_what_the_job_wrote_byte_for_byte(home: Path) -> None:
+    done = jobrelay(home, "submit", "--wait", "--json", "printf 'a\\tb\\007c\\010d\\014e\\n'")
+    assert done.returncode == 0, done.stderr
+    job_id = json.loads(done.stdout)["ref"]["id"]
+    for follow in ([], ["-f"]):
+        printed = jobrelay(home, "logs", job_id, *follow)
+        assert printed.returncode == 0, printed.stderr
+        assert printed.stdout == "a\tb\x07c\x08d\x0ce\n"
+
+
+def test_ls_never_wraps_a_job_id_in_80_columns(home: Path) -> None:
+    for _ in range(3):
+        jobrelay(home, "submit", "--name", "x" * 30, "echo " + "long message " * 10)
+    env = {**os.environ, "JOBRELAY_PLATFORM": f"local://{home}", "COLUMNS": "80"}
+    listed = subprocess.run(
+        [sys.executable, "-m", "jobrelay", "ls"], env=env, capture_output=True, text=True
+    )
+    assert listed.returncode == 0, listed.stderr
+    ids = [s["ref"]["id"] for s in json.loads(jobrelay(home, "ls", "--json").stdout)]
+    assert len(ids) == 3
+    for job_id in ids:
+        assert any(job_id in line for line in listed.stdout.splitlines()), listed.stdout

@@ -180,6 +180,8 @@ class AsyncClient:
         return await (await self.platform()).statuses(refs)
 
     async def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
+        """The most recently submitted jobs, newest first (at most ``limit``, at least 1)."""
+        check_limit(limit)
         return await (await self.platform()).list_jobs(limit=limit, queue=queue)
 
     async def logs(self, ref: JobRef, cursor: str | None = None) -> LogPage:
@@ -433,6 +435,13 @@ class AsyncClient:
             await self._hub.aclose()
         if self._platform is not None:
             await self._platform.aclose()
+
+
+def check_limit(limit: object) -> int:
+    """A list limit: a whole number, 1 or more (``ConfigError(field="limit")`` otherwise)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigError(f"must be a whole number, 1 or more, got {limit!r}", field="limit")
+    return limit
 
 
 def _queue_mode(mode: QueueMode | str) -> QueueMode:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -75,8 +76,15 @@ class WaitLimits:
 
         for name in ("queue_timeout", "run_timeout", "timeout"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ConfigError(f"must be a positive number of seconds, got {value}", field=name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"must be a number of seconds, got {value!r}", field=name)
+            if not (value > 0 and math.isfinite(value)):
+                raise ConfigError(
+                    f"must be a positive, finite number of seconds, got {value} (None: no limit)",
+                    field=name,
+                )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,10 +14,11 @@ from rich.text import Text
 
 from jobrelay.cli import artifacts, emulators, render
 from jobrelay.cli.exits import FAILED, INTERRUPTED, SUCCEEDED, err_console, fail, run
-from jobrelay.client import AsyncClient
+from jobrelay.client import AsyncClient, check_limit
 from jobrelay.errors import ConfigError, JobRelayError
 from jobrelay.models import JobRef, JobResult, JobSpec, JobStatus
 from jobrelay.settings import resolve_platform_url
+from jobrelay.waiting import WaitLimits
 
 app = typer.Typer(
     name="jobrelay",
@@ -103,7 +105,7 @@ def submit(
                 name=name,
                 queue=queue,
                 priority=priority,
-                env=_parse_env(env or []),
+                env=env or [],
                 working_dir=str(cwd.resolve()) if cwd else None,
                 timeout_s=timeout,
                 max_retries=retries,
@@ -130,7 +132,10 @@ async def _submit(
     logs: bool,
     as_json: bool,
 ) -> None:
-    spec = JobSpec(**fields)
+    # Everything is checked before anything is sent: no job is left queued by a bad limit.
+    spec = JobSpec(**{**fields, "env": _parse_env(fields["env"])})
+    if wait:
+        WaitLimits(queue_timeout, run_timeout)
     async with _client(platform) as client:
         ref = await client.submit(spec)
         verb = "reattached to" if ref.reattached else "submitted"
@@ -231,6 +236,7 @@ def wait_cmd(
     """Wait for a job to finish; exit 0 if it succeeded."""
 
     async def go() -> JobResult:
+        WaitLimits(queue_timeout, run_timeout, timeout)  # checked before any call
         async with _client(platform) as client:
             ref = await _ref(client, job_id)
             return await _watch(
@@ -261,14 +267,11 @@ def logs(
     async def go() -> None:
         async with _client(platform) as client:
             ref = await _ref(client, job_id)
-            if follow:
-                async for page in client.follow_logs(ref, cursor):
-                    for line in page.lines:
-                        render.print_log_line(line)
-                return
-            async for page in client.read_logs(ref, cursor):
+            pages = client.follow_logs(ref, cursor) if follow else client.read_logs(ref, cursor)
+            async for page in pages:
                 for line in page.lines:
-                    render.print_log_line(line)
+                    render.write_job_line(line)
+                sys.stdout.flush()
 
     run(go())
 
@@ -297,6 +300,7 @@ def list_cmd(
     """List recent jobs, newest first."""
 
     async def go() -> list[JobStatus]:
+        check_limit(limit)  # before the platform is opened
         async with _client(platform) as client:
             return list(await client.list_jobs(limit=limit, queue=queue))
 

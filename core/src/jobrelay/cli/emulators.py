@@ -45,6 +45,11 @@ def wandb(
     ] = None,
 ) -> None:
     """Serve the W&B emulator (GraphQL, storage and a launch agent) until Ctrl-C."""
+    if not 0 <= port <= 65535:
+        from jobrelay.cli.exits import fail
+        from jobrelay.errors import ConfigError
+
+        fail(ConfigError(f"must be 0-65535 (0 picks a free port), got {port}", field="port"))
     try:
         from jobrelay.testing.wandb import DEFAULT_API_KEY, WandbEmulator
     except ImportError as exc:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import typer
@@ -17,10 +19,11 @@ from jobrelay.errors import (
     JobFailed,
     JobRelayError,
     JobTimeout,
+    NotFoundError,
     PlatformError,
 )
 
-SUCCEEDED, FAILED, USAGE, TIMEOUT, UNREACHABLE, INTERRUPTED = 0, 1, 2, 3, 4, 130
+SUCCEEDED, FAILED, USAGE, TIMEOUT, UNREACHABLE, NOT_FOUND, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
 T = TypeVar("T")
 
@@ -34,6 +37,8 @@ def exit_code_for(exc: JobRelayError) -> int:
         return FAILED
     if isinstance(exc, (ConfigError, ArtifactError)):
         return USAGE
+    if isinstance(exc, NotFoundError):
+        return NOT_FOUND  # the platform answered: the job (or queue) is not there
     if isinstance(exc, PlatformError):
         return UNREACHABLE
     return FAILED
@@ -48,10 +53,39 @@ def fail(exc: JobRelayError) -> NoReturn:
     raise typer.Exit(exit_code_for(exc))
 
 
+class _FirstRetryLine(logging.Handler):
+    """Shows that the platform is being retried, once per command, in one short line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.shown = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.shown:
+            self.shown = True
+            err_console.print("[dim]platform busy or unreachable; retrying…[/]", markup=True)
+
+
+@contextlib.contextmanager
+def _retry_line() -> Iterator[None]:
+    logger = logging.getLogger("jobrelay.http")
+    handler = _FirstRetryLine()
+    level = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine; typed errors become exit codes, never tracebacks."""
     try:
-        return asyncio.run(coro)
+        with _retry_line():
+            return asyncio.run(coro)
     except JobRelayError as exc:
         fail(exc)
     except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -128,9 +129,18 @@ def print_log_line(line: LogLine, prefix: str = "", out: Console = console) -> N
     out.print(Text(prefix + line.text, style=style), soft_wrap=True)
 
 
+def write_job_line(line: LogLine) -> None:
+    """A job's log line exactly as the job wrote it (tabs, CR, BEL ... kept), as
+    ``ray job logs`` prints it; rich is for jobrelay's own lines."""
+    sys.stdout.write(line.text + "\n")
+
+
 def status_table(statuses: Sequence[JobStatus]) -> Table:
     table = Table(box=None, header_style="bold")
-    for column in ("id", "state", "queue", "pos", "attempt", "exit", "queued", "ran", "message"):
+    # A job id is what a user copies into the next command: it is never wrapped.
+    widest = max((len(s.ref.id) for s in statuses), default=2)
+    table.add_column("id", no_wrap=True, min_width=widest)
+    for column in ("state", "queue", "pos", "attempt", "exit", "queued", "ran", "message"):
         table.add_column(column, overflow="fold")
     for s in statuses:
         table.add_row(
