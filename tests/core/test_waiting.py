@@ -248,3 +248,50 @@ async def test_a_naive_since_is_refused_before_waiting() -> None:
         with pytest.raises(ConfigError, match="timezone-aware") as info:
             await client.wait(ref, since=datetime(2026, 11, 22, 12, 0))
     assert info.value.field == "since"
+
+
+class Flaky(Jobs):
+    """Fails the first ``failures`` status calls with ``error``."""
+
+    def __init__(self, error: Exception, failures: int) -> None:
+        super().__init__()
+        self.error = error
+        self.failures = failures
+
+    async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
+        if self.failures:
+            self.failures -= 1
+            raise self.error
+        return await super().statuses(refs)
+
+
+async def test_a_wait_outlives_a_short_outage_of_the_platform() -> None:
+    from jobrelay.errors import ServerError
+
+    jobs = Flaky(ServerError("get status failed with HTTP 503"), failures=10)
+    ref = jobs.add("j", JobState.RUNNING)
+    asyncio.get_running_loop().create_task(later(0.1, jobs, "j", JobState.SUCCEEDED))
+    status = await asyncio.wait_for(wait_for_job(StatusHub(jobs, FAST), ref, cancel=jobs.cancel), 5)
+    assert status.state is JobState.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    "error", [ValueError("a bug in a platform"), ConfigError("bad cursor", field="cursor")]
+)
+async def test_an_error_that_will_not_go_away_reaches_the_waiter_at_once(
+    error: Exception,
+) -> None:
+    jobs = Flaky(error, failures=1000)
+    ref = jobs.add("j", JobState.RUNNING)
+    with pytest.raises(type(error)):
+        await asyncio.wait_for(wait_for_job(StatusHub(jobs, FAST), ref, cancel=jobs.cancel), 5)
+
+
+async def test_an_outage_longer_than_the_policy_allows_ends_the_wait() -> None:
+    from jobrelay.errors import TransportError
+
+    jobs = Flaky(TransportError("could not reach 127.0.0.1:8265"), failures=10_000)
+    ref = jobs.add("j", JobState.RUNNING)
+    policy = PollPolicy(initial_s=0.005, max_s=0.02, jitter=0, outage_s=0.2)
+    with pytest.raises(TransportError):
+        await asyncio.wait_for(wait_for_job(StatusHub(jobs, policy), ref, cancel=jobs.cancel), 5)

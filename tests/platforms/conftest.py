@@ -6,6 +6,7 @@ W&B emulator, ...) add a target here; the tests in ``test_contract.py`` do not c
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,32 @@ class CountingPlatform:
 
     def __getattr__(self, name: str) -> Any:  # queue admin and extras pass through
         return getattr(self.inner, name)
+
+
+class SlowFailingStatus(CountingPlatform):
+    """Every status call takes ``delay_s``, and every other one then fails with a 503
+    (as a platform does when it is overloaded): what the log contract must survive."""
+
+    def __init__(self, inner: Platform, delay_s: float = 0.3) -> None:
+        super().__init__(inner)
+        self.delay_s = delay_s
+        self.calls = 0
+
+    async def _slow_and_flaky(self) -> None:
+        from jobrelay.errors import ServerError
+
+        self.calls += 1
+        await asyncio.sleep(self.delay_s)
+        if self.calls % 2:
+            raise ServerError("get status failed with HTTP 503: injected", status_code=503)
+
+    async def status(self, ref: JobRef) -> JobStatus:
+        await self._slow_and_flaky()
+        return await self.inner.status(ref)
+
+    async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
+        await self._slow_and_flaky()
+        return await super().statuses(refs)
 
 
 def kill_local_agents(home: Path) -> None:

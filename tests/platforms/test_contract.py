@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from jobrelay import JobCancelled, JobFailed, JobState, JobTimeout
+from jobrelay import AsyncClient, JobCancelled, JobFailed, JobState, JobTimeout, PollPolicy
+from jobrelay.waiting import JobUpdate
 
 from tests.processes import group_gone_within, group_members
 
-from .conftest import Target
+from .conftest import SlowFailingStatus, Target
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -216,3 +217,31 @@ async def test_concurrent_waiters_share_status_calls(target: Target) -> None:
     calls = target.counting.status_calls[before:]
     assert calls, "waiting made no status calls"
     assert max(calls) == 8, "one call should ask for every waiting job"
+
+
+@pytest.mark.parametrize("shape", ["done-before-the-first-status", "printed-over-time"])
+async def test_follow_logs_delivers_every_line_once_with_status_calls_slow_and_failing(
+    target: Target, shape: str
+) -> None:
+    lines = 30
+    script = f"for i in $(seq 1 {lines}); do echo line-$i; done"
+    if shape == "printed-over-time":
+        script = f"for i in $(seq 1 {lines}); do echo line-$i; sleep 0.05; done"
+    if "emulator" in target.extra:  # W&B: the platform's own status query too
+        faults = target.extra["emulator"].faults
+        faults.add("JobStatuses", "slow", delay_s=1.0, times=None)
+        faults.add("JobStatuses", status=500, times=3)
+        faults.add("JobStatuses", status=429, retry_after=0.5, times=2)
+    flaky = SlowFailingStatus(target.counting.inner)
+    client = AsyncClient(flaky, poll=PollPolicy(initial_s=0.05, max_s=0.3))  # type: ignore[arg-type]
+    seen: list[str] = []
+
+    def collect(update: JobUpdate) -> None:
+        seen.extend(line.text for line in update.lines if line.text.startswith("line-"))
+
+    ref = await client.submit(target.spec(script))
+    result = await client.wait(ref, follow_logs=True, on_update=collect, timeout=60)
+
+    assert result.state is JobState.SUCCEEDED
+    assert seen == [f"line-{i}" for i in range(1, lines + 1)]
+    assert flaky.calls >= 2  # the status calls really were slow and failing

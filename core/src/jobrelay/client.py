@@ -21,7 +21,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.artifacts.jobs import JobHandoff, default_handoff
-from jobrelay.errors import ConfigError, ConflictError, JobCancelled, JobFailed
+from jobrelay.errors import ConfigError, ConflictError, JobCancelled, JobFailed, JobRelayError
 from jobrelay.models import (
     JobRef,
     JobResult,
@@ -213,10 +213,18 @@ class AsyncClient:
         """
         platform = await self._for(ref)
         policy = self._poll or platform.capabilities.poll
+        loop = asyncio.get_running_loop()
         interval = policy.initial_s
         terminal_seen = False
+        failing_since: float | None = None  # a transient outage of the log or status call
         while True:
-            page = await platform.logs(ref, cursor)
+            try:
+                page = await platform.logs(ref, cursor)
+            except JobRelayError as exc:
+                failing_since = policy.still_trying(exc, failing_since, loop.time())
+                await _sleep_or_stop(policy.jittered(interval), stop)
+                continue
+            failing_since = None
             cursor = page.cursor
             if page.lines:
                 yield page
@@ -225,7 +233,13 @@ class AsyncClient:
             if stop is not None and stop.is_set():
                 return
             if not page.lines:
-                terminal_seen = (await platform.status(ref)).state.is_terminal
+                try:
+                    terminal_seen = (await platform.status(ref)).state.is_terminal
+                except JobRelayError as exc:
+                    # Not known to be over: keep reading. The end is only taken from a
+                    # status read before the last (empty) page, never guessed.
+                    failing_since = policy.still_trying(exc, failing_since, loop.time())
+                    terminal_seen = False
                 if terminal_seen:
                     continue  # read once more: lines written just before the end
                 interval = policy.next_interval(interval, changed=False)
@@ -314,8 +328,11 @@ class AsyncClient:
         latest: list[JobStatus] = []
         started = asyncio.get_running_loop().time()
 
+        known = asyncio.Event()  # the waiter has a status
+
         async def remember(update: JobUpdate) -> None:
             latest[:] = [update.status]
+            known.set()
             await notify(on_update, update)
 
         stop = asyncio.Event()
@@ -323,8 +340,10 @@ class AsyncClient:
         async def follow() -> None:
             async for page in self.follow_logs(ref, cursor, stop=stop):
                 # Lines can arrive before the waiter's first status (a fast job, a reattach
-                # to a finished one): ask for a status then rather than drop the lines.
-                status = latest[0] if latest else await self.status(ref)
+                # to a finished one): hold them until it has one, never drop them. (Asking
+                # for a status here would tie the log to a status call that may fail.)
+                await known.wait()
+                status = latest[0]
                 elapsed = asyncio.get_running_loop().time() - started
                 await notify(
                     on_update,
@@ -334,6 +353,9 @@ class AsyncClient:
         follower = asyncio.create_task(follow())
         try:
             status = await waiting(remember)
+            if not latest:
+                latest.append(status)
+            known.set()
             if not status.state.is_terminal:
                 stop.set()  # waited until RUNNING: stop following, keep nothing pending
             await follower

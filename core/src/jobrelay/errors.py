@@ -40,6 +40,7 @@ __all__ = [
     "RateLimitedError",
     "ServerError",
     "TransportError",
+    "is_transient",
 ]
 
 
@@ -145,3 +146,9 @@ class ArtifactNotFound(ArtifactError):
 
 class IntegrityError(ArtifactError):
     """Bytes read back do not match the recorded digest."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether the same call may well succeed later: the platform was unreachable,
+    rate-limited or failing (5xx), after the HTTP layer's own retries."""
+    return isinstance(exc, TransportError | RateLimitedError | ServerError)

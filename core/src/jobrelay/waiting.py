@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from jobrelay.errors import JobRelayError, JobTimeout, NotFoundError
+from jobrelay.errors import JobRelayError, JobTimeout, NotFoundError, is_transient
 from jobrelay.models import JobRef, JobState, JobStatus, LogLine
 
 __all__ = [
@@ -41,12 +41,16 @@ class PollPolicy:
     The interval starts at ``initial_s``, grows by ``backoff`` after each tick with no
     change up to ``max_s``, and drops back to ``initial_s`` when something changes.
     ``jitter`` spreads ticks of many clients by up to that fraction of the interval.
+    ``outage_s`` is how long the platform may keep failing with transient errors (it was
+    unreachable, rate-limited or answered 5xx, after the HTTP layer's own retries) before
+    a wait gives up with that error: a wait of hours must outlive a minute's outage.
     """
 
     initial_s: float = 0.25
     max_s: float = 5.0
     backoff: float = 1.5
     jitter: float = 0.1
+    outage_s: float = 120.0
 
     def next_interval(self, current: float, *, changed: bool) -> float:
         if changed:
@@ -55,6 +59,14 @@ class PollPolicy:
 
     def jittered(self, interval: float) -> float:
         return interval * (1 + random.uniform(-self.jitter, self.jitter))
+
+    def still_trying(self, exc: JobRelayError, failing_since: float | None, now: float) -> float:
+        """When a transient failure began; re-raises ``exc`` once it is not transient or
+        has lasted ``outage_s``."""
+        since = now if failing_since is None else failing_since
+        if not is_transient(exc) or now - since >= self.outage_s:
+            raise exc
+        return since
 
 
 @dataclass(frozen=True)
@@ -157,6 +169,7 @@ class StatusHub:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last: dict[str, tuple[JobState, int | None]] = {}
+        self._failing_since: float | None = None
         self.ticks = 0
 
     @contextlib.asynccontextmanager
@@ -207,11 +220,19 @@ class StatusHub:
         self.ticks += 1
         try:
             found = await self._source.statuses(refs)
-        except JobRelayError as exc:
+        except Exception as exc:  # a bug in a platform must reach its waiters, not hang them
+            now = asyncio.get_running_loop().time()
+            if isinstance(exc, JobRelayError):
+                try:
+                    self._failing_since = self._policy.still_trying(exc, self._failing_since, now)
+                    return False  # a transient failure: ask again next tick
+                except JobRelayError:
+                    pass
             for group in list(self._watches.values()):
                 for w in group:
                     w.post(None, exc)
             return False
+        self._failing_since = None
         changed = False
         for ref in refs:
             group = self._watches.get(ref.id, [])

@@ -351,3 +351,20 @@ async def test_registry_opens_wandb_urls_and_keeps_secrets_out_of_the_url(
 async def test_malformed_platform_url_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError):
         await open_platform(url, api_key="k" * 40)
+
+
+async def test_a_log_read_before_the_run_exists_never_ends_before_its_lines(
+    emulator: WandbEmulator, platform: WandbPlatform
+) -> None:
+    # The status query is slow: by the time it answers, the run was made and has ended.
+    emulator.faults.add("JobStatuses", "slow", delay_s=2.0, times=None)
+    ref = await platform.submit(JobSpec(entrypoint="echo one; echo two; echo three"))
+    lines: list[str] = []
+    cursor = None
+    for _ in range(200):
+        page = await platform.logs(ref, cursor)
+        lines.extend(line.text for line in page.lines)
+        cursor = page.cursor
+        if page.done:
+            break
+    assert [t for t in lines if t in ("one", "two", "three")] == ["one", "two", "three"]

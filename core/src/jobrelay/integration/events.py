@@ -24,9 +24,6 @@ __all__ = ["Outcome", "TerminalEvent", "wait_event"]
 
 Outcome = Literal["succeeded", "failed", "cancelled", "timeout", "error"]
 
-# Errors that may go away if the same wait is tried again later.
-_RETRYABLE = (errors.TransportError, errors.RateLimitedError, errors.ServerError)
-
 
 class TerminalEvent(BaseModel):
     """The end of a wait: what happened to the job, or why the wait could not tell.
@@ -140,7 +137,7 @@ async def wait_event(
             ref=ref,
             message=str(exc),
             error_type=type(exc).__name__,
-            retryable=isinstance(exc, _RETRYABLE),
+            retryable=errors.is_transient(exc),
             field=getattr(exc, "field", None),
             cursor=reached[0],
         )

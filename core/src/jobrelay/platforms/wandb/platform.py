@@ -232,15 +232,15 @@ class WandbPlatform:
         """Lines of the run's ``output.log`` after the byte offset ``cursor``."""
         job = JobId.parse(ref.id)
         offset = _offset(cursor)
-        data = await self.api.execute(
-            ops.RUN_LOG_FILE,
-            {"project": self.settings.project, "entity": self.settings.entity, "name": job.run_id},
-            operation="RunLogFile",
-        )
-        run = (data.get("project") or {}).get("run")
+        run = await self._log_file(job)
         if run is None:
-            done = (await self.status(ref)).state.is_terminal
-            return LogPage(lines=[], cursor=str(offset), done=done)
+            if not (await self.status(ref)).state.is_terminal:
+                return LogPage(lines=[], cursor=str(offset), done=False)
+            # Over, as of now: but the run may have been made (and ended) since the log was
+            # asked for, so ask again. Only a job that ended without a run has no log.
+            run = await self._log_file(job)
+            if run is None:
+                return LogPage(lines=[], cursor=str(offset), done=True)
         terminal = str(run.get("state")) not in _ALIVE
         edges = (run.get("files") or {}).get("edges") or []
         node = edges[0]["node"] if edges and edges[0].get("node") else None
@@ -257,6 +257,16 @@ class WandbPlatform:
         lines = [LogLine(text=t) for t in chunk.decode("utf-8", "replace").splitlines()]
         new_offset = offset + len(chunk)
         return LogPage(lines=lines, cursor=str(new_offset), done=terminal and new_offset >= size)
+
+    async def _log_file(self, job: JobId) -> dict[str, Any] | None:
+        """The run with its ``output.log`` file node, or None before the run exists."""
+        data = await self.api.execute(
+            ops.RUN_LOG_FILE,
+            {"project": self.settings.project, "entity": self.settings.entity, "name": job.run_id},
+            operation="RunLogFile",
+        )
+        run: dict[str, Any] | None = (data.get("project") or {}).get("run")
+        return run
 
     # -- cancelling ----------------------------------------------------------------------
 
