@@ -11,7 +11,10 @@ because everything that is the same for all three lives here:
 - :class:`KillSwitch` / :func:`run_sync` — a wait run from synchronous code that a kill
   (a signal handler, a framework's interrupt) turns into a cancel on the wait's own loop;
 - :func:`shared_client` — one opened client per process, event loop and settings, so
-  concurrent waiters share one status hub;
+  concurrent waiters share one status hub; :func:`client_options` — a URL, a credential
+  kept apart and plain options -> the client's options;
+- :func:`scoped_key` / :func:`cancel_scope` — keys that name the run they belong to, so a
+  hook that runs elsewhere finds the run's jobs on the platform and cancels them;
 - :class:`TerminalEvent` / :func:`wait_event` — how a serialized wait ends (an Airflow
   trigger event), typed, with errors kept as errors.
 """
@@ -24,11 +27,12 @@ from jobrelay.integration.bridge import (
     run_sync,
     until_killed,
 )
-from jobrelay.integration.clients import shared_client
+from jobrelay.integration.clients import client_options, shared_client
 from jobrelay.integration.events import TerminalEvent, wait_event
-from jobrelay.integration.identity import MAX_KEY, idempotency_key
+from jobrelay.integration.identity import MAX_KEY, idempotency_key, scope_prefix, scoped_key
 from jobrelay.integration.inputs import job_ref_from, normalize_inputs, parse_rendered
 from jobrelay.integration.record import run_record
+from jobrelay.integration.scopes import active_in_scope, cancel_scope
 
 __all__ = [
     "MAX_KEY",
@@ -36,13 +40,18 @@ __all__ = [
     "KillSwitch",
     "Killed",
     "TerminalEvent",
+    "active_in_scope",
     "cancel_after_kill",
+    "cancel_scope",
+    "client_options",
     "idempotency_key",
     "job_ref_from",
     "normalize_inputs",
     "parse_rendered",
     "run_record",
     "run_sync",
+    "scope_prefix",
+    "scoped_key",
     "shared_client",
     "until_killed",
     "wait_event",

@@ -127,13 +127,24 @@ async def until_killed(
 
     Then the job ``job()`` names at that moment (it may have been learned while the work
     ran) is cancelled when ``cancel``: on a kill, :class:`Killed` is raised; on a
-    cancellation, the cancellation propagates.
+    cancellation or an interrupt (a ``BaseException`` that is not an ``Exception``, raised
+    in the work's frames), it propagates after the cancel.
     """
     try:
         return await kill.guard(work)
     except Interrupted:
         await cancel_after_kill(client, job(), cancel=cancel, logger=logger)
     except asyncio.CancelledError:
+        ref = job()
+        if ref is not None and cancel:
+            await _cancel(client, ref, "the task was interrupted", logger)
+        raise
+    except BaseException as exc:
+        # An interrupt raised inside the wait's own frames rather than into the loop (a
+        # signal handler raising KeyboardInterrupt or a framework's BaseException while a
+        # step of the wait ran, or an exception injected into the thread): the same cancel.
+        if isinstance(exc, Exception):
+            raise
         ref = job()
         if ref is not None and cancel:
             await _cancel(client, ref, "the task was interrupted", logger)

@@ -11,11 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import Any
+
+from pydantic import SecretStr
 
 from jobrelay.client import AsyncClient
+from jobrelay.errors import ConfigError
+from jobrelay.settings import parse_platform_url
 
-__all__ = ["shared_client"]
+__all__ = ["CREDENTIAL_OPTIONS", "client_options", "shared_client"]
+
+# The keyword each platform's opener takes its credential under today; any other platform
+# takes ``token``. (The platform settings contract makes this ``credential`` everywhere.)
+_CREDENTIAL_OPTION: dict[str, str | None] = {"wandb": "api_key", "local": None}
+CREDENTIAL_OPTIONS = frozenset({"credential", "token", "api_key"})
 
 _CLIENTS: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, dict[Hashable, asyncio.Future[AsyncClient]]
@@ -48,3 +58,33 @@ async def shared_client(
         future.set_result(client)
         return client
     return await asyncio.shield(future)
+
+
+def client_options(
+    platform: str, credential: SecretStr | None, options: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The keyword options of ``AsyncClient(platform, **options)`` for an adapter's
+    settings: a URL, a credential kept apart (secret-typed), and plain options.
+
+    A credential given inside ``options`` is refused (``ConfigError`` naming
+    ``options.NAME``): options are stored and shown in clear, the credential is not. A
+    credential for a platform that takes none (``local``) is refused too.
+    """
+    found = dict(options or {})
+    for name in found:
+        if name in CREDENTIAL_OPTIONS:
+            raise ConfigError(
+                "a credential does not go in the options (they are stored in clear); "
+                "set the credential field instead",
+                field=f"options.{name}",
+            )
+    if credential is None or not credential.get_secret_value():
+        return found
+    scheme = parse_platform_url(platform).base_scheme
+    option = _CREDENTIAL_OPTION.get(scheme, "token")
+    if option is None:
+        raise ConfigError(
+            f"the {scheme} platform takes no credential; leave it empty", field="credential"
+        )
+    found[option] = credential
+    return found
