@@ -1,0 +1,127 @@
+"""One job run, as the tasks, the flow, the sync helper and the job block all do it:
+submit under the Prefect key, report to the run logger, wait, record the artifact."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from jobrelay import AsyncClient, JobSpec, PollPolicy
+from jobrelay.errors import ConfigError, JobError
+from jobrelay.integration import KillSwitch, normalize_inputs, run_record, until_killed
+from jobrelay.models import JobRef, JobResult
+
+from prefect_jobrelay.identity import job_key
+from prefect_jobrelay.reporting import Logger, record_artifact, reporter, submitted
+
+__all__ = [
+    "Known",
+    "WaitOptions",
+    "build_spec",
+    "guarded",
+    "poll_policy",
+    "submit_and_wait",
+    "wait_and_record",
+]
+
+T = TypeVar("T")
+
+
+@dataclass
+class Known:
+    """The job a run submitted, once it is known (what a cancel needs)."""
+
+    ref: JobRef | None = None
+
+
+@dataclass(frozen=True)
+class WaitOptions:
+    """How a run waits: the core's limits, log following and the artifact."""
+
+    queue_timeout: float | None = None
+    run_timeout: float | None = None
+    timeout: float | None = None
+    follow_logs: bool = True
+    artifact: bool = True
+    artifact_key: str | None = None
+
+    def wait_kwargs(self) -> dict[str, Any]:
+        return {
+            "queue_timeout": self.queue_timeout,
+            "run_timeout": self.run_timeout,
+            "timeout": self.timeout,
+            "follow_logs": self.follow_logs,
+        }
+
+
+def poll_policy(poll_frequency_seconds: float | None) -> PollPolicy | None:
+    """``poll_frequency_seconds`` (the JobBlock interface's knob) as the core's policy."""
+    if poll_frequency_seconds is None:
+        return None
+    if not poll_frequency_seconds > 0:
+        raise ConfigError(
+            f"must be a positive number of seconds, got {poll_frequency_seconds!r}",
+            field="poll_frequency_seconds",
+        )
+    return PollPolicy(initial_s=poll_frequency_seconds, max_s=poll_frequency_seconds)
+
+
+def build_spec(
+    spec: JobSpec | Mapping[str, Any],
+    *,
+    inputs: Any = None,
+    idempotency_key: str | None = None,
+) -> JobSpec:
+    """The spec to submit: ``inputs`` (upstream outputs, as a run record holds them) added,
+    and the key the user gave or the one the Prefect run's identity gives."""
+    fields = spec.model_dump() if isinstance(spec, JobSpec) else dict(spec)
+    given = normalize_inputs(fields.pop("inputs", None))
+    given.update(normalize_inputs(inputs))
+    key = idempotency_key or fields.pop("idempotency_key", None)
+    return JobSpec(**fields, inputs=given, idempotency_key=job_key(key))
+
+
+async def wait_and_record(
+    client: AsyncClient, ref: JobRef, options: WaitOptions, logger: Logger
+) -> dict[str, Any]:
+    """Wait for ``ref`` reporting to ``logger``; the run record (and its artifact).
+
+    A job that did not succeed raises the core's error after its record is stored.
+    """
+    try:
+        result = await client.wait(ref, on_update=reporter(logger, ref), **options.wait_kwargs())
+    except JobError as exc:
+        record = run_record(JobResult(ref=ref, status=exc.status, outputs=exc.status.outputs))
+        if options.artifact:
+            await record_artifact(record, key=options.artifact_key)
+        raise
+    record = run_record(result)
+    logger.info("Job %s %s (exit code %s)", ref.id, record["state"].lower(), record["exit_code"])
+    if options.artifact:
+        await record_artifact(record, key=options.artifact_key)
+    return record
+
+
+async def submit_and_wait(
+    client: AsyncClient, spec: JobSpec, options: WaitOptions, logger: Logger, known: Known
+) -> dict[str, Any]:
+    """Submit (or reattach) and wait; ``known`` learns the job as soon as it is submitted."""
+    known.ref = await client.submit(spec)
+    submitted(logger, known.ref)
+    return await wait_and_record(client, known.ref, options, logger)
+
+
+async def guarded(
+    client: AsyncClient,
+    work: Callable[[], Awaitable[T]],
+    known: Known,
+    *,
+    cancel_on_kill: bool,
+    logger: Logger,
+) -> T:
+    """``await work()``; a cancellation or an interrupt of the caller (a flow-run cancel,
+    ``timeout_seconds``) cancels the job ``known`` holds by then, when ``cancel_on_kill``."""
+    return await until_killed(
+        KillSwitch(), client, work, job=lambda: known.ref, cancel=cancel_on_kill, logger=logger
+    )

@@ -1,0 +1,213 @@
+"""Prefect tasks: submit, wait for, cancel and read the logs of jobs; run one end to end.
+
+Every task is async and returns JSON (a job ref dict, a run record), so results travel
+through Prefect unchanged and a downstream job takes an upstream's ``outputs`` as its
+``inputs``. :func:`run_job_sync` is the same run for a synchronous task, through the core's
+sync bridge.
+
+>>> @flow(on_cancellation=[cancel_flow_run_jobs(creds)], on_crashed=[cancel_flow_run_jobs(creds)])
+... async def pipeline():                                     # doctest: +SKIP
+...     trained = await run_job(creds, {"entrypoint": "python train.py"})
+...     await run_job(creds, {"entrypoint": "python eval.py"}, inputs=trained["outputs"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jobrelay import JobSpec
+from jobrelay.integration import job_ref_from, run_sync
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from prefect_jobrelay.credentials import JobRelayCredentials, resolve_credentials
+from prefect_jobrelay.reporting import run_logger, submitted
+from prefect_jobrelay.running import (
+    Known,
+    WaitOptions,
+    build_spec,
+    guarded,
+    poll_policy,
+    submit_and_wait,
+    wait_and_record,
+)
+
+__all__ = ["cancel_job", "get_job_logs", "run_job", "run_job_sync", "submit_job", "wait_for_job"]
+
+Spec = JobSpec | Mapping[str, Any]
+Credentials = JobRelayCredentials | str
+
+
+@task(cache_policy=NO_CACHE)
+async def submit_job(
+    credentials: Credentials,
+    spec: Spec,
+    inputs: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """Submit a job (or reattach to this task's earlier one); returns its job ref as JSON.
+
+    ``spec`` is a ``JobSpec`` or its fields; ``inputs`` maps input names to upstream
+    outputs (``ArtifactRef`` dicts) or references such as ``"model:latest"``.
+    """
+    creds = await resolve_credentials(credentials)
+    job = build_spec(spec, inputs=inputs, idempotency_key=idempotency_key)
+    async with creds.get_client() as client:
+        ref = await client.submit(job)
+    submitted(run_logger(), ref)
+    return ref.model_dump(mode="json")
+
+
+@task(cache_policy=NO_CACHE)
+async def wait_for_job(
+    credentials: Credentials,
+    job: Any,
+    queue_timeout: float | None = None,
+    run_timeout: float | None = None,
+    timeout: float | None = None,
+    poll_frequency_seconds: float | None = None,
+    follow_logs: bool = True,
+    artifact_key: str | None = None,
+    cancel_on_kill: bool = True,
+) -> dict[str, Any]:
+    """Wait for a job (a job ref, its JSON or a run record), streaming its state changes
+    and log lines to the run logger; returns the run record and stores it as an artifact.
+
+    A job that fails or is cancelled fails the task (``JobFailed``/``JobCancelled``); a
+    limit that runs out cancels the job and raises ``JobTimeout``. When the task is
+    cancelled (flow-run cancel, ``timeout_seconds``) the job is cancelled too, unless
+    ``cancel_on_kill=False``.
+    """
+    creds = await resolve_credentials(credentials)
+    ref = job_ref_from(job)
+    options = WaitOptions(queue_timeout, run_timeout, timeout, follow_logs, True, artifact_key)
+    logger = run_logger()
+    async with creds.get_client(poll=poll_policy(poll_frequency_seconds)) as client:
+        return await guarded(
+            client,
+            lambda: wait_and_record(client, ref, options, logger),
+            Known(ref),
+            cancel_on_kill=cancel_on_kill,
+            logger=logger,
+        )
+
+
+@task(cache_policy=NO_CACHE)
+async def cancel_job(credentials: Credentials, job: Any) -> None:
+    """Cancel a job; idempotent, and a no-op on a finished one."""
+    creds = await resolve_credentials(credentials)
+    ref = job_ref_from(job)
+    async with creds.get_client() as client:
+        await client.cancel(ref)
+    run_logger().info("Cancel sent to job %s", ref.id)
+
+
+@task(cache_policy=NO_CACHE)
+async def get_job_logs(
+    credentials: Credentials, job: Any, cursor: str | None = None
+) -> dict[str, Any]:
+    """The job's log lines now held after ``cursor``: ``{"lines": [...], "cursor": ...}``;
+    pass ``cursor`` back for the lines after these."""
+    creds = await resolve_credentials(credentials)
+    ref = job_ref_from(job)
+    lines: list[str] = []
+    async with creds.get_client() as client:
+        async for page in client.read_logs(ref, cursor):
+            lines.extend(line.text for line in page.lines)
+            cursor = page.cursor
+    return {"lines": lines, "cursor": cursor}
+
+
+@task(cache_policy=NO_CACHE)
+async def run_job(
+    credentials: Credentials,
+    spec: Spec,
+    inputs: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    queue_timeout: float | None = None,
+    run_timeout: float | None = None,
+    timeout: float | None = None,
+    poll_frequency_seconds: float | None = None,
+    follow_logs: bool = True,
+    artifact_key: str | None = None,
+    cancel_on_kill: bool = True,
+) -> dict[str, Any]:
+    """Submit a job and wait for it: :func:`submit_job` then :func:`wait_for_job` in one
+    task, so a retry or a rerun of the flow run reattaches to the same job."""
+    return await arun_job(
+        credentials,
+        spec,
+        inputs=inputs,
+        idempotency_key=idempotency_key,
+        queue_timeout=queue_timeout,
+        run_timeout=run_timeout,
+        timeout=timeout,
+        poll_frequency_seconds=poll_frequency_seconds,
+        follow_logs=follow_logs,
+        artifact_key=artifact_key,
+        cancel_on_kill=cancel_on_kill,
+    )
+
+
+async def arun_job(
+    credentials: Credentials,
+    spec: Spec,
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    queue_timeout: float | None = None,
+    run_timeout: float | None = None,
+    timeout: float | None = None,
+    poll_frequency_seconds: float | None = None,
+    follow_logs: bool = True,
+    artifact_key: str | None = None,
+    cancel_on_kill: bool = True,
+) -> dict[str, Any]:
+    """:func:`run_job`'s body, to await inside your own async task."""
+    creds = await resolve_credentials(credentials)
+    job = build_spec(spec, inputs=inputs, idempotency_key=idempotency_key)
+    options = WaitOptions(queue_timeout, run_timeout, timeout, follow_logs, True, artifact_key)
+    logger = run_logger()
+    async with creds.get_client(poll=poll_policy(poll_frequency_seconds)) as client:
+        known = Known()
+        return await guarded(
+            client,
+            lambda: submit_and_wait(client, job, options, logger, known),
+            known,
+            cancel_on_kill=cancel_on_kill,
+            logger=logger,
+        )
+
+
+def run_job_sync(
+    credentials: JobRelayCredentials,
+    spec: Spec,
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    queue_timeout: float | None = None,
+    run_timeout: float | None = None,
+    timeout: float | None = None,
+    poll_frequency_seconds: float | None = None,
+    follow_logs: bool = True,
+    artifact_key: str | None = None,
+    cancel_on_kill: bool = True,
+) -> dict[str, Any]:
+    """:func:`run_job` from a synchronous task (the core's sync bridge, one private loop).
+
+    Prefect's termination signal and its ``timeout_seconds`` interrupt the wait, and the
+    job is cancelled before the interrupt propagates.
+    """
+    job = build_spec(spec, inputs=inputs, idempotency_key=idempotency_key)
+    options = WaitOptions(queue_timeout, run_timeout, timeout, follow_logs, True, artifact_key)
+    logger = run_logger()
+    known = Known()
+    poll = poll_policy(poll_frequency_seconds)
+    return run_sync(
+        lambda: credentials.get_client(poll=poll),
+        lambda client: submit_and_wait(client, job, options, logger, known),
+        job=lambda: known.ref,
+        cancel_on_kill=cancel_on_kill,
+        logger=logger,
+    )
