@@ -20,7 +20,8 @@ from typing import Any, ParamSpec, TypeVar
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from jobrelay.artifacts.base import ArtifactStore
-from jobrelay.artifacts.jobs import JobHandoff, default_handoff
+from jobrelay.artifacts.blobstore import run_blocking
+from jobrelay.artifacts.jobs import JobHandoff, handoff_for
 from jobrelay.errors import ConfigError, ConflictError, JobCancelled, JobFailed, JobRelayError
 from jobrelay.models import (
     JobRef,
@@ -158,7 +159,8 @@ class AsyncClient:
         if platform.capabilities.native_artifacts:
             return None
         if self._handoff is None:
-            self._handoff = default_handoff(platform.url, self._artifacts)
+            # Opening a store may import its module (s3fs, the W&B client): off the loop.
+            self._handoff = await run_blocking(handoff_for, platform, self._artifacts)
         return self._handoff
 
     async def artifact_store(self) -> ArtifactStore:
@@ -300,9 +302,10 @@ class AsyncClient:
             status = await waiting(on_update)
         else:
             status = await self._wait_following(ref, waiting, on_update, log_cursor)
+        result = await self._result_of(ref, status)
         if raise_on_failure and status.state.is_terminal and not status.state.is_success:
             raise await self._job_error(ref, status)
-        return await self._result_of(ref, status)
+        return result
 
     async def result(self, ref: JobRef) -> JobResult:
         """The job as it is now, without waiting; a succeeded job comes with its outputs.
@@ -312,8 +315,12 @@ class AsyncClient:
         return await self._result_of(ref, await self.status(ref))
 
     async def _result_of(self, ref: JobRef, status: JobStatus) -> JobResult:
-        handoff = await self._job_handoff() if status.state.is_success else None
-        collected = await handoff.outputs(ref) if handoff is not None else {}
+        handoff = await self._job_handoff() if status.state.is_terminal else None
+        collected = {}
+        if handoff is not None and status.state.is_success:
+            collected = await handoff.outputs(ref)
+        elif handoff is not None:
+            await handoff.discard(ref)  # a failed job's outputs are never collected
         if collected:
             status = status.model_copy(update={"outputs": {**status.outputs, **collected}})
         return JobResult(ref=ref, status=status, outputs=status.outputs)

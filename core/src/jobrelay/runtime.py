@@ -17,6 +17,12 @@ The contract between the client and the job is two environment variables:
     ``producer``, ``metadata``). A bare string instead of the object is taken as the path,
     which is handy for running a job by hand.
 
+    A job that shares no filesystem with the client (Ray, a hosted cluster) gets
+    ``{"ref": {...}, "store": "<store URL>"}`` instead, with no path: :func:`input_path`
+    then fetches the version from that store into a temp folder on first use, checked
+    against its digest (this needs the ``jobrelay`` package in the job; everything else
+    here needs only the standard library).
+
 ``JOBRELAY_OUTPUTS``
     A folder the job may write its output files to. :func:`log_output` writes one record
     per output in its ``.jobrelay/`` subfolder, ``.jobrelay/<name>.json``, atomically
@@ -28,14 +34,22 @@ The contract between the client and the job is two environment variables:
     The file or folder at ``path`` must still exist when the job ends: after the job, the
     client reads the records and stores each output as an artifact version produced by
     the job. Files whose names start with ``.`` are not records.
+
+    For a job that shares no filesystem with the client it is a store URL instead (the
+    job's area in its platform's job store, ``s3://bucket/jobs/.handoff/<token>/``):
+    :func:`log_output` uploads the file or folder there at once, then its record, so the
+    job may delete its files afterwards (see :mod:`jobrelay.artifacts.job_area`).
 """
 
 # Annotations stay strings (PEP 563), so the modern syntax below also runs on Python 3.9.
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -93,15 +107,20 @@ def _load_inputs() -> dict[str, dict[str, Any]]:
     for name, entry in parsed.items():
         if isinstance(entry, str):
             entry = {"path": entry}
-        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-            raise HandoffError(f'${INPUTS_ENV}: input {name!r} has no "path"')
+        if not isinstance(entry, dict) or not (
+            isinstance(entry.get("path"), str)
+            or (isinstance(entry.get("store"), str) and isinstance(entry.get("ref"), dict))
+        ):
+            raise HandoffError(
+                f'${INPUTS_ENV}: input {name!r} has no "path" (or "store" and "ref")'
+            )
         entries[name] = entry
     return entries
 
 
 def inputs() -> dict[str, Path]:
     """Every input's local path by name; ``HandoffError`` if ``$JOBRELAY_INPUTS`` is unset."""
-    return {name: Path(entry["path"]) for name, entry in _load_inputs().items()}
+    return {name: _local_path(name, entry) for name, entry in _load_inputs().items()}
 
 
 def _entry(name: str) -> dict[str, Any]:
@@ -115,9 +134,29 @@ def _entry(name: str) -> dict[str, Any]:
 def input_path(name: str) -> Path:
     """The local path of input ``name``: a file, or a folder for a folder artifact.
 
+    An input handed over as a store and a ref (no path) is fetched into a temp folder on
+    the first call and verified against its digest; later calls return the same path.
     Raises ``HandoffError`` when the name is unknown or no inputs were passed.
     """
-    return Path(_entry(name)["path"])
+    return _local_path(name, _entry(name))
+
+
+# Inputs fetched from a store by this process: name -> (entry, local path).
+_fetched: dict[str, tuple[dict[str, Any], Path]] = {}
+
+
+def _local_path(name: str, entry: dict[str, Any]) -> Path:
+    if isinstance(entry.get("path"), str):
+        return Path(entry["path"])
+    if name in _fetched and _fetched[name][0] == entry:
+        return _fetched[name][1]
+    from jobrelay.artifacts.job_area import fetch_input  # the only non-stdlib import
+
+    folder = Path(tempfile.mkdtemp(prefix=f"jobrelay-input-{name}-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = fetch_input(name, entry, folder)
+    _fetched[name] = (entry, path)
+    return path
 
 
 def input_ref(name: str) -> dict[str, Any]:
@@ -154,8 +193,10 @@ def log_output(
     folder = os.environ.get(OUTPUTS_ENV)
     if not folder:
         raise HandoffError(
-            f"${OUTPUTS_ENV} is not set: this process was not started by jobrelay, so "
-            f"output {name!r} has nowhere to be recorded. To run by hand, set "
+            f"${OUTPUTS_ENV} is not set, so output {name!r} has nowhere to go. A job on a "
+            "platform that shares no filesystem with the client (Ray...) needs an artifacts "
+            "store its jobs can reach: set the platform's artifacts setting (e.g. "
+            "ray://HOST:8265?artifacts=s3://bucket/jobs). Run by hand, set "
             f"{OUTPUTS_ENV}=/some/folder"
         )
     record = {
@@ -170,6 +211,11 @@ def log_output(
         data = json.dumps(record, sort_keys=True).encode()
     except (TypeError, ValueError) as exc:
         raise HandoffError(f"output {name!r}: metadata is not JSON-serializable: {exc}") from None
+    if "://" in folder:
+        from jobrelay.artifacts.job_area import upload_output  # the only non-stdlib import
+
+        upload_output(folder, record, target)
+        return
     _write_atomic(Path(folder) / RECORDS_DIR, f"{name}.json", data)
 
 

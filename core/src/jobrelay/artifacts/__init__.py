@@ -2,7 +2,9 @@
 
 * :class:`ArtifactStore` — the protocol; :class:`LocalArtifactStore` (the local platform's
   store) and :class:`FsspecArtifactStore` (``file://``, ``memory://``, ``s3://``...).
-* :func:`open_store` — a store from its URL; :func:`stage` — copy a version between stores.
+* :func:`open_store` — a store from its URL, through one registry of schemes (``local://``,
+  a folder, ``wandb://``, the fsspec schemes; :func:`register_store` adds one);
+  :func:`stage` — copy a version between stores.
 * :func:`prepare_inputs`, :func:`record_inputs_consumed`, :func:`collect_outputs` — what
   the client runs around a job; the job side is :mod:`jobrelay.runtime`.
 """
@@ -27,7 +29,8 @@ from jobrelay.artifacts.handoff import (
     record_inputs_consumed,
 )
 from jobrelay.artifacts.local import LocalArtifactStore
-from jobrelay.artifacts.staging import ARTIFACTS_ENV, open_store, resolve_store_url, stage
+from jobrelay.artifacts.registry import known_store_schemes, open_store, register_store
+from jobrelay.artifacts.staging import ARTIFACTS_ENV, resolve_store_url, stage
 
 __all__ = [
     "ARTIFACTS_ENV",
@@ -42,11 +45,13 @@ __all__ = [
     "check_relative_path",
     "collect_outputs",
     "input_refs",
+    "known_store_schemes",
     "open_store",
     "outputs_dir",
     "parse_reference",
     "prepare_inputs",
     "record_inputs_consumed",
+    "register_store",
     "resolve_store_url",
     "split_artifact_uri",
     "stage",

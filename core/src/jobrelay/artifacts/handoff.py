@@ -29,16 +29,18 @@ from jobrelay.artifacts.base import (
 )
 from jobrelay.artifacts.blobstore import run_blocking
 from jobrelay.artifacts.localfs import remove_quietly, write_atomic
-from jobrelay.artifacts.staging import open_store, stage
+from jobrelay.artifacts.staging import stage
 from jobrelay.errors import ArtifactError
 from jobrelay.models import ArtifactRef, JobRef
 from jobrelay.runtime import INPUTS_ENV, OUTPUTS_ENV, RECORD_FORMAT, RECORDS_DIR
 
 __all__ = [
     "COLLECTED_FILE",
+    "check_record",
     "collect_outputs",
     "input_refs",
     "outputs_dir",
+    "pin_input",
     "prepare_inputs",
     "record_inputs_consumed",
 ]
@@ -66,7 +68,7 @@ async def prepare_inputs(
     entries: dict[str, dict[str, Any]] = {}
     for name, item in inputs.items():
         check_name(name)
-        ref = await _pin(item, store)
+        ref = await pin_input(item, store, store)
         path = await _materialize(ref, store, workdir / "inputs" / name)
         entries[name] = {"path": str(path), "ref": ref_to_json(ref)}
     return {INPUTS_ENV: json.dumps(entries, sort_keys=True), OUTPUTS_ENV: str(outputs)}
@@ -79,22 +81,32 @@ def _make_workdir(workdir: Path) -> tuple[Path, Path]:
     return workdir, outputs
 
 
-async def _pin(item: ArtifactRef | str, store: ArtifactStore) -> ArtifactRef:
+async def pin_input(
+    item: ArtifactRef | str, home: ArtifactStore, target: ArtifactStore
+) -> ArtifactRef:
+    """The exact version an input names, held in ``target`` (the store its job reads).
+
+    A bare reference (``"dataset:latest"``) is resolved in ``home``, the client's store; a
+    URI or ``ArtifactRef`` in its own store. A version not in ``target`` is staged there
+    (once per digest). An ``ArtifactRef`` whose digest no longer matches is refused.
+    """
     uri = item.uri if isinstance(item, ArtifactRef) else item
-    if "#" in uri:
-        source_url, reference = split_artifact_uri(uri)
-        if source_url != store.url:
-            return await stage(item, open_store(source_url), store)
-        item = item if isinstance(item, ArtifactRef) else reference
-    if isinstance(item, ArtifactRef):
-        pinned = await store.resolve(item.qualified_name)
-        if pinned.digest != item.digest:
-            raise ArtifactError(
-                f"{item.qualified_name} in {store.url} has digest {pinned.digest}, "
-                f"not {item.digest} as the reference says"
-            )
-        return pinned
-    return await store.resolve(item)
+    if "#" not in uri:
+        ref = await home.resolve(uri)
+        return ref if home is target else await stage(ref, home, target)
+    source_url, reference = split_artifact_uri(uri)
+    if source_url not in (home.url, target.url):
+        return await stage(item, source_url, target)
+    source = target if source_url == target.url else home
+    pinned = await source.resolve(
+        item.qualified_name if isinstance(item, ArtifactRef) else reference
+    )
+    if isinstance(item, ArtifactRef) and pinned.digest != item.digest:
+        raise ArtifactError(
+            f"{item.qualified_name} in {source.url} has digest {pinned.digest}, "
+            f"not {item.digest} as the reference says"
+        )
+    return pinned if source is target else await stage(pinned, source, target)
 
 
 async def _materialize(ref: ArtifactRef, store: ArtifactStore, dest: Path) -> Path:
@@ -181,6 +193,29 @@ def _read_collected(collected: Path) -> dict[str, ArtifactRef] | None:
     return {name: ArtifactRef.model_validate(ref) for name, ref in saved.items()}
 
 
+def check_record(record: Any, filename: str) -> dict[str, Any]:
+    """An output record as ``jobrelay.runtime`` writes it, checked; ``ValueError`` if not one.
+
+    ``filename`` is the record's file name, which must be ``<name>.json``.
+    """
+    if not isinstance(record, dict):
+        raise ValueError("is not a JSON object")
+    if record.get("format") != RECORD_FORMAT:
+        raise ValueError(f"unknown format {record.get('format')!r}")
+    try:
+        name = check_name(record["name"])
+        record["aliases"] = [check_alias(alias) for alias in record.get("aliases", [])]
+        record["metadata"] = dict(record.get("metadata") or {})
+    except (ArtifactError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(str(exc)) from None
+    if filename != f"{name}.json":
+        raise ValueError(f"names output {name!r}")
+    record["type"] = str(record.get("type") or "file")
+    if not isinstance(record.get("path"), str):
+        raise ValueError("has no path")
+    return record
+
+
 def _read_records(folder: Path) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     if not folder.is_dir():
@@ -189,22 +224,14 @@ def _read_records(folder: Path) -> list[dict[str, Any]]:
         if path.name.startswith("."):
             continue
         try:
-            record = json.loads(path.read_bytes())
-            if record.get("format") != RECORD_FORMAT:
-                raise ValueError(f"unknown format {record.get('format')!r}")
-            name = check_name(record["name"])
-            if path.name != f"{name}.json":
-                raise ValueError(f"names output {name!r}")
-            record["aliases"] = [check_alias(alias) for alias in record.get("aliases", [])]
-            record["metadata"] = dict(record.get("metadata") or {})
-            record["type"] = str(record.get("type") or "file")
-            target = Path(record["path"])
-        except (ArtifactError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            record = check_record(json.loads(path.read_bytes()), path.name)
+        except ValueError as exc:
             raise ArtifactError(f"output record {path} is malformed: {exc}") from None
+        target = Path(record["path"])
         if not target.is_absolute() or not target.exists():
             raise ArtifactError(
-                f"output {name!r} points at {target}, which does not exist; the job must "
-                "keep its output files until the client collects them"
+                f"output {record['name']!r} points at {target}, which does not exist; the job "
+                "must keep its output files until the client collects them"
             )
         records.append(record)
     return records

@@ -1,41 +1,104 @@
-"""The client's side of artifact handoff: one folder per submitted job.
+"""The client's side of artifact handoff, for each way a platform's jobs reach artifacts.
 
-Before a submit the client gives the job a folder (``<handoff root>/<token>``), resolves
-and materializes its inputs there (:func:`prepare_inputs`), and passes both through the
-job's environment. Right after the submit it records which folder belongs to which job
-(``<handoff root>/jobs/<job id>``), so any process that later waits on the job — a CLI
-``wait``, a retried Airflow task, a deferred trigger — can collect its outputs once it has
-succeeded. Collection is idempotent (``collect_outputs`` saves what it stored).
+:func:`handoff_for` picks it from what the platform declares:
+
+* ``capabilities.native_artifacts`` (W&B): the platform hands inputs to the job and reports
+  its outputs itself; the client does nothing (``None``).
+* ``capabilities.shared_filesystem`` (the local platform): :class:`FolderHandoff`, a folder
+  per job (``<handoff root>/<token>``) that its inputs are materialized in and its outputs
+  recorded in. The job reads and writes local paths; nothing needs setting up.
+* ``platform.job_store`` (a store URL its jobs can reach, from the platform's ``artifacts``
+  setting): :class:`StoreHandoff`. Inputs are staged into the job store, the job gets refs
+  and the store URL (no path) and an area of the job store for its outputs
+  (:mod:`jobrelay.artifacts.job_area`). The client creates nothing on its own disk.
+* none of these: :class:`NoHandoff`. A job without inputs runs as it is (and
+  ``runtime.log_output`` in it says it needs a store); one with inputs is a ``ConfigError``.
+
+Right after the submit the handoff records which folder or area belongs to which job, so any
+process that later waits on it (a CLI ``wait``, a retried Airflow task, a deferred trigger)
+collects its outputs once it has succeeded. Collection is idempotent.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import secrets
 from pathlib import Path
+from typing import Protocol
 
-from jobrelay.artifacts.base import ArtifactStore
+from jobrelay.artifacts.base import ArtifactStore, check_name, ref_to_json
 from jobrelay.artifacts.blobstore import run_blocking
-from jobrelay.artifacts.handoff import collect_outputs, prepare_inputs, record_inputs_consumed
+from jobrelay.artifacts.handoff import (
+    collect_outputs,
+    pin_input,
+    prepare_inputs,
+    record_inputs_consumed,
+)
+from jobrelay.artifacts.job_area import JobArea, safe_job_id
 from jobrelay.artifacts.localfs import write_atomic
-from jobrelay.artifacts.staging import open_store, resolve_store_url
+from jobrelay.artifacts.registry import open_store
+from jobrelay.artifacts.staging import resolve_store_url
+from jobrelay.errors import ConfigError
 from jobrelay.models import ArtifactRef, JobRef, JobSpec
+from jobrelay.platforms.base import Platform
+from jobrelay.runtime import INPUTS_ENV, OUTPUTS_ENV
 from jobrelay.settings import default_local_home
 
-__all__ = ["JobHandoff", "default_handoff"]
+__all__ = ["FolderHandoff", "JobHandoff", "NoHandoff", "StoreHandoff", "handoff_for"]
+
+log = logging.getLogger(__name__)
 
 
-def default_handoff(platform_url: str, store: str | ArtifactStore | None = None) -> JobHandoff:
-    """The handoff for jobs on ``platform_url``.
+class JobHandoff(Protocol):
+    """What the client runs around one job; ``store`` holds the versions it resolves/makes."""
 
-    A ``local:///home`` platform keeps artifacts and job folders in its home, so they are
-    where its agents run. Other platforms use ``store`` (or ``$JOBRELAY_ARTIFACTS``, else
-    the default local store) and folders under the default local home, which suits a
-    cluster that shares this machine's filesystem.
+    store: ArtifactStore
+
+    async def prepare(self, spec: JobSpec) -> tuple[JobSpec, str]:
+        """The spec with the handoff variables added to its env, and a token for the job."""
+        ...
+
+    async def submitted(self, spec: JobSpec, token: str, ref: JobRef) -> None:
+        """Remember the job's handoff and record the job as the consumer of its inputs."""
+        ...
+
+    async def outputs(self, ref: JobRef) -> dict[str, ArtifactRef]:
+        """The artifacts the job logged, stored with the job as their producer."""
+        ...
+
+    async def discard(self, ref: JobRef) -> None:
+        """Forget what a job that did not succeed left for collection (best effort)."""
+        ...
+
+
+def handoff_for(platform: Platform, store: str | ArtifactStore | None = None) -> JobHandoff | None:
+    """The handoff for jobs on ``platform``; ``store`` is the client's store (or its URL).
+
+    Without one: ``$JOBRELAY_ARTIFACTS``, else the platform's job store, else the local
+    platform's store (for ``local:///home``, the one in that home).
     """
-    if platform_url.startswith("local://"):
-        home = Path(platform_url.removeprefix("local://").split("?", 1)[0] or default_local_home())
-        return JobHandoff(_open(store, platform_url), home / "handoff")
-    return JobHandoff(_open(store, resolve_store_url()), default_local_home() / "handoff")
+    capabilities = platform.capabilities
+    if capabilities.native_artifacts:
+        return None
+    local_home = _local_home(platform.url)
+    if getattr(capabilities, "shared_filesystem", local_home is not None):
+        home = local_home or default_local_home()
+        url = platform.url if local_home is not None else resolve_store_url()
+        return FolderHandoff(_open(store, url), home / "handoff")
+    job_store_url: str | None = getattr(platform, "job_store", None)
+    if not job_store_url:
+        return NoHandoff(_open(store, resolve_store_url()), platform.url)
+    job_store = open_store(job_store_url)
+    client_store = _open(store, resolve_store_url(default=job_store.url))
+    return StoreHandoff(job_store if client_store.url == job_store.url else client_store, job_store)
+
+
+def _local_home(platform_url: str) -> Path | None:
+    if not platform_url.startswith("local://"):
+        return None
+    return Path(platform_url.removeprefix("local://").split("?", 1)[0] or default_local_home())
 
 
 def _open(store: str | ArtifactStore | None, fallback_url: str) -> ArtifactStore:
@@ -44,34 +107,33 @@ def _open(store: str | ArtifactStore | None, fallback_url: str) -> ArtifactStore
     return open_store(store) if isinstance(store, str) else store
 
 
-class JobHandoff:
-    """Prepares inputs before a submit and collects outputs after success, for one store."""
+class FolderHandoff:
+    """A folder per job on a filesystem the job shares with the client."""
 
     def __init__(self, store: ArtifactStore, root: Path) -> None:
         self.store = store
         self.root = root
 
     async def prepare(self, spec: JobSpec) -> tuple[JobSpec, str]:
-        """The spec with the handoff variables added to its env, and the folder's token."""
         token = secrets.token_hex(8)
         env = await prepare_inputs(spec.inputs, self.store, self.root / token)
         return spec.model_copy(update={"env": {**spec.env, **env}}), token
 
     async def submitted(self, spec: JobSpec, token: str, ref: JobRef) -> None:
-        """Remember the job's folder and record the job as the consumer of its inputs."""
         await run_blocking(write_atomic, self._record(ref), token.encode())
         await record_inputs_consumed(spec.env, self.store, ref)
 
     async def outputs(self, ref: JobRef) -> dict[str, ArtifactRef]:
-        """The artifacts the job logged, stored with the job as their producer."""
         token = await run_blocking(_read_token, self._record(ref))
         if token is None:  # submitted without jobrelay's handoff (or by another tool)
             return {}
         return await collect_outputs(self.root / token / "outputs", self.store, ref)
 
+    async def discard(self, ref: JobRef) -> None:
+        """Nothing: the folder is the job's to read back, on this machine."""
+
     def _record(self, ref: JobRef) -> Path:
-        safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in ref.id)
-        return self.root / "jobs" / safe_id
+        return self.root / "jobs" / safe_job_id(ref.id)
 
 
 def _read_token(path: Path) -> str | None:
@@ -80,3 +142,63 @@ def _read_token(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     return token if token.isalnum() else None
+
+
+class StoreHandoff:
+    """Inputs and outputs through a store the platform's jobs reach; no client-side path."""
+
+    def __init__(self, store: ArtifactStore, job_store: ArtifactStore) -> None:
+        self.store = store
+        self.job_store = job_store
+        self.area = JobArea(job_store)
+
+    async def prepare(self, spec: JobSpec) -> tuple[JobSpec, str]:
+        token = secrets.token_hex(8)
+        entries = {}
+        for name, item in spec.inputs.items():
+            check_name(name)
+            ref = await pin_input(item, self.store, self.job_store)
+            entries[name] = {"ref": ref_to_json(ref), "store": self.job_store.url}
+        env = {
+            INPUTS_ENV: json.dumps(entries, sort_keys=True),
+            OUTPUTS_ENV: self.area.outputs_url(token),
+        }
+        return spec.model_copy(update={"env": {**spec.env, **env}}), token
+
+    async def submitted(self, spec: JobSpec, token: str, ref: JobRef) -> None:
+        await self.area.remember(ref, token)
+        await record_inputs_consumed(spec.env, self.job_store, ref)
+
+    async def outputs(self, ref: JobRef) -> dict[str, ArtifactRef]:
+        return await self.area.collect(ref, self.store)
+
+    async def discard(self, ref: JobRef) -> None:
+        with contextlib.suppress(Exception):  # cleanup must never hide the job's own end
+            await self.area.discard(ref)
+
+
+class NoHandoff:
+    """A platform whose jobs can reach no store the client knows of."""
+
+    def __init__(self, store: ArtifactStore, platform_url: str) -> None:
+        self.store = store
+        self._platform_url = platform_url
+
+    async def prepare(self, spec: JobSpec) -> tuple[JobSpec, str]:
+        if spec.inputs:
+            raise ConfigError(
+                f"jobs on {self._platform_url} share no filesystem with this machine, so "
+                "their inputs need an artifacts store they can reach; set the platform's "
+                "artifacts setting (e.g. ?artifacts=s3://bucket/jobs)",
+                field="artifacts",
+            )
+        return spec, ""
+
+    async def submitted(self, spec: JobSpec, token: str, ref: JobRef) -> None:
+        """Nothing to remember."""
+
+    async def outputs(self, ref: JobRef) -> dict[str, ArtifactRef]:
+        return {}
+
+    async def discard(self, ref: JobRef) -> None:
+        """Nothing was left."""

@@ -8,6 +8,7 @@ store URL).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +18,8 @@ import typer
 from jobrelay.artifacts.base import ArtifactStore, parse_reference
 from jobrelay.artifacts.digests import short_digest
 from jobrelay.artifacts.manifest import digest_path
-from jobrelay.artifacts.staging import open_store, resolve_store_url
+from jobrelay.artifacts.registry import opened_store
+from jobrelay.artifacts.staging import resolve_store_url
 from jobrelay.cli.exits import fail, run
 from jobrelay.errors import ArtifactError
 from jobrelay.models import ArtifactRef, JobRef
@@ -35,7 +37,8 @@ StoreOption = Annotated[
     str | None,
     typer.Option(
         "--store",
-        help="Store URL: a folder, local:///HOME, file://, s3://... "
+        help="Store URL: a folder, local:///HOME, file://, s3://..., "
+        "wandb://ENTITY/PROJECT?host=URL (key from $WANDB_API_KEY) "
         "[default: $JOBRELAY_ARTIFACTS, else the local platform's store]",
         show_default=False,
     ),
@@ -43,8 +46,8 @@ StoreOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
-def _store(url: str | None) -> ArtifactStore:
-    return open_store(resolve_store_url(url))
+def _store(url: str | None) -> contextlib.AbstractAsyncContextManager[ArtifactStore]:
+    return opened_store(resolve_store_url(url))
 
 
 def _echo_json(value: Any) -> None:
@@ -84,7 +87,8 @@ def put(
     meta = _parse_metadata(metadata)
 
     async def go() -> ArtifactRef:
-        return await _store(store).put(name, path, type=type, metadata=meta, aliases=alias or ())
+        async with _store(store) as artifacts:
+            return await artifacts.put(name, path, type=type, metadata=meta, aliases=alias or ())
 
     ref = run(go())
     if as_json:
@@ -117,9 +121,9 @@ def get(
     into_folder = dest.is_dir()
 
     async def go() -> tuple[ArtifactRef, Path]:
-        artifacts = _store(store)
-        ref = await artifacts.resolve(reference)
-        return ref, await artifacts.fetch(ref, dest / ref.name if into_folder else dest)
+        async with _store(store) as artifacts:
+            ref = await artifacts.resolve(reference)
+            return ref, await artifacts.fetch(ref, dest / ref.name if into_folder else dest)
 
     ref, written = run(go())
     if as_json:
@@ -139,7 +143,8 @@ def list_(
     async def go() -> list[ArtifactRef]:
         if name is not None:
             parse_reference(name)  # a bad name is a one-line error, not an empty list
-        return await _store(store).list(name)
+        async with _store(store) as artifacts:
+            return await artifacts.list(name)
 
     refs = run(go())
     if as_json:
@@ -165,10 +170,10 @@ def show(
     """Show one version: digest, size, URI, producer and consumer jobs."""
 
     async def go() -> tuple[ArtifactRef, list[JobRef]]:
-        artifacts = _store(store)
-        ref = await artifacts.resolve(reference)
-        lineage = await artifacts.lineage(ref)
-        return ref, lineage.consumers
+        async with _store(store) as artifacts:
+            ref = await artifacts.resolve(reference)
+            lineage = await artifacts.lineage(ref)
+            return ref, lineage.consumers
 
     ref, consumers = run(go())
     if as_json:
