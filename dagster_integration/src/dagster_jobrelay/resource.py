@@ -1,0 +1,252 @@
+"""``JobRelayResource``: where jobs run, and a ``run(context, spec)`` for assets and ops."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dagster import (
+    ConfigurableResource,
+    DataVersion,
+    Failure,
+    InitResourceContext,
+    MaterializeResult,
+)
+from jobrelay import AsyncClient, Client, JobSpec, PollPolicy
+from jobrelay.errors import JobError
+from jobrelay.integration import (
+    Killed,
+    KillSwitch,
+    client_options,
+    normalize_inputs,
+    run_record,
+    run_sync,
+)
+from jobrelay.models import JobRef, JobResult
+from jobrelay.platforms.registry import platform_settings
+from pydantic import Field, SecretStr
+
+from dagster_jobrelay.identity import Context, job_key
+from dagster_jobrelay.reporting import LineHandler, record_metadata, reporter, submitted
+from dagster_jobrelay.termination import forward_termination
+
+__all__ = ["JobRelayResource", "WaitOptions", "run_metadata"]
+
+
+@dataclass(frozen=True)
+class WaitOptions:
+    """How a run waits: the core's limits (seconds; None for no limit), whether a limit
+    that runs out cancels the job, and log following."""
+
+    queue_timeout: float | None = None
+    run_timeout: float | None = None
+    timeout: float | None = None
+    cancel_on_timeout: bool = True
+    follow_logs: bool = True
+
+
+class JobRelayResource(ConfigurableResource["JobRelayResource"]):
+    """A jobrelay platform: its URL, its credential and its options; it runs jobs for
+    assets and ops and vends clients.
+
+    Give the credential as ``EnvVar("NAME")``: Dagster then stores only the variable's
+    name (a literal string in run config or in code is stored in Dagster's database).
+
+    Example:
+        ```python
+        import dagster as dg
+        from dagster_jobrelay import JobRelayResource
+
+        @dg.asset
+        def train(context: dg.AssetExecutionContext, jobrelay: JobRelayResource):
+            return jobrelay.run(context, {"entrypoint": "python train.py", "queue": "gpu"})
+
+        defs = dg.Definitions(
+            assets=[train],
+            resources={"jobrelay": JobRelayResource(
+                platform="ray://127.0.0.1:8265", credential=dg.EnvVar("RAY_TOKEN"))},
+        )
+        ```
+    """
+
+    platform: str = Field(
+        default="local://",
+        description=(
+            "The platform URL: local://, local:///srv/jobs, ray://127.0.0.1:8265, "
+            "ray+https://host, wandb://team/project."
+        ),
+    )
+    credential: str | None = Field(
+        default=None,
+        repr=False,
+        description="The platform's token or API key, if it needs one: use EnvVar('NAME').",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Platform options passed to the client, e.g. {'verify': False} (no secrets).",
+    )
+    artifacts: str | None = Field(
+        default=None,
+        description=(
+            "The artifact store job inputs are resolved in and outputs are stored in "
+            "(default: the platform's own)."
+        ),
+    )
+    cancel_on_termination: bool = Field(
+        default=True,
+        description="Cancel the running job when the Dagster run is terminated.",
+    )
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # A bad URL or option fails as the resource starts, naming the field, before any job.
+        url, options = self.client_settings()
+        platform_settings(url, **options)
+
+    # -- clients ------------------------------------------------------------------------
+
+    def client_settings(self) -> tuple[str, dict[str, Any]]:
+        """The URL and options a client opens with; a bad one is a ``ConfigError``."""
+        secret = SecretStr(self.credential) if self.credential else None
+        options = client_options(self.platform, secret, self.options)
+        if self.artifacts:
+            options["artifacts"] = self.artifacts
+        return self.platform, options
+
+    def get_async_client(self, *, poll: PollPolicy | None = None) -> AsyncClient:
+        """An unopened ``AsyncClient`` (open it with ``async with``)."""
+        url, options = self.client_settings()
+        return AsyncClient(url, poll=poll, **options)
+
+    def get_client(self) -> Client:
+        """A synchronous ``Client`` (close it, or use it in a ``with`` block)."""
+        url, options = self.client_settings()
+        return Client(url, **options)
+
+    def identity(self) -> str:
+        """A stable id of these settings (a digest: no secret in it)."""
+        text = json.dumps(
+            [self.platform, self.credential or "", self.options, self.artifacts],
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    # -- running jobs -------------------------------------------------------------------
+
+    def run(
+        self,
+        context: Context,
+        spec: JobSpec | Mapping[str, Any],
+        *,
+        inputs: Any = None,
+        output: str | None = None,
+        wait: WaitOptions | None = None,
+        idempotency_key: str | None = None,
+    ) -> MaterializeResult[Any]:
+        """Submit the job (or reattach to it), stream its state changes and log lines to
+        ``context.log`` while it runs, and return the materialization: its metadata is
+        the run record (job id, platform, URL, queue, queued and ran seconds, state, exit
+        code, outputs).
+
+        ``inputs`` maps the names the job reads to artifacts (an upstream asset's
+        ``ArtifactRef``, an upstream run record's ``outputs``, ``"name:alias"``).
+        ``output`` names one of the job's outputs to hand to the asset's IO manager as
+        the asset's value (``JobRelayIOManager`` stores it), with its digest as the data
+        version. The key comes from the Dagster identity of the work, so a step retry
+        reattaches to the job instead of submitting it again.
+
+        Raises ``dagster.Failure`` (with the run record as metadata) when the job fails,
+        is cancelled or runs out of a wait limit; Dagster's own interrupt, after the job
+        was cancelled, when the run is terminated.
+        """
+        result = self.run_job(
+            context, spec, inputs=inputs, wait=wait, idempotency_key=idempotency_key
+        )
+        metadata = run_metadata(result)
+        if output is None:
+            return MaterializeResult(metadata=metadata)
+        if output not in result.outputs:
+            made = ", ".join(sorted(result.outputs)) or "none"
+            raise Failure(
+                description=f"job {result.ref.id} recorded no output {output!r} (outputs: {made})",
+                metadata=metadata,
+                allow_retries=False,
+            )
+        artifact = result.outputs[output]
+        return MaterializeResult(
+            metadata=metadata, data_version=DataVersion(artifact.digest), value=artifact
+        )
+
+    def run_job(
+        self,
+        context: Context,
+        spec: JobSpec | Mapping[str, Any],
+        *,
+        inputs: Any = None,
+        wait: WaitOptions | None = None,
+        idempotency_key: str | None = None,
+        take_line: LineHandler | None = None,
+    ) -> JobResult:
+        """What :meth:`run` does, for an op or a custom result: the finished job.
+
+        ``take_line`` sees each log line first and returns True for one it consumed
+        (which then is not logged): how the Pipes client reads its messages.
+        """
+        job = _with_identity(spec, inputs, idempotency_key or job_key(context))
+        options = wait or WaitOptions()
+        log = context.log
+        known: list[JobRef] = []
+
+        async def work(client: AsyncClient) -> JobResult:
+            ref = await client.submit(job)
+            known.append(ref)
+            submitted(log, ref)
+            result = await client.wait(
+                ref,
+                on_update=reporter(log, ref, take_line),
+                follow_logs=options.follow_logs,
+                queue_timeout=options.queue_timeout,
+                run_timeout=options.run_timeout,
+                timeout=options.timeout,
+                cancel_on_timeout=options.cancel_on_timeout,
+            )
+            log.info("Job %s succeeded (exit code %s)", ref.id, result.status.exit_code)
+            return result
+
+        kill = KillSwitch()
+        with forward_termination(kill) as termination:
+            try:
+                return run_sync(
+                    self.get_async_client,
+                    work,
+                    kill=kill,
+                    job=lambda: known[0] if known else None,
+                    cancel_on_kill=self.cancel_on_termination,
+                    logger=log,
+                )
+            except Killed as killed:
+                log.warning("The run was terminated: %s", killed)
+                termination.redeliver()
+                raise
+            except JobError as exc:
+                ref = known[0] if known else exc.status.ref
+                failed = JobResult(ref=ref, status=exc.status, outputs=exc.status.outputs)
+                raise Failure(description=str(exc), metadata=run_metadata(failed)) from exc
+
+
+def run_metadata(result: JobResult) -> dict[str, Any]:
+    """The run record of ``result`` as Dagster metadata (what :meth:`JobRelayResource.run`
+    puts on the materialization), e.g. for an op's ``Output(metadata=...)``."""
+    return record_metadata(run_record(result))
+
+
+def _with_identity(spec: JobSpec | Mapping[str, Any], inputs: Any, key: str) -> JobSpec:
+    fields = spec.model_dump() if isinstance(spec, JobSpec) else dict(spec)
+    given = normalize_inputs(fields.pop("inputs", None))
+    given.update(normalize_inputs(inputs))
+    return JobSpec(
+        **{**fields, "inputs": given, "idempotency_key": fields.get("idempotency_key") or key}
+    )
