@@ -22,6 +22,7 @@ from jobrelay.errors import AuthError
 from jobrelay.platforms import local
 from jobrelay.platforms.base import Platform
 from jobrelay.platforms.registry import register_platform
+from jobrelay.platforms.settings import HttpPlatformSettings
 from jobrelay.testing.local_home import stop_local_home
 from pydantic import SecretStr
 
@@ -73,21 +74,25 @@ os.environ.update(
 )
 
 
-async def open_authlocal(url: str, *, token: SecretStr | str | None = None) -> Platform:
+class AuthLocalSettings(HttpPlatformSettings):
+    platform_name = "authlocal"
+
+
+async def open_authlocal(url: str, *, credential: SecretStr | str | None = None) -> Platform:
     """``authlocal:///home``: the local platform behind a required token (for the tests).
 
     Stands for any platform that needs a credential, without a network: a missing token
-    is a ``ConfigError(field="token")``, a wrong one an ``AuthError``.
+    is a ``ConfigError(field="credential")``, a wrong one an ``AuthError``.
     """
-    if token is None:
-        raise ConfigError("missing; this platform needs a token", field="token")
-    secret = token.get_secret_value() if isinstance(token, SecretStr) else token
+    if credential is None:
+        raise ConfigError("missing; this platform needs a token", field="credential")
+    secret = credential.get_secret_value() if isinstance(credential, SecretStr) else credential
     if secret != PASSWORD:
         raise AuthError("token rejected", status_code=401)
     return await local.open_platform("local://" + url.split("://", 1)[1])
 
 
-register_platform("authlocal", open_authlocal)
+register_platform("authlocal", open_authlocal, AuthLocalSettings)
 
 
 def kill_platform_agents(home: Path = PLATFORM_HOME) -> None:

@@ -98,13 +98,13 @@ async def test_cancel_scope_cancels_the_runs_active_jobs_and_nothing_else(home: 
         await client.cancel(unkeyed)
 
 
-def test_client_options_put_the_credential_under_the_platforms_name() -> None:
+def test_client_options_put_the_credential_under_one_name_on_every_platform() -> None:
     secret = SecretStr("s3cr3t")
     assert client_options("ray://127.0.0.1:8265", secret, {"verify": False}) == {
         "verify": False,
-        "token": secret,
+        "credential": secret,
     }
-    assert client_options("wandb://team/proj", secret)["api_key"] is secret
+    assert client_options("wandb://team/proj", secret)["credential"] is secret
     assert client_options("local://", None, {}) == {}
     assert client_options("local://", SecretStr(""), {}) == {}
 

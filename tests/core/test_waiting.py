@@ -97,6 +97,30 @@ async def test_queue_timeout_cancels_and_names_the_queue_phase() -> None:
     assert info.value.status.state is JobState.CANCELLED
 
 
+class StaysQueued(Jobs):
+    """A platform whose cancel does not take a queued job off its queue (Ray, measured)."""
+
+    async def cancel(self, ref: JobRef) -> None:
+        self.cancelled.append(ref.id)
+
+
+async def test_a_queue_timeout_on_a_platform_that_cannot_unqueue_does_not_claim_a_cancel() -> None:
+    jobs = StaysQueued()
+    ref = jobs.add("j")
+    with pytest.raises(JobTimeout) as info:
+        await wait_for_job(
+            StatusHub(jobs, FAST),
+            ref,
+            cancel=jobs.cancel,
+            limits=WaitLimits(queue_timeout=0.1),
+            cancel_queued=False,
+        )
+    assert jobs.cancelled == ["j"]
+    assert info.value.status.state is JobState.QUEUED  # what the platform reports, as it is
+    assert "cancelled it" not in str(info.value)
+    assert "cannot take a queued job off its queue" in str(info.value)
+
+
 async def test_run_timeout_counts_from_running_not_from_submit() -> None:
     jobs = Jobs()
     ref = jobs.add("j")

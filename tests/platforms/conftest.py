@@ -7,7 +7,7 @@ W&B emulator, ...) add a target here; the tests in ``test_contract.py`` do not c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import pytest
 from jobrelay import AsyncClient, JobRef, JobSpec, JobStatus, LogPage, PollPolicy
 from jobrelay.platforms.base import Capabilities, Platform
 from jobrelay.testing.local_home import stop_local_home
+from jobrelay.testing.wandb import WandbEmulator
 
 
 @dataclass
@@ -189,6 +190,19 @@ async def ray_target(tmp_path: Path) -> AsyncIterator[Target]:
 
 
 TARGETS = {"local": local_target, "wandb": wandb_target, "ray": ray_target}
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[WandbEmulator]:
+    """The W&B emulator on loopback with a ``default`` queue; its agent's jobs stopped after."""
+    emu = WandbEmulator(agent_home=tmp_path / "agent")
+    emu.start()
+    emu.create_queue("default")
+    try:
+        yield emu
+    finally:
+        emu.stop()
+        kill_local_agents(tmp_path / "agent")
 
 
 @pytest.fixture(params=sorted(TARGETS))

@@ -19,6 +19,7 @@ The hook only maps the connection onto the core's settings; everything a job nee
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
@@ -34,9 +35,8 @@ __all__ = ["JobRelayHook"]
 DEFAULT_CONN_ID = "jobrelay_default"
 DEFAULT_PLATFORM = "local"
 
-# The keyword each platform's opener takes its credential under (the core's names).
-# Any other platform gets ``token``, so a new platform with a bearer token needs no entry.
-_CREDENTIAL_OPTION = {"wandb": "api_key"}
+# An explicit scheme at the start of Address: the whole platform URL is there.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class JobRelayHook(BaseHook):
@@ -129,14 +129,12 @@ class JobRelayHook(BaseHook):
     # -- mapping ------------------------------------------------------------------------
 
     def _settings(self, conn: Connection) -> tuple[str, dict[str, Any]]:
-        url = platform_url(conn)
-        options = _extra_options(conn)
-        if conn.password:
-            from pydantic import SecretStr
+        from jobrelay.integration import client_options
+        from pydantic import SecretStr
 
-            scheme = url.split("://", 1)[0].partition("+")[0].lower()
-            options[_CREDENTIAL_OPTION.get(scheme, "token")] = SecretStr(conn.password)
-        return url, options
+        url = platform_url(conn)
+        credential = SecretStr(conn.password) if conn.password else None
+        return url, client_options(url, credential, _extra_options(conn))
 
     @staticmethod
     def _naming_errors(conn: Connection) -> _ConfigErrorsNamed:
@@ -151,7 +149,7 @@ def platform_url(conn: Connection) -> str:
     'ray://127.0.0.1:8265'
     """
     host = (conn.host or "").strip()
-    if "://" in host:
+    if _URL.match(host):
         return host
     scheme = (conn.schema or DEFAULT_PLATFORM).strip().lower()
     if scheme == "local":
@@ -209,6 +207,6 @@ class _ConfigErrorsNamed:
     def _connection_field(core_field: str | None) -> str:
         if core_field in (None, "platform"):
             return "host"  # the URL is built from Platform (schema), Address (host) and port
-        if core_field in {"token", "api_key", *_CREDENTIAL_OPTION.values()}:
+        if core_field in {"credential", "token", "api_key"}:
             return "password"
-        return f"extra.{core_field}"
+        return f"extra.{core_field.removeprefix('options.')}"

@@ -36,6 +36,7 @@ from jobrelay.models import (
 )
 from jobrelay.platforms.base import Platform, QueueAdmin
 from jobrelay.platforms.registry import open_platform
+from jobrelay.platforms.spec_check import check_spec
 from jobrelay.settings import resolve_platform_url
 from jobrelay.waiting import (
     JobUpdate,
@@ -121,8 +122,15 @@ class AsyncClient:
         An active or succeeded job under the key is returned with ``reattached=True``. A
         failed or cancelled one is resubmitted under a derived key (``key#2``, ``key#3``…)
         unless ``resubmit_failed=False``, in which case it is returned as it is.
+
+        The spec is checked against what the platform declares before anything is sent: a
+        field it cannot honour is a ``ConfigError`` naming the field.
         """
         platform = await self.platform()
+        check_spec(spec, platform)
+        handoff = await self._job_handoff()
+        if handoff is not None:
+            handoff.check(spec)
         if spec.idempotency_key is None:
             return await self._submit_new(platform, spec)
         for generation in itertools.count(1):
@@ -156,8 +164,6 @@ class AsyncClient:
 
     async def _job_handoff(self) -> JobHandoff | None:
         platform = await self.platform()
-        if platform.capabilities.native_artifacts:
-            return None
         if self._handoff is None:
             # Opening a store may import its module (s3fs, the W&B client): off the loop.
             self._handoff = await run_blocking(handoff_for, platform, self._artifacts)
@@ -285,7 +291,7 @@ class AsyncClient:
                 f"must be timezone-aware (e.g. datetime.now(UTC)), got {since!r}", field="since"
             )
         hub = await self.status_hub()
-        await self._for(ref)
+        platform = await self._for(ref)
 
         async def waiting(updates: UpdateCallback | None) -> JobStatus:
             return await wait_for_job(
@@ -296,6 +302,7 @@ class AsyncClient:
                 cancel=self.cancel,
                 on_update=updates,
                 since=since,
+                cancel_queued=platform.capabilities.cancel_queued,
             )
 
         if not follow_logs:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import ssl
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -177,6 +178,13 @@ def _log_retry(details: stamina.instrumentation.RetryDetails) -> None:
 stamina.instrumentation.set_on_retry_hooks([_log_retry])
 
 
+def tls_verify(verify: bool | str) -> bool | ssl.SSLContext:
+    """What httpx takes for a TLS setting: on, off, or a context trusting a CA bundle file."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
 class HttpSession:
     """An ``httpx.AsyncClient`` with the project's retry and error policy.
 
@@ -192,7 +200,7 @@ class HttpSession:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.AsyncBaseTransport | None = None,
-        verify: bool = True,
+        verify: bool | str = True,
         secrets: Iterable[SecretStr | str | None] = (),
     ) -> None:
         self.retry = retry
@@ -203,7 +211,7 @@ class HttpSession:
             headers={"User-Agent": USER_AGENT, **(headers or {})},
             timeout=timeout,
             transport=transport,
-            verify=verify,
+            verify=tls_verify(verify),
             follow_redirects=False,
         )
 

@@ -65,6 +65,7 @@ __all__ = [
     "input_ref",
     "inputs",
     "log_output",
+    "outputs_dir",
 ]
 
 INPUTS_ENV = "JOBRELAY_INPUTS"
@@ -162,6 +163,31 @@ def _local_path(name: str, entry: dict[str, Any]) -> Path:
 def input_ref(name: str) -> dict[str, Any]:
     """The exact artifact version of input ``name`` as JSON (``name``, ``version``, ...)."""
     return dict(_entry(name).get("ref") or {})
+
+
+_scratch: list[Path] = []
+
+
+def outputs_dir() -> Path:
+    """A folder to write output files in before :func:`log_output` records them.
+
+    ``$JOBRELAY_OUTPUTS`` when the job shares a filesystem with the client (the files stay
+    there until the client collects them); for a job whose outputs go to a store URL, a
+    temp folder of this process (``log_output`` uploads at once, so it may go at exit).
+    The same job code works on every platform::
+
+        path = runtime.outputs_dir() / "model.pt"
+        torch.save(model, path)
+        runtime.log_output("model", path)
+    """
+    folder = os.environ.get(OUTPUTS_ENV)
+    if folder and "://" not in folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return Path(folder)
+    if not _scratch:
+        _scratch.append(Path(tempfile.mkdtemp(prefix="jobrelay-outputs-")))
+        atexit.register(shutil.rmtree, _scratch[0], True)
+    return _scratch[0]
 
 
 def log_output(

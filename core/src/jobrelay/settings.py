@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
@@ -21,6 +21,7 @@ __all__ = [
     "PLATFORM_ENV",
     "PlatformURL",
     "parse_platform_url",
+    "redact_url",
     "resolve_platform_url",
     "resolve_secret",
 ]
@@ -46,6 +47,33 @@ class PlatformURL:
         return self.scheme.partition("+")[0]
 
 
+_SECRET_QUERY = re.compile(r"(?i)credential|token|key|password|secret|auth")
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to show: no user info, and ``***`` for any credential-like query value.
+
+    >>> redact_url("wandb://k3y@team/p?api_key=k3y&queue=gpu")
+    'wandb://***@team/p?api_key=***&queue=gpu'
+    """
+    if not isinstance(url, str):
+        return repr(type(url).__name__)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<a malformed URL>"
+    netloc = parts.netloc
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if "@" not in netloc and not any(_SECRET_QUERY.search(name) for name, _ in pairs):
+        return url
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = [(name, "***" if _SECRET_QUERY.search(name) else value) for name, value in pairs]
+    return urlunsplit(
+        (parts.scheme, netloc, parts.path, urlencode(query, safe=":/*"), parts.fragment)
+    )
+
+
 def parse_platform_url(url: str) -> PlatformURL:
     """Parse and check a platform URL; anything malformed is a ``ConfigError``.
 
@@ -54,7 +82,7 @@ def parse_platform_url(url: str) -> PlatformURL:
     """
     if not isinstance(url, str) or "://" not in url:
         raise ConfigError(
-            f"{url!r} is not a platform URL; expected SCHEME://..., e.g. local:// or "
+            f"{redact_url(url)!r} is not a platform URL; expected SCHEME://..., e.g. local:// or "
             "ray://127.0.0.1:8265",
             field="platform",
         )

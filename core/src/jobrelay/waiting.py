@@ -341,6 +341,7 @@ async def wait_for_job(
     cancel: Callable[[JobRef], Awaitable[None]],
     on_update: UpdateCallback | None = None,
     since: datetime | None = None,
+    cancel_queued: bool = True,
     clock: Callable[[], float] = time.monotonic,
     wall: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> JobStatus:
@@ -350,6 +351,9 @@ async def wait_for_job(
     ``JobTimeout`` when a limit in ``limits`` runs out, after cancelling the job when
     ``limits.cancel_on_timeout``. ``since`` continues a wait that began then (see
     :class:`_Phases`); ``clock`` and ``wall`` are the monotonic and calendar clocks.
+    ``cancel_queued=False`` (the platform's capability) means a cancel may not take a
+    queued job off its queue: a queue timeout then says a stop was asked for, not that the
+    job was cancelled, unless the platform reports it ended.
     """
     phases = _Phases.begin(clock(), since, wall())
     previous: JobState | None = None
@@ -361,7 +365,7 @@ async def wait_for_job(
             if status is not None:
                 expired = phases.expired(status, limits, now)
                 if expired is not None:
-                    await _on_timeout(ref, status, expired, limits, cancel, hub)
+                    await _on_timeout(ref, status, expired, limits, cancel, hub, cancel_queued)
             fresh = await watch.next(phases.until_next_deadline(limits, now))
             if fresh is None:
                 if status is None:  # a limit ran out before the first status arrived
@@ -389,15 +393,22 @@ async def _on_timeout(
     limits: WaitLimits,
     cancel: Callable[[JobRef], Awaitable[None]],
     hub: StatusHub,
+    cancel_queued: bool = True,
 ) -> None:
     limit = {"queue": limits.queue_timeout, "run": limits.run_timeout, "total": limits.timeout}
     what = {"queue": "in the queue", "run": "running", "total": "in total"}[phase]
     action = "cancelled it" if limits.cancel_on_timeout else "left it running"
     if limits.cancel_on_timeout:
+        was_queued = status.state in (JobState.QUEUED, JobState.STARTING)
         # Shielded: a timeout must not leave the remote job running even if we are torn down.
         await asyncio.shield(cancel(ref))
         with contextlib.suppress(JobRelayError):
             status = await _first_status(hub, ref)
+        if was_queued and not cancel_queued and not status.state.is_terminal:
+            action = (
+                "asked the platform to stop it, but this platform cannot take a queued job "
+                f"off its queue: it is still {status.state.value} and may start later"
+            )
     raise JobTimeout(
         f"job {ref} spent more than {limit[phase]:g}s {what} (phase={phase}); jobrelay "
         f"{action}. Raise {phase}_timeout if it needs longer."

@@ -41,18 +41,20 @@ async def test_bare_local_url_uses_jobrelay_home(
 
 
 @pytest.mark.parametrize(
-    ("url", "says"),
+    ("url", "field", "says"),
     [
-        ("local://foo", "local:///absolute/path"),
-        ("local:///tmp/x?colour=red", "colour"),
-        ("local:///tmp/x?autostart=maybe", "autostart"),
-        ("local:///tmp/x?idle_timeout=-1", "idle_timeout"),
+        ("local://foo", "platform", "local:///absolute/path"),
+        ("local:///tmp/x?colour=red", "colour", "not an option of the local platform"),
+        ("local:///tmp/x?autostart=maybe", "autostart", "valid boolean"),
+        ("local:///tmp/x?idle_timeout=-1", "idle_timeout", "positive number of seconds"),
     ],
 )
-async def test_bad_urls_are_config_errors_on_the_platform_field(url: str, says: str) -> None:
+async def test_bad_urls_are_config_errors_naming_the_option(
+    url: str, field: str, says: str
+) -> None:
     with pytest.raises(ConfigError) as info:
         await open_platform(url)
-    assert info.value.field == "platform"
+    assert info.value.field == field
     assert says in str(info.value)
 
 

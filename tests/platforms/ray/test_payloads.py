@@ -26,6 +26,7 @@ from jobrelay.platforms.ray.payloads import (
     split_new_lines,
 )
 from jobrelay.platforms.registry import open_platform
+from jobrelay.platforms.spec_check import check_spec as check_capabilities
 
 from .conftest import make_modules
 
@@ -77,9 +78,11 @@ def test_ray_urls_name_the_dashboard(url: str, base: str, platform: str | None) 
 
 
 @pytest.mark.parametrize("url", ["ray://user:pw@127.0.0.1:8265", "ray://127.0.0.1:8265?token=x"])
-def test_credentials_in_the_url_are_refused(url: str) -> None:
-    with pytest.raises(ConfigError, match="JOBRELAY_RAY_TOKEN"):
-        parse_address(url)
+async def test_credentials_in_the_url_are_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match="JOBRELAY_RAY_TOKEN") as info:
+        await open_platform(url)
+    assert "pw" not in str(info.value)
+    assert "=x" not in str(info.value)
 
 
 # -- submit bodies -------------------------------------------------------------------------
@@ -136,14 +139,21 @@ def test_submission_id_is_derived_from_the_key_only() -> None:
         ({"queue": "gpu"}, "queue"),
         ({"timeout_s": 10}, "timeout_s"),
         ({"max_retries": 2}, "max_retries"),
-        ({"config": {"runtime_envs": {}}}, "config"),
+        ({"priority": 3}, "priority"),
+        ({"config": {"runtime_envs": {}}}, "config.runtime_envs"),
         ({"config": {"runtime_env": ["pip"]}}, "runtime_env"),
     ],
 )
-def test_what_ray_cannot_honour_is_a_config_error(fields: dict[str, Any], field: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        body_for(JobSpec(entrypoint="x", **fields))
+async def test_what_ray_cannot_honour_is_a_config_error(fields: dict[str, Any], field: str) -> None:
+    platform = await open_platform("ray://127.0.0.1:9")
+    try:
+        with pytest.raises(ConfigError) as info:
+            check_capabilities(JobSpec(entrypoint="x", **fields), platform)
+    finally:
+        await platform.aclose()
     assert info.value.field == field
+    if field != "runtime_env":  # the core's check names the platform; Ray's own, the key
+        assert "ray" in str(info.value).lower()
 
 
 # -- statuses ------------------------------------------------------------------------------

@@ -7,29 +7,14 @@ talks to anything but 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from jobrelay.http import RetryPolicy
 from jobrelay.platforms.wandb import WandbArtifactStore, WandbPlatform, open_platform, open_store
 from jobrelay.testing.wandb import WandbEmulator
 
-from tests.platforms.conftest import kill_local_agents
-
 FAST_RETRY = RetryPolicy(attempts=5, timeout_s=20.0, wait_initial_s=0.05, wait_max_s=0.5)
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[WandbEmulator]:
-    emu = WandbEmulator(agent_home=tmp_path / "agent")
-    emu.start()
-    emu.create_queue("default")
-    try:
-        yield emu
-    finally:
-        emu.stop()
-        kill_local_agents(tmp_path / "agent")
 
 
 def platform_url(emu: WandbEmulator, project: str = "proj", **query: str) -> str:

@@ -272,7 +272,9 @@ async def test_unknown_queue_is_not_found_naming_it_and_leaves_no_item(
         ({"job": "a/b/c:latest", "docker_image": "x"}, "config.job"),
         ({"run_config": [1, 2]}, "config.run_config"),
         ({"priority": "urgent"}, "config.priority"),
-        ({"colour": "blue"}, "config"),
+        ({"colour": "blue"}, "config.colour"),
+        ({"run_config": {"lr": float("nan")}}, "config.run_config"),
+        ({"run_config": {"when": object()}}, "config.run_config"),
     ],
 )
 async def test_bad_job_spec_is_a_config_error_naming_the_field_and_sends_nothing(
@@ -280,7 +282,8 @@ async def test_bad_job_spec_is_a_config_error_naming_the_field_and_sends_nothing
 ) -> None:
     before = len(emulator.requests)
     with pytest.raises(ConfigError) as info:
-        await platform.submit(spec(config=config))
+        async with AsyncClient(platform) as client:
+            await client.submit(spec(config=config, idempotency_key="bad-spec"))
     assert info.value.field == field
     assert len(emulator.requests) == before
     assert queue_items(emulator) == 0
@@ -311,7 +314,7 @@ async def test_missing_api_key_is_a_config_error_naming_both_places(
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     with pytest.raises(ConfigError, match=r"WANDB_API_KEY") as info:
         await open_platform(platform_url(emulator))
-    assert info.value.field == "api_key"
+    assert info.value.field == "credential"
 
 
 async def test_wrong_api_key_is_an_auth_error_without_the_key(emulator: WandbEmulator) -> None:

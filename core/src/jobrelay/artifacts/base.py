@@ -45,7 +45,7 @@ FILE_TYPE = "file"
 FOLDER_TYPE = "dir"
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
-_VERSION = re.compile(r"^v([1-9][0-9]*)$")
+_VERSION = re.compile(r"^v(0|[1-9][0-9]*)$")  # W&B counts from v0, jobrelay stores from v1
 _MAX_NAME = 128
 
 

@@ -3,14 +3,18 @@
 :func:`handoff_for` picks it from what the platform declares:
 
 * ``capabilities.native_artifacts`` (W&B): the platform hands inputs to the job and reports
-  its outputs itself; the client does nothing (``None``).
+  its outputs itself; :class:`NativeHandoff` only stages inputs held in another store into
+  the platform's own (``platform.artifact_store()``), so a Ray job's output can be a W&B
+  job's input. A native platform without a store of its own gets ``None``.
 * ``capabilities.shared_filesystem`` (the local platform): :class:`FolderHandoff`, a folder
   per job (``<handoff root>/<token>``) that its inputs are materialized in and its outputs
   recorded in. The job reads and writes local paths; nothing needs setting up.
 * ``platform.job_store`` (a store URL its jobs can reach, from the platform's ``artifacts``
-  setting): :class:`StoreHandoff`. Inputs are staged into the job store, the job gets refs
-  and the store URL (no path) and an area of the job store for its outputs
-  (:mod:`jobrelay.artifacts.job_area`). The client creates nothing on its own disk.
+  setting), else the client's store when it is not a jobrelay home on this machine
+  (``AsyncClient(url, artifacts="s3://bucket/jobs")``): :class:`StoreHandoff`. Inputs are
+  staged into the job store, the job gets refs and the store URL (no path) and an area of
+  the job store for its outputs (:mod:`jobrelay.artifacts.job_area`). The client creates
+  nothing on its own disk.
 * none of these: :class:`NoHandoff`. A job without inputs runs as it is (and
   ``runtime.log_output`` in it says it needs a store); one with inputs is a ``ConfigError``.
 
@@ -37,6 +41,7 @@ from jobrelay.artifacts.handoff import (
     record_inputs_consumed,
 )
 from jobrelay.artifacts.job_area import JobArea, safe_job_id
+from jobrelay.artifacts.local import LocalArtifactStore
 from jobrelay.artifacts.localfs import write_atomic
 from jobrelay.artifacts.registry import open_store
 from jobrelay.artifacts.staging import resolve_store_url
@@ -46,7 +51,14 @@ from jobrelay.platforms.base import Platform
 from jobrelay.runtime import INPUTS_ENV, OUTPUTS_ENV
 from jobrelay.settings import default_local_home
 
-__all__ = ["FolderHandoff", "JobHandoff", "NoHandoff", "StoreHandoff", "handoff_for"]
+__all__ = [
+    "FolderHandoff",
+    "JobHandoff",
+    "NativeHandoff",
+    "NoHandoff",
+    "StoreHandoff",
+    "handoff_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +67,10 @@ class JobHandoff(Protocol):
     """What the client runs around one job; ``store`` holds the versions it resolves/makes."""
 
     store: ArtifactStore
+
+    def check(self, spec: JobSpec) -> None:
+        """``ConfigError`` for inputs this handoff cannot give the job (before any request)."""
+        ...
 
     async def prepare(self, spec: JobSpec) -> tuple[JobSpec, str]:
         """The spec with the handoff variables added to its env, and a token for the job."""
@@ -81,15 +97,21 @@ def handoff_for(platform: Platform, store: str | ArtifactStore | None = None) ->
     """
     capabilities = platform.capabilities
     if capabilities.native_artifacts:
-        return None
+        native = getattr(platform, "artifact_store", None)
+        return NativeHandoff(native()) if native is not None else None
     local_home = _local_home(platform.url)
-    if getattr(capabilities, "shared_filesystem", local_home is not None):
+    if capabilities.shared_filesystem:
         home = local_home or default_local_home()
         url = platform.url if local_home is not None else resolve_store_url()
         return FolderHandoff(_open(store, url), home / "handoff")
     job_store_url: str | None = getattr(platform, "job_store", None)
     if not job_store_url:
-        return NoHandoff(_open(store, resolve_store_url()), platform.url)
+        client_store = _open(store, resolve_store_url())
+        if isinstance(client_store, LocalArtifactStore):
+            return NoHandoff(client_store, platform.url)
+        # The client's store, when it is not a jobrelay home on this machine (s3://,
+        # gs://, file:// on a shared mount; given or from $JOBRELAY_ARTIFACTS): jobs use it.
+        return StoreHandoff(client_store, client_store)
     job_store = open_store(job_store_url)
     client_store = _open(store, resolve_store_url(default=job_store.url))
     return StoreHandoff(job_store if client_store.url == job_store.url else client_store, job_store)
@@ -113,6 +135,9 @@ class FolderHandoff:
     def __init__(self, store: ArtifactStore, root: Path) -> None:
         self.store = store
         self.root = root
+
+    def check(self, spec: JobSpec) -> None:
+        """Any input can be handed over as a local path."""
 
     async def prepare(self, spec: JobSpec) -> tuple[JobSpec, str]:
         token = secrets.token_hex(8)
@@ -152,6 +177,9 @@ class StoreHandoff:
         self.job_store = job_store
         self.area = JobArea(job_store)
 
+    def check(self, spec: JobSpec) -> None:
+        """Any input can be staged into the job store."""
+
     async def prepare(self, spec: JobSpec) -> tuple[JobSpec, str]:
         token = secrets.token_hex(8)
         entries = {}
@@ -184,14 +212,18 @@ class NoHandoff:
         self.store = store
         self._platform_url = platform_url
 
-    async def prepare(self, spec: JobSpec) -> tuple[JobSpec, str]:
+    def check(self, spec: JobSpec) -> None:
         if spec.inputs:
+            name = sorted(spec.inputs)[0]
             raise ConfigError(
                 f"jobs on {self._platform_url} share no filesystem with this machine, so "
                 "their inputs need an artifacts store they can reach; set the platform's "
                 "artifacts setting (e.g. ?artifacts=s3://bucket/jobs)",
-                field="artifacts",
+                field=f"inputs.{name}",
             )
+
+    async def prepare(self, spec: JobSpec) -> tuple[JobSpec, str]:
+        self.check(spec)
         return spec, ""
 
     async def submitted(self, spec: JobSpec, token: str, ref: JobRef) -> None:
@@ -199,6 +231,39 @@ class NoHandoff:
 
     async def outputs(self, ref: JobRef) -> dict[str, ArtifactRef]:
         return {}
+
+    async def discard(self, ref: JobRef) -> None:
+        """Nothing was left."""
+
+
+class NativeHandoff:
+    """A platform that hands inputs to its jobs and reports their outputs itself (W&B).
+
+    An input held in another store (an ``ArtifactRef`` or URI of a Ray job's output, a
+    local version) is staged into the platform's store first, once per digest; a bare
+    reference (``"team/data/train:best"``) is the platform's to resolve.
+    """
+
+    def __init__(self, store: ArtifactStore) -> None:
+        self.store = store
+
+    def check(self, spec: JobSpec) -> None:
+        """Any input can be staged into the platform's store."""
+
+    async def prepare(self, spec: JobSpec) -> tuple[JobSpec, str]:
+        inputs: dict[str, ArtifactRef | str] = {}
+        for name, item in spec.inputs.items():
+            check_name(name)
+            uri = item.uri if isinstance(item, ArtifactRef) else item
+            foreign = "#" in uri and not uri.startswith(f"{self.store.url}#")
+            inputs[name] = await pin_input(item, self.store, self.store) if foreign else item
+        return spec.model_copy(update={"inputs": inputs}), ""
+
+    async def submitted(self, spec: JobSpec, token: str, ref: JobRef) -> None:
+        """Nothing: the platform records what its run used."""
+
+    async def outputs(self, ref: JobRef) -> dict[str, ArtifactRef]:
+        return {}  # the platform's status carries them
 
     async def discard(self, ref: JobRef) -> None:
         """Nothing was left."""

@@ -18,13 +18,12 @@ from pydantic import SecretStr
 
 from jobrelay.client import AsyncClient
 from jobrelay.errors import ConfigError
+from jobrelay.platforms.registry import settings_model
 from jobrelay.settings import parse_platform_url
 
 __all__ = ["CREDENTIAL_OPTIONS", "client_options", "shared_client"]
 
-# The keyword each platform's opener takes its credential under today; any other platform
-# takes ``token``. (The platform settings contract makes this ``credential`` everywhere.)
-_CREDENTIAL_OPTION: dict[str, str | None] = {"wandb": "api_key", "local": None}
+# Every platform takes its credential as ``credential`` (some also under an older name).
 CREDENTIAL_OPTIONS = frozenset({"credential", "token", "api_key"})
 
 _CLIENTS: weakref.WeakKeyDictionary[
@@ -80,11 +79,10 @@ def client_options(
             )
     if credential is None or not credential.get_secret_value():
         return found
-    scheme = parse_platform_url(platform).base_scheme
-    option = _CREDENTIAL_OPTION.get(scheme, "token")
-    if option is None:
+    scheme = parse_platform_url(platform).scheme
+    if "credential" not in settings_model(scheme).model_fields:
         raise ConfigError(
             f"the {scheme} platform takes no credential; leave it empty", field="credential"
         )
-    found[option] = credential
+    found["credential"] = credential
     return found

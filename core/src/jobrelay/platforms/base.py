@@ -16,27 +16,52 @@ from jobrelay.waiting import PollPolicy
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a platform can do, so the core and the CLI adapt to it.
+    """What a platform can do. The core reads every flag; nothing is silently dropped.
 
+    What a ``JobSpec`` may ask for (checked by :func:`jobrelay.platforms.spec_check.check_spec`
+    before anything is sent; a field the platform cannot honour is a ``ConfigError``):
+    ``queues`` (``queue``), ``priority`` (a non-zero ``priority``), ``env``,
+    ``working_dir``, ``timeout`` (``timeout_s``, a limit the platform enforces per attempt),
+    ``retries`` (``max_retries``), ``resources``, ``tags``, and ``config_keys`` (the
+    ``config`` keys the platform understands). ``hints`` says what to do instead, per field.
+
+    How the core works with it: ``batch_status`` lets one ``statuses()`` call answer for
+    every waiter (otherwise the status hub asks per job); ``cancel_queued`` means a cancel
+    takes a queued job off its queue before it starts (otherwise a wait's queue timeout
+    does not claim the job was cancelled, only that a stop was asked for);
     ``native_artifacts`` means the platform hands ``JobSpec.inputs`` to the job and reports
-    outputs itself (W&B: the launch spec and the run's logged artifacts); otherwise the
-    client does it through ``jobrelay.runtime``'s environment variables.
-    ``poll`` is the polling policy that suits the platform: a local SQLite read is cheap,
-    a hosted API is not.
+    outputs itself (W&B); ``shared_filesystem`` means the jobs see the client's files (the
+    local platform), so inputs and outputs are handed over as local paths; ``poll`` is the
+    polling policy that suits the platform: a local SQLite read is cheap, a hosted API is not.
     """
 
     queues: bool = False
     priority: bool = False
+    env: bool = True
+    working_dir: bool = True
+    timeout: bool = False
+    retries: bool = False
+    resources: bool = False
+    tags: bool = False
+    config_keys: frozenset[str] = frozenset()
+    hints: Mapping[str, str] = field(default_factory=dict)
     batch_status: bool = False
-    logs_follow: bool = True
     cancel_queued: bool = True
     native_artifacts: bool = False
+    shared_filesystem: bool = False
     poll: PollPolicy = field(default_factory=PollPolicy)
 
 
 @runtime_checkable
 class Platform(Protocol):
-    """A job platform. ``statuses`` answers for many jobs in one call where the API can."""
+    """A job platform. ``statuses`` answers for many jobs in one call where the API can.
+
+    Two optional members: ``job_store`` (a store URL the platform's jobs can reach, for jobs
+    that share no filesystem with the client: the ``artifacts`` setting) and
+    ``check_spec(spec)`` (refuse, with a ``ConfigError``, what only this platform knows it
+    cannot take: a Ray ``runtime_env`` key, a W&B job path). Both are read before anything
+    is sent.
+    """
 
     name: str
     url: str

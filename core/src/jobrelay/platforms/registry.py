@@ -1,5 +1,6 @@
 """Platforms by URL scheme: ``local://``, ``ray://``, ``wandb://`` ...
 
+Each scheme maps to an opener and a settings model (:mod:`jobrelay.platforms.settings`).
 Built-in platforms are imported lazily so ``import jobrelay`` stays cheap. Third parties
 register their own with :func:`register_platform`.
 """
@@ -15,22 +16,58 @@ import anyio
 
 from jobrelay.errors import ConfigError
 from jobrelay.platforms.base import Platform
+from jobrelay.platforms.settings import PlatformSettings, load_settings
 from jobrelay.settings import parse_platform_url
 
 Opener = Callable[..., Awaitable[Platform]]
 
-_BUILTIN: dict[str, str] = {
-    "local": "jobrelay.platforms.local:open_platform",
-    "ray": "jobrelay.platforms.ray:open_platform",
-    "ray+https": "jobrelay.platforms.ray:open_platform",
-    "wandb": "jobrelay.platforms.wandb:open_platform",
+# scheme -> (module, opener, settings model)
+_BUILTIN: dict[str, tuple[str, str, str]] = {
+    "local": ("jobrelay.platforms.local", "open_platform", "LocalSettings"),
+    "ray": ("jobrelay.platforms.ray", "open_platform", "RaySettings"),
+    "ray+https": ("jobrelay.platforms.ray", "open_platform", "RaySettings"),
+    "wandb": ("jobrelay.platforms.wandb", "open_platform", "WandbOptions"),
 }
-_REGISTERED: dict[str, Opener] = {}
+_REGISTERED: dict[str, tuple[Opener, type[PlatformSettings]]] = {}
 
 
-def register_platform(scheme: str, opener: Opener) -> None:
-    """Make ``scheme://...`` URLs open with ``await opener(url, **options)``."""
-    _REGISTERED[scheme] = opener
+def register_platform(
+    scheme: str, opener: Opener, settings: type[PlatformSettings] = PlatformSettings
+) -> None:
+    """Make ``scheme://...`` URLs open with ``await opener(url, **options)``.
+
+    ``settings`` is the platform's settings model, what :func:`platform_settings` checks.
+    """
+    _REGISTERED[scheme] = (opener, settings)
+
+
+def settings_model(scheme: str) -> type[PlatformSettings]:
+    """The settings model of a scheme (imports a built-in platform's module)."""
+    if scheme in _REGISTERED:
+        return _REGISTERED[scheme][1]
+    module, _, model = _builtin(scheme)
+    found: type[PlatformSettings] = getattr(importlib.import_module(module), model)
+    return found
+
+
+def platform_settings(url: str, **options: Any) -> PlatformSettings:
+    """The checked settings ``url`` and ``options`` would open with; nothing is opened.
+
+    The same ``ConfigError(field=<option>)`` as opening would raise for an unknown or
+    mistyped option (an address the platform parses itself is checked when it opens).
+    """
+    return load_settings(settings_model(parse_platform_url(url).scheme), url, options)
+
+
+def _builtin(scheme: str) -> tuple[str, str, str]:
+    target = _BUILTIN.get(scheme)
+    if target is None:
+        raise ConfigError(
+            f"unknown platform scheme {scheme!r}; use one of: "
+            + ", ".join(f"{s}://" for s in known_schemes()),
+            field="platform",
+        )
+    return target
 
 
 def known_schemes() -> list[str]:
@@ -39,15 +76,8 @@ def known_schemes() -> list[str]:
 
 async def _opener(scheme: str) -> Opener:
     if scheme in _REGISTERED:
-        return _REGISTERED[scheme]
-    target = _BUILTIN.get(scheme)
-    if target is None:
-        raise ConfigError(
-            f"unknown platform scheme {scheme!r}; use one of: "
-            + ", ".join(f"{s}://" for s in known_schemes()),
-            field="platform",
-        )
-    module_name, _, attr = target.partition(":")
+        return _REGISTERED[scheme][0]
+    module_name, attr, _ = _builtin(scheme)
     module = sys.modules.get(module_name)
     if module is None:
         # A first import can take a while (httpx, a platform's parsers); in a worker thread

@@ -13,84 +13,62 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from pydantic import AliasChoices, Field, field_validator
+
 from jobrelay.errors import ConfigError
 from jobrelay.platforms.local.platform import LocalPlatform
-from jobrelay.settings import default_local_home, parse_platform_url
+from jobrelay.platforms.settings import PlatformSettings, load_settings
+from jobrelay.settings import default_local_home, parse_platform_url, redact_url
 
-__all__ = ["LocalPlatform", "open_platform", "resolve_home"]
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+__all__ = ["LocalPlatform", "LocalSettings", "open_platform", "resolve_home"]
 
 
-def resolve_home(url: str) -> tuple[Path, dict[str, str]]:
-    """The home directory a ``local://`` URL names, and its query options.
+class LocalSettings(PlatformSettings):
+    """``local://`` options: ``autostart`` (alias ``autostart_agent``) and ``idle_timeout``
+    (alias ``agent_idle_timeout``), in the URL's query or as keywords."""
 
-    Raises ``ConfigError(field="platform")`` for a host part (``local://foo``) or an
-    unknown query option.
+    platform_name = "local"
+
+    autostart: bool = Field(
+        default=True, validation_alias=AliasChoices("autostart", "autostart_agent")
+    )
+    idle_timeout: float = Field(
+        default=30.0, validation_alias=AliasChoices("idle_timeout", "agent_idle_timeout")
+    )
+
+    @field_validator("idle_timeout")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError("must be a positive number of seconds")
+        return value
+
+
+def resolve_home(url: str) -> Path:
+    """The home directory a ``local://`` URL names.
+
+    Raises ``ConfigError(field="platform")`` for a host part (``local://foo``).
     """
     parsed = parse_platform_url(url)
     if parsed.base_scheme != "local":
-        raise ConfigError(f"{url!r} is not a local:// URL", field="platform")
+        raise ConfigError(f"{redact_url(url)!r} is not a local:// URL", field="platform")
     if parsed.netloc:
         raise ConfigError(
-            f"{url!r} has a host part ({parsed.netloc!r}); the local platform takes a path: "
-            "use local:///absolute/path (three slashes) or local:// for the default home",
-            field="platform",
-        )
-    unknown = sorted(set(parsed.query) - {"autostart", "idle_timeout"})
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) {', '.join(unknown)} in {url!r}; the local platform accepts "
-            "autostart=0|1 and idle_timeout=SECONDS",
+            f"{redact_url(url)!r} has a host part; the local platform takes a path: use "
+            "local:///absolute/path (three slashes) or local:// for the default home",
             field="platform",
         )
     home = Path(parsed.path).resolve() if parsed.path not in ("", "/") else default_local_home()
-    return home.absolute(), parsed.query
+    return home.absolute()
 
 
-def _flag(text: str) -> bool:
-    if text.lower() in _TRUE:
-        return True
-    if text.lower() in _FALSE:
-        return False
-    raise ConfigError(f"autostart must be 0 or 1, got {text!r}", field="platform")
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value > 0:
-        raise ConfigError(
-            f"idle_timeout must be a positive number of seconds, got {text!r}", field="platform"
-        )
-    return value
-
-
-async def open_platform(
-    url: str,
-    *,
-    autostart_agent: bool = True,
-    agent_idle_timeout: float = 30.0,
-    **options: object,
-) -> LocalPlatform:
+async def open_platform(url: str, **options: object) -> LocalPlatform:
     """Open the local platform a ``local://`` URL names, creating its home (0700).
 
-    URL query options override the keyword arguments. Unknown keyword options raise
-    ``ConfigError`` naming the option.
+    ``options`` are :class:`LocalSettings`; an unknown one is a ``ConfigError`` naming it.
     """
-    home, query = resolve_home(url)
-    for name in options:
-        raise ConfigError(
-            "not an option of the local platform (it takes autostart_agent and agent_idle_timeout)",
-            field=name,
-        )
-    if "autostart" in query:
-        autostart_agent = _flag(query["autostart"])
-    if "idle_timeout" in query:
-        agent_idle_timeout = _seconds(query["idle_timeout"])
+    home = resolve_home(url)
+    settings = load_settings(LocalSettings, url, options)
     return await LocalPlatform.open(
-        home, autostart_agent=autostart_agent, agent_idle_timeout=agent_idle_timeout
+        home, autostart_agent=settings.autostart, agent_idle_timeout=settings.idle_timeout
     )

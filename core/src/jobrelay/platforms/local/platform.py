@@ -85,9 +85,17 @@ class LocalPlatform:
     capabilities = Capabilities(
         queues=True,
         priority=True,
+        timeout=True,
+        retries=True,
+        tags=True,  # kept with the job in its store
+        hints={
+            "resources": "the local platform runs each job as a process on this machine and "
+            "reserves nothing; leave resources out, or limit concurrency with a queue",
+            "config": "the local platform takes no config options",
+        },
         batch_status=True,
-        logs_follow=True,
         cancel_queued=True,
+        shared_filesystem=True,
         # A status read is one local SQLite query, so waiters can afford to poll fast.
         poll=PollPolicy(initial_s=0.01, max_s=0.05, backoff=1.5, jitter=0.1),
     )

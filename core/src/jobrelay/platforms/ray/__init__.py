@@ -1,7 +1,7 @@
 """The Ray platform: real Ray clusters through the dashboard's Jobs REST API.
 
 ``ray://host:port`` (http, port 8265 by default) or ``ray+https://host:port``. A bearer
-token comes from ``open_platform(token=...)``, else ``$JOBRELAY_RAY_TOKEN``, else Ray's own
+token comes from ``open_platform(credential=...)``, else ``$JOBRELAY_RAY_TOKEN``, else Ray's own
 ``$RAY_AUTH_TOKEN``. No ray import: the client is async httpx, written from the protocol
 facts in ``reference/ray.md``.
 
@@ -16,13 +16,14 @@ from jobrelay.platforms.ray.packaging import (
     package_module,
 )
 from jobrelay.platforms.ray.payloads import submission_id_for
-from jobrelay.platforms.ray.platform import TOKEN_ENV, RayPlatform, open_platform
+from jobrelay.platforms.ray.platform import TOKEN_ENV, RayPlatform, RaySettings, open_platform
 
 __all__ = [
     "MAX_PACKAGE_BYTES",
     "TOKEN_ENV",
     "Package",
     "RayPlatform",
+    "RaySettings",
     "open_platform",
     "package_dir",
     "package_module",

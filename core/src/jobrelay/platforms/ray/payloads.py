@@ -69,8 +69,7 @@ def parse_address(url: str) -> RayAddress:
     """``ray://host:port[/prefix]`` (http) or ``ray+https://host:port[/prefix]``.
 
     The port defaults to 8265 (Ray's dashboard) for ``ray://`` and 443 for ``ray+https://``.
-    Credentials never go in the URL: a user-info part or a ``token`` query is a
-    ``ConfigError``.
+    Options in the query are settings (:class:`~jobrelay.platforms.ray.RaySettings`).
 
     >>> parse_address("ray://127.0.0.1:8265").base_url
     'http://127.0.0.1:8265'
@@ -78,11 +77,6 @@ def parse_address(url: str) -> RayAddress:
     parsed = parse_platform_url(url)
     if parsed.scheme not in ("ray", "ray+https"):
         raise ConfigError(f"not a Ray URL: {url!r}", field="platform")
-    if "@" in parsed.netloc or "token" in parsed.query:
-        raise ConfigError(
-            "do not put credentials in the Ray URL; pass token=... or set $JOBRELAY_RAY_TOKEN",
-            field="platform",
-        )
     parts = urlsplit(url)
     if not parts.hostname:
         raise ConfigError(f"{url!r} names no host; e.g. ray://127.0.0.1:8265", field="platform")
@@ -120,29 +114,8 @@ def new_submission_id() -> str:
 
 
 def check_spec(spec: JobSpec) -> None:
-    """Refuse what Ray Jobs cannot honour, before anything is sent."""
-    if spec.queue is not None:
-        raise ConfigError(
-            "Ray has no named queues; drop queue=, or request resources (e.g. "
-            "resources={'GPU': 1}) so Ray schedules the job where they are",
-            field="queue",
-        )
-    if spec.timeout_s is not None:
-        raise ConfigError(
-            "Ray Jobs has no per-attempt time limit; use wait(run_timeout=...) instead",
-            field="timeout_s",
-        )
-    if spec.max_retries:
-        raise ConfigError(
-            "Ray Jobs does not re-run failed jobs; resubmit with the same idempotency_key",
-            field="max_retries",
-        )
-    unknown = sorted(set(spec.config) - CONFIG_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"unknown Ray option(s) {', '.join(unknown)}; known: {', '.join(sorted(CONFIG_KEYS))}",
-            field="config",
-        )
+    """Refuse what only Ray refuses (the core checks the fields every platform declares)."""
+    base_runtime_env(spec)
     upload_excludes(spec)
     local_py_modules(spec)
 

@@ -22,16 +22,17 @@ from urllib.parse import quote
 
 import anyio
 import httpx
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 
 from jobrelay.errors import ConfigError, ConflictError
-from jobrelay.http import DEFAULT_TIMEOUT, HostBoundAuth, HttpSession, RetryPolicy
+from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, tls_verify
 from jobrelay.models import JobRef, JobSpec, JobStatus, LogPage
 from jobrelay.platforms.base import Capabilities
 from jobrelay.platforms.ray import packaging, payloads
+from jobrelay.platforms.settings import HttpPlatformSettings, load_settings
 from jobrelay.waiting import PollPolicy
 
-__all__ = ["TOKEN_ENV", "RayPlatform", "open_platform"]
+__all__ = ["TOKEN_ENV", "RayPlatform", "RaySettings", "open_platform"]
 
 TOKEN_ENV = "JOBRELAY_RAY_TOKEN"
 RAY_TOKEN_ENV = "RAY_AUTH_TOKEN"  # Ray's own variable, used when ours is not set
@@ -86,10 +87,19 @@ class RayPlatform:
 
     name = "ray"
     capabilities = Capabilities(
-        queues=False,
-        priority=False,
+        resources=True,
+        tags=True,  # as the submission's metadata
+        config_keys=payloads.CONFIG_KEYS,
+        hints={
+            "queue": "Ray has no named queues; drop queue=, or request resources (e.g. "
+            "resources={'GPU': 1}) so Ray schedules the job where they are",
+            "priority": "Ray Jobs has no priorities; drop priority=",
+            "timeout_s": "Ray Jobs has no per-attempt time limit; use "
+            "wait(run_timeout=...) instead",
+            "max_retries": "Ray Jobs does not re-run failed jobs; resubmit with the same "
+            "idempotency_key",
+        },
         batch_status=True,
-        logs_follow=True,
         # Stopping a PENDING job works while its runtime env is set up, but one Ray cannot
         # schedule stays PENDING after the stop and then FAILS at
         # RAY_JOB_START_TIMEOUT_SECONDS (measured): it is not taken off a queue.
@@ -101,13 +111,22 @@ class RayPlatform:
         poll=PollPolicy(initial_s=0.1, max_s=0.3, backoff=1.5, jitter=0.1),
     )
 
-    def __init__(self, address: payloads.RayAddress, session: HttpSession) -> None:
+    def __init__(
+        self, address: payloads.RayAddress, session: HttpSession, *, job_store: str | None = None
+    ) -> None:
         self.url = address.platform_url
+        # Where jobs read inputs and write outputs: Ray's workers share no filesystem with
+        # the client, so only a store they can reach (the ``artifacts`` setting).
+        self.job_store = job_store
         self._address = address
         self._session = session
 
     def __repr__(self) -> str:
         return f"RayPlatform({self.url!r})"
+
+    def check_spec(self, spec: JobSpec) -> None:
+        """What only Ray refuses: ``runtime_env`` keys, local ``working_dir``/``py_modules``."""
+        payloads.check_spec(spec)
 
     def _ref(self, submission_id: str, key: str | None = None) -> JobRef:
         return JobRef(
@@ -282,43 +301,46 @@ class RayPlatform:
         await self._session.aclose()
 
 
+class RaySettings(HttpPlatformSettings):
+    """``ray://host:port`` options: the shared ones (``credential`` -- alias ``token`` --,
+    ``timeout``, ``verify``, ``retries``, ``retry_timeout``, ``artifacts``)."""
+
+    platform_name = "Ray"
+    credential_env = (TOKEN_ENV, RAY_TOKEN_ENV)
+
+    credential: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("credential", "token")
+    )
+
+
 async def open_platform(
     url: str,
     *,
-    token: str | SecretStr | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
-    timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
     retry: RetryPolicy | None = None,
-    verify: bool = True,
     **options: Any,
 ) -> RayPlatform:
     """Open ``ray://host:port`` (http) or ``ray+https://host:port``; no request is made.
 
-    ``token`` (else ``$JOBRELAY_RAY_TOKEN``, else Ray's ``$RAY_AUTH_TOKEN``) is sent as
-    ``Authorization: Bearer …`` to the dashboard host only; without one, no auth header is
-    sent (Ray's default). ``transport`` replaces the HTTP transport (tests inject faults).
+    ``options`` are :class:`RaySettings`. The credential (else ``$JOBRELAY_RAY_TOKEN``, else
+    Ray's ``$RAY_AUTH_TOKEN``) is sent as ``Authorization: Bearer …`` to the dashboard host
+    only; without one, no auth header is sent (Ray's default). ``transport`` replaces the
+    HTTP transport and ``retry`` the retry policy (tests inject faults).
 
     >>> platform = await open_platform("ray://127.0.0.1:8265")   # doctest: +SKIP
     """
-    if options:
-        raise ConfigError(
-            f"unknown option(s) for the Ray platform: {', '.join(sorted(options))}; "
-            "known: token, transport, timeout, retry, verify",
-            field="options",
-        )
+    settings = load_settings(RaySettings, url, options)
     address = payloads.parse_address(url)
-    if isinstance(token, SecretStr):
-        token = token.get_secret_value()
-    raw_token = token or os.environ.get(TOKEN_ENV) or os.environ.get(RAY_TOKEN_ENV)
+    raw_token = settings.secret()
     auth = HostBoundAuth(address.host, SecretStr(f"Bearer {raw_token}")) if raw_token else None
-    inner = transport or httpx.AsyncHTTPTransport(verify=verify)
+    inner = transport or httpx.AsyncHTTPTransport(verify=tls_verify(settings.verify))
     session = HttpSession(
         address.base_url,
         auth=auth,
-        timeout=timeout,
-        retry=retry or RetryPolicy(),
+        timeout=settings.http_timeout(),
+        retry=retry or settings.retry_policy(),
         transport=_DuplicateIsConflict(inner),
-        verify=verify,
+        verify=settings.verify,
         secrets=(raw_token,),
     )
-    return RayPlatform(address, session)
+    return RayPlatform(address, session, job_store=settings.artifacts)

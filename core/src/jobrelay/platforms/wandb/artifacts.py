@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from jobrelay.artifacts.base import FILE_TYPE, FOLDER_TYPE, Lineage, check_alias, check_name
 from jobrelay.artifacts.blobstore import run_blocking
@@ -49,12 +48,15 @@ FILE_BATCH = 25
 def open_store(
     url: str,
     *,
-    api_key: str | SecretStr | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
+    **options: Any,
 ) -> WandbArtifactStore:
-    """Open ``wandb://ENTITY/PROJECT[?host=URL]``; ``ConfigError`` for a bad URL or no key."""
-    settings = resolve_settings(url, api_key=api_key)
+    """Open ``wandb://ENTITY/PROJECT[?host=URL]``; ``ConfigError`` for a bad URL or no key.
+
+    ``options`` are the platform's (:class:`~jobrelay.platforms.wandb.WandbOptions`).
+    """
+    settings = resolve_settings(url, **options)
     return WandbArtifactStore(settings, transport=transport, retry=retry)
 
 

@@ -1,36 +1,40 @@
 """``wandb://ENTITY/PROJECT?queue=NAME&host=URL`` and the environment -> :class:`WandbSettings`.
 
-Resolution order: the opener's argument, then the URL, then ``$WANDB_API_KEY`` /
-``$WANDB_BASE_URL``, then the default (``https://api.wandb.ai``, queue ``default``). Anything
-malformed or missing is a ``ConfigError`` naming the setting, before any network call.
+Resolution order (:mod:`jobrelay.platforms.settings`): the opener's argument, then the URL,
+then ``$WANDB_API_KEY`` / ``$WANDB_BASE_URL``, then the default (``https://api.wandb.ai``,
+queue ``default``). Anything malformed or missing is a ``ConfigError`` naming the setting,
+before any network call.
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 
 from jobrelay.errors import ConfigError
-from jobrelay.settings import parse_platform_url, resolve_secret
+from jobrelay.platforms.settings import HttpPlatformSettings, load_settings, platform_host
+from jobrelay.settings import parse_platform_url, redact_url
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "LAUNCH_PROJECT",
+    "WandbOptions",
     "WandbSettings",
     "parse_artifact_path",
     "parse_job_path",
+    "resolve_options",
     "resolve_settings",
 ]
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 LAUNCH_PROJECT = "model-registry"
 DEFAULT_QUEUE = "default"
-_OPTIONS = frozenset({"queue", "host", "image", "resource", "queue_entity"})
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 _QUEUE = re.compile(r"^[^\s:/]{1,64}$")
 
@@ -47,6 +51,8 @@ class WandbSettings:
     queue_entity: str
     docker_image: str | None = None
     resource: str | None = None
+    # The HTTP settings (timeout, verify, retries) as the user gave them.
+    http: HttpPlatformSettings = field(default_factory=HttpPlatformSettings, repr=False)
 
     @property
     def host(self) -> str:
@@ -93,55 +99,71 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
-def _base_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+class WandbOptions(HttpPlatformSettings):
+    """``wandb://ENTITY/PROJECT`` options, in the URL's query or as keywords: ``queue``,
+    ``queue_entity``, ``host`` (else ``$WANDB_BASE_URL``), ``image``, ``resource``, and the
+    shared ones (``credential`` -- alias ``api_key`` --, ``timeout``, ``verify``,
+    ``retries``, ``retry_timeout``)."""
+
+    platform_name = "wandb"
+    credential_env = ("WANDB_API_KEY",)
+    env_options = {"host": "WANDB_BASE_URL"}
+
+    credential: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("credential", "api_key")
+    )
+    queue: str = DEFAULT_QUEUE
+    queue_entity: str | None = None
+    host: str = DEFAULT_BASE_URL
+    image: str | None = None
+    resource: str | None = None
+
+
+def resolve_options(url: str, options: Mapping[str, Any] | None = None) -> WandbOptions:
+    """The checked options of a ``wandb://`` URL: ``ConfigError`` naming what is wrong."""
+    options = {name: value for name, value in (options or {}).items() if value is not None}
+    parsed = parse_platform_url(url)
+    if parsed.base_scheme != "wandb":
+        raise ConfigError(f"{redact_url(url)!r} is not a wandb:// URL", field="platform")
+    loaded = load_settings(WandbOptions, parsed, options)
+    if loaded.credential is None or not loaded.credential.get_secret_value().strip():
         raise ConfigError(
-            f"{value!r} is not an http(s) URL; give e.g. host=https://wandb.example.com",
-            field="host",
+            "missing: pass credential=... (or api_key=...) or set $WANDB_API_KEY; never in the URL",
+            field="credential",
         )
-    return value.rstrip("/")
+    platform_host(loaded.host)
+    return loaded
 
 
-def resolve_settings(
-    url: str, *, api_key: str | SecretStr | None = None, host: str | None = None
-) -> WandbSettings:
+def resolve_settings(url: str, **options: Any) -> WandbSettings:
     """Typed settings from a ``wandb://`` URL, the opener's options and the environment.
 
     >>> resolve_settings("wandb://team/vision?queue=gpu", api_key="k" * 40).queue
     'gpu'
     """
+    loaded = resolve_options(url, options)
     parsed = parse_platform_url(url)
-    if parsed.base_scheme != "wandb":
-        raise ConfigError(f"{url!r} is not a wandb:// URL", field="platform")
-    unknown = sorted(set(parsed.query) - _OPTIONS)
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) {', '.join(unknown)} in {url!r}; use "
-            + ", ".join(sorted(_OPTIONS)),
-            field="platform",
-        )
     project = parsed.path.strip("/")
     if not parsed.netloc or not project or "/" in project:
         raise ConfigError(
-            f"{url!r} must name an entity and a project: wandb://ENTITY/PROJECT?queue=NAME",
+            f"{redact_url(url)!r} must name an entity and a project: "
+            "wandb://ENTITY/PROJECT?queue=NAME",
             field="platform",
         )
     entity = check_name(parsed.netloc, "entity")
     check_name(project, "project")
-    queue = parsed.query.get("queue") or DEFAULT_QUEUE
-    check_queue_name(queue)
-    base = host or parsed.query.get("host") or os.environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL
-    key = resolve_secret(api_key, "WANDB_API_KEY", field="api_key")
+    check_queue_name(loaded.queue)
+    assert loaded.credential is not None  # resolve_options refused a missing one
     return WandbSettings(
-        base_url=_base_url(base),
+        base_url=loaded.host.rstrip("/"),
         entity=entity,
         project=project,
-        queue=queue,
-        api_key=key,
-        queue_entity=check_name(parsed.query.get("queue_entity") or entity, "queue_entity"),
-        docker_image=parsed.query.get("image") or None,
-        resource=parsed.query.get("resource") or None,
+        queue=loaded.queue,
+        api_key=SecretStr(loaded.credential.get_secret_value().strip()),
+        queue_entity=check_name(loaded.queue_entity or entity, "queue_entity"),
+        docker_image=loaded.image or None,
+        resource=loaded.resource or None,
+        http=loaded,
     )
 
 

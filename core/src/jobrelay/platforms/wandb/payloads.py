@@ -90,6 +90,20 @@ def run_id_for_key(settings: WandbSettings, key: str | None) -> str:
     return "jr" + hashlib.sha256(scope).hexdigest()[:14]
 
 
+# The JobSpec.config keys a W&B launch understands (the platform declares them).
+LAUNCH_CONFIG_KEYS = frozenset(
+    {
+        "job",
+        "docker_image",
+        "run_config",
+        "resource",
+        "resource_args",
+        "template_variables",
+        "priority",
+    }
+)
+
+
 def wandb_priority(spec: JobSpec) -> int | None:
     """W&B priority (0 critical … 3 low) from ``config["priority"]`` or ``spec.priority``.
 
@@ -141,29 +155,6 @@ def build_launch_spec(spec: JobSpec, settings: WandbSettings, run_id: str) -> di
     ``priority``. The entrypoint becomes ``overrides.entry_point`` (a shell string runs
     through ``/bin/sh -c``); inputs become ``overrides.artifacts``.
     """
-    known = {
-        "job",
-        "docker_image",
-        "run_config",
-        "resource",
-        "resource_args",
-        "template_variables",
-        "priority",
-    }
-    unknown = sorted(set(spec.config) - known)
-    if unknown:
-        raise ConfigError(
-            f"unknown W&B option(s) {', '.join(unknown)}; use {', '.join(sorted(known))}",
-            field="config",
-        )
-    if spec.env:
-        raise ConfigError(
-            "a W&B launch spec carries no environment variables; set them in the job or the "
-            "queue's resource config",
-            field="env",
-        )
-    if spec.max_retries:
-        raise ConfigError("W&B Launch does not retry runs; use max_retries=0", field="max_retries")
     job = spec.config.get("job")
     image = spec.config.get("docker_image") or (None if job else settings.docker_image)
     if bool(job) == bool(image):
@@ -219,10 +210,22 @@ def push_variables(
         "entityName": settings.queue_entity,
         "projectName": "model-registry",
         "queueName": check_queue_name(spec.queue or settings.queue),
-        "runSpec": json.dumps(launch),
+        "runSpec": strict_json(launch, "config.run_config"),
         "priority": wandb_priority(spec),
-        "templateVariableValues": json.dumps(template) if template is not None else None,
+        "templateVariableValues": (
+            strict_json(template, "config.template_variables") if template is not None else None
+        ),
     }
+
+
+def strict_json(value: object, field: str) -> str:
+    """``value`` as standard JSON; NaN, infinity or a non-JSON object is a ``ConfigError``."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"is not JSON ({exc}); use strings, numbers, booleans, lists and mappings", field=field
+        ) from None
 
 
 def parse_time(value: object) -> dt.datetime | None:

@@ -19,8 +19,10 @@ from jobrelay.models import JobRef, JobSpec, JobStatus, LogLine, LogPage, QueueI
 from jobrelay.platforms.base import Capabilities
 from jobrelay.platforms.wandb import operations as ops
 from jobrelay.platforms.wandb import queues
+from jobrelay.platforms.wandb.artifacts import WandbArtifactStore
 from jobrelay.platforms.wandb.config import LAUNCH_PROJECT, WandbSettings, parse_artifact_path
 from jobrelay.platforms.wandb.payloads import (
+    LAUNCH_CONFIG_KEYS,
     JobId,
     build_launch_spec,
     job_status,
@@ -43,8 +45,21 @@ class WandbPlatform:
     capabilities = Capabilities(
         queues=True,
         priority=True,
+        env=False,
+        working_dir=False,
+        config_keys=LAUNCH_CONFIG_KEYS,
+        hints={
+            "env": "a W&B launch spec carries no environment variables; set them in the job "
+            "or the queue's resource config",
+            "working_dir": "W&B Launch runs a job or an image, not a folder; build the code "
+            "into the image or log it as a job",
+            "timeout_s": "W&B Launch has no run time limit; use wait(run_timeout=...)",
+            "max_retries": "W&B Launch does not retry runs; use max_retries=0",
+            "resources": "set them in the queue's resource config or config['resource_args']",
+            "tags": "W&B Launch takes no run tags in a launch spec; put them in "
+            "config['run_config']",
+        },
         batch_status=True,
-        logs_follow=True,
         cancel_queued=True,
         native_artifacts=True,
         poll=PollPolicy(initial_s=1.0, max_s=10.0),
@@ -60,9 +75,35 @@ class WandbPlatform:
         self.settings = settings
         self.url = settings.platform_url
         self.api = WandbTransport(settings, transport=transport, retry=retry)
+        self._wiring = (transport, retry)
+        self._store: WandbArtifactStore | None = None
+
+    def artifact_store(self) -> WandbArtifactStore:
+        """The project's artifact store: where this platform's jobs read inputs from."""
+        if self._store is None:
+            transport, retry = self._wiring
+            self._store = WandbArtifactStore(self.settings, transport=transport, retry=retry)
+        return self._store
 
     def __repr__(self) -> str:
         return f"WandbPlatform({self.url!r})"
+
+    def check_spec(self, spec: JobSpec) -> None:
+        """What only W&B refuses: the launch spec must build (job or image, run_config...).
+
+        Inputs held in another store are left out: the client stages them into this
+        project before the submit (:class:`jobrelay.artifacts.jobs.NativeHandoff`).
+        """
+        own = f"{self.artifact_store().url}#"
+        inputs = {
+            name: item
+            for name, item in spec.inputs.items()
+            if "#" not in (uri := item if isinstance(item, str) else item.uri)
+            or uri.startswith(own)
+        }
+        spec = spec.model_copy(update={"inputs": inputs})
+        launch = build_launch_spec(spec, self.settings, run_id_for_key(self.settings, None))
+        push_variables(spec, self.settings, launch)
 
     # -- submitting ----------------------------------------------------------------------
 
@@ -332,6 +373,8 @@ class WandbPlatform:
 
     async def aclose(self) -> None:
         await self.api.aclose()
+        if self._store is not None:
+            await self._store.aclose()
 
 
 def _spec_run_id(run_spec: object) -> str | None:

@@ -54,16 +54,26 @@ class WandbTransport:
         self.settings = settings
         secrets = (settings.api_key, settings.authorization)
         self._secrets = secrets
-        policy = retry or RetryPolicy()
+        http = settings.http
+        policy = retry or http.retry_policy()
         self.api = HttpSession(
             settings.base_url,
             auth=HostBoundAuth(settings.host, settings.authorization),
             headers={"Content-Type": "application/json"},
+            timeout=http.http_timeout(),
             retry=policy,
             transport=transport,
+            verify=http.verify,
             secrets=secrets,
         )
-        self.storage = HttpSession("", retry=policy, transport=transport, secrets=secrets)
+        self.storage = HttpSession(
+            "",
+            timeout=http.http_timeout(),
+            retry=policy,
+            transport=transport,
+            verify=http.verify,
+            secrets=secrets,
+        )
 
     async def execute(
         self,

@@ -1,0 +1,190 @@
+"""One settings contract for every platform: a typed model per platform, one loader.
+
+Each platform declares a pydantic model (``extra="forbid"``) of what it takes; the loader
+merges, in this order, the opener's keyword options, the URL's query, and the platform's
+environment variables, then validates once. Whatever is wrong comes out the same way on
+every platform: ``ConfigError(field=<option>)``, with a message that never holds the value
+of a credential, wherever the user put it.
+
+>>> from jobrelay.platforms.ray import RaySettings
+>>> load_settings(RaySettings, "ray://127.0.0.1:8265?timeout=5", {"verify": False}).timeout
+5.0
+
+Credentials never go in a URL (a URL ends up in ``JobRef.platform``, in logs, in an
+orchestrator's database): user info or a credential in the query is refused, named, and not
+quoted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from jobrelay.errors import ConfigError
+from jobrelay.http import RetryPolicy
+from jobrelay.settings import PlatformURL, parse_platform_url, redact_url
+
+__all__ = [
+    "HttpPlatformSettings",
+    "PlatformSettings",
+    "load_settings",
+]
+
+S = TypeVar("S", bound="PlatformSettings")
+
+# Names a credential goes by on some platform; in a URL query each is refused unquoted.
+SECRET_NAMES = frozenset({"credential", "token", "api_key", "apikey", "password", "secret"})
+_STORE_URL = re.compile(r"^[a-z][a-z0-9+.-]*://")
+
+
+class PlatformSettings(BaseModel):
+    """The base of every platform's settings model; a platform's own model adds its options."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, hide_input_in_errors=True, populate_by_name=True
+    )
+
+    # The platform's name in messages, and the environment variables its credential may
+    # come from, in order. Class-level: not settings.
+    platform_name: ClassVar[str] = "this"
+    credential_env: ClassVar[tuple[str, ...]] = ()
+    # Settings that may also come from the environment (field -> variable), after the URL.
+    env_options: ClassVar[Mapping[str, str]] = {}
+
+
+class HttpPlatformSettings(PlatformSettings):
+    """A remote platform behind an HTTP API: a credential, timeouts, TLS, retry limits.
+
+    ``artifacts`` is a store URL the platform's *jobs* can reach (``s3://bucket/jobs``,
+    ``file:///shared/nfs``): where a job that shares no filesystem with the client reads its
+    inputs and writes its outputs.
+    """
+
+    credential: SecretStr | None = None
+    timeout: float = Field(default=30.0, description="seconds per HTTP request")
+    verify: bool | str = Field(default=True, description="TLS check: on, off, or a CA bundle")
+    retries: int = Field(default=8, ge=1, le=100, description="attempts per request")
+    retry_timeout: float = Field(default=60.0, description="seconds of retrying per request")
+    artifacts: str | None = Field(default=None, description="a store URL the jobs can reach")
+
+    @field_validator("artifacts")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        if value is not None and not (_STORE_URL.match(value) or value.startswith("/")):
+            raise ValueError("must be a store URL its jobs can reach, e.g. s3://bucket/jobs")
+        return value
+
+    @field_validator("timeout", "retry_timeout")
+    @classmethod
+    def _seconds(cls, value: float) -> float:
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError("must be a positive number of seconds")
+        return value
+
+    @field_validator("verify", mode="before")
+    @classmethod
+    def _verify(cls, value: object) -> object:
+        if isinstance(value, str) and value.lower() in ("0", "1", "true", "false", "yes", "no"):
+            return value.lower() in ("1", "true", "yes")
+        if isinstance(value, str) and not os.path.isfile(value):
+            raise ValueError("must be true, false or the path of a CA bundle file")
+        return value
+
+    def http_timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout, connect=min(10.0, self.timeout))
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(attempts=self.retries, timeout_s=self.retry_timeout)
+
+    def secret(self) -> str | None:
+        """The credential's value, for the one place that sends it."""
+        return self.credential.get_secret_value() if self.credential else None
+
+
+def load_settings(
+    model: type[S], url: str | PlatformURL, options: Mapping[str, Any] | None = None
+) -> S:
+    """The settings for ``url`` and ``options``: options, then the URL query, then the env.
+
+    An option given both as a keyword and in the URL with different values is a
+    ``ConfigError``; so is an unknown or mistyped one, and a credential in the URL.
+    """
+    parsed = url if isinstance(url, PlatformURL) else parse_platform_url(url)
+    _refuse_url_credentials(parsed, model)
+    given = dict(options or {})
+    for name, text in parsed.query.items():
+        if name in given and str(given[name]) != text:
+            raise ConfigError(
+                "given both in the URL and as an option, with different values; give it once",
+                field=name,
+            )
+        given.setdefault(name, text)
+    fields = model.model_fields
+    for name, variable in model.env_options.items():
+        if name not in given and os.environ.get(variable):
+            given[name] = os.environ[variable]
+    if "credential" in fields and given.get("credential") in (None, ""):
+        found = next((os.environ[v] for v in model.credential_env if os.environ.get(v)), None)
+        if found is not None:
+            given["credential"] = found
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        raise _config_error(model, exc) from None
+
+
+def _refuse_url_credentials(parsed: PlatformURL, model: type[PlatformSettings]) -> None:
+    hint = (
+        f"pass credential=... or set ${model.credential_env[0]}"
+        if model.credential_env
+        else "pass credential=..."
+    )
+    if "@" in parsed.netloc:
+        raise ConfigError(
+            f"{redact_url(parsed.raw)}: a credential does not go in the URL's user info; {hint}",
+            field="platform",
+        )
+    for name in parsed.query:
+        if name.lower() in SECRET_NAMES:
+            raise ConfigError(
+                f"{redact_url(parsed.raw)}: a credential does not go in the URL; {hint}",
+                field=name,
+            )
+
+
+def _config_error(model: type[PlatformSettings], exc: ValidationError) -> ConfigError:
+    error = exc.errors(include_input=False, include_url=False)[0]
+    loc = error["loc"]
+    field = str(loc[0]) if loc else "platform"
+    if error["type"] == "extra_forbidden":
+        known = ", ".join(sorted(model.model_fields))
+        return ConfigError(
+            f"not an option of the {model.platform_name} platform; its options are: {known}",
+            field=field,
+        )
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return ConfigError(message, field=field)
+
+
+def platform_host(url: str) -> str:
+    """The host of an http(s) URL, ``ConfigError(field="host")`` when it is not one."""
+    if any(c.isspace() or c == "\0" for c in url):
+        raise ConfigError("must not contain whitespace or NUL", field="host")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"is not a valid URL: {exc}", field="host") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        raise ConfigError(
+            f"{redact_url(url)!r} is not an http(s) URL; give e.g. https://host.example.com",
+            field="host",
+        )
+    return parts.hostname
