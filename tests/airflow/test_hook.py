@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from airflow.sdk import Connection
@@ -22,6 +23,10 @@ from .conftest import PASSWORD, PLATFORM_HOME
         ({"schema": "ray+https", "host": "ray.example"}, "ray+https://ray.example"),
         ({"schema": "wandb", "host": "team/vision?queue=gpu"}, "wandb://team/vision?queue=gpu"),
         ({"schema": "ray", "host": "ray://10.0.0.1:9000"}, "ray://10.0.0.1:9000"),
+        (
+            {"schema": "wandb", "host": "emulator/acc?queue=q&host=http://127.0.0.1:8"},
+            "wandb://emulator/acc?queue=q&host=http://127.0.0.1:8",
+        ),
     ],
 )
 def test_connection_fields_name_the_platform_url(fields: dict[str, object], url: str) -> None:
@@ -62,6 +67,57 @@ async def test_a_broken_connection_names_itself_and_the_field(
 
     assert raised.value.field == field
     assert str(raised.value).startswith(f"connection 'jr_broken' (type jobrelay): field '{field}'")
+
+
+async def test_a_wandb_connection_takes_verify_and_timeout_in_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobrelay.testing.wandb import WandbEmulator
+
+    emulator = WandbEmulator(agent_home=tmp_path / "agent")
+    emulator.start()
+    emulator.create_queue("default")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    conn = {
+        "conn_type": "jobrelay",
+        "schema": "wandb",
+        "host": f"{emulator.entity}/proj?queue=default&host={emulator.url}",
+        "password": emulator.api_key,
+        "extra": json.dumps({"verify": False, "timeout": 30}),
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_JR_WANDB", json.dumps(conn))
+    try:
+        hook = JobRelayHook("jr_wandb")
+        client = await hook.open_client(hook.get_async_client())
+        try:
+            assert await client.list_jobs(limit=5) == []
+            assert emulator.api_key not in repr(client)
+        finally:
+            await client.aclose()
+        ok, message = hook.test_connection()
+        assert ok, message
+    finally:
+        emulator.stop()
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [({"verify": "maybe"}, "extra.verify"), ({"timeout": -1}, "extra.timeout")],
+)
+async def test_a_mistyped_extra_names_its_key(
+    extra: dict[str, object], field: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = {
+        "conn_type": "jobrelay",
+        "schema": "ray",
+        "host": "127.0.0.1",
+        "extra": json.dumps(extra),
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_JR_EXTRA", json.dumps(conn))
+    hook = JobRelayHook("jr_extra")
+    with pytest.raises(JobRelayConnectionError) as raised:
+        await hook.open_client(hook.get_async_client())
+    assert raised.value.field == field
 
 
 def test_test_connection_reports_success_and_failure(monkeypatch: pytest.MonkeyPatch) -> None:
