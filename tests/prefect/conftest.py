@@ -1,0 +1,110 @@
+"""Real Prefect for the integration's tests: a Prefect API server on 127.0.0.1 (the test
+harness's temporary server, SQLite in a temp dir) and a throwaway PREFECT_HOME.
+
+Prefect reads its settings from the environment, so it is set here, at import, before a
+test module imports Prefect. Served flows run in other processes that inherit it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_HOME = Path(os.environ.get("JOBRELAY_PREFECT_TEST_HOME") or tempfile.mkdtemp(prefix="jr-pf-"))
+os.environ.update(
+    {
+        "JOBRELAY_PREFECT_TEST_HOME": str(_HOME),
+        "PREFECT_HOME": str(_HOME / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        "DO_NOT_TRACK": "1",
+    }
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "jr-prefect-secret-5d81c2"  # must never show up in logs, artifacts, results, the DB
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[dict[str, str]]:
+    """The harness's server: its API URL and SQLite file, also set for subprocesses."""
+    import prefect.settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        url = str(prefect.settings.PREFECT_API_URL.value())
+        db = str(prefect.settings.PREFECT_API_DATABASE_CONNECTION_URL.value())
+        os.environ["PREFECT_API_URL"] = url
+        try:
+            yield {"url": url, "db": db.removeprefix("sqlite+aiosqlite:///")}
+        finally:
+            os.environ.pop("PREFECT_API_URL", None)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    """A local platform home for one test; its agent and jobs are stopped after it."""
+    from jobrelay.testing.local_home import stop_local_home
+
+    home = tmp_path / "home"
+    yield home
+    stop_local_home(home)
+
+
+@contextlib.contextmanager
+def prefect_sync_client() -> Iterator[None]:
+    """Run an async flow in this process with Prefect's sync client context open.
+
+    Prefect 3.7.7's async flow engine reads the server's default result storage through
+    ``get_client(sync_client=True)`` before it opens a client context, and never closes
+    that client when none is open (``prefect.results``,
+    ``_read_server_default_result_storage_block_id``): its socket is left to the garbage
+    collector, a ``ResourceWarning`` (an error here) at a random later point. With the
+    context open, Prefect uses the context's client and closes it.
+    Flow runs started by a runner or a worker (other processes) open the context themselves.
+    """
+    from prefect.context import SyncClientContext
+
+    with SyncClientContext.get_or_create():
+        yield
+
+
+async def flush_logs() -> None:
+    """Ship the run logs this process holds to the server now."""
+    from prefect.logging.handlers import APILogHandler
+
+    await APILogHandler.aflush()
+
+
+async def flow_run_logs(flow_run_id: Any) -> list[str]:
+    """The flow run's log messages (its task runs' too), oldest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    async with get_client() as client:
+        logs = await client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+            sort=LogSort.TIMESTAMP_ASC,
+        )
+    return [log.message for log in logs]
+
+
+async def eventually(check: Any, timeout: float = 15.0, every: float = 0.2) -> Any:
+    """``await check()`` until it returns a truthy value (returned) or ``timeout`` passes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if value or loop.time() > deadline:
+            return value
+        await asyncio.sleep(every)
