@@ -127,7 +127,7 @@ class AsyncClient:
         field it cannot honour is a ``ConfigError`` naming the field.
         """
         platform = await self.platform()
-        check_spec(spec, platform)
+        await check_spec(spec, platform)
         handoff = await self._job_handoff()
         if handoff is not None:
             handoff.check(spec)

@@ -10,6 +10,7 @@ XCom, Prefect results and Dagster metadata unchanged.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from enum import StrEnum
@@ -172,9 +173,45 @@ class JobSpec(_Strict):
     @field_validator("env")
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
+        for key, text in value.items():
             if not key or "=" in key or "\0" in key:
                 raise ValueError(f"invalid environment variable name {key!r}")
+            if "\0" in text:
+                raise ValueError(f"the value of {key} holds a NUL character; remove it")
+        return value
+
+    @field_validator("entrypoint", "name", "working_dir", "queue", "idempotency_key")
+    @classmethod
+    def _no_nul(cls, value: str | list[str] | None) -> str | list[str] | None:
+        texts = value if isinstance(value, list) else [value] if value is not None else []
+        if any("\0" in text for text in texts):
+            raise ValueError("holds a NUL character, which no platform can pass on; remove it")
+        return value
+
+    @field_validator("queue")
+    @classmethod
+    def _queue_named(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty; leave it out for the platform's default queue")
+        return value
+
+    @field_validator("config", "tags")
+    @classmethod
+    def _json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"must hold JSON values only (no NaN, infinity or objects): {exc}"
+            ) from None
+        return value
+
+    @field_validator("resources")
+    @classmethod
+    def _amounts(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, amount in value.items():
+            if not math.isfinite(amount) or amount < 0:
+                raise ValueError(f"{name} must be a finite amount, at least 0, got {amount}")
         return value
 
     @property

@@ -148,7 +148,7 @@ async def test_what_ray_cannot_honour_is_a_config_error(fields: dict[str, Any], 
     platform = await open_platform("ray://127.0.0.1:9")
     try:
         with pytest.raises(ConfigError) as info:
-            check_capabilities(JobSpec(entrypoint="x", **fields), platform)
+            await check_capabilities(JobSpec(entrypoint="x", **fields), platform)
     finally:
         await platform.aclose()
     assert info.value.field == field

@@ -13,7 +13,9 @@ what is wrong with it.
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -108,6 +110,67 @@ def check_alias(alias: object) -> str:
     if re.match(r"^v[0-9]+$", value):
         raise ArtifactError(f"alias {value!r} looks like a version; pick another alias")
     return value
+
+
+_TYPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class PutArgs:
+    """The checked arguments of ``ArtifactStore.put``: every store checks them the same way."""
+
+    name: str
+    type: str
+    metadata: dict[str, Any]
+    aliases: tuple[str, ...]
+
+
+def check_put(name: object, type: object, metadata: object, aliases: object) -> PutArgs:
+    """``ArtifactError`` naming what is wrong, before a store touches anything.
+
+    ``aliases`` is a list of names (a lone string is refused, not split into letters);
+    ``metadata`` a mapping of JSON values (no NaN, no objects); ``type`` a short label.
+    """
+    checked_name = check_name(name)
+    if not isinstance(type, str) or not _TYPE.match(type):
+        raise ArtifactError(
+            f"artifact type {type!r} is invalid: use 1-64 letters, digits, '.', '_' or '-' "
+            "(e.g. 'model', 'dataset')"
+        )
+    if isinstance(aliases, str | bytes) or not isinstance(aliases, list | tuple | set | frozenset):
+        raise ArtifactError(
+            f"aliases must be a list of names, e.g. [{aliases!r}], not {builtins_type(aliases)}"
+        )
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise ArtifactError(
+            f"metadata must be a mapping of JSON values, not {builtins_type(metadata)}"
+        )
+    try:
+        json.dumps(metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ArtifactError(f"metadata is not JSON: {exc}") from None
+    if any(not isinstance(key, str) for key in metadata):
+        raise ArtifactError("metadata keys must be strings")
+    return PutArgs(
+        checked_name, type, dict(metadata), tuple(dict.fromkeys(check_alias(a) for a in aliases))
+    )
+
+
+def builtins_type(value: object) -> str:
+    """``a str`` / ``a list`` ...: a value's type, named for a message."""
+    return f"a {type(value).__name__}"
+
+
+def check_reference(reference: object) -> str:
+    """``reference`` if it is a string at all (``resolve(1)`` is an ``ArtifactError``)."""
+    if not isinstance(reference, str):
+        raise ArtifactError(
+            f"artifact reference must be a string such as 'model:latest', not "
+            f"{builtins_type(reference)}"
+        )
+    return reference
 
 
 def check_relative_path(path: object) -> str:

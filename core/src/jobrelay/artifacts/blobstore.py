@@ -31,6 +31,8 @@ from jobrelay.artifacts.base import (
     artifact_uri,
     check_alias,
     check_name,
+    check_put,
+    check_reference,
     parse_reference,
     reference_for,
 )
@@ -164,14 +166,15 @@ class BlobStore(ABC):
         producer: JobRef | None = None,
     ) -> ArtifactRef:
         """Store a file or folder as the next version of ``name`` (see ``ArtifactStore``)."""
+        args = check_put(name, type, metadata, aliases)
         record = await run_blocking(
-            self._put, name, Path(path), type, dict(metadata or {}), tuple(aliases), producer
+            self._put, args.name, Path(path), args.type, args.metadata, args.aliases, producer
         )
         return record.to_ref(self.url)
 
     async def resolve(self, reference: str) -> ArtifactRef:
         """The exact version ``name``, ``name:latest``, ``name:vN`` or ``name:ALIAS`` names."""
-        record = await run_blocking(self._lookup, reference)
+        record = await run_blocking(self._lookup, check_reference(reference))
         return record.to_ref(self.url)
 
     async def fetch(self, ref: ArtifactRef | str, dest: Path) -> Path:

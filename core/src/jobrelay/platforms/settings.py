@@ -81,6 +81,17 @@ class HttpPlatformSettings(PlatformSettings):
             raise ValueError("must be a store URL its jobs can reach, e.g. s3://bucket/jobs")
         return value
 
+    @field_validator("credential")
+    @classmethod
+    def _clean(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and any(
+            c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value.get_secret_value()
+        ):
+            raise ValueError(
+                "holds whitespace or control characters (a newline from a file?); remove them"
+            )
+        return value
+
     @field_validator("timeout", "retry_timeout")
     @classmethod
     def _seconds(cls, value: float) -> float:
@@ -182,7 +193,12 @@ def platform_host(url: str) -> str:
         _ = parts.port
     except ValueError as exc:
         raise ConfigError(f"is not a valid URL: {exc}", field="host") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or "%" in parts.netloc
+    ):
         raise ConfigError(
             f"{redact_url(url)!r} is not an http(s) URL; give e.g. https://host.example.com",
             field="host",

@@ -7,6 +7,8 @@ W&B job path). A field the platform cannot honour is refused, never dropped.
 
 from __future__ import annotations
 
+import inspect
+
 from jobrelay.errors import ConfigError
 from jobrelay.models import JobSpec
 from jobrelay.platforms.base import Capabilities, Platform
@@ -31,8 +33,11 @@ def unsupported_fields(spec: JobSpec, capabilities: Capabilities) -> list[str]:
     return fields
 
 
-def check_spec(spec: JobSpec, platform: Platform) -> None:
-    """``ConfigError`` naming the first field ``platform`` cannot honour, and the platform."""
+async def check_spec(spec: JobSpec, platform: Platform) -> None:
+    """``ConfigError`` naming the first field ``platform`` cannot honour, and the platform.
+
+    Then the platform's own ``check_spec`` (sync or async), if it has one.
+    """
     capabilities = platform.capabilities
     fields = unsupported_fields(spec, capabilities)
     if fields:
@@ -48,4 +53,6 @@ def check_spec(spec: JobSpec, platform: Platform) -> None:
         raise ConfigError(f"{message}; {hint}" if hint else message, field=field)
     own = getattr(platform, "check_spec", None)
     if own is not None:
-        own(spec)
+        checked = own(spec)
+        if inspect.isawaitable(checked):
+            await checked

@@ -6,6 +6,7 @@ I/O, so every wire decision can be tested without a cluster.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import shlex
@@ -41,6 +42,28 @@ DEFAULT_PORT = 8265
 SUBMISSION_PREFIX = "jobrelay-"
 # Keys of JobSpec.config this platform understands; anything else is a ConfigError.
 CONFIG_KEYS = frozenset({"runtime_env", "entrypoint_label_selector"})
+# The runtime_env fields Ray 2.x knows (ray.runtime_env.RuntimeEnv and its built-in
+# plugins); Ray passes any other key on to a plugin that does not exist and ignores it.
+RUNTIME_ENV_KEYS = frozenset(
+    {
+        "working_dir",
+        "py_modules",
+        "py_executable",
+        "pip",
+        "uv",
+        "conda",
+        "container",
+        "image_uri",
+        "env_vars",
+        "excludes",
+        "config",
+        "java_jars",
+        "nsight",
+        "mpi",
+        "worker_process_setup_hook",
+        "_inject_current_ray",
+    }
+)
 MESSAGE_LIMIT = 2000
 
 _STATES: dict[str, JobState] = {
@@ -125,6 +148,15 @@ def base_runtime_env(spec: JobSpec) -> dict[str, Any]:
     runtime_env = spec.config.get("runtime_env", {})
     if not isinstance(runtime_env, Mapping):
         raise ConfigError("must be a mapping, e.g. {'pip': ['requests']}", field="runtime_env")
+    for key in runtime_env:
+        if key not in RUNTIME_ENV_KEYS:
+            close = difflib.get_close_matches(str(key), sorted(RUNTIME_ENV_KEYS), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"{key!r} is not a Ray runtime_env key, so Ray would ignore it; {hint}known: "
+                + ", ".join(sorted(RUNTIME_ENV_KEYS)),
+                field=f"runtime_env.{key}",
+            )
     merged = dict(runtime_env)
     env_vars = merged.get("env_vars", {})
     if not isinstance(env_vars, Mapping) or not all(

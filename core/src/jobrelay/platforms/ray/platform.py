@@ -118,15 +118,52 @@ class RayPlatform:
         # Where jobs read inputs and write outputs: Ray's workers share no filesystem with
         # the client, so only a store they can reach (the ``artifacts`` setting).
         self.job_store = job_store
+        # Packages check_spec made, for the submit that follows (by the spec's id).
+        self._packed: dict[
+            int, tuple[JobSpec, tuple[packaging.Package | None, dict[str, packaging.Package]]]
+        ] = {}
         self._address = address
         self._session = session
 
     def __repr__(self) -> str:
         return f"RayPlatform({self.url!r})"
 
-    def check_spec(self, spec: JobSpec) -> None:
-        """What only Ray refuses: ``runtime_env`` keys, local ``working_dir``/``py_modules``."""
+    async def check_spec(self, spec: JobSpec) -> None:
+        """What only Ray refuses: ``runtime_env`` keys, and local ``working_dir`` /
+        ``py_modules`` that are missing or too big (packed here, before any request; the
+        submit that follows uses these packages)."""
+        self._packed[id(spec)] = (spec, await self._pack(spec))
+
+    async def _packages(
+        self, spec: JobSpec
+    ) -> tuple[packaging.Package | None, dict[str, packaging.Package]]:
+        """The packages ``check_spec`` made for the same spec's local paths, else new ones."""
+        checked = [packed for s, packed in self._packed.values() if _same_paths(s, spec)]
+        self._packed.clear()
+        return checked[0] if checked else await self._pack(spec)
+
+    async def _pack(
+        self, spec: JobSpec
+    ) -> tuple[packaging.Package | None, dict[str, packaging.Package]]:
         payloads.check_spec(spec)
+        excludes = payloads.upload_excludes(spec)
+        gitignore = os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE") != "1"
+        # Everything is packed before anything is sent: a bad path uploads nothing.
+        local_dir = payloads.local_working_dir(spec)
+        working_dir = None
+        if local_dir is not None:
+            pack = functools.partial(
+                packaging.package_dir, local_dir, excludes=excludes, gitignore=gitignore
+            )
+            working_dir = await anyio.to_thread.run_sync(pack)
+        modules = {}
+        for module in payloads.local_py_modules(spec):
+            modules[module] = await anyio.to_thread.run_sync(
+                functools.partial(
+                    packaging.package_module, module, excludes=excludes, gitignore=gitignore
+                )
+            )
+        return working_dir, modules
 
     def _ref(self, submission_id: str, key: str | None = None) -> JobRef:
         return JobRef(
@@ -148,24 +185,7 @@ class RayPlatform:
 
         Raises ``ConflictError`` when another submission already holds the key's id.
         """
-        payloads.check_spec(spec)
-        excludes = payloads.upload_excludes(spec)
-        gitignore = os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE") != "1"
-        # Everything is packed before anything is sent: a bad path uploads nothing.
-        local_dir = payloads.local_working_dir(spec)
-        working_dir = None
-        if local_dir is not None:
-            pack = functools.partial(
-                packaging.package_dir, local_dir, excludes=excludes, gitignore=gitignore
-            )
-            working_dir = await anyio.to_thread.run_sync(pack)
-        modules = {}
-        for module in payloads.local_py_modules(spec):
-            modules[module] = await anyio.to_thread.run_sync(
-                functools.partial(
-                    packaging.package_module, module, excludes=excludes, gitignore=gitignore
-                )
-            )
+        working_dir, modules = await self._packages(spec)
         for package in [*([working_dir] if working_dir else []), *modules.values()]:
             await self.upload_package(package)
         key = spec.idempotency_key
@@ -311,6 +331,13 @@ class RaySettings(HttpPlatformSettings):
     credential: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("credential", "token")
     )
+
+
+def _same_paths(checked: JobSpec, spec: JobSpec) -> bool:
+    """Whether two specs upload the same local paths the same way (the env may differ)."""
+    return checked.working_dir == spec.working_dir and checked.config.get(
+        "runtime_env"
+    ) == spec.config.get("runtime_env")
 
 
 async def open_platform(

@@ -27,7 +27,14 @@ from typing import Any
 
 import httpx
 
-from jobrelay.artifacts.base import FILE_TYPE, FOLDER_TYPE, Lineage, check_alias, check_name
+from jobrelay.artifacts.base import (
+    FILE_TYPE,
+    FOLDER_TYPE,
+    Lineage,
+    check_name,
+    check_put,
+    check_reference,
+)
 from jobrelay.artifacts.blobstore import run_blocking
 from jobrelay.artifacts.localfs import remove_quietly, temp_name
 from jobrelay.errors import ArtifactError, ArtifactNotFound, ConfigError, IntegrityError
@@ -96,7 +103,7 @@ class WandbArtifactStore:
     # -- resolving -----------------------------------------------------------------------
 
     def _path(self, ref: ArtifactRef | str) -> tuple[str, str, str, str]:
-        text = ref.uri if isinstance(ref, ArtifactRef) else ref
+        text = ref.uri if isinstance(ref, ArtifactRef) else check_reference(ref)
         if "#" in text:
             where, _, text = text.rpartition("#")
             if where != self.url:
@@ -281,8 +288,9 @@ class WandbArtifactStore:
         producer: JobRef | None = None,
     ) -> ArtifactRef:
         """Log ``path`` as the next version of ``name``; identical content dedupes."""
-        check_name(name)
-        wanted = [check_alias(a) for a in aliases if a != "latest"]
+        args = check_put(name, type, metadata, aliases)
+        name, type, metadata = args.name, args.type, args.metadata
+        wanted = [a for a in args.aliases if a != "latest"]
         path = Path(path)
         files = await run_blocking(_walk, path)
         is_file = path.is_file()

@@ -126,12 +126,16 @@ def resolve_options(url: str, options: Mapping[str, Any] | None = None) -> Wandb
     if parsed.base_scheme != "wandb":
         raise ConfigError(f"{redact_url(url)!r} is not a wandb:// URL", field="platform")
     loaded = load_settings(WandbOptions, parsed, options)
-    if loaded.credential is None or not loaded.credential.get_secret_value().strip():
+    if loaded.credential is None or not loaded.credential.get_secret_value():
         raise ConfigError(
             "missing: pass credential=... (or api_key=...) or set $WANDB_API_KEY; never in the URL",
             field="credential",
         )
     platform_host(loaded.host)
+    for name in ("image", "resource"):
+        value = getattr(loaded, name)
+        if value is not None and (not value.strip() or any(c.isspace() for c in value)):
+            raise ConfigError("must be a name without spaces", field=name)
     return loaded
 
 
@@ -159,7 +163,7 @@ def resolve_settings(url: str, **options: Any) -> WandbSettings:
         entity=entity,
         project=project,
         queue=loaded.queue,
-        api_key=SecretStr(loaded.credential.get_secret_value().strip()),
+        api_key=loaded.credential,
         queue_entity=check_name(loaded.queue_entity or entity, "queue_entity"),
         docker_image=loaded.image or None,
         resource=loaded.resource or None,
@@ -189,7 +193,12 @@ def parse_job_path(job: object) -> str:
             field="job",
         )
     for part, what in zip(parts, ("entity", "project", "job"), strict=True):
-        check_name(part, what)
+        if not _NAME.match(part) or len(part) > 128:
+            raise ConfigError(
+                f"{job!r}: {part!r} is not a valid {what} name (letters, digits, '.', '_', "
+                "'-'); expected 'entity/project/name:alias'",
+                field="job",
+            )
     return job
 
 

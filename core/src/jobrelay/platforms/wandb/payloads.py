@@ -135,14 +135,17 @@ def _input_paths(spec: JobSpec, settings: WandbSettings) -> dict[str, str]:
             where, _, reference = text.rpartition("#")
             if where != base:
                 raise ConfigError(
-                    f"input {name!r} lives in {where}, not in W&B project {base}; stage it into "
-                    "the W&B artifact store first",
-                    field="inputs",
+                    f"lives in {where}, not in W&B project {base}; stage it into the W&B "
+                    "artifact store first",
+                    field=f"inputs.{name}",
                 )
             text = reference
-        entity, project, artifact, alias = parse_artifact_path(
-            text, entity=settings.entity, project=settings.project
-        )
+        try:
+            entity, project, artifact, alias = parse_artifact_path(
+                text, entity=settings.entity, project=settings.project
+            )
+        except ConfigError as exc:
+            raise ConfigError(str(exc).removeprefix("artifact: "), field=f"inputs.{name}") from None
         out[name] = f"{entity}/{project}/{artifact}:{alias}"
     return out
 
@@ -171,6 +174,13 @@ def build_launch_spec(spec: JobSpec, settings: WandbSettings, run_id: str) -> di
     run_config = spec.config.get("run_config", {})
     if not isinstance(run_config, dict):
         raise ConfigError("must be a mapping of config values", field="config.run_config")
+    for key, kind in (("docker_image", str), ("resource", str), ("resource_args", dict)):
+        value = spec.config.get(key)
+        if value is not None and (not isinstance(value, kind) or not value):
+            wanted = "a non-empty string" if kind is str else "a mapping"
+            raise ConfigError(
+                f"must be {wanted}, not {type(value).__name__}", field=f"config.{key}"
+            )
     entry = (
         ["/bin/sh", "-c", spec.entrypoint]
         if isinstance(spec.entrypoint, str)
