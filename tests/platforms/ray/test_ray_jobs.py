@@ -279,3 +279,29 @@ async def test_failure_status_carries_rays_reason(client: AsyncClient) -> None:
     assert "JOB_ENTRYPOINT_COMMAND_ERROR" in result.status.message
     assert any("not found" in t for t in texts(await client.tail_logs(result.ref, n=20)))
     assert json.loads(result.status.model_dump_json())["platform_state"] == "FAILED"
+
+
+# -- a queue timeout on a platform that cannot unqueue ---------------------------------------
+
+
+async def test_a_queue_timeout_on_a_pending_ray_job_reports_what_ray_did_not_a_cancel(
+    client: AsyncClient, tmp_path: Path
+) -> None:
+    """Ray's stop does not take a PENDING job off its queue (measured: a job Ray could not
+    yet schedule ran its entrypoint once CPUs freed up, and only then was STOPPED). So a
+    queue timeout must not claim the job was cancelled: it says a stop was asked for and
+    carries the state Ray reports. This job asks for more CPUs than the head has, so its
+    entrypoint (which would write a marker) cannot start while the test watches."""
+    from jobrelay import JobTimeout
+
+    marker = tmp_path / "ran"
+    spec = JobSpec(entrypoint=f"touch {marker}", resources={"CPU": 64})
+    ref = await client.submit(spec)
+    with pytest.raises(JobTimeout) as info:
+        await client.wait(ref, queue_timeout=2)
+    assert info.value.phase == "queue"
+    assert info.value.status.state in (JobState.QUEUED, JobState.STARTING)
+    assert "cannot take a queued job off its queue" in str(info.value)
+    assert "cancelled it" not in str(info.value)
+    await asyncio.sleep(1)
+    assert not marker.exists()
