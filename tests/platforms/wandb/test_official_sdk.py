@@ -126,3 +126,49 @@ async def test_official_sdk_reads_jobrelay_artifacts_queued_runs_and_runs(
     assert result["run_summary"] == {"loss": 0.25}
     assert result["run_config"] == {"lr": 0.1}
     assert emulator.storage_leaks == []
+
+
+FILE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import wandb
+
+    path, dest = sys.argv[1:]
+    artifact = wandb.Api(timeout=30).artifact(path)
+    root = artifact.download(root=dest)
+    print("RESULT " + json.dumps({"metadata": artifact.metadata, "root": str(root)}))
+    """
+)
+
+
+async def test_a_file_artifact_carries_only_the_users_metadata_and_comes_back_a_file(
+    emulator: WandbEmulator, store: WandbArtifactStore, tmp_path: Path
+) -> None:
+    """jobrelay used to add ``jobrelay.kind`` to the metadata every W&B user sees; a file's
+    layout now lives in its manifest entry, and a fetch still gives back a file."""
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    ref = await store.put("model", tmp_path / "model.pt", type="model", metadata={"acc": 0.9})
+    assert "jobrelay.kind" not in ref.metadata
+    fetched = await store.fetch(ref, tmp_path / "back.pt")
+    assert fetched.is_file()
+    assert fetched.read_bytes() == b"weights"
+
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-c",
+            FILE_SCRIPT,
+            f"{emulator.entity}/proj/model:v0",
+            str(tmp_path / "dl"),
+        ],
+        env=sdk_env(emulator, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"SDK failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    assert result["metadata"] == {"acc": 0.9}
+    assert (Path(result["root"]) / "model.pt").read_bytes() == b"weights"

@@ -273,8 +273,8 @@ async def test_unknown_queue_is_not_found_naming_it_and_leaves_no_item(
         ({"run_config": [1, 2]}, "config.run_config"),
         ({"priority": "urgent"}, "config.priority"),
         ({"colour": "blue"}, "config.colour"),
-        ({"run_config": {"lr": float("nan")}}, "config.run_config"),
-        ({"run_config": {"when": object()}}, "config.run_config"),
+        ({"run_config": {"lr": float("nan")}}, "config"),  # refused by JobSpec itself
+        ({"run_config": {"when": object()}}, "config"),
     ],
 )
 async def test_bad_job_spec_is_a_config_error_naming_the_field_and_sends_nothing(

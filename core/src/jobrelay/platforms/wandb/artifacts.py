@@ -48,7 +48,10 @@ from jobrelay.platforms.wandb.transport import WandbTransport
 
 __all__ = ["WandbArtifactStore", "open_store"]
 
-KIND_KEY = "jobrelay.kind"
+# A version jobrelay put from one file (not a folder) says so in its manifest entry's
+# ``extra``, where no W&B user sees it (not in the metadata, as before: LEGACY_KIND_KEY).
+LAYOUT_EXTRA = "jobrelay.layout"
+LEGACY_KIND_KEY = "jobrelay.kind"
 FILE_BATCH = 25
 
 
@@ -198,7 +201,11 @@ class WandbArtifactStore:
             )
         contents = await self._manifest(node["id"], f"{name}:{version}")
         urls = await self._file_urls(entity, project, name, version)
-        is_file = _metadata(node).get(KIND_KEY) == "file" and len(contents) == 1
+        only = next(iter(contents.values())) if len(contents) == 1 else {}
+        is_file = len(contents) == 1 and (
+            (only.get("extra") or {}).get(LAYOUT_EXTRA) == "file"
+            or _metadata(node).get(LEGACY_KIND_KEY) == "file"
+        )
         dest, tmp = await run_blocking(_prepare_destination, Path(dest), is_file)
         try:
             for path, entry in sorted(contents.items()):
@@ -298,14 +305,13 @@ class WandbArtifactStore:
         digests = {p: await run_blocking(file_b64_md5, f) for p, f in files.items()}
         digest = artifact_digest({p: d for p, (d, _) in digests.items()})
         run_name, own_run = await self._run_for(producer)
-        meta = {**(metadata or {}), KIND_KEY: "file" if is_file else "dir"}
-        created = await self._create(name, kind, digest, run_name, meta, wanted)
+        created = await self._create(name, kind, digest, run_name, dict(metadata or {}), wanted)
         artifact = created["artifact"]
         if artifact["state"] == "COMMITTED":
             await self._add_aliases(artifact["id"], name, wanted)
             ref = await self.resolve(f"{name}:v{artifact['versionIndex']}")
         else:
-            await self._upload(artifact, files, digests, run_name)
+            await self._upload(artifact, files, digests, run_name, is_file=is_file)
             await self.api.execute(
                 ops.COMMIT_ARTIFACT, {"artifactID": artifact["id"]}, operation="CommitArtifact"
             )
@@ -409,6 +415,8 @@ class WandbArtifactStore:
         files: dict[str, Path],
         digests: dict[str, tuple[str, int]],
         run_name: str,
+        *,
+        is_file: bool,
     ) -> None:
         base_id = ((artifact.get("artifactSequence") or {}).get("latestArtifact") or {}).get("id")
         manifest_vars = {
@@ -459,7 +467,12 @@ class WandbArtifactStore:
 
         manifest = manifest_bytes(
             {
-                p: {"digest": digests[p][0], "size": digests[p][1], "birthArtifactID": births[p]}
+                p: {
+                    "digest": digests[p][0],
+                    "size": digests[p][1],
+                    "birthArtifactID": births[p],
+                    "extra": {LAYOUT_EXTRA: "file"} if is_file else None,
+                }
                 for p in paths
             }
         )

@@ -298,6 +298,8 @@ def artifact_ref(
         metadata = json.loads(node.get("metadata") or "{}")
     except ValueError:
         metadata = {}
+    if isinstance(metadata, dict):  # what versions of an earlier jobrelay stored there
+        metadata.pop("jobrelay.kind", None)
     return ArtifactRef(
         uri=f"{store_url(where)}#{name}:{version}",
         name=name,
