@@ -371,3 +371,53 @@ async def test_a_log_read_before_the_run_exists_never_ends_before_its_lines(
         if page.done:
             break
     assert [t for t in lines if t in ("one", "two", "three")] == ["one", "two", "three"]
+
+
+async def test_an_item_enqueued_without_a_run_id_is_listed_followed_and_cancellable(
+    emulator: WandbEmulator, platform: WandbPlatform
+) -> None:
+    """``launch_add`` without ``run_id`` and ``Job.call()`` enqueue items whose run id the
+    agent picks; they were invisible to ``list_jobs`` and had no job id at all."""
+    import json
+
+    from jobrelay.platforms.wandb import operations as ops
+
+    run_spec = {
+        "entity": emulator.entity,
+        "project": "proj",
+        "docker": {"docker_image": "py"},
+        "overrides": {"entry_point": ["python", "x.py"], "args": [], "run_config": {}},
+    }
+    push = {
+        "entityName": emulator.entity,
+        "projectName": "model-registry",
+        "queueName": "default",
+        "runSpec": json.dumps(run_spec),
+        "priority": None,
+        "templateVariableValues": None,
+    }
+    emulator.script(
+        Outcome("finished", log_lines=("from the sdk",), duration_s=0.5), queue="default"
+    )
+    await platform.api.execute(
+        ops.PUSH_TO_RUN_QUEUE_BY_NAME, push, operation="pushToRunQueueByName"
+    )
+    async with AsyncClient(platform, poll=FAST) as client:
+        listed = await client.list_jobs()
+        assert len(listed) == 1
+        ref = listed[0].ref
+        assert ref.id.startswith("default:")
+        assert ref.id.endswith(":")  # no run id yet: QUEUE:ITEM:
+        result = await client.wait(ref, follow_logs=True)
+        assert result.state is JobState.SUCCEEDED
+        assert "from the sdk" in [line.text for line in await client.tail_logs(ref)]
+        assert "/runs/" in str(result.status.url)
+
+        emulator.agent.hold("default")
+        await platform.api.execute(
+            ops.PUSH_TO_RUN_QUEUE_BY_NAME, push, operation="pushToRunQueueByName"
+        )
+        pending = [s for s in await client.list_jobs() if s.state is JobState.QUEUED]
+        assert len(pending) == 1
+        await client.cancel(pending[0].ref)
+        assert (await client.status(pending[0].ref)).state is JobState.CANCELLED

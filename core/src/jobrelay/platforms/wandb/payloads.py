@@ -74,7 +74,8 @@ class JobId:
     def parse(cls, text: str) -> JobId:
         queue, sep1, rest = text.partition(":")
         item_id, sep2, run_id = rest.rpartition(":")
-        if not (sep1 and sep2 and queue and run_id):
+        # An item enqueued without a run id (the SDK's launch_add, Job.call) is QUEUE:ITEM:
+        if not (sep1 and sep2 and queue and (run_id or item_id)):
             raise ConfigError(
                 f"{text!r} is not a W&B job id (expected QUEUE:ITEM_ID:RUN_ID)", field="ref"
             )
@@ -327,6 +328,7 @@ def job_status(
 ) -> JobStatus:
     """A ``JobStatus`` from the item and run nodes of the batched status query."""
     job = JobId.parse(ref.id)
+    run_id = job.run_id or (item or {}).get("associatedRunId")
     state, raw = map_state(item, run)
     message = None
     if state is JobState.FAILED and item is not None and item.get("state") == "FAILED":
@@ -355,7 +357,7 @@ def job_status(
         started_at=parse_time((run or {}).get("createdAt")),
         ended_at=parse_time((run or {}).get("heartbeatAt")) if terminal else None,
         exit_code=(run or {}).get("exitcode"),
-        url=settings.run_url(job.run_id),
+        url=settings.run_url(run_id) if run_id else None,
         metrics=_summary(run) if run else {},
         outputs=outputs,
     )

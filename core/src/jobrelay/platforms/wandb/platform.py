@@ -172,7 +172,7 @@ class WandbPlatform:
             platform=self.url,
             id=str(job),
             idempotency_key=key,
-            url=self.settings.run_url(job.run_id),
+            url=self.settings.run_url(job.run_id) if job.run_id else None,
         )
 
     async def _project_queues(self) -> list[dict[str, Any]]:
@@ -197,16 +197,33 @@ class WandbPlatform:
         if not jobs:
             return {}
         items, runs, positions = await self._query_jobs(list(jobs.values()), with_positions=True)
+        # Items enqueued without a run id (by the SDK): their run is named by the item.
+        associated = {
+            ref_id: str(items[job.item_id]["associatedRunId"])
+            for ref_id, job in jobs.items()
+            if not job.run_id and (items.get(job.item_id) or {}).get("associatedRunId")
+        }
+        if associated:
+            wanted = [JobId(jobs[r].queue, "", run_id) for r, run_id in associated.items()]
+            runs.update((await self._query_jobs(wanted))[1])
         return {
             ref.id: job_status(
                 ref,
                 self.settings,
                 items.get(jobs[ref.id].item_id),
-                runs.get(jobs[ref.id].run_id),
+                runs.get(jobs[ref.id].run_id or associated.get(ref.id, "")),
                 position=positions.get(jobs[ref.id].item_id),
             )
             for ref in refs
         }
+
+    async def _with_run(self, job: JobId) -> JobId:
+        """``job`` with its run id: an SDK-enqueued item's comes from the item, once claimed."""
+        if job.run_id:
+            return job
+        items = (await self._query_jobs([job]))[0]
+        run_id = (items.get(job.item_id) or {}).get("associatedRunId")
+        return JobId(job.queue, job.item_id, str(run_id)) if run_id else job
 
     async def _query_jobs(
         self, jobs: list[JobId], *, with_positions: bool = False
@@ -227,7 +244,7 @@ class WandbPlatform:
                     item_alias[f"i{n}"] = job.item_id
                     numbers.append(n)
             per_queue.append(numbers)
-        run_names = sorted({j.run_id for j in jobs})
+        run_names = sorted({j.run_id for j in jobs if j.run_id})
         for n, name in enumerate(run_names):
             variables[f"r{n}"] = name
         data = await self.api.execute(
@@ -260,10 +277,11 @@ class WandbPlatform:
                 continue
             for edge in (q.get("runQueueItems") or {}).get("edges") or []:
                 node = edge.get("node") or {}
-                run_id = _spec_run_id(node.get("runSpec"))
-                if run_id:
-                    job = JobId(q["name"], str(node["id"]), run_id)
-                    refs.append((str(node.get("createdAt") or ""), self._ref(job, None)))
+                # An item the SDK enqueued without a run id is QUEUE:ITEM: (its run comes
+                # from the item once an agent claims it).
+                run_id = _spec_run_id(node.get("runSpec")) or ""
+                job = JobId(q["name"], str(node["id"]), run_id)
+                refs.append((str(node.get("createdAt") or ""), self._ref(job, None)))
         refs.sort(key=lambda pair: pair[0], reverse=True)
         chosen = [ref for _, ref in refs[:limit]]
         found = await self.statuses(chosen)
@@ -271,7 +289,7 @@ class WandbPlatform:
 
     async def logs(self, ref: JobRef, cursor: str | None) -> LogPage:
         """Lines of the run's ``output.log`` after the byte offset ``cursor``."""
-        job = JobId.parse(ref.id)
+        job = await self._with_run(JobId.parse(ref.id))
         offset = _offset(cursor)
         run = await self._log_file(job)
         if run is None:
@@ -301,6 +319,9 @@ class WandbPlatform:
 
     async def _log_file(self, job: JobId) -> dict[str, Any] | None:
         """The run with its ``output.log`` file node, or None before the run exists."""
+        job = await self._with_run(job)
+        if not job.run_id:
+            return None
         data = await self.api.execute(
             ops.RUN_LOG_FILE,
             {"project": self.settings.project, "entity": self.settings.entity, "name": job.run_id},
@@ -313,7 +334,7 @@ class WandbPlatform:
 
     async def cancel(self, ref: JobRef) -> None:
         """Delete a queued item from its queue, or stop a live run. Idempotent."""
-        job = JobId.parse(ref.id)
+        job = await self._with_run(JobId.parse(ref.id))
         items, runs, _ = await self._query_jobs([job])
         run = runs.get(job.run_id)
         if run is not None:
@@ -332,6 +353,8 @@ class WandbPlatform:
         except NotFoundError:
             return  # already gone: cancelled by someone else
         # The agent may have created the run while we deleted the item: stop it too.
+        if not job.run_id:
+            return
         runs = (await self._query_jobs([JobId(job.queue, "", job.run_id)]))[1]
         run = runs.get(job.run_id)
         if run is not None and run.get("state") in _ALIVE:
