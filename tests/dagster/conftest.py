@@ -53,7 +53,10 @@ def materialization_metadata(instance: Any, run_id: str, asset: str) -> dict[str
 
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
         materialization = entry.asset_materialization
-        if materialization is not None and materialization.asset_key == dg.AssetKey(asset):
+        if (
+            materialization is not None
+            and materialization.asset_key == dg.AssetKey.from_user_string(asset)
+        ):
             return {name: value.value for name, value in materialization.metadata.items()}
     raise AssertionError(f"run {run_id} has no materialization of {asset}")
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +25,7 @@ from jobrelay.integration import (
 )
 from jobrelay.models import JobRef, JobResult
 from jobrelay.platforms.registry import platform_settings
+from jobrelay.settings import resolve_platform_url
 from pydantic import Field, SecretStr
 
 from dagster_jobrelay.identity import Context, job_key
@@ -72,11 +71,12 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         ```
     """
 
-    platform: str = Field(
-        default="local://",
+    platform: str | None = Field(
+        default=None,
         description=(
             "The platform URL: local://, local:///srv/jobs, ray://127.0.0.1:8265, "
-            "ray+https://host, wandb://team/project."
+            "ray+https://host, wandb://team/project (default: $JOBRELAY_PLATFORM, else "
+            "local://)."
         ),
     )
     credential: str | None = Field(
@@ -109,11 +109,12 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
 
     def client_settings(self) -> tuple[str, dict[str, Any]]:
         """The URL and options a client opens with; a bad one is a ``ConfigError``."""
+        url = resolve_platform_url(self.platform)
         secret = SecretStr(self.credential) if self.credential else None
-        options = client_options(self.platform, secret, self.options)
+        options = client_options(url, secret, self.options)
         if self.artifacts:
             options["artifacts"] = self.artifacts
-        return self.platform, options
+        return url, options
 
     def get_async_client(self, *, poll: PollPolicy | None = None) -> AsyncClient:
         """An unopened ``AsyncClient`` (open it with ``async with``)."""
@@ -124,15 +125,6 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         """A synchronous ``Client`` (close it, or use it in a ``with`` block)."""
         url, options = self.client_settings()
         return Client(url, **options)
-
-    def identity(self) -> str:
-        """A stable id of these settings (a digest: no secret in it)."""
-        text = json.dumps(
-            [self.platform, self.credential or "", self.options, self.artifacts],
-            sort_keys=True,
-            default=str,
-        )
-        return hashlib.sha256(text.encode()).hexdigest()
 
     # -- running jobs -------------------------------------------------------------------
 
