@@ -196,3 +196,29 @@ def test_the_credential_never_shows_in_the_repr_event_log_or_metadata(
     for path in (tmp_path / "dagster").rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_a_failed_job_fails_the_step_with_its_record_and_last_lines(
+    instance: Any, home: Path
+) -> None:
+    code = "import sys; print('loading data'); sys.exit(3)"
+
+    @dg.asset
+    def broken(context: dg.AssetExecutionContext, jobrelay: JobRelayResource) -> Any:
+        return jobrelay.run(context, {"entrypoint": [sys.executable, "-c", code]})
+
+    result = dg.materialize(
+        [broken],
+        instance=instance,
+        resources={"jobrelay": JobRelayResource(platform=f"local://{home}")},
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+    data = failure.dagster_event.step_failure_data
+    assert "failed with exit code 3" in data.error.message
+    assert "loading data" in data.error.message  # the job's last lines
+    metadata = {name: value.value for name, value in data.user_failure_data.metadata.items()}
+    assert metadata["state"] == "FAILED"
+    assert metadata["exit_code"] == 3
+    assert "loading data" in user_messages(instance, result.run_id)
