@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,22 @@ async def test_a_mistyped_extra_names_its_key(
     assert raised.value.field == field
 
 
+def test_a_connection_test_to_an_unreachable_ray_names_the_connection_host_and_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conn = {
+        "conn_type": "jobrelay",
+        "schema": "ray",
+        "host": "127.0.0.1",
+        "extra": '{"retries": 1}',
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_JR_NORAY", json.dumps(conn))
+    ok, why = JobRelayHook("jr_noray").test_connection()
+    assert ok is False
+    assert "'jr_noray'" in why
+    assert "127.0.0.1:8265" in why  # the port Ray's dashboard was assumed to be on
+
+
 def test_test_connection_reports_success_and_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_JR_BAD", '{"conn_type": "jobrelay", "schema": "nosuch"}')
 
@@ -132,10 +149,60 @@ def test_test_connection_reports_success_and_failure(monkeypatch: pytest.MonkeyP
     assert "unknown platform scheme 'nosuch'" in why
 
 
-def test_the_connection_form_relabels_fields_and_hides_login() -> None:
-    behaviour = JobRelayHook.get_ui_field_behaviour()
+FORM_PROBE = """
+import json, sys
+sys.modules["wtforms"] = None  # as on Airflow 3.3 without the FAB provider: no wtforms
+from airflow.providers_manager import ProvidersManager
+from airflow.api_fastapi.app import create_app
+from fastapi.testclient import TestClient
+
+manager = ProvidersManager()
+behaviour = manager.field_behaviours.get("jobrelay")
+widgets = sorted(k for k in manager.connection_form_widgets if "jobrelay" in k)
+with TestClient(create_app()) as client:
+    answer = client.get("/ui/connections/hook_meta")
+meta = [m for m in answer.json() if m.get("connection_type") == "jobrelay"]
+print("RESULT " + json.dumps(
+    {"behaviour": behaviour, "widgets": widgets, "status": answer.status_code, "meta": meta}
+))
+"""
+
+
+def test_the_connection_form_reaches_airflow_33_without_wtforms() -> None:
+    """Airflow 3.3 reads the form from provider info; the hook's get_ui_field_behaviour was
+    only read with wtforms installed, so the UI showed the generic form."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+    done = subprocess.run(
+        [sys.executable, "-c", FORM_PROBE], capture_output=True, text=True, timeout=180, env=env
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, done.stdout[-2000:] + done.stderr[-4000:]
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    behaviour = result["behaviour"]
     assert behaviour["hidden_fields"] == ["login"]
     assert behaviour["relabeling"] == {"schema": "Platform", "host": "Address", "password": "Token"}
+    assert "extra__jobrelay__verify" in result["widgets"]
+    assert result["status"] == 200
+    assert len(result["meta"]) == 1
+    meta = result["meta"][0]
+    assert meta["standard_fields"]["login"]["hidden"] is True
+    assert meta["standard_fields"]["host"]["title"] == "Address"
+    assert meta["standard_fields"]["url_schema"]["title"] == "Platform"
+    assert {"verify", "timeout"} <= {name.rsplit("__", 1)[-1] for name in meta["extra_fields"]}
+
+
+async def test_the_forms_own_fields_reach_the_platform_and_blank_ones_do_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    extra = {"extra__jobrelay__idle_timeout": 12, "extra__jobrelay__verify": None, "x": ""}
+    conn = {"conn_type": "jobrelay", "host": str(PLATFORM_HOME), "extra": json.dumps(extra)}
+    monkeypatch.setenv("AIRFLOW_CONN_JR_FORM", json.dumps(conn))
+    hook = JobRelayHook("jr_form")
+    client = await hook.open_client(hook.get_async_client())
+    await client.aclose()
 
 
 def test_airflow_discovers_the_provider_through_its_entry_point() -> None:

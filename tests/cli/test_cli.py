@@ -198,3 +198,31 @@ def test_ls_never_wraps_a_job_id_in_80_columns(home: Path) -> None:
     assert len(ids) == 3
     for job_id in ids:
         assert any(job_id in line for line in listed.stdout.splitlines()), listed.stdout
+
+
+def test_status_json_shows_the_jobs_key_and_outputs(home: Path, tmp_path: Path) -> None:
+    script = tmp_path / "make.py"
+    script.write_text(
+        "from jobrelay import runtime\n"
+        "path = runtime.outputs_dir() / 'model.txt'\n"
+        "path.write_text('weights')\n"
+        "runtime.log_output('model', path)\n"
+    )
+    done = jobrelay(
+        home,
+        "submit",
+        "--wait",
+        "--json",
+        "--key",
+        "status-json-key",
+        "--",
+        sys.executable,
+        str(script),
+    )
+    assert done.returncode == 0, done.stderr
+    job_id = json.loads(done.stdout)["ref"]["id"]
+    shown = jobrelay(home, "status", "--json", job_id)
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout)
+    assert status["ref"]["idempotency_key"] == "status-json-key"
+    assert set(status["outputs"]) == {"model"}

@@ -11,7 +11,34 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "get_provider_info"]
+__all__ = ["CONNECTION_FIELDS", "CONNECTION_FORM", "__version__", "get_provider_info"]
+
+# The connection form, declared the way Airflow 3.3 reads it from provider info (the UI
+# never imports the hook for it; hook methods are only read when wtforms is installed).
+CONNECTION_FORM: dict[str, Any] = {
+    "hidden-fields": ["login"],
+    "relabeling": {"schema": "Platform", "host": "Address", "password": "Token"},
+    "placeholders": {
+        "schema": "local | ray | ray+https | wandb",
+        "host": "127.0.0.1, /srv/jobrelay, team/project?queue=gpu, or ray://host:8265",
+        "port": "8265 (Ray dashboard)",
+        "password": "platform token or API key, if it needs one",
+        "extra": '{"retries": 8, "artifacts": "s3://bucket/jobs"}',
+    },
+}
+# Extra fields of the form; each is a platform option (README: Platform settings).
+CONNECTION_FIELDS: dict[str, Any] = {
+    "verify": {
+        "label": "Verify TLS",
+        "description": "Check the platform's TLS certificate (off only for a test server).",
+        "schema": {"type": ["boolean", "null"]},
+    },
+    "timeout": {
+        "label": "Request timeout (seconds)",
+        "description": "Seconds each request to the platform may take.",
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+    },
+}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -25,6 +52,9 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "connection-type": "jobrelay",
                 "hook-class-name": "airflow_jobrelay.hooks.JobRelayHook",
+                "hook-name": "jobrelay",
+                "ui-field-behaviour": CONNECTION_FORM,
+                "conn-fields": CONNECTION_FIELDS,
             }
         ],
         "extra-links": ["airflow_jobrelay.links.JobRelayJobLink"],

@@ -26,15 +26,14 @@ def idempotency_key(dag_id: str, task_id: str, run_id: str, map_index: int) -> s
     return key_of("airflow", dag_id, task_id, run_id, map_index)
 
 
-def build_spec(fields: Mapping[str, Any], *, key: str, airflow_tags: Mapping[str, str]) -> JobSpec:
+def build_spec(fields: Mapping[str, Any], *, key: str) -> JobSpec:
     """The ``JobSpec`` for the operator's rendered ``fields`` (``ConfigError`` if invalid)."""
     from jobrelay import JobSpec
     from jobrelay.integration import normalize_inputs
 
     values = {k: v for k, v in fields.items() if v is not None}
     values["inputs"] = normalize_inputs(fields.get("inputs"))
-    user_tags = {str(k): str(v) for k, v in (fields.get("tags") or {}).items()}
-    values["tags"] = {**airflow_tags, **user_tags}
+    values["tags"] = {str(k): str(v) for k, v in (fields.get("tags") or {}).items()}
     values["env"] = {str(k): str(v) for k, v in (fields.get("env") or {}).items()}
     return JobSpec(**values, idempotency_key=key)
 

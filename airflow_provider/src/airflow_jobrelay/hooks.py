@@ -37,6 +37,7 @@ DEFAULT_PLATFORM = "local"
 
 # An explicit scheme at the start of Address: the whole platform URL is there.
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_FORM_PREFIX = "extra__jobrelay__"
 
 
 class JobRelayHook(BaseHook):
@@ -53,22 +54,6 @@ class JobRelayHook(BaseHook):
     def __init__(self, jobrelay_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.jobrelay_conn_id = jobrelay_conn_id
-
-    # -- the Connection form ------------------------------------------------------------
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["login"],
-            "relabeling": {"schema": "Platform", "host": "Address", "password": "Token"},
-            "placeholders": {
-                "schema": "local | ray | ray+https | wandb",
-                "host": "127.0.0.1, /srv/jobrelay, team/project?queue=gpu, or ray://host:8265",
-                "port": "8265 (Ray dashboard)",
-                "password": "platform token or API key, if it needs one",
-                "extra": '{"verify": true}',
-            },
-        }
 
     # -- clients ------------------------------------------------------------------------
 
@@ -122,8 +107,10 @@ class JobRelayHook(BaseHook):
             url = platform_url(self.get_connection(self.jobrelay_conn_id))
             with self.get_client() as client, _ConfigErrorsNamed(self.jobrelay_conn_id):
                 client.list_jobs(limit=1)
-        except Exception as exc:
+        except JobRelayConnectionError as exc:  # already names the connection and field
             return False, str(exc)
+        except Exception as exc:
+            return False, f"connection {self.jobrelay_conn_id!r} (type jobrelay): {exc}"
         return True, f"Connected to {url}"
 
     # -- mapping ------------------------------------------------------------------------
@@ -180,7 +167,9 @@ def _extra_options(conn: Connection) -> dict[str, Any]:
             conn_id=conn.conn_id,
             field="extra",
         )
-    return dict(extra)
+    # The form's own fields arrive as ``extra__jobrelay__NAME``, empty when left blank.
+    options = {key.removeprefix(_FORM_PREFIX): value for key, value in extra.items()}
+    return {key: value for key, value in options.items() if value not in (None, "")}
 
 
 class _ConfigErrorsNamed:

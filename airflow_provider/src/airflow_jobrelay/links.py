@@ -31,5 +31,7 @@ class JobRelayJobLink(BaseOperatorLink):
 
     @classmethod
     def persist(cls, context: Any, url: str | None) -> None:
-        """Push the URL so the link works while the job still runs ("" when it has none)."""
-        context["ti"].xcom_push(key=cls.key, value=url or "")
+        """Push the URL so the link works while the job still runs; a job with no page
+        (a local job) pushes nothing, so the link has no URL and the UI shows none."""
+        if url:
+            context["ti"].xcom_push(key=cls.key, value=url)

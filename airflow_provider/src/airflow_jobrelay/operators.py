@@ -221,11 +221,17 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         key = idempotency_key(ti.dag_id, ti.task_id, ti.run_id, map_index)
         tags = {"airflow_dag_id": ti.dag_id, "airflow_task_id": ti.task_id}
         fields = {field: getattr(self, attr) for field, attr in _SPEC_ATTRS.items()}
-        spec = build_spec(fields, key=key, airflow_tags=tags)
+        spec = build_spec(fields, key=key)
         if self._interrupt.requested:
             raise AirflowException("the task was killed before its job was submitted")
+
+        async def submit(client: AsyncClient) -> JobRef:
+            from jobrelay.integration import with_provenance
+
+            return await client.submit(with_provenance(spec, tags, await client.platform()))
+
         # Not interruptible: a kill must not lose the reference of a job just created.
-        self._ref = ref = self._call(lambda client: client.submit(spec), interruptible=False)
+        self._ref = ref = self._call(submit, interruptible=False)
         if self._interrupt.requested:  # the kill came while submitting
             self._call(self._stop_killed, interruptible=False)
         verb = "Reattached to" if ref.reattached else "Submitted"

@@ -213,8 +213,8 @@ def status(job_id: str, platform: PlatformOpt = None, as_json: JsonOpt = False) 
     """Show a job's status."""
 
     async def go() -> JobStatus:
-        async with _client(platform) as client:
-            return await client.status(await _ref(client, job_id))
+        async with _client(platform) as client:  # a succeeded job comes with its outputs
+            return (await client.result(await _ref(client, job_id))).status
 
     result = run(go())
     if as_json:

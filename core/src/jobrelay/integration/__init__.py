@@ -16,7 +16,9 @@ because everything that is the same for all three lives here:
 - :func:`scoped_key` / :func:`cancel_scope` — keys that name the run they belong to, so a
   hook that runs elsewhere finds the run's jobs on the platform and cancels them;
 - :class:`TerminalEvent` / :func:`wait_event` — how a serialized wait ends (an Airflow
-  trigger event), typed, with errors kept as errors.
+  trigger event), typed, with errors kept as errors;
+- :func:`with_provenance` — the orchestrator's labels as job tags, where the platform keeps
+  tags.
 """
 
 from jobrelay.integration.bridge import (
@@ -31,6 +33,7 @@ from jobrelay.integration.clients import client_options, shared_client
 from jobrelay.integration.events import TerminalEvent, wait_event
 from jobrelay.integration.identity import MAX_KEY, idempotency_key, scope_prefix, scoped_key
 from jobrelay.integration.inputs import job_ref_from, normalize_inputs, parse_rendered
+from jobrelay.integration.provenance import with_provenance
 from jobrelay.integration.record import run_record
 from jobrelay.integration.scopes import active_in_scope, cancel_scope
 
@@ -55,4 +58,5 @@ __all__ = [
     "shared_client",
     "until_killed",
     "wait_event",
+    "with_provenance",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -52,6 +53,14 @@ def _queue_mode(mode: QueueMode | str) -> QueueMode:
             f"unknown queue mode {mode!r}; use one of " + ", ".join(m.value for m in QueueMode),
             field="mode",
         ) from None
+
+
+def _with_key(ref: JobRef, row: sqlite3.Row) -> JobRef:
+    """``ref`` with the key the job was submitted under (a ref made from an id has none)."""
+    key = row["idempotency_key"]
+    return (
+        ref if ref.idempotency_key or not key else ref.model_copy(update={"idempotency_key": key})
+    )
 
 
 def _pin_working_dir(spec: JobSpec) -> JobSpec:
@@ -174,7 +183,7 @@ class LocalPlatform:
         """
         by_id = {ref.id: ref for ref in refs}
         rows = await self._db(self._store.job_rows, list(by_id))
-        result = {row["id"]: row_to_status(row, by_id[row["id"]]) for row in rows}
+        result = {row["id"]: row_to_status(row, _with_key(by_id[row["id"]], row)) for row in rows}
         if any(s.state.is_active for s in result.values()):
             now = time.monotonic()
             if now - self._last_agent_check >= _AGENT_CHECK_EVERY_S:
