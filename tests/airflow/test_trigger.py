@@ -200,3 +200,37 @@ def test_the_trigger_never_blocks_the_event_loop_for_100ms(client: Client) -> No
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["event"]["outcome"] == "succeeded"
     assert report["slow"] == []
+
+
+async def test_a_following_trigger_logs_each_job_line_as_it_is_printed_and_hands_on_its_cursor(
+    client: Client,
+) -> None:
+    """While deferred, the job's lines reach the trigger's log (Airflow shows it in the task
+    log); the event's cursor is past them, so the resumed task copies nothing twice."""
+    import time
+
+    script = "for i in 1 2 3 4 5; do echo line-$i; sleep 0.3; done"
+    ref = _submit(client, script)
+    trigger = JobTrigger(job=ref, follow_logs=True, poll_interval=0.05)
+    seen: list[tuple[float, str]] = []
+
+    class Collect:
+        """Stands in for the trigger's logger, stamping each message with its time."""
+
+        def info(self, event: str, *args: object) -> None:
+            seen.append((time.monotonic(), event % args if args else event))
+
+    trigger._log = Collect()  # type: ignore[assignment]  # its logger, as the triggerer sets one
+    events = [event.payload async for event in trigger.run()]
+    ended = time.monotonic()
+    lines = [(at, text) for at, text in seen if text.startswith("line-")]
+    assert [text for _, text in lines] == [f"line-{i}" for i in range(1, 6)]
+    assert lines[0][0] < ended - 0.8  # the first line came while the job still ran
+    (event,) = events
+    assert event["outcome"] == "succeeded"
+    rest = [
+        line.text
+        for page in client.iter_logs(JobRef.model_validate(ref), event["cursor"])
+        for line in page.lines
+    ]
+    assert rest == []  # the resumed task's copy from the cursor adds nothing

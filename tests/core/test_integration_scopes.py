@@ -117,10 +117,14 @@ def test_a_credential_in_the_options_is_refused_naming_the_option(name: str) -> 
     assert "s3cr3t" not in str(err.value)
 
 
-def test_a_credential_for_the_local_platform_is_refused() -> None:
+async def test_a_credential_for_the_local_platform_is_refused_when_it_opens(
+    tmp_path: Path,
+) -> None:
+    options = client_options(f"local://{tmp_path}?autostart=0", SecretStr("s3cr3t"))
     with pytest.raises(ConfigError) as err:
-        client_options("local://", SecretStr("s3cr3t"))
+        await AsyncClient(f"local://{tmp_path}?autostart=0", **options).platform()
     assert err.value.field == "credential"
+    assert "s3cr3t" not in str(err.value)
 
 
 class _Interrupt(BaseException):

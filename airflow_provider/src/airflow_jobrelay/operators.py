@@ -343,13 +343,9 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
             raise JobRelayJobFailed(str(exc), exc.status.model_dump(mode="json")) from exc
 
     def _render_update(self, update: JobUpdate) -> None:
-        for line in update.lines:
-            self.log.info("%s", line.text)
-        if update.kind == "state":
-            self.log.info("Job %s is %s", update.status.ref.id, update.status.state.value)
-        elif update.kind == "position" and update.status.queue_position is not None:
-            position = update.status.queue_position
-            self.log.info("Job %s is number %d in its queue", update.status.ref.id, position)
+        from airflow_jobrelay._logs import log_update
+
+        log_update(self.log, update)
 
     async def _copy_logs(self, client: AsyncClient, ref: JobRef, cursor: str | None) -> None:
         """Copy the lines after ``cursor`` that are there now (a drain, not a follow)."""
@@ -369,6 +365,7 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
             cancel_on_timeout=self.cancel_on_timeout,
             cancel_on_kill=self.cancel_on_kill,
             log_cursor=None,
+            follow_logs=True,
             waiting_since=datetime.now(UTC).isoformat(),
             poll_interval=self.poll_interval,
             max_poll_interval=self.max_poll_interval,

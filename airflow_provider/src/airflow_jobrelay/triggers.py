@@ -24,7 +24,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 # Imported here, not lazily: the triggerer imports this module before it runs a trigger,
 # and a first import inside ``run()`` would hold its event loop.
-from jobrelay import AsyncClient, JobRef, JobRelayError, JobState, PollPolicy
+from jobrelay import AsyncClient, JobRef, JobRelayError, JobState, JobUpdate, PollPolicy
 from jobrelay.integration import TerminalEvent, wait_event
 from jobrelay.integration import shared_client as shared_per_loop
 
@@ -69,6 +69,11 @@ class JobTrigger(BaseTrigger):
     :param cancel_on_kill: cancel the job when a user kills the deferred task.
     :param log_cursor: where the task log's copy of the job's log stops; handed back in
         the event so the task resumes the log there.
+    :param follow_logs: write the job's lines to this trigger's log as they are printed,
+        which Airflow shows in the task's log while the task is deferred; the event's
+        cursor is then past them, so the resumed task copies only what is left. Airflow
+        gives a trigger no way to save progress, so a triggerer restart starts again from
+        ``log_cursor`` (the deferral's): the lines since then appear again.
     :param waiting_since: when the wait began (ISO 8601 with offset; the operator sets it
         as it defers). The limits count from then, so a triggerer restart, which runs the
         trigger again from these kwargs, does not give the job fresh limits; a job found
@@ -90,6 +95,7 @@ class JobTrigger(BaseTrigger):
         cancel_on_timeout: bool = True,
         cancel_on_kill: bool = True,
         log_cursor: str | None = None,
+        follow_logs: bool = False,
         waiting_since: str | None = None,
         poll_interval: float | None = None,
         max_poll_interval: float | None = None,
@@ -104,6 +110,7 @@ class JobTrigger(BaseTrigger):
         self.cancel_on_timeout = cancel_on_timeout
         self.cancel_on_kill = cancel_on_kill
         self.log_cursor = log_cursor
+        self.follow_logs = follow_logs
         self.waiting_since = waiting_since
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
@@ -121,6 +128,7 @@ class JobTrigger(BaseTrigger):
                 "cancel_on_timeout": self.cancel_on_timeout,
                 "cancel_on_kill": self.cancel_on_kill,
                 "log_cursor": self.log_cursor,
+                "follow_logs": self.follow_logs,
                 "waiting_since": self.waiting_since,
                 "poll_interval": self.poll_interval,
                 "max_poll_interval": self.max_poll_interval,
@@ -149,6 +157,8 @@ class JobTrigger(BaseTrigger):
                 ref,
                 until=JobState.RUNNING if self.wait_for == "running" else JobState.SUCCEEDED,
                 cursor=self.log_cursor,
+                follow_logs=self.follow_logs,
+                on_update=self._log_update if self.follow_logs else None,
                 queue_timeout=self.queue_timeout,
                 run_timeout=self.run_timeout,
                 timeout=self.timeout,
@@ -170,6 +180,11 @@ class JobTrigger(BaseTrigger):
                 cursor=self.log_cursor,
             )
         yield TriggerEvent(event.to_json())  # type: ignore[no-untyped-call]
+
+    def _log_update(self, update: JobUpdate) -> None:
+        from airflow_jobrelay._logs import log_update
+
+        log_update(self.log, update)
 
     async def on_kill(self) -> None:
         """A user killed the deferred task (mark failed/success, clear): cancel the job."""
