@@ -50,6 +50,52 @@ def prefect_api() -> Iterator[dict[str, str]]:
             os.environ.pop("PREFECT_API_URL", None)
 
 
+# The test flows (tests/prefect/flows.py) by kind, as deployments name them.
+FLOWS = {
+    "async": "jobrelay-async-job",
+    "sync": "jobrelay-sync-job",
+    "bare": "jobrelay-async-job-bare",
+}
+POOL = "jobrelay-process"
+
+
+@pytest.fixture(scope="session")
+def served(prefect_api: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``serve()`` of the test flows (a real runner) in a process of its own; its log."""
+    from tests.prefect import runs
+
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with runs.started(runs.python("-m", "tests.prefect.serve_flows"), log):
+        yield log
+
+
+@pytest.fixture(scope="session")
+def worker(prefect_api: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A process work pool, deployments of the test flows from this checkout (what
+    ``flow.from_source(<dir>, ...).deploy(...)`` makes) and ``prefect worker start`` on the
+    pool in a process of its own; the worker's log."""
+    from tests.prefect import runs
+
+    asyncio.run(_deploy_to_pool())
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    argv = runs.python("-m", "prefect", "worker", "start", "--pool", POOL, "--type", "process")
+    with runs.started(argv, log):
+        yield log
+
+
+async def _deploy_to_pool() -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.flows import Flow
+
+    async with get_client() as client:
+        await client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
+    for name in ("async_job_flow", "sync_job_flow"):
+        entrypoint = f"tests/prefect/flows.py:{name}"
+        flow = await Flow.afrom_source(source=str(ROOT), entrypoint=entrypoint)
+        await flow.adeploy(name="worker", work_pool_name=POOL, print_next_steps=False)
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[Path]:
     """A local platform home for one test; its agent and jobs are stopped after it."""

@@ -3,6 +3,7 @@ settings before anything is sent."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -70,9 +71,12 @@ def test_the_credential_is_never_in_a_repr_str_or_dump() -> None:
 def test_bad_settings_are_a_config_error_naming_the_field(
     settings: dict[str, Any], field: str
 ) -> None:
-    creds = JobRelayCredentials(**settings)
+    async def open_client() -> None:
+        async with JobRelayCredentials(**settings).get_client() as client:
+            await client.platform()
+
     with pytest.raises(ConfigError) as err:
-        creds.get_client()
+        asyncio.run(open_client())
     assert err.value.field == field
     assert SECRET not in str(err.value)
 

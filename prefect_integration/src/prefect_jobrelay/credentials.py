@@ -54,7 +54,9 @@ class JobRelayCredentials(Block):
     )
 
     def client_settings(self) -> tuple[str, dict[str, Any]]:
-        """The URL and options a client opens with; a bad one is a ``ConfigError``."""
+        """The URL and options a client opens with. A malformed URL or a credential among
+        the options is a ``ConfigError`` here; an option the platform does not take (a
+        credential for ``local://``) is one when the client opens."""
         parse_platform_url(self.platform)
         return self.platform, client_options(self.platform, self.credential, self.options)
 

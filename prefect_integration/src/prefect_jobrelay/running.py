@@ -3,6 +3,7 @@ submit under the Prefect key, report to the run logger, wait, record the artifac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -12,8 +13,9 @@ from jobrelay.errors import ConfigError, JobError
 from jobrelay.integration import KillSwitch, normalize_inputs, run_record, until_killed
 from jobrelay.models import JobRef, JobResult
 
-from prefect_jobrelay.identity import job_key
+from prefect_jobrelay.identity import job_key, work_digest
 from prefect_jobrelay.reporting import Logger, record_artifact, reporter, submitted
+from prefect_jobrelay.watch import watching
 
 __all__ = [
     "Known",
@@ -78,8 +80,11 @@ def build_spec(
     fields = spec.model_dump() if isinstance(spec, JobSpec) else dict(spec)
     given = normalize_inputs(fields.pop("inputs", None))
     given.update(normalize_inputs(inputs))
-    key = idempotency_key or fields.pop("idempotency_key", None)
-    return JobSpec(**fields, inputs=given, idempotency_key=job_key(key))
+    in_spec = fields.pop("idempotency_key", None)
+    job = JobSpec(**fields, inputs=given)
+    work = work_digest(json.dumps(job.model_dump(mode="json"), sort_keys=True))
+    key = job_key(idempotency_key or in_spec, work=work)
+    return JobSpec(**fields, inputs=given, idempotency_key=key)
 
 
 async def wait_and_record(
@@ -121,7 +126,14 @@ async def guarded(
     logger: Logger,
 ) -> T:
     """``await work()``; a cancellation or an interrupt of the caller (a flow-run cancel,
-    ``timeout_seconds``) cancels the job ``known`` holds by then, when ``cancel_on_kill``."""
+    ``timeout_seconds``), or the flow run found cancelled (:mod:`prefect_jobrelay.watch`),
+    cancels the job ``known`` holds by then, when ``cancel_on_kill``."""
+    kill = KillSwitch()
     return await until_killed(
-        KillSwitch(), client, work, job=lambda: known.ref, cancel=cancel_on_kill, logger=logger
+        kill,
+        client,
+        watching(work, kill),
+        job=lambda: known.ref,
+        cancel=cancel_on_kill,
+        logger=logger,
     )

@@ -13,11 +13,12 @@ sync bridge.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from jobrelay import JobSpec
-from jobrelay.integration import job_ref_from, run_sync
+from jobrelay import AsyncClient, ConfigError, JobSpec
+from jobrelay.integration import KillSwitch, job_ref_from, run_sync
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -32,6 +33,7 @@ from prefect_jobrelay.running import (
     submit_and_wait,
     wait_and_record,
 )
+from prefect_jobrelay.watch import watching
 
 __all__ = ["cancel_job", "get_job_logs", "run_job", "run_job_sync", "submit_job", "wait_for_job"]
 
@@ -180,8 +182,16 @@ async def arun_job(
         )
 
 
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def run_job_sync(
-    credentials: JobRelayCredentials,
+    credentials: Credentials,
     spec: Spec,
     *,
     inputs: Mapping[str, Any] | None = None,
@@ -197,16 +207,32 @@ def run_job_sync(
     """:func:`run_job` from a synchronous task (the core's sync bridge, one private loop).
 
     Prefect's termination signal and its ``timeout_seconds`` interrupt the wait, and the
-    job is cancelled before the interrupt propagates.
+    job is cancelled before the interrupt propagates. Raises ``ConfigError`` where an event
+    loop already runs on this thread (a sync task called directly from an async flow runs
+    there): await :func:`arun_job` or :func:`run_job` instead.
     """
+    if _loop_running():
+        raise ConfigError(
+            "run_job_sync was called on a thread that runs an event loop (a sync task "
+            "called directly from an async flow runs on the flow's loop); await run_job "
+            "(or arun_job) there instead, or .submit() the sync task"
+        )
     job = build_spec(spec, inputs=inputs, idempotency_key=idempotency_key)
     options = WaitOptions(queue_timeout, run_timeout, timeout, follow_logs, True, artifact_key)
     logger = run_logger()
     known = Known()
     poll = poll_policy(poll_frequency_seconds)
+
+    async def open_client() -> AsyncClient:
+        return (await resolve_credentials(credentials)).get_client(poll=poll)
+
+    kill = KillSwitch()
     return run_sync(
-        lambda: credentials.get_client(poll=poll),
-        lambda client: submit_and_wait(client, job, options, logger, known),
+        open_client,
+        lambda client: watching(
+            lambda: submit_and_wait(client, job, options, logger, known), kill
+        )(),
+        kill=kill,
         job=lambda: known.ref,
         cancel_on_kill=cancel_on_kill,
         logger=logger,

@@ -1,0 +1,81 @@
+"""A task's ``timeout_seconds`` cancels its job: awaited or ``.submit()``-ed, async or sync
+(Prefect enforces the limit in the flow-run process, so the flows run in this one)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jobrelay import ConfigError
+from prefect import flow
+from prefect_jobrelay import run_job, run_job_sync
+
+from tests.platforms.local.conftest import job_pgid
+from tests.prefect import runs
+from tests.prefect.conftest import prefect_sync_client
+from tests.prefect.flows import run_ticks_sync, ticking_job
+from tests.processes import group_gone_within
+
+pytestmark = pytest.mark.slow
+
+LIMIT = 3.0
+
+
+@flow(name="jobrelay-async-timeout")
+async def async_timeout(credentials: str, mode: str) -> Any:
+    limited = run_job.with_options(timeout_seconds=LIMIT)
+    spec = ticking_job("async-limited")
+    if mode == "direct":
+        return await limited(credentials, spec, poll_frequency_seconds=0.5)
+    return limited.submit(credentials, spec, poll_frequency_seconds=0.5).result()
+
+
+@flow(name="jobrelay-sync-timeout")
+def sync_timeout(credentials: str, mode: str) -> Any:
+    limited = run_ticks_sync.with_options(timeout_seconds=LIMIT)
+    if mode == "direct":
+        return limited(credentials)
+    return limited.submit(credentials).result()
+
+
+@pytest.mark.parametrize("mode", ["direct", "submit"])
+async def test_an_async_task_timeout_cancels_its_job(
+    prefect_api: dict[str, str], home: Path, mode: str
+) -> None:
+    with prefect_sync_client():
+        state = await async_timeout(f"local://{home}", mode, return_state=True)
+    await _job_cancelled(home, state, f"async/{mode}")
+
+
+@pytest.mark.parametrize("mode", ["direct", "submit"])
+def test_a_sync_task_timeout_cancels_its_job(
+    prefect_api: dict[str, str], home: Path, mode: str
+) -> None:
+    # A sync flow on this thread, with no event loop running, as a runner starts it.
+    state = sync_timeout(f"local://{home}", mode, return_state=True)
+    asyncio.run(_job_cancelled(home, state, f"sync/{mode}"))
+
+
+async def _job_cancelled(home: Path, state: Any, label: str) -> None:
+    platform = f"local://{home}"
+    assert state.name == "TimedOut", state
+    (job,) = await runs.flow_run_jobs(platform, state.state_details.flow_run_id)
+    status, took = await runs.wait_job_state(platform, job, {"CANCELLED"}, timeout=5)
+    print(f"{label}: job {status.state.value}, {took:.2f} s after the flow run ended")
+    assert status.state.value == "CANCELLED"
+    pgid = job_pgid(home, job.ref.id)
+    assert await group_gone_within(pgid, 5)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pgid, 0)
+
+
+def test_run_job_sync_on_a_running_loop_says_what_to_do_instead(home: Path) -> None:
+    async def on_a_loop() -> None:
+        run_job_sync(f"local://{home}", ticking_job())
+
+    with pytest.raises(ConfigError, match="await run_job"):
+        asyncio.run(on_a_loop())
+    assert not (home / "jobrelay.db").exists()  # nothing was sent
