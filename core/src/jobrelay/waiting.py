@@ -168,7 +168,7 @@ class StatusHub:
         self._watches: dict[str, list[_Watch]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._last: dict[str, tuple[JobState, int | None]] = {}
+        self._last: dict[str, tuple[JobState, int | None, bool]] = {}
         self._failing_since: float | None = None
         self.ticks = 0
 
@@ -240,13 +240,17 @@ class StatusHub:
             if status is None:
                 changed |= self._missing(ref, group)
                 continue
-            key = (status.state, status.queue_position)
-            if self._last.get(ref.id) != key:
+            key = (status.state, status.queue_position, status.started_at is None)
+            moved = self._last.get(ref.id) != key
+            if moved:
                 changed = True
                 self._last[ref.id] = key
             for w in group:
                 w.misses = 0
-                w.post(status)
+                # A waiter acts on a move (state, queue position, start) or its first
+                # status; waking all of them every tick costs an N-waiter loop N wakeups.
+                if moved or w.latest is None:
+                    w.post(status)
         return changed
 
     def _missing(self, ref: JobRef, group: list[_Watch]) -> bool:

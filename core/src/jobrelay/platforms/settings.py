@@ -184,6 +184,19 @@ def _config_error(model: type[PlatformSettings], exc: ValidationError) -> Config
     return ConfigError(message, field=field)
 
 
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
+
+
+def check_host(host: str | None, *, field: str, example: str) -> str:
+    """``host`` if it is a DNS name, an IPv4 or a bracketless IPv6 address; else ConfigError."""
+    if host and (
+        _HOSTNAME.match(host)
+        or (":" in host and all(c in "0123456789abcdefABCDEF:." for c in host))
+    ):
+        return host
+    raise ConfigError(f"names no valid host; e.g. {example}", field=field)
+
+
 def platform_host(url: str) -> str:
     """The host of an http(s) URL, ``ConfigError(field="host")`` when it is not one."""
     if any(c.isspace() or c == "\0" for c in url):
@@ -193,14 +206,9 @@ def platform_host(url: str) -> str:
         _ = parts.port
     except ValueError as exc:
         raise ConfigError(f"is not a valid URL: {exc}", field="host") from None
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or "@" in parts.netloc
-        or "%" in parts.netloc
-    ):
+    if parts.scheme not in ("http", "https") or "@" in parts.netloc or "%" in parts.netloc:
         raise ConfigError(
             f"{redact_url(url)!r} is not an http(s) URL; give e.g. https://host.example.com",
             field="host",
         )
-    return parts.hostname
+    return check_host(parts.hostname, field="host", example="https://host.example.com")

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from jobrelay.errors import ConfigError
 from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogLine
+from jobrelay.platforms.settings import check_host
 from jobrelay.settings import parse_platform_url
 
 __all__ = [
@@ -101,15 +102,15 @@ def parse_address(url: str) -> RayAddress:
     if parsed.scheme not in ("ray", "ray+https"):
         raise ConfigError(f"not a Ray URL: {url!r}", field="platform")
     parts = urlsplit(url)
-    if not parts.hostname:
-        raise ConfigError(f"{url!r} names no host; e.g. ray://127.0.0.1:8265", field="platform")
+    host = check_host(parts.hostname, field="platform", example="ray://127.0.0.1:8265")
     https = parsed.scheme == "ray+https"
-    netloc = parsed.netloc if parts.port else f"{parsed.netloc}:{443 if https else DEFAULT_PORT}"
+    name = f"[{host}]" if ":" in host else host
+    netloc = f"{name}:{parts.port or (443 if https else DEFAULT_PORT)}"
     prefix = parsed.path.rstrip("/")
     return RayAddress(
         platform_url=f"{parsed.scheme}://{netloc}{prefix}",
         base_url=f"{'https' if https else 'http'}://{netloc}{prefix}",
-        host=parts.hostname,
+        host=host,
     )
 
 
