@@ -28,23 +28,24 @@ from jobrelay.models import ArtifactRef, JobResult, JobSpec, JobState
 
 DEMO_QUEUE = "demo"
 
-# Each job writes into the folder jobrelay gave it for outputs, then records the output.
+# Each job writes into runtime.outputs_dir() (a folder wherever the job runs), then records
+# the output.
 PREPARE = """
-import json, os, pathlib, sys, time
+import json, sys, time
 from jobrelay import runtime
 split, n = sys.argv[1], int(sys.argv[2])
 rows = [{"x": i, "y": 2 * i + 1} for i in range(n)]
 for i in range(3):
     print(f"{split}: cleaning batch {i + 1}/3", flush=True)
     time.sleep(0.3)
-path = pathlib.Path(os.environ["JOBRELAY_OUTPUTS"]) / f"{split}.json"
+path = runtime.outputs_dir() / f"{split}.json"
 path.write_text(json.dumps(rows))
 runtime.log_output(f"{split}-data", path, metadata={"rows": n})
 print(f"{split}: wrote {n} rows")
 """
 
 TRAIN = """
-import json, os, pathlib, time
+import json, time
 from jobrelay import runtime
 rows = json.loads(runtime.input_path("data").read_text())
 n = len(rows)
@@ -55,19 +56,19 @@ for epoch in range(1, 4):
     print(f"epoch {epoch}: fitting {n} rows", flush=True)
     time.sleep(0.3)
 model = {"slope": slope, "intercept": my - slope * mx}
-path = pathlib.Path(os.environ["JOBRELAY_OUTPUTS"]) / "model.json"
+path = runtime.outputs_dir() / "model.json"
 path.write_text(json.dumps(model))
 runtime.log_output("model", path, aliases=["candidate"])
 print(f"model: y = {model['slope']:.2f}x + {model['intercept']:.2f}")
 """
 
 EVALUATE = """
-import json, os, pathlib
+import json
 from jobrelay import runtime
 model = json.loads(runtime.input_path("model").read_text())
 rows = json.loads(runtime.input_path("data").read_text())
 err = sum(abs(model["slope"] * r["x"] + model["intercept"] - r["y"]) for r in rows) / len(rows)
-path = pathlib.Path(os.environ["JOBRELAY_OUTPUTS"]) / "metrics.json"
+path = runtime.outputs_dir() / "metrics.json"
 path.write_text(json.dumps({"mean_abs_error": err, "rows": len(rows)}))
 runtime.log_output("metrics", path)
 print(f"evaluated on {len(rows)} held-out rows: mean abs error {err:.4f}")
