@@ -94,7 +94,9 @@ async def main(count: int, home: Path) -> None:
         f"worst event-loop lag: {worst[0] * 1000:.0f} ms, {worst[1] - t0:.1f} s after the "
         "triggers started   goal <= 100 ms"
     )
-    print(f"peak RSS: {peak_rss_mb():.0f} MB, {peak_rss_mb() - idle:.0f} MB above idle   goal <= 300")
+    print(
+        f"peak RSS: {peak_rss_mb():.0f} MB, {peak_rss_mb() - idle:.0f} MB above idle   goal <= 300"
+    )
     print(
         f"detection latency: median {statistics.median(latencies) * 1000:.0f} ms, "
         f"p90 {latencies[int(len(latencies) * 0.9)] * 1000:.0f} ms "
