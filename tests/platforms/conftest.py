@@ -189,7 +189,51 @@ async def ray_target(tmp_path: Path) -> AsyncIterator[Target]:
         await client.aclose()
 
 
-TARGETS = {"local": local_target, "wandb": wandb_target, "ray": ray_target}
+async def anyscale_target(tmp_path: Path) -> AsyncIterator[Target]:
+    """The Anyscale emulator on loopback; its jobs run as local processes. Blocked queues are
+    job queues held closed (no cluster comes up); ordered ones are job queues of each mode."""
+    from jobrelay.testing.anyscale import AnyscaleEmulator
+
+    emulator = AnyscaleEmulator(workdir=tmp_path / "anyscale-jobs").start()
+    client = AsyncClient(f"anyscale://?host={emulator.url}", credential=emulator.token)
+    counting = CountingPlatform(await client.platform())
+    client = AsyncClient(counting, poll=PollPolicy(initial_s=0.05, max_s=0.3))  # type: ignore[arg-type]
+    queues = iter(range(1_000_000))
+
+    async def blocked_queue() -> str:
+        name = f"blocked{next(queues)}"
+        emulator.create_queue(name)
+        emulator.hold(name)
+        return name
+
+    async def ordered_queue(mode: str, concurrency: int) -> str:
+        name = f"{mode.lower()}{next(queues)}"
+        emulator.create_queue(name, max_concurrency=concurrency, execution_mode=mode)
+        return name
+
+    try:
+        yield Target(
+            "anyscale",
+            client,
+            counting,
+            blocked_queue,
+            ordered_queue,
+            {"anyscale_emulator": emulator},
+        )
+    finally:
+        for status in await client.list_jobs(limit=1000):
+            if status.state.is_active:
+                await client.cancel(status.ref)
+        await client.aclose()
+        await asyncio.to_thread(emulator.stop)
+
+
+TARGETS = {
+    "local": local_target,
+    "wandb": wandb_target,
+    "ray": ray_target,
+    "anyscale": anyscale_target,
+}
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""``jobrelay emulator wandb``: serve an offline W&B server on loopback for tests and demos.
+"""``jobrelay emulator wandb|anyscale``: serve offline platform emulators on loopback for tests
+and demos.
 
 Mount with ``app.add_typer(emulators.app, name="emulator")``.
 """
@@ -72,6 +73,48 @@ def wandb(
         *([f"  export WANDB_API_KEY={DEFAULT_API_KEY}"] if api_key is None else []),
         f"  platform: wandb://{entity}/PROJECT?queue={queue[0] if queue else 'default'}"
         f"&host={emulator.url}&image=python:3.11",
+        "Ctrl-C to stop.",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+    sys.stdout.flush()
+    emulator.serve_forever()
+
+
+@app.command("anyscale")
+def anyscale(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8081,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ANYSCALE_CLI_TOKEN",
+            help="The CLI token the emulator accepts [default: built in].",
+        ),
+    ] = None,
+    queue: Annotated[
+        list[str], typer.Option("--queue", "-q", help="Job queues to create at start.")
+    ] = [],  # noqa: B006 - typer reads list defaults this way
+    workdir: Annotated[
+        Path | None, typer.Option(help="Where the jobs' processes run [default: a temp dir].")
+    ] = None,
+) -> None:
+    """Serve the Anyscale emulator (jobs run as local processes) until Ctrl-C."""
+    if not 0 <= port <= 65535:
+        from jobrelay.cli.exits import fail
+        from jobrelay.errors import ConfigError
+
+        fail(ConfigError(f"must be 0-65535 (0 picks a free port), got {port}", field="port"))
+    from jobrelay.testing.anyscale import DEFAULT_TOKEN, AnyscaleEmulator
+
+    emulator = AnyscaleEmulator(token=token or DEFAULT_TOKEN, port=port, workdir=workdir)
+    for name in queue:
+        emulator.create_queue(name)
+    emulator.start()
+    lines = [
+        f"Anyscale emulator on {emulator.url}",
+        f"  export ANYSCALE_HOST={emulator.url}",
+        *([f"  export ANYSCALE_CLI_TOKEN={DEFAULT_TOKEN}"] if token is None else []),
+        f"  platform: anyscale://?host={emulator.url}",
         "Ctrl-C to stop.",
     ]
     for line in lines:

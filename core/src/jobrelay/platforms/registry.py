@@ -27,6 +27,7 @@ _BUILTIN: dict[str, tuple[str, str, str]] = {
     "ray": ("jobrelay.platforms.ray", "open_platform", "RaySettings"),
     "ray+https": ("jobrelay.platforms.ray", "open_platform", "RaySettings"),
     "wandb": ("jobrelay.platforms.wandb", "open_platform", "WandbOptions"),
+    "anyscale": ("jobrelay.platforms.anyscale", "open_platform", "AnyscaleSettings"),
 }
 _REGISTERED: dict[str, tuple[Opener, type[PlatformSettings]]] = {}
 

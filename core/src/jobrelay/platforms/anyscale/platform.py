@@ -1,0 +1,561 @@
+"""``AnyscalePlatform``: Anyscale Jobs through the HTTP API the official SDK uses.
+
+A few awaits around :mod:`.payloads`. Every request goes through
+:class:`jobrelay.http.HttpSession`. The credential is sent as the ``cli_token`` cookie, to
+the API host only; log chunks are fetched by a second session that never holds it (only the
+chunk listing's bearer token, when it gives one).
+
+Why a create is safe to repeat here although Anyscale has no idempotency key: every create
+carries a fresh ``jobrelay-submit-nonce`` tag, and after a transport error, a 5xx or a 429
+the platform looks that tag up before it sends the create again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr, field_validator
+
+from jobrelay.errors import ConfigError, RateLimitedError, ServerError, TransportError
+from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, tls_verify
+from jobrelay.models import JobRef, JobSpec, JobStatus, LogLine, LogPage
+from jobrelay.platforms.anyscale import payloads
+from jobrelay.platforms.base import Capabilities
+from jobrelay.platforms.settings import HttpPlatformSettings, load_settings, platform_host
+from jobrelay.waiting import PollPolicy
+
+__all__ = ["AnyscalePlatform", "AnyscaleSettings", "open_platform"]
+
+TOKEN_ENV = "ANYSCALE_CLI_TOKEN"
+DEFAULT_HOST = "https://console.anyscale.com"
+NONCE_TAG = "jobrelay-submit-nonce"
+CREATE = "/api/v2/decorated_ha_jobs/create"
+JOBS = "/api/v2/decorated_ha_jobs/"
+RUNS = "/api/v2/decorated_ha_jobs/job_runs/search"
+CREATE_ATTEMPTS = 6
+_RUN_FINISHED = frozenset({"COMPLETED", "SUCCEEDED", "STOPPED", "FAILED"})
+_CHUNKS_PER_READ = 200
+
+
+class AnyscaleSettings(HttpPlatformSettings):
+    """``anyscale://`` options: ``host`` (default the Anyscale console), the default
+    ``cloud``, ``project``, ``compute_config`` (``name[:version]`` or a ``cpt_`` id) and
+    ``image`` (an image URI or a ``bld_`` build id), plus the shared HTTP options. The
+    credential comes from ``credential=`` or ``$ANYSCALE_CLI_TOKEN``."""
+
+    platform_name = "Anyscale"
+    credential_env = (TOKEN_ENV,)
+
+    host: str = DEFAULT_HOST
+    cloud: str | None = None
+    project: str | None = None
+    compute_config: str | None = None
+    image: str | None = None
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        platform_host(value)
+        return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    project_id: str
+    build_id: str
+    compute_config_id: str
+
+
+class AnyscalePlatform:
+    """Anyscale Jobs of one organization: ``anyscale://`` (or ``anyscale://?host=...``).
+
+    Names (cloud, project, compute config, image) are resolved to ids once per client and
+    cached. Jobs in a job queue are QUEUED with their position; cancel terminates.
+    """
+
+    name = "anyscale"
+    capabilities = Capabilities(
+        queues=True,  # as job_queue_config.target_job_queue_name (or a spec to create one)
+        priority=True,
+        timeout=True,
+        retries=True,
+        tags=True,
+        config_keys=payloads.CONFIG_KEYS,
+        hints={
+            "resources": "Anyscale sizes a job by its compute config; pass "
+            "config={'compute_config': 'name:version'}",
+        },
+        batch_status=True,
+        cancel_queued=True,
+        # A hosted API: start fast (a short job), back off to 2 s (the SDK polls every 10 s).
+        poll=PollPolicy(initial_s=0.25, max_s=2.0, backoff=1.5, jitter=0.1),
+    )
+
+    def __init__(
+        self, settings: AnyscaleSettings, session: HttpSession, chunks: HttpSession
+    ) -> None:
+        self.url = "anyscale://" + (
+            "" if settings.host == DEFAULT_HOST else f"?host={quote(settings.host, safe=':/')}"
+        )
+        self.job_store = settings.artifacts
+        self._settings = settings
+        self._session = session
+        self._chunks = chunks
+        self._resolved: dict[tuple[str | None, ...], _Resolved] = {}
+        self._resolving = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"AnyscalePlatform({self._settings.host!r})"
+
+    def check_spec(self, spec: JobSpec) -> None:
+        payloads.check_spec(spec)
+
+    def _ref(self, job: Mapping[str, Any], key: str | None = None) -> JobRef:
+        tags = job.get("tags") if isinstance(job.get("tags"), Mapping) else {}
+        return JobRef(
+            platform=self.url,
+            id=str(job["id"]),
+            idempotency_key=key if key is not None else (tags or {}).get(payloads.KEY_TAG),
+            url=job.get("overview_url") or f"{self._settings.host}/jobs/{job['id']}",
+        )
+
+    # -- names to ids (once per client) ----------------------------------------------------
+
+    async def _resolve(self, spec: JobSpec) -> _Resolved:
+        s = self._settings
+        cfg = spec.config
+        names = (
+            cfg.get("cloud", s.cloud),
+            cfg.get("project", s.project),
+            cfg.get("compute_config", s.compute_config),
+            cfg.get("image_uri", s.image),
+        )
+        async with self._resolving:
+            if names not in self._resolved:
+                self._resolved[names] = await self._resolve_names(*names)
+            return self._resolved[names]
+
+    async def _result(self, method: str, path: str, what: str, **kw: Any) -> Any:
+        data = await self._session.json(method, path, operation=what, **kw)
+        return data["result"]
+
+    async def _resolve_names(
+        self, cloud: str | None, project: str | None, compute: str | None, image: str | None
+    ) -> _Resolved:
+        cloud_id = None
+        if cloud is not None:
+            cloud_id = (
+                cloud
+                if cloud.startswith("cld_")
+                else (
+                    await self._result(
+                        "POST",
+                        "/api/v2/clouds/find_by_name",
+                        f"find Anyscale cloud {cloud!r}",
+                        json={"name": cloud},
+                        idempotent=True,
+                    )
+                )["id"]
+            )
+        if compute is not None:
+            compute_id = (
+                compute
+                if compute.startswith("cpt_")
+                else await self._find_compute(compute, cloud_id)
+            )
+            if cloud_id is None:
+                found = await self._result(
+                    "GET", f"/ext/v0/cluster_computes/{quote(compute_id)}", "get compute config"
+                )
+                cloud_id = found["config"]["cloud_id"]
+        else:
+            if cloud_id is None:
+                cloud_id = (await self._result("GET", "/ext/v0/clouds/default", "default cloud"))[
+                    "id"
+                ]
+            compute_id = (
+                await self._result(
+                    "GET",
+                    "/ext/v0/cluster_computes/default",
+                    "default compute config",
+                    params={"cloud_id": cloud_id},
+                )
+            )["id"]
+        if project is None:
+            project_id = (
+                await self._result(
+                    "GET",
+                    "/ext/v0/projects/default_project",
+                    "default project",
+                    params={"parent_cloud_id": cloud_id},
+                )
+            )["id"]
+        elif project.startswith("prj_"):
+            project_id = project
+        else:
+            found = await self._session.json(
+                "POST",
+                "/ext/v0/projects/search",
+                operation=f"find Anyscale project {project!r}",
+                json={"name": {"equals": project}, "parent_cloud_id": {"equals": cloud_id}},
+                idempotent=True,
+            )
+            if not found.get("results"):
+                raise ConfigError(f"Anyscale has no project named {project!r}", field="project")
+            project_id = found["results"][0]["id"]
+        if image is None:
+            build_id = (
+                await self._result(
+                    "GET",
+                    "/ext/v0/cluster_environment_builds/default",
+                    "default image",
+                    params={"python_version": "py311", "ray_version": "2.59.0"},
+                )
+            )["id"]
+        elif image.startswith("bld_"):
+            build_id = image
+        else:
+            build_id = (
+                await self._result(
+                    "POST",
+                    "/api/v2/builds/get_or_create_build_from_image_uri",
+                    f"get build of image {image!r}",
+                    json={"image_uri": image},
+                    idempotent=True,
+                )
+            )["id"]
+        return _Resolved(str(project_id), str(build_id), str(compute_id))
+
+    async def _find_compute(self, compute: str, cloud_id: str | None) -> str:
+        name, _, version = compute.partition(":")
+        body: dict[str, Any] = {
+            "orgwide": True,
+            "name": {"equals": name},
+            "include_anonymous": True,
+            "archive_status": "NOT_ARCHIVED",
+            "version": int(version) if version.isdigit() else -1,
+        }
+        if cloud_id is not None:
+            body["cloud_id"] = cloud_id
+        found = await self._session.json(
+            "POST",
+            "/api/v2/compute_templates/search",
+            operation=f"find compute config {compute!r}",
+            json=body,
+            idempotent=True,
+        )
+        if not found.get("results"):
+            raise ConfigError(
+                f"Anyscale has no compute config named {compute!r}", field="compute_config"
+            )
+        return str(found["results"][0]["id"])
+
+    # -- submitting ----------------------------------------------------------------------
+
+    async def submit(self, spec: JobSpec) -> JobRef:
+        """Create the job. After a transport error, 5xx or 429 on the create, the job is
+        looked up by this call's nonce tag before the create is sent again."""
+        payloads.check_spec(spec)
+        ids = await self._resolve(spec)
+        nonce = uuid.uuid4().hex
+        body = payloads.build_create_body(
+            spec,
+            name=spec.name or f"job-{uuid.uuid4()}",
+            project_id=ids.project_id,
+            build_id=ids.build_id,
+            compute_config_id=ids.compute_config_id,
+        )
+        body["tags"] = {**body.get("tags", {}), NONCE_TAG: nonce}
+        last: Exception | None = None
+        for attempt in range(CREATE_ATTEMPTS):
+            if attempt:
+                found = await self._find_tag(NONCE_TAG, nonce)
+                if found is not None:
+                    return self._ref(found, spec.idempotency_key)
+            try:
+                job = await self._result("POST", CREATE, "create Anyscale job", json=body)
+                return self._ref(job, spec.idempotency_key)
+            except RateLimitedError as exc:
+                last = exc
+                await asyncio.sleep(min(exc.retry_after or 1.0, 60.0))
+            except (TransportError, ServerError) as exc:
+                last = exc
+                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+        assert last is not None
+        raise last
+
+    async def find(self, idempotency_key: str) -> JobRef | None:
+        """The newest job tagged with exactly this key (archived ones included)."""
+        job = await self._find_tag(payloads.KEY_TAG, idempotency_key)
+        return None if job is None else self._ref(job, idempotency_key)
+
+    async def _find_tag(self, tag: str, value: str) -> Mapping[str, Any] | None:
+        params = {
+            "tag_filter": f"{tag}:{value}",
+            "archive_status": "ALL",
+            "type_filter": "BATCH_JOB",
+            "sort_field": "CREATED_AT",
+            "sort_order": "DESC",
+            "count": 50,
+        }
+        data = await self._session.json("GET", JOBS, operation="find Anyscale job", params=params)
+        for job in data.get("results") or []:
+            tags = job.get("tags")
+            if not isinstance(tags, Mapping) or tags.get(tag) == value:
+                return job  # type: ignore[no-any-return]
+        return None
+
+    # -- observing ----------------------------------------------------------------------
+
+    async def _runs(self, job_ids: Sequence[str]) -> Mapping[str, list[Mapping[str, Any]]]:
+        body = {
+            "ha_job_ids": list(job_ids),
+            "max_runs_per_job": 100,
+            "sort_by_clauses": [{"sort_field": "CREATED_AT", "sort_order": "ASC"}],
+        }
+        data = await self._session.json(
+            "POST", RUNS, operation="search Anyscale job runs", json=body, idempotent=True
+        )
+        found: Mapping[str, list[Mapping[str, Any]]] = data.get("results") or {}
+        return found
+
+    async def _job(self, job_id: str) -> Mapping[str, Any]:
+        job: Mapping[str, Any] = await self._result(
+            "GET",
+            f"/ext/v0/production_jobs/{quote(job_id, safe='')}",
+            f"get Anyscale job {job_id}",
+        )
+        return job
+
+    async def status(self, ref: JobRef) -> JobStatus:
+        job = await self._job(ref.id)
+        runs = (await self._runs([ref.id])).get(ref.id, [])
+        position = None
+        current = (job.get("state") or {}).get("current_state")
+        if current == "PENDING" and job.get("job_queue_id"):
+            queued = await self._session.json(
+                "GET",
+                JOBS,
+                operation="list Anyscale job queue",
+                params={
+                    "job_queue_id": job["job_queue_id"],
+                    "type_filter": "BATCH_JOB",
+                    "state_filter": "PENDING",
+                    "count": 1000,
+                },
+            )
+            position = next(
+                (
+                    j.get("position_in_job_queue")
+                    for j in queued.get("results") or []
+                    if j.get("id") == ref.id
+                ),
+                None,
+            )
+        return payloads.parse_status(job, ref, runs=runs, queue_position=position)
+
+    async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
+        """Two requests for any number of jobs: the newest page of the job list (the
+        decorated shape carries queue positions) and one runs search for all of them."""
+        if not refs:
+            return {}
+        wanted = {ref.id: ref for ref in refs}
+        listed = await self._session.json(
+            "GET",
+            JOBS,
+            operation="list Anyscale jobs",
+            params={
+                "type_filter": "BATCH_JOB",
+                "archive_status": "ALL",
+                "sort_field": "CREATED_AT",
+                "sort_order": "DESC",
+                "count": 1000,
+            },
+        )
+        jobs = {j["id"]: j for j in listed.get("results") or [] if j.get("id") in wanted}
+        for missing in [i for i in wanted if i not in jobs]:  # older than the newest 1000
+            try:
+                jobs[missing] = await self._job(missing)
+            except Exception:
+                continue
+        runs = await self._runs(list(jobs)) if jobs else {}
+        return {
+            job_id: payloads.parse_status(job, wanted[job_id], runs=runs.get(job_id, []))
+            for job_id, job in jobs.items()
+        }
+
+    async def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
+        """The newest batch jobs (not archived), optionally those of one job queue."""
+        params: dict[str, Any] = {
+            "type_filter": "BATCH_JOB",
+            "archive_status": "NOT_ARCHIVED",
+            "sort_field": "CREATED_AT",
+            "sort_order": "DESC",
+            "count": min(max(limit, 1), 1000),
+        }
+        listed = await self._session.json(
+            "GET", JOBS, operation="list Anyscale jobs", params=params
+        )
+        jobs = [
+            j
+            for j in listed.get("results") or []
+            if queue is None or (j.get("job_queue") or {}).get("name") == queue
+        ][:limit]
+        runs = await self._runs([j["id"] for j in jobs]) if jobs else {}
+        return [payloads.parse_status(j, self._ref(j), runs=runs.get(j["id"], [])) for j in jobs]
+
+    async def logs(self, ref: JobRef, cursor: str | None) -> LogPage:
+        """Complete lines after ``cursor``, across the job's runs in order.
+
+        The job's state is read before the chunks: chunks listed after a terminal state
+        are complete, so nothing can follow a ``done`` page.
+        """
+        at = payloads.read_log_cursor(cursor)
+        job = await self._job(ref.id)
+        terminal = payloads.map_state(
+            str((job.get("state") or {}).get("current_state") or ""), in_queue=False
+        ).is_terminal
+        runs = (await self._runs([ref.id])).get(ref.id, [])
+        lines: list[LogLine] = []
+        downloads = 0
+        done = terminal and not runs
+        while at.run < len(runs) and downloads < _CHUNKS_PER_READ:
+            run = runs[at.run]
+            run_done = terminal or at.run < len(runs) - 1 or run.get("status") in _RUN_FINISHED
+            page = await self._chunk_page(str(run["id"]), at.page)
+            chunks = page.get("log_chunks") or []
+            token = page.get("bearer_token")
+            following = page.get("next_page_token")
+            stalled = False
+            for index in range(at.chunk, len(chunks)):
+                last = index == len(chunks) - 1 and not following
+                closed = not last or run_done
+                text = await self._download(str(chunks[index]["chunk_url"]), token)
+                downloads += 1
+                skip = at.lines if index == at.chunk else 0
+                new, read = payloads.chunk_lines(text, skip=skip, final=closed)
+                lines.extend(new)
+                if not closed:
+                    at = payloads.LogCursor(at.run, at.page, index, read)
+                    stalled = True
+                    break
+                at = payloads.LogCursor(at.run, at.page, index + 1, 0)
+                if downloads >= _CHUNKS_PER_READ:
+                    stalled = True
+                    break
+            if stalled:
+                break
+            if following:
+                at = payloads.LogCursor(at.run, str(following), 0, 0)
+            elif run_done and at.run < len(runs) - 1:
+                at = payloads.LogCursor(at.run + 1, None, 0, 0)
+            else:
+                done = run_done and terminal
+                break
+        return LogPage(lines=lines, cursor=payloads.write_log_cursor(at), done=done)
+
+    async def _chunk_page(self, run_id: str, token: str | None) -> Mapping[str, Any]:
+        params: dict[str, Any] = {"page_size": 1000}
+        if token:
+            params["next_page_token"] = token
+        page: Mapping[str, Any] = await self._result(
+            "GET",
+            f"/api/v2/logs/job_logs_download_v2/{quote(run_id, safe='')}",
+            f"list log chunks of Anyscale job run {run_id}",
+            params=params,
+        )
+        return page
+
+    async def _download(self, url: str, bearer: str | None) -> str:
+        # The chunk session holds no cookie: only the listing's bearer token, if any.
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        response = await self._chunks.request(
+            "GET", url, operation="download Anyscale log chunk", headers=headers
+        )
+        return payloads.decode_chunk(response.content)
+
+    # -- stopping -----------------------------------------------------------------------
+
+    async def cancel(self, ref: JobRef) -> None:
+        """Terminate the job (its cluster's entrypoint is stopped; a queued job leaves the
+        queue). A no-op on a finished job."""
+        job = await self._job(ref.id)
+        state = payloads.map_state(
+            str((job.get("state") or {}).get("current_state") or ""), in_queue=False
+        )
+        if state.is_terminal:
+            return
+        await self._session.request(
+            "POST",
+            f"/ext/v0/production_jobs/{quote(ref.id, safe='')}/terminate",
+            operation=f"terminate Anyscale job {ref.id}",
+            idempotent=True,
+        )
+
+    async def archive(self, ref: JobRef) -> None:
+        """Archive a finished job (hidden from lists unless asked for); a repeat is a no-op."""
+        await self._session.request(
+            "POST",
+            f"{JOBS}{quote(ref.id, safe='')}/archive",
+            operation=f"archive Anyscale job {ref.id}",
+            idempotent=True,
+        )
+
+    async def delete(self, ref: JobRef) -> None:
+        """Delete a finished job and all its runs; irreversible."""
+        await self._session.request(
+            "DELETE", f"{JOBS}{quote(ref.id, safe='')}", operation=f"delete Anyscale job {ref.id}"
+        )
+
+    async def aclose(self) -> None:
+        await self._session.aclose()
+        await self._chunks.aclose()
+
+
+async def open_platform(
+    url: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+    **options: Any,
+) -> AnyscalePlatform:
+    """Open ``anyscale://`` (``?host=`` for another control plane); no request is made.
+
+    ``options`` are :class:`AnyscaleSettings`; ``transport`` and ``retry`` are for tests.
+    Raises ``ConfigError`` when no credential is given or set in ``$ANYSCALE_CLI_TOKEN``.
+    """
+    settings = load_settings(AnyscaleSettings, url, options)
+    token = settings.secret()
+    if token is None:
+        raise ConfigError(
+            f"Anyscale needs a CLI token: pass credential=... or set ${TOKEN_ENV}",
+            field="credential",
+        )
+    host = platform_host(settings.host)
+    auth = HostBoundAuth(host, SecretStr(f"cli_token={token}"), header="Cookie")
+    policy = retry or settings.retry_policy()
+    session = HttpSession(
+        settings.host,
+        auth=auth,
+        headers={"X-Anyscale-Client": "jobrelay"},
+        timeout=settings.http_timeout(),
+        retry=policy,
+        transport=transport,
+        verify=settings.verify,
+        secrets=(token,),
+    )
+    chunks = HttpSession(
+        "",
+        timeout=settings.http_timeout(),
+        retry=policy,
+        transport=transport or httpx.AsyncHTTPTransport(verify=tls_verify(settings.verify)),
+        verify=settings.verify,
+        secrets=(token,),
+    )
+    return AnyscalePlatform(settings, chunks=chunks, session=session)

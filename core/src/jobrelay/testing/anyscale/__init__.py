@@ -1,0 +1,11 @@
+"""An offline Anyscale control plane for tests and demos (``jobrelay emulator anyscale``)."""
+
+from jobrelay.testing.anyscale.emulator import (
+    CHUNK_TOKEN,
+    DEFAULT_TOKEN,
+    AnyscaleEmulator,
+    Fault,
+    RecordedRequest,
+)
+
+__all__ = ["CHUNK_TOKEN", "DEFAULT_TOKEN", "AnyscaleEmulator", "Fault", "RecordedRequest"]

@@ -1,0 +1,651 @@
+"""``AnyscaleEmulator``: the Anyscale control plane on a loopback port, over real HTTP.
+
+The internal (``/api/v2``) and external (``/ext/v0``) API families as the official SDK
+(``anyscale==0.26.112``) and jobrelay use them, with the fields the SDK requires
+(``reference/sdk-measured.md``). Auth is the ``cli_token`` cookie; log chunks are served
+under ``/chunks/`` to ``Authorization: Bearer <chunk token>`` only.
+
+>>> with AnyscaleEmulator() as emu:                                    # doctest: +SKIP
+...     url = f"anyscale://?host={emu.url}"     # credential=emu.token
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from jobrelay.testing.anyscale import state as st
+
+__all__ = ["DEFAULT_TOKEN", "AnyscaleEmulator", "Fault", "RecordedRequest"]
+
+DEFAULT_TOKEN = "aph0_emulator"
+CHUNK_TOKEN = "chunk-bearer-emulator"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the emulator saw it (tests count and inspect these)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+    operation: str
+
+
+@dataclass
+class Fault:
+    """A scripted fault for the next ``times`` requests of ``operation`` (None: all).
+
+    ``kind``: ``status`` (answer ``status`` without handling), ``after`` (handle it, then
+    answer ``status``: a create that was accepted), ``drop`` (close the connection without
+    an answer; ``after=True`` handles it first), ``slow`` (wait ``delay_s``, then handle).
+    """
+
+    operation: str
+    kind: str = "status"
+    status: int = 503
+    retry_after: float | None = None
+    delay_s: float = 0.0
+    after: bool = False
+    times: int | None = 1
+    hits: int = 0
+
+
+@dataclass
+class _Answer:
+    status: int = 200
+    body: Any = None
+    raw: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Route = tuple[str, re.Pattern[str], str, Callable[..., _Answer]]
+
+
+class AnyscaleEmulator:
+    """An Anyscale organization on ``127.0.0.1`` whose jobs run as local processes.
+
+    ``token`` is the one CLI token it accepts. ``requests`` is the request log;
+    ``add_fault`` scripts faults per operation (``create``, ``get_job``, ``list_jobs``,
+    ``runs_search``, ``log_chunks``, ``chunk``, ``terminate``, ``*``).
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = DEFAULT_TOKEN,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        workdir: Path | None = None,
+    ) -> None:
+        self.token = token
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="anyscale-emulator-")
+            workdir = Path(self._tmp.name)
+        self.world = st.World(workdir)
+        self.requests: list[RecordedRequest] = []
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        self.port: int = self._server.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+        # Chunks are fetched from "another host" (localhost), as from object storage.
+        self.chunk_base = f"http://localhost:{self.port}/chunks"
+        self._thread: threading.Thread | None = None
+        self._routes = self._build_routes()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> AnyscaleEmulator:
+        self.world.start()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"anyscale-emulator-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        if self._thread is None:
+            self.start()
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self.world.stop()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> AnyscaleEmulator:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- test helpers ----------------------------------------------------------------------
+
+    def add_fault(self, operation: str, kind: str = "status", **kw: Any) -> Fault:
+        fault = Fault(operation, kind, **kw)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def create_queue(self, name: str, **spec: Any) -> st.JobQueue:
+        """A job queue, as one made by an earlier job's ``job_queue_spec``."""
+        return self.world.create_queue(name, **spec)
+
+    def hold(self, queue: str, held: bool = True) -> None:
+        """Start nothing from ``queue`` (its cluster never comes up) until released."""
+        found = self.world.queue_named(queue)
+        assert found is not None, queue
+        found.held = held
+
+    def calls(self, operation: str) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.operation == operation]
+
+    def jobs_tagged(self, key: str, value: str) -> list[st.Job]:
+        with self.world.lock:
+            return [j for j in self.world.jobs.values() if j.tags.get(key) == value]
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _take_fault(self, operation: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.operation not in ("*", operation):
+                    continue
+                if fault.times is not None and fault.hits >= fault.times:
+                    continue
+                fault.hits += 1
+                return fault
+        return None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        emulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _serve(self) -> None:
+                emulator._serve(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        return Handler
+
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(h.path)
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw and h.command != "PUT" else None
+        except ValueError:
+            body = None
+        query = parse_qs(parts.query, keep_blank_values=True)
+        route = next(
+            (
+                (op, m, fn)
+                for method, pattern, op, fn in self._routes
+                if method == h.command and (m := pattern.fullmatch(parts.path))
+            ),
+            None,
+        )
+        operation = route[0] if route else "unknown"
+        with self._lock:
+            self.requests.append(
+                RecordedRequest(
+                    h.command,
+                    parts.path,
+                    query,
+                    {k.lower(): v for k, v in h.headers.items()},
+                    body,
+                    operation,
+                )
+            )
+        if route is None:
+            self._send(h, _Answer(404, _error("no such endpoint")))
+            return
+        if operation == "chunk":
+            auth_ok = h.headers.get("Authorization") == f"Bearer {CHUNK_TOKEN}"
+        else:
+            auth_ok = f"cli_token={self.token}" in (h.headers.get("Cookie") or "")
+        if not auth_ok:
+            self._send(h, _Answer(401, _error("Unauthorized")))
+            return
+        fault = self._take_fault(operation)
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.delay_s)
+        if fault is not None and fault.kind in ("status", "drop") and not fault.after:
+            self._fault(h, fault)
+            return
+        try:
+            with self.world.lock:
+                answer = route[2](query=query, body=body or {}, **route[1].groupdict())
+        except KeyError as exc:
+            answer = _Answer(404, _error(f"not found: {exc}"))
+        except (ValueError, TypeError) as exc:
+            answer = _Answer(400, _error(f"bad request: {exc}"))
+        if fault is not None and (fault.kind == "after" or (fault.kind == "drop" and fault.after)):
+            self._fault(h, fault)
+            return
+        self._send(h, answer)
+
+    def _fault(self, h: BaseHTTPRequestHandler, fault: Fault) -> None:
+        if fault.kind == "drop":
+            with contextlib.suppress(OSError):
+                h.connection.shutdown(socket.SHUT_RDWR)
+            h.close_connection = True
+            return
+        headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+        self._send(h, _Answer(fault.status, _error("injected fault"), headers=headers))
+
+    def _send(self, h: BaseHTTPRequestHandler, answer: _Answer) -> None:
+        if answer.raw is not None:
+            data, kind = answer.raw, "application/octet-stream"
+        elif answer.body is None and answer.status == 204:
+            data, kind = b"", "application/json"
+        else:
+            data, kind = json.dumps(answer.body).encode(), "application/json"
+        h.send_response(answer.status)
+        h.send_header("Content-Type", kind)
+        h.send_header("Content-Length", str(len(data)))
+        h.send_header("x-trace-id", "emulator")
+        for name, value in answer.headers.items():
+            h.send_header(name, value)
+        h.end_headers()
+        with contextlib.suppress(OSError):
+            h.wfile.write(data)
+
+    # -- the API ---------------------------------------------------------------------------
+
+    def _build_routes(self) -> list[Route]:
+        def r(method: str, path: str, op: str, fn: Callable[..., _Answer]) -> Route:
+            return (method, re.compile(path), op, fn)
+
+        objects = _Objects(self)
+        return [
+            r("GET", "/api/v2/userinfo/", "userinfo", objects.userinfo),
+            r("POST", "/api/v2/compute_templates/search", "compute_search", objects.compute_search),
+            r("GET", "/api/v2/compute_templates/(?P<id>[^/]+)", "compute_get", objects.compute),
+            r("GET", "/ext/v0/cluster_computes/default", "compute_default", objects.compute_ext),
+            r("GET", "/ext/v0/cluster_computes/(?P<id>[^/]+)", "compute_ext", objects.compute_ext),
+            r("GET", "/ext/v0/clouds/default", "cloud_default", objects.cloud),
+            r("GET", "/ext/v0/clouds/(?P<id>[^/]+)", "cloud_get", objects.cloud),
+            r("POST", "/api/v2/clouds/find_by_name", "cloud_by_name", objects.cloud),
+            r("GET", "/ext/v0/projects/default_project", "project_default", objects.project),
+            r("POST", "/ext/v0/projects/search", "project_search", objects.project_search),
+            r("GET", "/api/v2/projects/(?P<id>[^/]+)", "project_get", objects.project),
+            r(
+                "GET",
+                "/api/v2/workos/deployment_infra",
+                "deployment_infra",
+                lambda **_: _Answer(body={"result": {"deployment_infra": "aws"}}),
+            ),
+            r(
+                "POST",
+                "/api/v2/builds/get_or_create_build_from_image_uri",
+                "build_from_image",
+                objects.build,
+            ),
+            r("GET", "/ext/v0/cluster_environment_builds/default", "build_default", objects.build),
+            r(
+                "GET",
+                "/ext/v0/cluster_environment_builds/(?P<id>[^/]+)",
+                "build_get",
+                objects.build,
+            ),
+            r(
+                "GET",
+                "/ext/v0/cluster_environments/(?P<id>[^/]+)",
+                "cluster_env",
+                objects.cluster_env,
+            ),
+            r("POST", "/api/v2/decorated_ha_jobs/create", "create", objects.create),
+            r("POST", "/api/v2/decorated_ha_jobs/job_runs/search", "runs_search", objects.runs),
+            r("GET", "/api/v2/decorated_ha_jobs/", "list_jobs", objects.list_jobs),
+            r("GET", "/ext/v0/production_jobs/(?P<id>[^/]+)", "get_job", objects.get_job),
+            r(
+                "POST",
+                "/ext/v0/production_jobs/(?P<id>[^/]+)/terminate",
+                "terminate",
+                objects.terminate,
+            ),
+            r(
+                "POST",
+                "/api/v2/decorated_ha_jobs/(?P<id>[^/]+)/terminate",
+                "terminate",
+                objects.terminate,
+            ),
+            r(
+                "POST",
+                "/api/v2/decorated_ha_jobs/(?P<id>[^/]+)/archive",
+                "archive",
+                objects.archive,
+            ),
+            r("DELETE", "/api/v2/decorated_ha_jobs/(?P<id>[^/]+)", "delete", objects.delete),
+            r(
+                "GET",
+                "/api/v2/logs/job_logs_download_v2/(?P<id>[^/]+)",
+                "log_chunks",
+                objects.log_chunks,
+            ),
+            r("GET", "/chunks/(?P<run>[^/]+)/(?P<index>[0-9]+)", "chunk", objects.chunk),
+        ]
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"error": {"detail": message, "message": message}}
+
+
+def _one(value: Any) -> _Answer:
+    return _Answer(body={"result": value})
+
+
+def _q(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+_MINI_USER = {
+    "id": st.USER_ID,
+    "name": "Emulator User",
+    "username": "emulator",
+    "email": "emulator@example.com",
+}
+_T0 = "2026-01-01T00:00:00Z"
+_SDK_STATES = {  # the public JobState names the SDK's state_filter maps back from
+    "SUCCEEDED": ["SUCCESS"],
+    "FAILED": ["BROKEN", "OUT_OF_RETRIES"],
+}
+
+
+class _Objects:
+    """Handlers; each runs under the world's lock and returns an answer."""
+
+    def __init__(self, emulator: AnyscaleEmulator) -> None:
+        self.e = emulator
+        self.world = emulator.world
+
+    def userinfo(self, **_: Any) -> _Answer:
+        return _one(
+            {
+                **_MINI_USER,
+                "verified": True,
+                "organization_permission_level": "owner",
+                "organization_ids": ["org_emulator"],
+                "organizations": [
+                    {
+                        "id": "org_emulator",
+                        "name": "emulator",
+                        "public_identifier": "emulator",
+                        "is_general_platform_enabled": True,
+                        "is_private_endpoints_enabled": False,
+                        "is_usage_blocked": False,
+                    }
+                ],
+                "ld_hash": "x",
+                "ld_hash_fields": [],
+                "pylon_hash": "x",
+            }
+        )
+
+    def _compute(self, *, decorated: bool) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "cloud_id": st.CLOUD_ID,
+            "head_node_type": {"name": "head", "instance_type": "m5.xlarge"},
+            "worker_node_types": [],
+            "deployment_configs": None,
+        }
+        found: dict[str, Any] = {
+            "id": st.COMPUTE_ID,
+            "name": "default",
+            "creator_id": st.USER_ID,
+            "organization_id": "org_emulator",
+            "created_at": _T0,
+            "last_modified_at": _T0,
+            "version": 1,
+            "anonymous": False,
+            "config": config,
+        }
+        if decorated:
+            found["creator"] = _MINI_USER
+            config["cloud"] = {"id": st.CLOUD_ID, "name": "emulator", "provider": "AWS"}
+        return found
+
+    def compute_search(self, **_: Any) -> _Answer:
+        return _Answer(
+            body={
+                "results": [self._compute(decorated=True)],
+                "metadata": {"total": 1, "next_paging_token": None},
+            }
+        )
+
+    def compute(self, **_: Any) -> _Answer:
+        return _one(self._compute(decorated=True))
+
+    def compute_ext(self, **_: Any) -> _Answer:
+        return _one(self._compute(decorated=False))
+
+    def cloud(self, **_: Any) -> _Answer:
+        return _one(
+            {
+                "id": st.CLOUD_ID,
+                "name": "emulator",
+                "provider": "AWS",
+                "region": "us-west-2",
+                "credentials": "arn:aws:iam::000000000000:role/emulator",
+                "type": "PUBLIC",
+                "creator_id": st.USER_ID,
+                "created_at": _T0,
+                "is_default": True,
+                "customer_aggregated_logs_config_id": None,
+            }
+        )
+
+    def _project(self) -> dict[str, Any]:
+        return {
+            "id": st.PROJECT_ID,
+            "name": "default",
+            "description": "",
+            "created_at": _T0,
+            "is_owner": True,
+            "is_read_only": False,
+            "directory_name": "default",
+            "is_default": True,
+            "cluster_config": "",
+            "organization_id": "org_emulator",
+        }
+
+    def project(self, **_: Any) -> _Answer:
+        return _one(self._project())
+
+    def project_search(self, **_: Any) -> _Answer:
+        return _Answer(
+            body={"results": [self._project()], "metadata": {"total": 1, "next_paging_token": None}}
+        )
+
+    def build(self, **_: Any) -> _Answer:
+        return _one(
+            {
+                "id": st.BUILD_ID,
+                "cluster_environment_id": st.CLUSTER_ENV_ID,
+                "application_template_id": st.CLUSTER_ENV_ID,
+                "application_template": {
+                    "id": st.CLUSTER_ENV_ID,
+                    "name": "default",
+                    "organization_id": "org_emulator",
+                    "creator_id": st.USER_ID,
+                    "created_at": _T0,
+                    "last_modified_at": _T0,
+                },
+                "revision": 1,
+                "creator_id": st.USER_ID,
+                "status": "succeeded",
+                "created_at": _T0,
+                "last_modified_at": _T0,
+                "is_byod": False,
+                "creator": _MINI_USER,
+            }
+        )
+
+    def cluster_env(self, **_: Any) -> _Answer:
+        return _one(
+            {
+                "id": st.CLUSTER_ENV_ID,
+                "name": "default",
+                "organization_id": "org_emulator",
+                "creator_id": st.USER_ID,
+                "created_at": _T0,
+                "last_modified_at": _T0,
+            }
+        )
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def _job(self, job_id: str) -> st.Job:
+        return self.world.jobs[job_id]
+
+    def _wire(self, job: st.Job) -> dict[str, Any]:
+        return job.wire(self.e.url, position=self.world.position(job))
+
+    def create(self, body: dict[str, Any], **_: Any) -> _Answer:
+        if not isinstance(body.get("config"), dict) or not body["config"].get("entrypoint"):
+            raise ValueError("config.entrypoint is required")
+        for name in ("build_id", "compute_config_id"):
+            if not body["config"].get(name):
+                raise ValueError(f"config.{name} is required")
+        return _one(self._wire(self.world.create_job(body)))
+
+    def get_job(self, id: str, **_: Any) -> _Answer:
+        return _one(self._wire(self._job(id)))
+
+    def runs(self, body: dict[str, Any], **_: Any) -> _Answer:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for job_id in body.get("ha_job_ids") or []:
+            job = self.world.jobs.get(job_id)
+            if job is not None:
+                runs = [run.wire() for run in job.runs]
+                if body.get("run_name"):
+                    runs = [run for run in runs if run["name"] == body["run_name"]]
+                found[job_id] = runs[: int(body.get("max_runs_per_job") or 100)]
+        return _Answer(body={"results": found})
+
+    def list_jobs(self, query: dict[str, list[str]], **_: Any) -> _Answer:
+        jobs = list(self.world.jobs.values())
+        archive = _q(query, "archive_status") or "NOT_ARCHIVED"
+        if archive == "NOT_ARCHIVED":
+            jobs = [j for j in jobs if j.archived_at is None]
+        elif archive == "ARCHIVED":
+            jobs = [j for j in jobs if j.archived_at is not None]
+        if (name := _q(query, "name")) is not None:
+            jobs = [j for j in jobs if j.name == name]
+        if (queue_id := _q(query, "job_queue_id")) is not None:
+            jobs = [j for j in jobs if j.queue is not None and j.queue.id == queue_id]
+        if states := query.get("state_filter"):
+            jobs = [j for j in jobs if j.state in states]
+        by_key: dict[str, set[str]] = {}
+        for item in query.get("tag_filter") or []:
+            key, _sep, value = item.partition(":")
+            by_key.setdefault(key, set()).add(value)
+        jobs = [j for j in jobs if all(j.tags.get(k) in v for k, v in by_key.items())]
+        reverse = (_q(query, "sort_order") or "DESC") == "DESC"
+        jobs.sort(key=lambda j: (j.created_at, j.id), reverse=reverse)
+        count = int(_q(query, "count") or 50)
+        start = int(_q(query, "paging_token") or 0)
+        page = jobs[start : start + count]
+        following = str(start + count) if start + count < len(jobs) else None
+        return _Answer(
+            body={
+                "results": [self._wire(j) for j in page],
+                "metadata": {"total": len(jobs), "next_paging_token": following},
+            }
+        )
+
+    def terminate(self, id: str, **_: Any) -> _Answer:
+        job = self._job(id)
+        self.world.terminate(job)
+        return _one(self._wire(job))
+
+    def archive(self, id: str, **_: Any) -> _Answer:
+        job = self._job(id)
+        if job.state not in ("SUCCESS", "TERMINATED", "OUT_OF_RETRIES", "BROKEN"):
+            raise ValueError(f"job {id} is {job.state}; only a finished job can be archived")
+        job.archived_at = job.archived_at or st.now()
+        return _Answer(204)
+
+    def delete(self, id: str, **_: Any) -> _Answer:
+        job = self._job(id)
+        if job.state not in st.TERMINAL:
+            raise ValueError(f"job {id} is {job.state}; only a finished job can be deleted")
+        del self.world.jobs[id]
+        return _Answer(204)
+
+    def log_chunks(self, id: str, query: dict[str, list[str]], **_: Any) -> _Answer:
+        run = self.world.runs[id]
+        size = max(1, min(1000, int(_q(query, "page_size") or 400)))
+        start = int(_q(query, "next_page_token") or 0)
+        count = run.visible_chunks()
+        chunks = [
+            {
+                "cluster_id": f"ses_{run.job_id}",
+                "chunk_name": f"job-driver-{i:05d}.log",
+                "chunk_url": f"{self.e.chunk_base}/{run.id}/{i}",
+                "size": len(run.chunks[i]),
+                "file_name": "job-driver.log",
+                "node_type": "head-node",
+                "node_ip": "10.0.0.1",
+                "instance_id": "i-emulator",
+                "session_id": f"ses_{run.job_id}",
+            }
+            for i in range(start, min(count, start + size))
+        ]
+        following = str(start + size) if start + size < count else None
+        return _one(
+            {
+                "log_chunks": chunks,
+                "next_page_token": following,
+                "previous_page_token": str(max(0, start - size)) if start else None,
+                "bearer_token": CHUNK_TOKEN,
+            }
+        )
+
+    def chunk(self, run: str, index: str, **_: Any) -> _Answer:
+        found = self.world.runs[run]
+        if int(index) >= len(found.chunks):
+            raise KeyError(f"chunk {index}")
+        return _Answer(raw=found.chunk_bytes(int(index)))
