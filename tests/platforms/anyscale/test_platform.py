@@ -1,0 +1,185 @@
+"""The Anyscale platform against the emulator over real HTTP on loopback: what a user of
+``anyscale://`` notices (one job per key whatever the faults, queue positions, log chunks
+fetched without the CLI token, retries as runs, names resolved once)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from jobrelay import AsyncClient, JobFailed, JobSpec, JobState, JobTimeout, PollPolicy
+from jobrelay.platforms.anyscale import KEY_TAG, AnyscalePlatform, open_platform
+from jobrelay.testing.anyscale import CHUNK_TOKEN, AnyscaleEmulator
+
+from .conftest import FAST_RETRY
+
+pytestmark = pytest.mark.timeout(120)
+FAST = PollPolicy(initial_s=0.05, max_s=0.2)
+
+
+def client_of(platform: AnyscalePlatform) -> AsyncClient:
+    return AsyncClient(platform, poll=FAST)  # type: ignore[arg-type]
+
+
+async def test_faults_on_create_leave_exactly_one_job_per_key_over_20_trials(
+    anyscale: AnyscaleEmulator, platform: AnyscalePlatform
+) -> None:
+    client = client_of(platform)
+    faults = [
+        {"kind": "after", "status": 503},  # the create was accepted, then a 503
+        {"kind": "drop", "after": True},  # accepted, then the connection dropped
+        {"kind": "drop"},  # dropped before it was handled
+        {"kind": "status", "status": 503},  # refused before it was handled
+    ]
+    for trial in range(20):
+        anyscale.add_fault("create", **faults[trial % len(faults)])
+        key = f"fault-trial-{trial}"
+        ref = await client.submit(JobSpec(entrypoint="true", idempotency_key=key))
+        assert [job.id for job in anyscale.jobs_tagged(KEY_TAG, key)] == [ref.id]
+    assert all(fault.hits == 1 for fault in anyscale.faults)
+    assert len(anyscale.calls("create")) == 20 + 10  # refused creates were sent again, once
+
+
+async def test_log_chunks_are_fetched_with_the_chunk_token_and_never_the_cli_token(
+    anyscale: AnyscaleEmulator, platform: AnyscalePlatform
+) -> None:
+    client = client_of(platform)
+    result = await client.run(JobSpec(entrypoint="for i in $(seq 1 175); do echo l$i; done"))
+    lines = [line.text for line in await client.tail_logs(result.ref, n=500)]
+    assert lines == [f"l{i}" for i in range(1, 176)]
+    chunks = anyscale.calls("chunk")
+    assert len(chunks) >= 4  # 175 lines are 4 chunks of at most 50
+    for request in chunks:
+        assert "cookie" not in request.headers
+        assert request.headers["authorization"] == f"Bearer {CHUNK_TOKEN}"
+        assert anyscale.token not in str(request.headers)
+    others = [r for r in anyscale.requests if r.operation != "chunk"]
+    assert all(r.headers.get("cookie") == f"cli_token={anyscale.token}" for r in others)
+
+
+async def test_a_job_in_a_full_job_queue_is_queued_with_its_position_and_a_queue_timeout_means_it_never_runs(  # noqa: E501
+    anyscale: AnyscaleEmulator, platform: AnyscalePlatform, tmp_path: Path
+) -> None:
+    client = client_of(platform)
+    queue = {"max_concurrency": 1, "idle_timeout_sec": 60}
+    blocker = await client.submit(
+        JobSpec(entrypoint="sleep 30", queue="q1", config={"job_queue": queue})
+    )
+    await client.wait(blocker, until=JobState.RUNNING)
+    markers = [tmp_path / "first", tmp_path / "second"]
+    refs = [await client.submit(JobSpec(entrypoint=f"touch {m}", queue="q1")) for m in markers]
+    statuses = [await client.status(ref) for ref in refs]
+    assert [(s.state, s.queue, s.queue_position) for s in statuses] == [
+        (JobState.QUEUED, "q1", 1),
+        (JobState.QUEUED, "q1", 2),
+    ]
+    batched = await client.statuses(refs)
+    assert [batched[r.id].queue_position for r in refs] == [1, 2]
+    with pytest.raises(JobTimeout) as info:
+        await client.wait(refs[0], queue_timeout=0.5)
+    assert info.value.phase == "queue"
+    assert (await client.status(refs[0])).state is JobState.CANCELLED
+    assert (await client.status(refs[1])).queue_position == 1
+    await client.cancel(blocker)  # the queue moves on: only the second job runs
+    await client.wait(refs[1])
+    assert markers[1].exists()
+    assert not markers[0].exists()
+
+
+async def test_max_retries_runs_the_job_again_and_its_log_has_every_attempt(
+    platform: AnyscalePlatform,
+) -> None:
+    client = client_of(platform)
+    with pytest.raises(JobFailed) as info:
+        await client.run(
+            JobSpec(entrypoint="echo attempt $ANYSCALE_JOB_RUN_ID; exit 4", max_retries=2)
+        )
+    status = info.value.status
+    assert (status.platform_state, status.attempt, status.exit_code) == ("OUT_OF_RETRIES", 3, 4)
+    lines = [line.text for line in await client.tail_logs(status.ref, n=50)]
+    attempts = [line for line in lines if line.startswith("attempt ")]
+    assert len(attempts) == 3
+    assert len(set(attempts)) == 3  # one line from each run
+
+
+async def test_timeout_s_stops_an_attempt_on_the_platform(platform: AnyscalePlatform) -> None:
+    client = client_of(platform)
+    started = time.monotonic()
+    with pytest.raises(JobFailed):
+        await client.run(JobSpec(entrypoint="sleep 30", timeout_s=1))
+    assert time.monotonic() - started < 10
+
+
+async def test_names_are_resolved_once_per_client(
+    anyscale: AnyscaleEmulator, platform: AnyscalePlatform
+) -> None:
+    client = client_of(platform)
+    config = {
+        "compute_config": "my-cc:1",
+        "image_uri": "anyscale/image/my-img:1",
+        "project": "default",
+        "cloud": "emulator",
+    }
+    refs = await asyncio.gather(
+        *(client.submit(JobSpec(entrypoint="true", config=config)) for _ in range(4))
+    )
+    for op in ("cloud_by_name", "compute_search", "project_search", "build_from_image"):
+        assert len(anyscale.calls(op)) == 1, op
+    create = anyscale.calls("create")[0].body
+    assert create["config"]["compute_config_id"].startswith("cpt_")
+    assert create["config"]["build_id"].startswith("bld_")
+    assert "image_uri" not in create["config"]
+    assert len(refs) == 4
+
+
+async def test_a_key_finds_its_job_from_another_client_and_cancel_is_idempotent(
+    anyscale: AnyscaleEmulator, platform: AnyscalePlatform
+) -> None:
+    client = client_of(platform)
+    ref = await client.submit(JobSpec(entrypoint="sleep 30", idempotency_key="reattach-me"))
+    other = await open_platform(
+        f"anyscale://?host={anyscale.url}", credential=anyscale.token, retry=FAST_RETRY
+    )
+    try:
+        found = await other.find("reattach-me")
+        assert found is not None
+        assert found.id == ref.id
+        assert await other.find("reattach-me-not") is None
+        await other.cancel(found)
+        await other.cancel(found)
+        final = await client.wait(ref, raise_on_failure=False)
+        assert final.state is JobState.CANCELLED
+        await other.cancel(found)  # finished: nothing is sent
+        assert 1 <= len(anyscale.calls("terminate")) <= 2  # the 2nd may find it ended
+        await other.archive(found)
+        assert ref.id not in [s.ref.id for s in await other.list_jobs()]
+        await other.delete(found)
+        assert await other.find("reattach-me") is None
+    finally:
+        await other.aclose()
+
+
+async def test_statuses_for_100_concurrent_waiters_cost_two_requests_per_tick(
+    anyscale: AnyscaleEmulator, platform: AnyscalePlatform
+) -> None:
+    client = client_of(platform)
+    refs = [await client.submit(JobSpec(entrypoint="sleep 1")) for _ in range(100)]
+    before = len(anyscale.requests)
+    await asyncio.gather(*(client.wait(ref) for ref in refs))
+    during = anyscale.requests[before:]
+    lists = sum(1 for r in during if r.operation == "list_jobs")
+    runs = sum(1 for r in during if r.operation == "runs_search")
+    print(f"100 waiters: {lists} list calls, {runs} runs searches, {len(during)} requests")
+    assert lists == runs
+    assert {r.operation for r in during} <= {"list_jobs", "runs_search"}
+    assert all(len(r.body["ha_job_ids"]) > 1 for r in during if r.operation == "runs_search")
+
+
+async def test_an_unreachable_job_queue_name_is_an_error_naming_it(
+    platform: AnyscalePlatform,
+) -> None:
+    client = client_of(platform)
+    with pytest.raises(Exception, match="no-such-queue"):
+        await client.submit(JobSpec(entrypoint="true", queue="no-such-queue"))
