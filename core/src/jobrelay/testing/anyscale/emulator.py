@@ -473,7 +473,7 @@ class _Objects:
                 "creator_id": st.USER_ID,
                 "created_at": _T0,
                 "is_default": True,
-                "customer_aggregated_logs_config_id": None,
+                "customer_aggregated_logs_config_id": "calc_emulator",
             }
         )
 

@@ -185,7 +185,6 @@ class Job:
                 "username": "emulator",
                 "email": "emulator@example.com",
             },
-            "last_job_run": self.runs[-1].wire() if self.runs else None,
         }
 
 

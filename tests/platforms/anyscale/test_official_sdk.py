@@ -1,0 +1,170 @@
+"""The official Anyscale SDK (``anyscale==0.26.112``) as the judge of the emulator and of
+jobrelay: it submits, reads status, waits, reads logs, lists, archives and terminates on the
+emulator; it reads a job jobrelay submitted (state, tags, logs); jobrelay follows a job the
+SDK submitted. The SDK runs in a throwaway environment
+(``uv run --isolated --no-project --with anyscale==0.26.112``), never in the project's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from jobrelay import AsyncClient, JobSpec, JobState
+from jobrelay.platforms.anyscale import KEY_TAG
+from jobrelay.testing.anyscale import AnyscaleEmulator
+
+pytestmark = pytest.mark.timeout(240)
+SDK = "anyscale==0.26.112"
+JUDGE = Path(__file__).with_name("sdk_judge.py")
+_NETWORK = ("failed to fetch", "dns", "connect", "network", "resolve", "timed out", "offline")
+
+
+def uv_command() -> list[str]:
+    found = shutil.which("uv")
+    if found:
+        return [found]
+    python = shutil.which("python3")
+    if (
+        python
+        and subprocess.run([python, "-m", "uv", "--version"], capture_output=True).returncode == 0
+    ):
+        return [python, "-m", "uv"]
+    pytest.fail("uv is not on PATH; the SDK tests build their environment with it")
+
+
+@pytest.fixture(scope="module")
+def sdk_python() -> list[str]:
+    """The command that runs Python with the official SDK; skipped if the registry is out
+    of reach (and the SDK is not cached)."""
+    command = [*uv_command(), "run", "--isolated", "--no-project", "--with", SDK, "python"]
+    probe = subprocess.run(
+        [*command, "-c", "import anyscale"], capture_output=True, text=True, timeout=300
+    )
+    if probe.returncode != 0:
+        if any(word in probe.stderr.lower() for word in _NETWORK):
+            pytest.skip(
+                f"the package registry cannot be reached to install {SDK}: "
+                f"{probe.stderr.strip().splitlines()[-1]}"
+            )
+        pytest.fail(f"installing {SDK} failed: {probe.stderr[-2000:]}")
+    return command
+
+
+def sdk_env(emulator: AnyscaleEmulator) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ANYSCALE_HOST": emulator.url,
+        "ANYSCALE_CLI_TOKEN": emulator.token,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+
+
+def sdk_operations(emulator: AnyscaleEmulator, since: int) -> list[str]:
+    """The requests the SDK made (not jobrelay's, which follows the same jobs meanwhile)."""
+    return [
+        f"{r.method} {r.path}"
+        for r in emulator.requests[since:]
+        if not r.headers.get("user-agent", "").startswith("jobrelay")
+    ]
+
+
+async def test_the_sdk_reads_jobrelays_jobs_runs_its_own_and_jobrelay_follows_them(
+    anyscale: AnyscaleEmulator, sdk_python: list[str]
+) -> None:
+    url = f"anyscale://?host={anyscale.url}"
+    async with AsyncClient(url, credential=anyscale.token) as client:
+        ours = await client.run(
+            JobSpec(entrypoint="echo relay line", tags={"team": "relay"}, idempotency_key="k1")
+        )
+        since = len(anyscale.requests)
+        sdk = await asyncio.to_thread(
+            subprocess.Popen,
+            [*sdk_python, str(JUDGE), ours.ref.id, "all"],
+            env=sdk_env(anyscale),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert sdk.stdout is not None
+        assert sdk.stdin is not None
+        try:
+            first = await asyncio.to_thread(sdk.stdout.readline)
+            assert first, sdk.stderr.read() if sdk.stderr else ""
+            long_id = json.loads(first)["long_id"]
+            # jobrelay follows the job the SDK submitted
+            theirs = await client.platform()
+            ref = (await theirs.statuses([ours.ref]))[ours.ref.id].ref.model_copy(
+                update={"id": long_id, "idempotency_key": None}
+            )
+            assert (await client.status(ref)).state is JobState.RUNNING
+            assert "started" in [line.text for line in await client.tail_logs(ref, n=10)]
+            sdk.stdin.write("go\n")
+            sdk.stdin.flush()
+            final = await client.wait(ref, raise_on_failure=False, timeout=60)
+            rest, errors = await asyncio.to_thread(sdk.communicate, timeout=120)
+        finally:
+            if sdk.poll() is None:
+                sdk.kill()
+        assert sdk.returncode == 0, errors[-3000:]
+        assert final.state is JobState.CANCELLED
+    seen = json.loads(rest.strip().splitlines()[-1])
+    assert seen["jobrelay_job"] == {
+        "state": "SUCCEEDED",
+        "name": seen["jobrelay_job"]["name"],
+        "logs": "relay line\n",
+        "runs": 1,
+        "tagged": [ours.ref.id],
+    }
+    assert seen["sdk_job"]["state"] == "SUCCEEDED"
+    assert seen["sdk_job"]["logs"] == "from the sdk hello\n"
+    assert seen["sdk_job"]["id"] not in seen["sdk_job"]["listed_after_archive"]
+    assert seen["terminated"] == "TERMINATED"
+    sdk_created = [j for j in anyscale.world.jobs.values() if j.name == "sdk-job"]
+    assert sdk_created[0].config["runtime_env"]["env_vars"] == {"GREETING": "hello"}
+    assert sdk_created[0].tags == {"origin": "sdk"}
+    assert KEY_TAG in anyscale.jobs_tagged(KEY_TAG, "k1")[0].tags
+    sdk_requests = sdk_operations(anyscale, since)
+    print("\nrequests the SDK made:\n  " + "\n  ".join(sdk_requests))
+    assert not [r for r in anyscale.requests[since:] if r.operation == "unknown"]
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+async def test_jobrelay_detects_a_finished_job_sooner_than_the_sdks_wait(
+    anyscale: AnyscaleEmulator, sdk_python: list[str]
+) -> None:
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [*sdk_python, str(JUDGE), "-", "bench"],
+        env=sdk_env(anyscale),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    bench = json.loads(done.stdout.strip().splitlines()[-1])["bench"]
+    finished = anyscale.world.jobs[bench["id"]].runs[-1].finished_at
+    assert finished is not None
+    sdk_lag = bench["returned_at"] - _epoch(finished)
+    async with AsyncClient(f"anyscale://?host={anyscale.url}", credential=anyscale.token) as c:
+        ref = await c.submit(JobSpec(entrypoint="sleep 1"))
+        await c.wait(ref)
+        returned = time.time()
+    ours = anyscale.world.jobs[ref.id].runs[-1].finished_at
+    assert ours is not None
+    our_lag = returned - _epoch(ours)
+    print(f"\ndetection latency of wait, sleep 1: SDK {sdk_lag:.2f} s, jobrelay {our_lag:.2f} s")
+    assert our_lag < sdk_lag
+    assert our_lag < 2.5
