@@ -32,7 +32,8 @@ out["jobrelay_job"]["tagged"] = [j.id for j in tagged]
 job_id = anyscale.job.submit(
     JobConfig(
         name="sdk-job",
-        entrypoint="echo from the sdk $GREETING",
+        entrypoint="echo from the sdk $GREETING; cat hello.txt",
+        working_dir=sys.argv[3],
         image_uri="anyscale/image/my-img:1",
         compute_config="my-cc:1",
         env_vars={"GREETING": "hello"},

@@ -78,8 +78,11 @@ def sdk_operations(emulator: AnyscaleEmulator, since: int) -> list[str]:
 
 
 async def test_the_sdk_reads_jobrelays_jobs_runs_its_own_and_jobrelay_follows_them(
-    anyscale: AnyscaleEmulator, sdk_python: list[str]
+    anyscale: AnyscaleEmulator, sdk_python: list[str], tmp_path: Path
 ) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "hello.txt").write_text("hello from the working dir\n")
     url = f"anyscale://?host={anyscale.url}"
     async with AsyncClient(url, credential=anyscale.token) as client:
         ours = await client.run(
@@ -88,7 +91,7 @@ async def test_the_sdk_reads_jobrelays_jobs_runs_its_own_and_jobrelay_follows_th
         since = len(anyscale.requests)
         sdk = await asyncio.to_thread(
             subprocess.Popen,
-            [*sdk_python, str(JUDGE), ours.ref.id, "all"],
+            [*sdk_python, str(JUDGE), ours.ref.id, "all", str(code)],
             env=sdk_env(anyscale),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -126,11 +129,14 @@ async def test_the_sdk_reads_jobrelays_jobs_runs_its_own_and_jobrelay_follows_th
         "tagged": [ours.ref.id],
     }
     assert seen["sdk_job"]["state"] == "SUCCEEDED"
-    assert seen["sdk_job"]["logs"] == "from the sdk hello\n"
+    assert seen["sdk_job"]["logs"] == "from the sdk hello\nhello from the working dir\n"
     assert seen["sdk_job"]["id"] not in seen["sdk_job"]["listed_after_archive"]
     assert seen["terminated"] == "TERMINATED"
     sdk_created = [j for j in anyscale.world.jobs.values() if j.name == "sdk-job"]
-    assert sdk_created[0].config["runtime_env"]["env_vars"] == {"GREETING": "hello"}
+    runtime_env = sdk_created[0].config["runtime_env"]
+    assert runtime_env["env_vars"] == {"GREETING": "hello"}
+    assert runtime_env["working_dir"].startswith("s3://emulator-bucket/")
+    assert all("cookie" not in r.headers for r in anyscale.calls("storage_put"))
     assert sdk_created[0].tags == {"origin": "sdk"}
     assert KEY_TAG in anyscale.jobs_tagged(KEY_TAG, "k1")[0].tags
     sdk_requests = sdk_operations(anyscale, since)

@@ -124,7 +124,7 @@ def test_a_queue_spec_creates_the_queue_with_the_jobs_compute_config() -> None:
 
 
 BAD: dict[str, st.SearchStrategy[dict[str, Any]]] = {
-    "working_dir": st.sampled_from(["./src", "/home/me/project", "code"]).map(
+    "working_dir": st.sampled_from(["/nonexistent/src", "~/no-such-project-dir", "no/such"]).map(
         lambda d: {"working_dir": d}
     ),
     "timeout_s": st.floats(0.01, 1e6).filter(lambda f: f != int(f)).map(lambda f: {"timeout_s": f}),

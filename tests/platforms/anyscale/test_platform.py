@@ -174,7 +174,8 @@ async def test_statuses_for_100_concurrent_waiters_cost_two_requests_per_tick(
     print(f"100 waiters: {lists} list calls, {runs} runs searches, {len(during)} requests")
     assert lists == runs
     assert {r.operation for r in during} <= {"list_jobs", "runs_search"}
-    assert all(len(r.body["ha_job_ids"]) > 1 for r in during if r.operation == "runs_search")
+    asked = [len(r.body["ha_job_ids"]) for r in during if r.operation == "runs_search"]
+    assert max(asked) == 100  # one search answered for every waiter
 
 
 async def test_an_unreachable_job_queue_name_is_an_error_naming_it(
@@ -183,3 +184,53 @@ async def test_an_unreachable_job_queue_name_is_an_error_naming_it(
     client = client_of(platform)
     with pytest.raises(Exception, match="no-such-queue"):
         await client.submit(JobSpec(entrypoint="true", queue="no-such-queue"))
+
+
+async def test_a_local_working_dir_is_uploaded_once_per_content_and_the_job_runs_in_it(
+    anyscale: AnyscaleEmulator, platform: AnyscalePlatform, tmp_path: Path
+) -> None:
+    code = tmp_path / "code"
+    (code / ".venv").mkdir(parents=True)
+    (code / ".venv" / "big").write_text("left out")
+    (code / "data.txt").write_text("from the working dir\n")
+    spec = JobSpec(
+        entrypoint="cat data.txt; ls -a; echo $A",
+        working_dir=str(code),
+        env={"A": "env-ok"},
+        config={"requirements": ["requests==2.32.3"]},
+    )
+    client = client_of(platform)
+    first = await client.run(spec)
+    lines = [line.text for line in await client.tail_logs(first.ref, n=20)]
+    assert "from the working dir" in lines
+    assert ".venv" not in lines
+    assert "env-ok" in lines
+    await client.run(spec)  # same content, same client: no second upload request at all
+    other = await open_platform(
+        f"anyscale://?host={anyscale.url}", credential=anyscale.token, retry=FAST_RETRY
+    )
+    try:  # another client: the cloud says the file exists, so nothing is sent
+        await client_of(other).run(spec)
+    finally:
+        await other.aclose()
+    assert len(anyscale.calls("presigned_url")) == 2
+    puts = anyscale.calls("storage_put")
+    assert len(puts) == 1
+    assert "cookie" not in puts[0].headers
+    runtime_env = anyscale.calls("create")[0].body["config"]["runtime_env"]
+    assert runtime_env["working_dir"].startswith("s3://emulator-bucket/runtime_env_packages/pkg_")
+    assert runtime_env["user_provided_working_dir"] == str(code)
+    assert runtime_env["pip"] == ["requests==2.32.3"]
+
+
+async def test_a_429_with_retry_after_on_create_is_waited_out_and_makes_one_job(
+    anyscale: AnyscaleEmulator, platform: AnyscalePlatform
+) -> None:
+    anyscale.add_fault("create", status=429, retry_after=0.3)
+    anyscale.add_fault("runs_search", status=500, times=2)
+    anyscale.add_fault("list_jobs", "slow", delay_s=0.5)
+    client = client_of(platform)
+    result = await client.run(JobSpec(entrypoint="true", idempotency_key="rate-limited"))
+    assert result.state is JobState.SUCCEEDED
+    assert len(anyscale.jobs_tagged(KEY_TAG, "rate-limited")) == 1
+    assert all(fault.hits for fault in anyscale.faults)

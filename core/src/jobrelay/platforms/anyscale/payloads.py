@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from jobrelay.errors import ConfigError
@@ -143,10 +145,11 @@ def requirements_of(spec: JobSpec) -> list[str]:
 
 def check_spec(spec: JobSpec) -> None:
     """What only Anyscale refuses, before any request; raises ``ConfigError``."""
-    if spec.working_dir is not None and not _REMOTE_URI.match(spec.working_dir):
+    local = local_working_dir(spec)
+    if local is not None and not local.is_dir():
         raise ConfigError(
-            "a local working_dir is not uploaded by jobrelay's Anyscale platform yet; give a "
-            "remote URI (s3://..., gs://..., https://...zip) or package the code in the image",
+            f"{str(local)!r} is not a folder on this machine (or give a remote URI: "
+            "s3://..., gs://..., https://...zip)",
             field="working_dir",
         )
     if spec.timeout_s is not None and spec.timeout_s != int(spec.timeout_s):
@@ -170,6 +173,18 @@ def check_spec(spec: JobSpec) -> None:
             raise ConfigError("tag names and values must not be empty", field="tags")
 
 
+def local_working_dir(spec: JobSpec) -> Path | None:
+    """The local folder ``spec.working_dir`` names, None for none or a remote URI."""
+    if spec.working_dir is None or _REMOTE_URI.match(spec.working_dir):
+        return None
+    return Path(spec.working_dir).expanduser()
+
+
+def package_file_name(data: bytes) -> str:
+    """The SDK's name for a working-dir zip: ``pkg_<md5 of the zip>.zip``."""
+    return f"pkg_{hashlib.md5(data, usedforsecurity=False).hexdigest()}.zip"
+
+
 def entrypoint_text(spec: JobSpec) -> str:
     if isinstance(spec.entrypoint, str):
         return spec.entrypoint
@@ -185,11 +200,21 @@ def build_create_body(
     project_id: str,
     build_id: str,
     compute_config_id: str,
+    working_dir_uri: str | None = None,
 ) -> dict[str, Any]:
-    """The ``POST /api/v2/decorated_ha_jobs/create`` body, nulls omitted as the SDK does."""
+    """The ``POST /api/v2/decorated_ha_jobs/create`` body, nulls omitted as the SDK does.
+
+    ``working_dir_uri`` is where a local ``working_dir`` was uploaded (its path goes in
+    ``user_provided_working_dir``, as the SDK sends it).
+    """
     check_spec(spec)
     runtime_env: dict[str, Any] = {}
-    if spec.working_dir is not None:
+    if local_working_dir(spec) is not None:
+        if working_dir_uri is None:
+            raise ConfigError("a local working_dir must be uploaded first", field="working_dir")
+        runtime_env["working_dir"] = working_dir_uri
+        runtime_env["user_provided_working_dir"] = spec.working_dir
+    elif spec.working_dir is not None:
         runtime_env["working_dir"] = spec.working_dir
     if spec.env:
         runtime_env["env_vars"] = dict(spec.env)

@@ -240,7 +240,9 @@ class AnyscaleEmulator:
         if route is None:
             self._send(h, _Answer(404, _error("no such endpoint")))
             return
-        if operation == "chunk":
+        if operation == "storage_put":
+            auth_ok = True  # a presigned URL: the signature is the auth
+        elif operation == "chunk":
             auth_ok = h.headers.get("Authorization") == f"Bearer {CHUNK_TOKEN}"
         else:
             auth_ok = f"cli_token={self.token}" in (h.headers.get("Cookie") or "")
@@ -255,7 +257,7 @@ class AnyscaleEmulator:
             return
         try:
             with self.world.lock:
-                answer = route[2](query=query, body=body or {}, **route[1].groupdict())
+                answer = route[2](query=query, body=body or {}, raw=raw, **route[1].groupdict())
         except KeyError as exc:
             answer = _Answer(404, _error(f"not found: {exc}"))
         except (ValueError, TypeError) as exc:
@@ -365,6 +367,13 @@ class AnyscaleEmulator:
                 objects.log_chunks,
             ),
             r("GET", "/chunks/(?P<run>[^/]+)/(?P<index>[0-9]+)", "chunk", objects.chunk),
+            r(
+                "POST",
+                "/api/v2/clouds/(?P<id>[^/]+)/generate_cloud_data_bucket_presigned_url",
+                "presigned_url",
+                objects.presigned_url,
+            ),
+            r("PUT", "/storage/(?P<name>[^/]+)", "storage_put", objects.storage_put),
         ]
 
 
@@ -643,6 +652,28 @@ class _Objects:
                 "bearer_token": CHUNK_TOKEN,
             }
         )
+
+    def presigned_url(self, body: dict[str, Any], **_: Any) -> _Answer:
+        name = str(body["file_name"])
+        if "/" in name or body.get("access_mode") != "WRITE":
+            raise ValueError("file_name must be a bare name and access_mode WRITE")
+        path = f"{body.get('file_type') or 'runtime_env_packages'}/{name}"
+        stored = self.world.storage.get(name)
+        return _one(
+            {
+                "url": f"http://localhost:{self.e.port}/storage/{name}",
+                "url_scheme": "http",
+                "file_exists": stored is not None,
+                "file_uri": f"{st.BUCKET_URI}/{path}",
+                "bucket_name": "emulator-bucket",
+                "bucket_path": path,
+                "file_size": len(stored) if stored is not None else None,
+            }
+        )
+
+    def storage_put(self, name: str, raw: bytes, **_: Any) -> _Answer:
+        self.world.storage[name] = raw
+        return _Answer(200, {})
 
     def chunk(self, run: str, index: str, **_: Any) -> _Answer:
         found = self.world.runs[run]

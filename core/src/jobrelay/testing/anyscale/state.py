@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gzip
+import io
 import itertools
 import os
 import signal
@@ -19,6 +20,7 @@ import subprocess
 import threading
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ PROJECT_ID = "prj_default"
 COMPUTE_ID = "cpt_default"
 BUILD_ID = "bld_default"
 CLUSTER_ENV_ID = "apt_default"
+BUCKET_URI = "s3://emulator-bucket"
 
 
 def now() -> str:
@@ -196,6 +199,7 @@ class World:
         self.jobs: dict[str, Job] = {}
         self.queues: dict[str, JobQueue] = {}
         self.runs: dict[str, Run] = {}
+        self.storage: dict[str, bytes] = {}  # uploaded file name -> bytes
         self.workdir = workdir
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -328,8 +332,7 @@ class World:
         }
         env["ANYSCALE_JOB_ID"] = job.id
         env["ANYSCALE_JOB_RUN_ID"] = run.id
-        cwd = self.workdir / job.id
-        cwd.mkdir(parents=True, exist_ok=True)
+        cwd = self._unpack(job, runtime_env.get("working_dir"), len(job.runs))
         run.process = subprocess.Popen(
             ["/bin/sh", "-c", job.config["entrypoint"]],
             cwd=cwd,
@@ -343,6 +346,20 @@ class World:
         run.status = "RUNNING"
         job.set_state("RUNNING")
         threading.Thread(target=_pump, args=(run,), daemon=True).start()
+
+    def _unpack(self, job: Job, uri: str | None, attempt: int) -> Path:
+        """The run's folder: the uploaded working_dir unpacked (a zip holding one folder
+        runs in that folder, as Ray runs it), else an empty one."""
+        cwd = self.workdir / job.id / str(attempt)
+        cwd.mkdir(parents=True, exist_ok=True)
+        name = (uri or "").rsplit("/", 1)[-1]
+        if uri and uri.startswith(BUCKET_URI) and name in self.storage:
+            with zipfile.ZipFile(io.BytesIO(self.storage[name])) as archive:
+                archive.extractall(cwd)
+            inside = list(cwd.iterdir())
+            if len(inside) == 1 and inside[0].is_dir():
+                return inside[0]
+        return cwd
 
     def _check_run(self, job: Job, run: Run) -> None:
         assert run.process is not None
