@@ -17,7 +17,7 @@ from tests.prefect.conftest import FLOWS, eventually, flow_run_logs
 pytestmark = pytest.mark.slow
 
 
-async def _kill_and_rerun(kind: str, platform: str) -> tuple[UUID, runs.ActiveJobs, str]:
+async def _kill_and_rerun(kind: str, platform: str, log: Path) -> tuple[UUID, runs.ActiveJobs, str]:
     deployment = await runs.deployment_id(f"{FLOWS[kind]}/served")
     flow_run = await runs.start_flow_run(deployment, credentials=platform, mode="direct")
     active = runs.ActiveJobs(platform, flow_run)
@@ -25,7 +25,7 @@ async def _kill_and_rerun(kind: str, platform: str) -> tuple[UUID, runs.ActiveJo
         first = await runs.wait_running_job(platform, flow_run)
         runs.flow_run_process(flow_run).send_signal(signal.SIGKILL)
         crashed = await runs.wait_flow_run_final(flow_run, timeout=30)
-        assert crashed.name == "Crashed", crashed
+        assert crashed.name == "Crashed", (crashed, log.read_text()[-3000:])
         if kind != "bare":  # the crash hook cancels the orphan before anyone reruns
             status, _ = await runs.wait_job_state(platform, first, {"CANCELLED"}, timeout=10)
             assert status.state.value == "CANCELLED"
@@ -37,7 +37,7 @@ async def _kill_and_rerun(kind: str, platform: str) -> tuple[UUID, runs.ActiveJo
             logs = await flow_run_logs(flow_run)
             return state.is_running() and sum("job j-" in line for line in logs) > 1
 
-        assert await eventually(rerun_started, timeout=60, every=0.5)
+        assert await eventually(rerun_started, timeout=60, every=0.5), log.read_text()[-3000:]
         second = await runs.wait_running_job(platform, flow_run)
     assert active.most == 1, active.samples  # never two
     return flow_run, active, second.ref.id if second.ref.id != first.ref.id else "same"
@@ -48,7 +48,7 @@ async def test_a_killed_flow_run_rerun_cancels_the_orphan_and_runs_one_new_job(
     served: Path, home: Path, kind: str
 ) -> None:
     platform = f"local://{home}"
-    flow_run, _, second = await _kill_and_rerun(kind, platform)
+    flow_run, _, second = await _kill_and_rerun(kind, platform, served)
 
     jobs = await runs.flow_run_jobs(platform, flow_run)
     assert second != "same"
@@ -69,13 +69,14 @@ async def test_a_killed_flow_run_rerun_without_hooks_reattaches_to_its_job(
     served: Path, home: Path
 ) -> None:
     platform = f"local://{home}"
-    flow_run, _, second = await _kill_and_rerun("bare", platform)
+    flow_run, _, second = await _kill_and_rerun("bare", platform, served)
 
-    assert second == "same"
-    (job,) = await runs.flow_run_jobs(platform, flow_run)
+    jobs = await runs.flow_run_jobs(platform, flow_run)
+    assert second == "same", (jobs, served.read_text()[-3000:])
+    (job,) = jobs
     assert job.state.value == "RUNNING"
     logs = await flow_run_logs(flow_run)
-    assert f"Reattached to job {job.ref.id} on {platform}" in logs
+    assert f"Reattached to job {job.ref.id} on {platform}" in logs, logs
     assert sum(line.startswith("Submitted job") for line in logs) == 1
 
     await runs.cancel_flow_run(flow_run)

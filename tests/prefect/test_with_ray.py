@@ -1,6 +1,8 @@
 """Cancelling a served flow run whose ``.submit()``-ed task waits on a job on a real Ray
 head (loopback, the session's head from tests/platforms/ray_cluster.py): the Ray job is
-stopped (CANCELLED) and its process is gone."""
+stopped (CANCELLED) and its process is gone.
+
+(Named to run last: the head keeps running, and using CPU, until the session ends.)"""
 
 from __future__ import annotations
 
