@@ -234,3 +234,61 @@ async def test_a_429_with_retry_after_on_create_is_waited_out_and_makes_one_job(
     assert result.state is JobState.SUCCEEDED
     assert len(anyscale.jobs_tagged(KEY_TAG, "rate-limited")) == 1
     assert all(fault.hits for fault in anyscale.faults)
+
+
+@pytest.mark.parametrize(
+    ("wire", "state"),
+    [
+        ("BROKEN", JobState.FAILED),
+        ("SOMETHING_NEW", JobState.UNKNOWN),
+        ("ERRORED", JobState.RUNNING),
+    ],
+)
+async def test_a_scripted_platform_state_reads_as_the_table_says_and_keeps_its_raw_value(
+    anyscale: AnyscaleEmulator, platform: AnyscalePlatform, wire: str, state: JobState
+) -> None:
+    client = client_of(platform)
+    ref = await client.submit(JobSpec(entrypoint="sleep 30"))
+    await client.wait(ref, until=JobState.RUNNING)
+    anyscale.force_state(ref.id, wire, error="the cluster went away")
+    for status in (await client.status(ref), (await client.statuses([ref]))[ref.id]):
+        assert (status.state, status.platform_state) == (state, wire)
+        assert status.message == "the cluster went away"
+
+
+def test_the_emulator_command_serves_a_platform_jobrelay_can_use(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jobrelay",
+            "emulator",
+            "anyscale",
+            "--port",
+            "0",
+            "--workdir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        banner = [server.stdout.readline() for _ in range(4)]
+        url = banner[0].split(" on ")[1].strip()
+        token = banner[2].split("=", 1)[1].strip()
+        from jobrelay import Client
+
+        with Client(f"anyscale://?host={url}", credential=token) as client:
+            result = client.run(JobSpec(entrypoint="echo served"))
+            assert result.state is JobState.SUCCEEDED
+            lines = [line.text for page in client.iter_logs(result.ref) for line in page.lines]
+            assert lines == ["served"]
+    finally:
+        server.terminate()
+        server.wait(10)
+        if server.stdout is not None:
+            server.stdout.close()

@@ -171,6 +171,17 @@ class AnyscaleEmulator:
         assert found is not None, queue
         found.held = held
 
+    def force_state(self, job_id: str, state: str, *, error: str | None = None) -> None:
+        """Script an outcome: the job is now in ``state`` (any string, e.g. ``BROKEN`` or one
+        Anyscale may add later); its process, if any, is stopped and nothing moves it on."""
+        with self.world.lock:
+            job = self.world.jobs[job_id]
+            job.scripted = True
+            job.set_state(state, error)
+            for run in job.runs:
+                if run.process is not None and run.process.poll() is None:
+                    st.kill_group(run.process)
+
     def calls(self, operation: str) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.operation == operation]

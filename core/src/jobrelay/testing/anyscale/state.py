@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Job", "JobQueue", "Run", "World"]
+__all__ = ["Job", "JobQueue", "Run", "World", "kill_group"]
 
 CHUNK_LINES = 50  # a chunk closes after this many lines; closed chunks are served gzipped
 CLUSTER_START_S = 0.05
@@ -142,6 +142,7 @@ class Job:
     runs: list[Run] = field(default_factory=list)
     archived_at: str | None = None
     terminate_asked: bool = False
+    scripted: bool = False  # a test forced its state: the scheduler leaves it alone
     start_at: float = 0.0
 
     def set_state(self, state: str, error: str | None = None) -> None:
@@ -276,7 +277,7 @@ class World:
                     run.status, run.finished_at = "STOPPED", now()
                 return
             job.set_state("CLEANING_UP")
-            _kill(run.process)
+            kill_group(run.process)
 
     # -- the scheduler ---------------------------------------------------------------------
 
@@ -291,7 +292,7 @@ class World:
         with self.lock:
             for run in self.runs.values():
                 if run.process is not None and run.process.poll() is None:
-                    _kill(run.process)
+                    kill_group(run.process)
 
     def _loop(self) -> None:
         while not self._stop.wait(0.02):
@@ -310,6 +311,8 @@ class World:
             for job in self._waiting(queue)[: max(0, queue.max_concurrency - active)]:
                 self._await_cluster(job)
         for job in list(self.jobs.values()):
+            if job.scripted:
+                continue
             if job.state == "PENDING" and job.queue is None:
                 self._await_cluster(job)
             elif job.state == "AWAITING_CLUSTER_START" and time.monotonic() >= job.start_at:
@@ -372,7 +375,7 @@ class World:
                 and not job.terminate_asked
             ):
                 run.write(f"[emulator] job timed out after {timeout} s\n".encode())
-                _kill(run.process)
+                kill_group(run.process)
             return
         if not run.pumped:
             return  # wait until every line it printed is in its chunks
@@ -404,7 +407,7 @@ def _pump(run: Run) -> None:
     run.pumped = True
 
 
-def _kill(process: subprocess.Popen[bytes]) -> None:
+def kill_group(process: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(process.pid, signal.SIGTERM)
     except ProcessLookupError:
