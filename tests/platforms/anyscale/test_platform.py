@@ -292,3 +292,25 @@ def test_the_emulator_command_serves_a_platform_jobrelay_can_use(tmp_path: Path)
         server.wait(10)
         if server.stdout is not None:
             server.stdout.close()
+
+
+async def test_the_cli_token_comes_from_the_environment_and_never_shows(
+    anyscale: AnyscaleEmulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from jobrelay.errors import AuthError
+
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("ANYSCALE_CLI_TOKEN", anyscale.token)
+    async with AsyncClient(f"anyscale://?host={anyscale.url}", poll=FAST) as client:
+        result = await client.run(JobSpec(entrypoint="echo ok"))
+        shown = [repr(await client.platform()), str(result.ref), result.model_dump_json()]
+    wrong = "aph0_wrong-token-value"
+    async with AsyncClient(f"anyscale://?host={anyscale.url}", credential=wrong) as client:
+        with pytest.raises(AuthError) as info:
+            await client.submit(JobSpec(entrypoint="true"))
+        shown += [str(info.value), repr(info.value), repr(await client.platform())]
+    shown.append(caplog.text)
+    for secret in (anyscale.token, wrong):
+        assert all(secret not in text for text in shown)
