@@ -255,9 +255,17 @@ class AsyncClient_sync:
 
     def __enter__(self) -> Any:
         def state(ref: Any) -> JobState:
+            """The job's state once it ended (the agent acts on a cancel a moment later),
+            or as it is after 15 s."""
+
             async def read() -> JobState:
                 async with AsyncClient(f"local://{self.home}", autostart_agent=False) as c:
-                    return (await c.status(ref)).state
+                    for _ in range(300):
+                        found = (await c.status(ref)).state
+                        if found.is_terminal:
+                            return found
+                        await asyncio.sleep(0.05)
+                    return found
 
             return asyncio.run(read())
 
