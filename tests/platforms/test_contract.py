@@ -57,6 +57,10 @@ async def test_cancel_running_job_kills_its_whole_process_group(
     ref = await target.client.submit(target.spec(f"echo $$ > {pidfile}; sleep 60 & sleep 60; wait"))
     await target.client.wait(ref, until=JobState.RUNNING)
     pgid = os.getpgid(int(await wait_for_file(pidfile)))
+    for _ in range(250):  # the shell wrote its pid before it forked (slow on a busy machine)
+        if len(group_members(pgid)) >= 2:
+            break
+        await asyncio.sleep(0.02)
     assert len(group_members(pgid)) >= 2, "the job should have a child process"
     await target.client.cancel(ref)
     with pytest.raises(JobCancelled):
