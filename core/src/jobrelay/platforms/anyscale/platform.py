@@ -7,31 +7,30 @@ chunk listing's bearer token, when it gives one).
 
 Why a create is safe to repeat here although Anyscale has no idempotency key: every create
 carries a fresh ``jobrelay-submit-nonce`` tag, and after a transport error, a 5xx or a 429
-the platform looks that tag up before it sends the create again.
+the platform looks that tag up before it sends the create again
+(:func:`jobrelay.platforms.create_once.create_once`). A local ``working_dir`` is uploaded by
+:mod:`.upload`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
-import anyio
 import httpx
 from pydantic import SecretStr, field_validator
 
-from jobrelay.errors import ConfigError, RateLimitedError, ServerError, TransportError
+from jobrelay.errors import ConfigError
 from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, tls_verify
 from jobrelay.models import JobRef, JobSpec, JobStatus, LogLine, LogPage
 from jobrelay.platforms.anyscale import payloads
+from jobrelay.platforms.anyscale.upload import WorkingDirUploader, pack
 from jobrelay.platforms.base import Capabilities
-from jobrelay.platforms.ray.packaging import Package, package_dir
+from jobrelay.platforms.create_once import create_once
 from jobrelay.platforms.settings import HttpPlatformSettings, load_settings, platform_host
 from jobrelay.waiting import PollPolicy
 
@@ -43,9 +42,6 @@ NONCE_TAG = "jobrelay-submit-nonce"
 CREATE = "/api/v2/decorated_ha_jobs/create"
 JOBS = "/api/v2/decorated_ha_jobs/"
 RUNS = "/api/v2/decorated_ha_jobs/job_runs/search"
-CREATE_ATTEMPTS = 6
-# What the SDK leaves out of a working_dir zip (besides .git and __pycache__, always left out).
-SDK_EXCLUDES = (".venv", "venv")
 _RUN_FINISHED = frozenset({"COMPLETED", "SUCCEEDED", "STOPPED", "FAILED"})
 _CHUNKS_PER_READ = 200
 
@@ -117,7 +113,7 @@ class AnyscalePlatform:
         self._chunks = chunks
         self._resolved: dict[tuple[str | None, ...], _Resolved] = {}
         self._resolving = asyncio.Lock()
-        self._uploaded: dict[str, str] = {}  # package file name -> its URI
+        self._uploader = WorkingDirUploader(session, chunks)
 
     def __repr__(self) -> str:
         return f"AnyscalePlatform({self._settings.host!r})"
@@ -271,9 +267,9 @@ class AnyscalePlatform:
         """Create the job. After a transport error, 5xx or 429 on the create, the job is
         looked up by this call's nonce tag before the create is sent again."""
         payloads.check_spec(spec)
-        package = await self._pack(spec)  # before any request: a bad folder sends nothing
+        package = await pack(spec)  # before any request: a bad folder sends nothing
         ids = await self._resolve(spec)
-        uri = await self._upload(package, ids.cloud_id) if package is not None else None
+        uri = await self._uploader.upload(package, ids.cloud_id) if package is not None else None
         nonce = uuid.uuid4().hex
         body = payloads.build_create_body(
             spec,
@@ -284,71 +280,16 @@ class AnyscalePlatform:
             working_dir_uri=uri,
         )
         body["tags"] = {**body.get("tags", {}), NONCE_TAG: nonce}
-        last: Exception | None = None
-        for attempt in range(CREATE_ATTEMPTS):
-            if attempt:
-                found = await self._find_tag(NONCE_TAG, nonce)
-                if found is not None:
-                    return self._ref(found, spec.idempotency_key)
-            try:
-                job = await self._result("POST", CREATE, "create Anyscale job", json=body)
-                return self._ref(job, spec.idempotency_key)
-            except RateLimitedError as exc:
-                last = exc
-                await asyncio.sleep(min(exc.retry_after or 1.0, 60.0))
-            except (TransportError, ServerError) as exc:
-                last = exc
-                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
-        assert last is not None
-        raise last
 
-    async def _pack(self, spec: JobSpec) -> Package | None:
-        local = payloads.local_working_dir(spec)
-        if local is None:
-            return None
-        pack = functools.partial(
-            package_dir, local, excludes=SDK_EXCLUDES, gitignore=False, under_own_name=True
-        )
-        return await anyio.to_thread.run_sync(pack)
+        async def send() -> JobRef:
+            job = await self._result("POST", CREATE, "create Anyscale job", json=body)
+            return self._ref(job, spec.idempotency_key)
 
-    async def _upload(self, package: Package, cloud_id: str) -> str:
-        """Upload a working-dir zip once per content (skipped when the cloud has it);
-        returns its URI. The PUT goes to the presigned URL without the CLI token."""
-        name = payloads.package_file_name(package.data)
-        if name in self._uploaded:
-            return self._uploaded[name]
-        signed = await self._result(
-            "POST",
-            f"/api/v2/clouds/{quote(cloud_id, safe='')}/generate_cloud_data_bucket_presigned_url",
-            "get an upload URL for the working_dir",
-            json={"file_type": "runtime_env_packages", "file_name": name, "access_mode": "WRITE"},
-            idempotent=True,
-        )
-        uri = str(signed["file_uri"])
-        if not signed.get("file_exists"):
-            if signed.get("url_scheme", "http") != "http":
-                raise ConfigError(
-                    f"this cloud takes uploads through {signed.get('url_scheme')!r}, which "
-                    "jobrelay does not speak; give working_dir as a remote URI instead",
-                    field="working_dir",
-                )
-            headers = {"Content-Type": "application/zip"}
-            if uri.startswith(("azure", "abfss")):
-                headers |= {
-                    "x-ms-blob-type": "BlockBlob",
-                    "x-ms-version": "2025-07-05",
-                    "x-ms-date": format_datetime(datetime.now(UTC), usegmt=True),
-                    "x-ms-blob-content-type": "application/zip",
-                }
-            await self._chunks.request(
-                "PUT",
-                str(signed["url"]),
-                content=package.data,
-                headers=headers,
-                operation="upload the working_dir",
-            )
-        self._uploaded[name] = uri
-        return uri
+        async def find() -> JobRef | None:
+            found = await self._find_tag(NONCE_TAG, nonce)
+            return None if found is None else self._ref(found, spec.idempotency_key)
+
+        return await create_once(send, find, self._session.retry)
 
     async def find(self, idempotency_key: str) -> JobRef | None:
         """The newest job tagged with exactly this key (archived ones included)."""
