@@ -11,78 +11,29 @@ under ``/chunks/`` to ``Authorization: Bearer <chunk token>`` only.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import re
-import socket
-import tempfile
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from jobrelay.testing.anyscale import state as st
+from jobrelay.testing.loopback import Answer, LoopbackEmulator, Route, route
 
-__all__ = ["DEFAULT_TOKEN", "AnyscaleEmulator", "Fault", "RecordedRequest"]
+__all__ = ["CHUNK_TOKEN", "DEFAULT_TOKEN", "AnyscaleEmulator"]
 
 DEFAULT_TOKEN = "aph0_emulator"
 CHUNK_TOKEN = "chunk-bearer-emulator"
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the emulator saw it (tests count and inspect these)."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: Any
-    operation: str
-
-
-@dataclass
-class Fault:
-    """A scripted fault for the next ``times`` requests of ``operation`` (None: all).
-
-    ``kind``: ``status`` (answer ``status`` without handling), ``after`` (handle it, then
-    answer ``status``: a create that was accepted), ``drop`` (close the connection without
-    an answer; ``after=True`` handles it first), ``slow`` (wait ``delay_s``, then handle).
-    """
-
-    operation: str
-    kind: str = "status"
-    status: int = 503
-    retry_after: float | None = None
-    delay_s: float = 0.0
-    after: bool = False
-    times: int | None = 1
-    hits: int = 0
-
-
-@dataclass
-class _Answer:
-    status: int = 200
-    body: Any = None
-    raw: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-Route = tuple[str, re.Pattern[str], str, Callable[..., _Answer]]
-
-
-class AnyscaleEmulator:
+class AnyscaleEmulator(LoopbackEmulator):
     """An Anyscale organization on ``127.0.0.1`` whose jobs run as local processes.
 
     ``token`` is the one CLI token it accepts. ``requests`` is the request log;
     ``add_fault`` scripts faults per operation (``create``, ``get_job``, ``list_jobs``,
     ``runs_search``, ``log_chunks``, ``chunk``, ``terminate``, ``*``).
     """
+
+    thread_name = "anyscale-emulator"
+    answer_headers = {"x-trace-id": "emulator"}
 
     def __init__(
         self,
@@ -92,74 +43,30 @@ class AnyscaleEmulator:
         port: int = 0,
         workdir: Path | None = None,
     ) -> None:
+        super().__init__(host=host, port=port, workdir=workdir)
         self.token = token
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        if workdir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="anyscale-emulator-")
-            workdir = Path(self._tmp.name)
-        self.world = st.World(workdir)
-        self.requests: list[RecordedRequest] = []
-        self.faults: list[Fault] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self.port: int = self._server.server_address[1]
-        self.url = f"http://{host}:{self.port}"
+        self.world = st.World(self.workdir)
+        self.lock = self.world.lock
         # Chunks are fetched from "another host" (localhost), as from object storage.
         self.chunk_base = f"http://localhost:{self.port}/chunks"
-        self._thread: threading.Thread | None = None
-        self._routes = self._build_routes()
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> AnyscaleEmulator:
+    def on_start(self) -> None:
         self.world.start()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"anyscale-emulator-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
 
-    def serve_forever(self) -> None:
-        if self._thread is None:
-            self.start()
-        try:
-            while self._thread is not None and self._thread.is_alive():
-                self._thread.join(0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stop()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def on_stop(self) -> None:
         self.world.stop()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
 
-    def __enter__(self) -> AnyscaleEmulator:
-        return self.start()
+    def authorized(self, operation: str, headers: Mapping[str, str]) -> bool:
+        if operation == "storage_put":
+            return True  # a presigned URL: the signature is the auth
+        if operation == "chunk":
+            return headers.get("authorization") == f"Bearer {CHUNK_TOKEN}"
+        return f"cli_token={self.token}" in (headers.get("cookie") or "")
 
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def error_body(self, status: int, message: str) -> Any:
+        return _error(message)
 
     # -- test helpers ----------------------------------------------------------------------
-
-    def add_fault(self, operation: str, kind: str = "status", **kw: Any) -> Fault:
-        fault = Fault(operation, kind, **kw)
-        with self._lock:
-            self.faults.append(fault)
-        return fault
 
     def create_queue(self, name: str, **spec: Any) -> st.JobQueue:
         """A job queue, as one made by an earlier job's ``job_queue_spec``."""
@@ -182,134 +89,14 @@ class AnyscaleEmulator:
                 if run.process is not None and run.process.poll() is None:
                     st.kill_group(run.process)
 
-    def calls(self, operation: str) -> list[RecordedRequest]:
-        with self._lock:
-            return [r for r in self.requests if r.operation == operation]
-
     def jobs_tagged(self, key: str, value: str) -> list[st.Job]:
         with self.world.lock:
             return [j for j in self.world.jobs.values() if j.tags.get(key) == value]
 
-    # -- HTTP ------------------------------------------------------------------------------
-
-    def _take_fault(self, operation: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.operation not in ("*", operation):
-                    continue
-                if fault.times is not None and fault.hits >= fault.times:
-                    continue
-                fault.hits += 1
-                return fault
-        return None
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        emulator = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _serve(self) -> None:
-                emulator._serve(self)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        return Handler
-
-    def _serve(self, h: BaseHTTPRequestHandler) -> None:
-        parts = urlsplit(h.path)
-        length = int(h.headers.get("Content-Length") or 0)
-        raw = h.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw and h.command != "PUT" else None
-        except ValueError:
-            body = None
-        query = parse_qs(parts.query, keep_blank_values=True)
-        route = next(
-            (
-                (op, m, fn)
-                for method, pattern, op, fn in self._routes
-                if method == h.command and (m := pattern.fullmatch(parts.path))
-            ),
-            None,
-        )
-        operation = route[0] if route else "unknown"
-        with self._lock:
-            self.requests.append(
-                RecordedRequest(
-                    h.command,
-                    parts.path,
-                    query,
-                    {k.lower(): v for k, v in h.headers.items()},
-                    body,
-                    operation,
-                )
-            )
-        if route is None:
-            self._send(h, _Answer(404, _error("no such endpoint")))
-            return
-        if operation == "storage_put":
-            auth_ok = True  # a presigned URL: the signature is the auth
-        elif operation == "chunk":
-            auth_ok = h.headers.get("Authorization") == f"Bearer {CHUNK_TOKEN}"
-        else:
-            auth_ok = f"cli_token={self.token}" in (h.headers.get("Cookie") or "")
-        if not auth_ok:
-            self._send(h, _Answer(401, _error("Unauthorized")))
-            return
-        fault = self._take_fault(operation)
-        if fault is not None and fault.kind == "slow":
-            time.sleep(fault.delay_s)
-        if fault is not None and fault.kind in ("status", "drop") and not fault.after:
-            self._fault(h, fault)
-            return
-        try:
-            with self.world.lock:
-                answer = route[2](query=query, body=body or {}, raw=raw, **route[1].groupdict())
-        except KeyError as exc:
-            answer = _Answer(404, _error(f"not found: {exc}"))
-        except (ValueError, TypeError) as exc:
-            answer = _Answer(400, _error(f"bad request: {exc}"))
-        if fault is not None and (fault.kind == "after" or (fault.kind == "drop" and fault.after)):
-            self._fault(h, fault)
-            return
-        self._send(h, answer)
-
-    def _fault(self, h: BaseHTTPRequestHandler, fault: Fault) -> None:
-        if fault.kind == "drop":
-            with contextlib.suppress(OSError):
-                h.connection.shutdown(socket.SHUT_RDWR)
-            h.close_connection = True
-            return
-        headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-        self._send(h, _Answer(fault.status, _error("injected fault"), headers=headers))
-
-    def _send(self, h: BaseHTTPRequestHandler, answer: _Answer) -> None:
-        if answer.raw is not None:
-            data, kind = answer.raw, "application/octet-stream"
-        elif answer.body is None and answer.status == 204:
-            data, kind = b"", "application/json"
-        else:
-            data, kind = json.dumps(answer.body).encode(), "application/json"
-        h.send_response(answer.status)
-        h.send_header("Content-Type", kind)
-        h.send_header("Content-Length", str(len(data)))
-        h.send_header("x-trace-id", "emulator")
-        for name, value in answer.headers.items():
-            h.send_header(name, value)
-        h.end_headers()
-        with contextlib.suppress(OSError):
-            h.wfile.write(data)
-
     # -- the API ---------------------------------------------------------------------------
 
-    def _build_routes(self) -> list[Route]:
-        def r(method: str, path: str, op: str, fn: Callable[..., _Answer]) -> Route:
-            return (method, re.compile(path), op, fn)
-
+    def routes(self) -> list[Route]:
+        r = route
         objects = _Objects(self)
         return [
             r("GET", "/api/v2/userinfo/", "userinfo", objects.userinfo),
@@ -327,7 +114,7 @@ class AnyscaleEmulator:
                 "GET",
                 "/api/v2/workos/deployment_infra",
                 "deployment_infra",
-                lambda **_: _Answer(body={"result": {"deployment_infra": "aws"}}),
+                lambda **_: Answer(body={"result": {"deployment_infra": "aws"}}),
             ),
             r(
                 "POST",
@@ -392,8 +179,8 @@ def _error(message: str) -> dict[str, Any]:
     return {"error": {"detail": message, "message": message}}
 
 
-def _one(value: Any) -> _Answer:
-    return _Answer(body={"result": value})
+def _one(value: Any) -> Answer:
+    return Answer(body={"result": value})
 
 
 def _q(query: dict[str, list[str]], name: str) -> str | None:
@@ -421,7 +208,7 @@ class _Objects:
         self.e = emulator
         self.world = emulator.world
 
-    def userinfo(self, **_: Any) -> _Answer:
+    def userinfo(self, **_: Any) -> Answer:
         return _one(
             {
                 **_MINI_USER,
@@ -467,21 +254,21 @@ class _Objects:
             config["cloud"] = {"id": st.CLOUD_ID, "name": "emulator", "provider": "AWS"}
         return found
 
-    def compute_search(self, **_: Any) -> _Answer:
-        return _Answer(
+    def compute_search(self, **_: Any) -> Answer:
+        return Answer(
             body={
                 "results": [self._compute(decorated=True)],
                 "metadata": {"total": 1, "next_paging_token": None},
             }
         )
 
-    def compute(self, **_: Any) -> _Answer:
+    def compute(self, **_: Any) -> Answer:
         return _one(self._compute(decorated=True))
 
-    def compute_ext(self, **_: Any) -> _Answer:
+    def compute_ext(self, **_: Any) -> Answer:
         return _one(self._compute(decorated=False))
 
-    def cloud(self, **_: Any) -> _Answer:
+    def cloud(self, **_: Any) -> Answer:
         return _one(
             {
                 "id": st.CLOUD_ID,
@@ -511,15 +298,15 @@ class _Objects:
             "organization_id": "org_emulator",
         }
 
-    def project(self, **_: Any) -> _Answer:
+    def project(self, **_: Any) -> Answer:
         return _one(self._project())
 
-    def project_search(self, **_: Any) -> _Answer:
-        return _Answer(
+    def project_search(self, **_: Any) -> Answer:
+        return Answer(
             body={"results": [self._project()], "metadata": {"total": 1, "next_paging_token": None}}
         )
 
-    def build(self, **_: Any) -> _Answer:
+    def build(self, **_: Any) -> Answer:
         return _one(
             {
                 "id": st.BUILD_ID,
@@ -543,7 +330,7 @@ class _Objects:
             }
         )
 
-    def cluster_env(self, **_: Any) -> _Answer:
+    def cluster_env(self, **_: Any) -> Answer:
         return _one(
             {
                 "id": st.CLUSTER_ENV_ID,
@@ -563,7 +350,7 @@ class _Objects:
     def _wire(self, job: st.Job) -> dict[str, Any]:
         return job.wire(self.e.url, position=self.world.position(job))
 
-    def create(self, body: dict[str, Any], **_: Any) -> _Answer:
+    def create(self, body: dict[str, Any], **_: Any) -> Answer:
         if not isinstance(body.get("config"), dict) or not body["config"].get("entrypoint"):
             raise ValueError("config.entrypoint is required")
         for name in ("build_id", "compute_config_id"):
@@ -571,10 +358,10 @@ class _Objects:
                 raise ValueError(f"config.{name} is required")
         return _one(self._wire(self.world.create_job(body)))
 
-    def get_job(self, id: str, **_: Any) -> _Answer:
+    def get_job(self, id: str, **_: Any) -> Answer:
         return _one(self._wire(self._job(id)))
 
-    def runs(self, body: dict[str, Any], **_: Any) -> _Answer:
+    def runs(self, body: dict[str, Any], **_: Any) -> Answer:
         found: dict[str, list[dict[str, Any]]] = {}
         for job_id in body.get("ha_job_ids") or []:
             job = self.world.jobs.get(job_id)
@@ -583,9 +370,9 @@ class _Objects:
                 if body.get("run_name"):
                     runs = [run for run in runs if run["name"] == body["run_name"]]
                 found[job_id] = runs[: int(body.get("max_runs_per_job") or 100)]
-        return _Answer(body={"results": found})
+        return Answer(body={"results": found})
 
-    def list_jobs(self, query: dict[str, list[str]], **_: Any) -> _Answer:
+    def list_jobs(self, query: dict[str, list[str]], **_: Any) -> Answer:
         jobs = list(self.world.jobs.values())
         archive = _q(query, "archive_status") or "NOT_ARCHIVED"
         if archive == "NOT_ARCHIVED":
@@ -609,33 +396,33 @@ class _Objects:
         start = int(_q(query, "paging_token") or 0)
         page = jobs[start : start + count]
         following = str(start + count) if start + count < len(jobs) else None
-        return _Answer(
+        return Answer(
             body={
                 "results": [self._wire(j) for j in page],
                 "metadata": {"total": len(jobs), "next_paging_token": following},
             }
         )
 
-    def terminate(self, id: str, **_: Any) -> _Answer:
+    def terminate(self, id: str, **_: Any) -> Answer:
         job = self._job(id)
         self.world.terminate(job)
         return _one(self._wire(job))
 
-    def archive(self, id: str, **_: Any) -> _Answer:
+    def archive(self, id: str, **_: Any) -> Answer:
         job = self._job(id)
         if job.state not in ("SUCCESS", "TERMINATED", "OUT_OF_RETRIES", "BROKEN"):
             raise ValueError(f"job {id} is {job.state}; only a finished job can be archived")
         job.archived_at = job.archived_at or st.now()
-        return _Answer(204)
+        return Answer(204)
 
-    def delete(self, id: str, **_: Any) -> _Answer:
+    def delete(self, id: str, **_: Any) -> Answer:
         job = self._job(id)
         if job.state not in st.TERMINAL:
             raise ValueError(f"job {id} is {job.state}; only a finished job can be deleted")
         del self.world.jobs[id]
-        return _Answer(204)
+        return Answer(204)
 
-    def log_chunks(self, id: str, query: dict[str, list[str]], **_: Any) -> _Answer:
+    def log_chunks(self, id: str, query: dict[str, list[str]], **_: Any) -> Answer:
         run = self.world.runs[id]
         size = max(1, min(1000, int(_q(query, "page_size") or 400)))
         start = int(_q(query, "next_page_token") or 0)
@@ -664,7 +451,7 @@ class _Objects:
             }
         )
 
-    def presigned_url(self, body: dict[str, Any], **_: Any) -> _Answer:
+    def presigned_url(self, body: dict[str, Any], **_: Any) -> Answer:
         name = str(body["file_name"])
         if "/" in name or body.get("access_mode") != "WRITE":
             raise ValueError("file_name must be a bare name and access_mode WRITE")
@@ -682,12 +469,12 @@ class _Objects:
             }
         )
 
-    def storage_put(self, name: str, raw: bytes, **_: Any) -> _Answer:
+    def storage_put(self, name: str, raw: bytes, **_: Any) -> Answer:
         self.world.storage[name] = raw
-        return _Answer(200, {})
+        return Answer(200, {})
 
-    def chunk(self, run: str, index: str, **_: Any) -> _Answer:
+    def chunk(self, run: str, index: str, **_: Any) -> Answer:
         found = self.world.runs[run]
         if int(index) >= len(found.chunks):
             raise KeyError(f"chunk {index}")
-        return _Answer(raw=found.chunk_bytes(int(index)))
+        return Answer(raw=found.chunk_bytes(int(index)))

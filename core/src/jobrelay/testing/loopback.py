@@ -1,0 +1,249 @@
+"""A stateful HTTP emulator on a loopback port: routes, auth, faults and the request log.
+
+An emulator subclasses :class:`LoopbackEmulator`, lists its endpoints in :meth:`routes`
+(method, path pattern, operation name, handler) and says in :meth:`authorized` which
+requests it accepts. Every request is recorded (:class:`~jobrelay.testing.faults.RequestLog`)
+before anything else, then checked against the fault script
+(:class:`~jobrelay.testing.faults.Faults`), then handled under :attr:`lock`. A handler gets
+``query``, ``body`` (parsed JSON, ``{}`` for none), ``raw``, ``headers`` and the pattern's named
+groups as keyword arguments and returns an :class:`Answer`; a ``KeyError`` it raises is a
+404, a ``ValueError``/``TypeError`` a 400.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import tempfile
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+from jobrelay.testing.faults import Fault, FaultKind, Faults, RecordedRequest, RequestLog
+
+__all__ = ["Answer", "LoopbackEmulator", "Route", "route"]
+
+
+@dataclass
+class Answer:
+    """What a handler answers: a JSON ``body``, or ``raw`` bytes of ``content_type``."""
+
+    status: int = 200
+    body: Any = None
+    raw: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/octet-stream"
+
+
+Route = tuple[str, re.Pattern[str], str, Callable[..., Answer]]
+
+
+def route(method: str, path: str, operation: str, handler: Callable[..., Answer]) -> Route:
+    """One endpoint: ``path`` is a regular expression matched against the whole path."""
+    return (method, re.compile(path), operation, handler)
+
+
+class LoopbackEmulator(ABC):
+    """The server half of an emulator. ``workdir`` (a temporary folder by default) is where
+    the emulator keeps what its jobs need; ``requests`` and ``faults`` are for tests."""
+
+    thread_name = "emulator"
+    answer_headers: Mapping[str, str] = {}  # sent with every answer
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, workdir: Path | None = None):
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix=f"{self.thread_name}-")
+            workdir = Path(self._tmp.name)
+        self.workdir = workdir
+        self.requests = RequestLog()
+        self.faults = Faults()
+        self.lock: Any = threading.RLock()  # held while a handler runs
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self.host = host
+        self.port: int = self._server.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+        self._thread: threading.Thread | None = None
+        self._routes: list[Route] = []
+
+    # -- what an emulator provides ---------------------------------------------------------
+
+    @abstractmethod
+    def routes(self) -> list[Route]:
+        """The endpoints, tried in order."""
+
+    @abstractmethod
+    def authorized(self, operation: str, headers: Mapping[str, str]) -> bool:
+        """Whether a request of ``operation`` with these (lower-cased) headers is let in."""
+
+    def error_body(self, status: int, message: str) -> Any:
+        """The JSON body of an error answer (the platform's own error shape)."""
+        return {"detail": message}
+
+    def on_start(self) -> None:
+        """Start what the emulator runs besides the server (a job scheduler)."""
+        return
+
+    def on_stop(self) -> None:
+        """Stop it again; called after the server stopped."""
+        return
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self._routes = self.routes()
+        self.on_start()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"{self.thread_name}-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve until interrupted (Ctrl-C), then stop."""
+        if self._thread is None:
+            self.start()
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+        self._server.server_close()
+        self.on_stop()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- test helpers ----------------------------------------------------------------------
+
+    def add_fault(self, operation: str, kind: FaultKind = "status", **options: Any) -> Fault:
+        """Script a fault (see :mod:`jobrelay.testing.faults`)."""
+        return self.faults.add(operation, kind, **options)
+
+    def calls(self, operation: str) -> list[RecordedRequest]:
+        return self.requests.calls(operation)
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        emulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _serve(self) -> None:
+                emulator._serve(self)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        return Handler
+
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(h.path)
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw and h.command != "PUT" else None
+        except ValueError:
+            body = None
+        query = parse_qs(parts.query, keep_blank_values=True)
+        headers = {k.lower(): v for k, v in h.headers.items()}
+        found = next(
+            (
+                (op, m, fn)
+                for method, pattern, op, fn in self._routes
+                if method == h.command and (m := pattern.fullmatch(parts.path))
+            ),
+            None,
+        )
+        operation = found[0] if found else "unknown"
+        self.requests.record(
+            RecordedRequest(h.command, parts.path, query, headers, body, operation)
+        )
+        if found is None:
+            self._send(h, Answer(404, self.error_body(404, "no such endpoint")))
+            return
+        if not self.authorized(operation, headers):
+            self._send(h, Answer(401, self.error_body(401, "Unauthorized")))
+            return
+        fault = self.faults.take(operation)
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.delay_s)
+        if fault is not None and fault.before_handler:
+            self._fault(h, fault)
+            return
+        try:
+            with self.lock:
+                answer = found[2](
+                    query=query,
+                    body={} if body is None else body,
+                    raw=raw,
+                    headers=headers,
+                    **found[1].groupdict(),
+                )
+        except KeyError as exc:
+            answer = Answer(404, self.error_body(404, f"not found: {exc}"))
+        except (ValueError, TypeError) as exc:
+            answer = Answer(400, self.error_body(400, f"bad request: {exc}"))
+        if fault is not None and fault.after_handler:
+            self._fault(h, fault)
+            return
+        self._send(h, answer)
+
+    def _fault(self, h: BaseHTTPRequestHandler, fault: Fault) -> None:
+        if fault.kind == "drop":
+            with contextlib.suppress(OSError):
+                h.connection.shutdown(socket.SHUT_RDWR)
+            h.close_connection = True
+            return
+        body = self.error_body(fault.status, fault.message)
+        self._send(h, Answer(fault.status, body, headers=fault.headers()))
+
+    def _send(self, h: BaseHTTPRequestHandler, answer: Answer) -> None:
+        if answer.raw is not None:
+            data, kind = answer.raw, answer.content_type
+        elif answer.body is None and answer.status == 204:
+            data, kind = b"", "application/json"
+        else:
+            data, kind = json.dumps(answer.body).encode(), "application/json"
+        h.send_response(answer.status)
+        h.send_header("Content-Type", kind)
+        h.send_header("Content-Length", str(len(data)))
+        for name, value in {**self.answer_headers, **answer.headers}.items():
+            h.send_header(name, value)
+        h.end_headers()
+        with contextlib.suppress(OSError):
+            h.wfile.write(data)
