@@ -19,6 +19,8 @@ from jobrelay import JobSpec, JobState
 from jobrelay.platforms.wandb import WandbArtifactStore, WandbPlatform
 from jobrelay.testing.wandb import Outcome, WandbEmulator
 
+from tests.platforms.wandb.sdk_runner import sdk_env
+
 pytestmark = pytest.mark.timeout(120)
 
 SDK_SCRIPT = textwrap.dedent(
@@ -46,25 +48,6 @@ SDK_SCRIPT = textwrap.dedent(
     print("RESULT " + json.dumps(out))
     """
 )
-
-
-def sdk_env(emulator: WandbEmulator, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    env.update(
-        WANDB_BASE_URL=emulator.url,
-        WANDB_API_KEY=emulator.api_key,
-        WANDB_SILENT="true",
-        WANDB_DIR=str(tmp_path / "wandb-dir"),
-        WANDB_CACHE_DIR=str(tmp_path / "wandb-cache"),
-        WANDB_CONFIG_DIR=str(tmp_path / "wandb-config"),
-        WANDB_DATA_DIR=str(tmp_path / "wandb-data"),
-        WANDB_ARTIFACT_DIR=str(tmp_path / "wandb-artifacts"),
-        WANDB_ERROR_REPORTING="false",
-        WANDB_DISABLE_CODE="true",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-    )
-    return env
 
 
 async def test_official_sdk_reads_jobrelay_artifacts_queued_runs_and_runs(

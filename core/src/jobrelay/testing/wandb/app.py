@@ -9,6 +9,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -21,12 +22,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from jobrelay.testing.wandb.faults import Fault, Faults
+from jobrelay.testing.wandb.file_stream import apply_file_stream
 from jobrelay.testing.wandb.mutations import MutationRoot
 from jobrelay.testing.wandb.resolvers import Context, QueryRoot
 from jobrelay.testing.wandb.state import EmulatorError
 from jobrelay.testing.wandb.storage import StorageRequest
 
-__all__ = ["DroppedConnection", "GraphQLRequest", "build_app"]
+__all__ = ["DroppedConnection", "FileStreamPost", "GraphQLRequest", "build_app"]
+
+log = logging.getLogger("jobrelay.testing.wandb")
 
 
 class DroppedConnection(Exception):
@@ -41,6 +45,17 @@ class GraphQLRequest:
     root_fields: tuple[str, ...]
     variables: dict[str, Any] = field(default_factory=dict)
     user_agent: str = ""
+    query: str = ""
+    errors: list[str] = field(default_factory=list)  # what the emulator answered in ``errors``
+
+
+@dataclass(frozen=True)
+class FileStreamPost:
+    """One post to a run's file stream: the body's keys and those the emulator ignored."""
+
+    run: str
+    keys: tuple[str, ...]
+    ignored: tuple[str, ...]
 
 
 def _credentials_ok(request: Request, api_keys: set[str]) -> bool:
@@ -91,6 +106,7 @@ def build_app(
     faults: Faults,
     api_keys: set[str],
     requests: list[GraphQLRequest],
+    stream_log: list[FileStreamPost],
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> Starlette:
     """The ASGI app over one emulated world."""
@@ -109,11 +125,14 @@ def build_app(
             return JSONResponse({"errors": [{"message": exc.message}]})
         operation, roots = _names(document, body.get("operationName") or None)
         variables = body.get("variables") or {}
-        requests.append(
-            GraphQLRequest(
-                operation, tuple(roots), variables, request.headers.get("user-agent", "")
-            )
+        logged = GraphQLRequest(
+            operation,
+            tuple(roots),
+            variables,
+            request.headers.get("user-agent", ""),
+            query=body["query"],
         )
+        requests.append(logged)
         fault = faults.take([operation, *roots])
         if fault is not None:
             response = await _fault_response(fault)
@@ -121,7 +140,12 @@ def build_app(
                 return response
         errors = validate(schema, document)
         if errors:
-            return JSONResponse({"errors": [{"message": e.message} for e in errors]})
+            # The server's own text first (the SDK branches on "Cannot query field ..."), then
+            # the operation's name, so an operation the emulator does not model is plain to see.
+            messages = [f"{e.message} (operation {operation or '<anonymous>'!r})" for e in errors]
+            log.warning("GraphQL operation %r refused: %s", operation, "; ".join(messages))
+            logged.errors.extend(messages)
+            return JSONResponse({"errors": [{"message": m} for m in messages]})
         root: Any = MutationRoot(context) if "mutation" in _kind(document) else QueryRoot(context)
         result = execute(
             schema,
@@ -138,6 +162,7 @@ def build_app(
                 {"message": _message(e), "path": e.path}
                 for e in result.errors  # type: ignore[union-attr]
             ]
+            logged.errors.extend(e["message"] for e in payload["errors"])
         return JSONResponse(payload)
 
     async def storage_endpoint(request: Request) -> Response:
@@ -194,13 +219,14 @@ def build_app(
         run = world.run(p["entity"], p["project"], p["run"])
         if run is None:
             return JSONResponse({"error": "run not found"}, status_code=404)
-        body = await request.json()
-        for name, chunk in (body.get("files") or {}).items():
-            lines = chunk.get("content") or []
-            world.append_run_file(run, name, "".join(f"{line}\n" for line in lines).encode())
-        if body.get("complete"):
-            code = int(body.get("exitcode") or 0)
-            world.finish_run(run, "finished" if code == 0 else "failed", code)
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "file_stream body is not JSON"}, status_code=400)
+        if not isinstance(body, dict):
+            return JSONResponse({"error": "file_stream body must be an object"}, status_code=400)
+        ignored = apply_file_stream(world, run, body)
+        stream_log.append(FileStreamPost(run.name, tuple(sorted(body)), tuple(ignored)))
         return JSONResponse({"exitcode": None, "limits": {}})
 
     return Starlette(

@@ -29,6 +29,7 @@ __all__ = [
     "create_manifest",
     "delete_aliases",
     "manifest_storage_path",
+    "update_manifest",
 ]
 
 
@@ -133,9 +134,42 @@ def create_manifest(
         artifact.manifest_id = artifact.manifest_id or gql_id("ArtifactManifest", artifact.number)
         path = manifest_storage_path(artifact, data["name"])
         artifact.manifest_path = path
+        artifact.manifest_type = data.get("type") or "FULL"
+        if artifact.manifest_type == "PATCH":
+            raise EmulatorError("patch manifests (distributed artifacts) are not modelled")
+        artifact.base_artifact_id = data.get("baseArtifactID")
         if data.get("digest"):
             expected_md5[path] = data["digest"]
         return artifact, path
+
+
+def update_manifest(
+    world: World, data: dict[str, Any], expected_md5: dict[str, str]
+) -> tuple[ArtifactRecord, str]:
+    """``updateArtifactManifest``: the digest (and upload) of a reserved incremental manifest."""
+    with world.lock:
+        manifest_id = data["artifactManifestID"]
+        found = [a for a in world.artifacts.values() if a.manifest_id == manifest_id]
+        path = found[0].manifest_path if found else None
+        if path is None:
+            raise EmulatorError(f"artifact manifest {manifest_id} not found")
+        artifact = found[0]
+        if artifact.state != "PENDING":
+            raise EmulatorError(f"artifact {artifact.id} is {artifact.state}, not PENDING")
+        if data.get("baseArtifactID"):
+            artifact.base_artifact_id = data["baseArtifactID"]
+        if data.get("digest"):
+            expected_md5[path] = data["digest"]
+        return artifact, path
+
+
+def _base_entries(world: World, artifact: ArtifactRecord, coll: Collection) -> dict[str, Any]:
+    """What an incremental version starts from: its base, else the collection's latest."""
+    if artifact.manifest_type != "INCREMENTAL":
+        return {}
+    base_id = artifact.base_artifact_id or coll.aliases.get("latest")
+    base = world.artifacts.get(base_id or "")
+    return dict(base.entries) if base is not None else {}
 
 
 def create_artifact_files(
@@ -167,14 +201,23 @@ def commit_artifact(world: World, artifact_id: str) -> ArtifactRecord:
             raise EmulatorError(f"artifact {artifact_id} has no uploaded manifest")
         contents = json.loads(raw)["contents"]
         coll = world.collections[artifact.collection_id]
-        entries: dict[str, ManifestEntry] = {}
+        entries: dict[str, ManifestEntry] = _base_entries(world, artifact, coll)
         for path, entry in contents.items():
             if "ref" not in entry and blob_path(coll.entity, entry["digest"]) not in world.blobs:
                 raise EmulatorError(f"file {path!r} of artifact {artifact_id} was not uploaded")
             entries[path] = ManifestEntry(
-                entry["digest"], int(entry.get("size", 0)), entry.get("birthArtifactID")
+                entry["digest"],
+                int(entry.get("size", 0)),
+                entry.get("birthArtifactID"),
+                entry.get("ref"),
             )
         digest = _manifest_digest({p: e.digest for p, e in entries.items()})
+        sent = _manifest_digest({p: e["digest"] for p, e in contents.items()})
+        if artifact.manifest_type == "INCREMENTAL" and artifact.digest == sent:
+            # The client knows only its own entries; the version's digest covers all of them,
+            # and its stored manifest is the full one a reader downloads.
+            artifact.digest = digest
+            artifact.manifest_path = _write_full_manifest(world, artifact, raw, entries)
         if digest != artifact.digest:
             raise EmulatorError(
                 f"artifact digest {artifact.digest} does not match its manifest ({digest})"
@@ -188,6 +231,24 @@ def commit_artifact(world: World, artifact_id: str) -> ArtifactRecord:
             coll.aliases[alias] = artifact.id
         _link_run(world, artifact, artifact.run_name, coll.entity, coll.project)
         return artifact
+
+
+def _write_full_manifest(
+    world: World, artifact: ArtifactRecord, raw: bytes, entries: dict[str, ManifestEntry]
+) -> str:
+    manifest = json.loads(raw)
+    contents: dict[str, Any] = {}
+    for path, entry in sorted(entries.items()):
+        item: dict[str, Any] = {"digest": entry.digest, "size": entry.size}
+        if entry.birth_artifact_id:
+            item["birthArtifactID"] = entry.birth_artifact_id
+        if entry.ref:
+            item["ref"] = entry.ref
+        contents[path] = item
+    manifest["contents"] = contents
+    path = manifest_storage_path(artifact, "wandb_manifest.json")
+    world.blobs[path] = json.dumps(manifest).encode()
+    return path
 
 
 def add_aliases(world: World, artifact_id: str, aliases: list[dict[str, Any]]) -> None:

@@ -22,7 +22,7 @@ from graphql import build_schema
 from starlette.applications import Starlette
 
 from jobrelay.testing.wandb.agent import LaunchAgent, Outcome
-from jobrelay.testing.wandb.app import GraphQLRequest, build_app
+from jobrelay.testing.wandb.app import FileStreamPost, GraphQLRequest, build_app
 from jobrelay.testing.wandb.faults import Faults
 from jobrelay.testing.wandb.resolvers import Context
 from jobrelay.testing.wandb.schema import SDL
@@ -58,6 +58,7 @@ class WandbEmulator:
         self.world = World(entity)
         self.faults = Faults()
         self.requests: list[GraphQLRequest] = []
+        self.file_stream_posts: list[FileStreamPost] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
@@ -75,9 +76,18 @@ class WandbEmulator:
         self._schema.get_type("ArtifactCollection").resolve_type = (  # type: ignore[union-attr]
             lambda value, info, abstract: "ArtifactSequence"
         )
+        self._schema.get_type("Initiator").resolve_type = (  # type: ignore[union-attr]
+            lambda value, info, abstract: "Run"
+        )
         context = Context(self.world, self.storage, self.url)
         self.app: Starlette = build_app(
-            self._schema, context, self.faults, {api_key}, self.requests, self._lifespan
+            self._schema,
+            context,
+            self.faults,
+            {api_key},
+            self.requests,
+            self.file_stream_posts,
+            self._lifespan,
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None

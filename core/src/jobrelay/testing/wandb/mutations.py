@@ -16,9 +16,9 @@ from jobrelay.testing.wandb.resolvers import (
     Context,
     Info,
     ProjectView,
-    RunView,
     connection,
 )
+from jobrelay.testing.wandb.run_views import RunView
 from jobrelay.testing.wandb.state import EmulatorError, ResourceConfig, gql_id
 
 __all__ = ["MutationRoot"]
@@ -215,6 +215,23 @@ class MutationRoot:
         run, inserted = self._world.upsert_run(entity, project, name, **fields)
         return {"bucket": RunView(self._c, run), "inserted": inserted}
 
+    def createRunFiles(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        """Upload URLs for run files (``run.save``, ``wandb-summary.json``, ``config.yaml``)."""
+        run = self._world.run(input["entityName"], input["projectName"], input["runName"])
+        if run is None:
+            raise EmulatorError(
+                f"run {input['entityName']}/{input['projectName']}/{input['runName']} not found"
+            )
+        files = []
+        for name in input["files"]:
+            if not name or name.startswith("/") or ".." in name.split("/"):
+                raise EmulatorError(f"invalid run file name {name!r}")
+            record = self._world.run_file(run, name)
+            files.append(
+                {"name": name, "uploadUrl": self._c.storage.upload_url(record.storage_path)}
+            )
+        return {"runID": run.id, "uploadHeaders": [], "files": files}
+
     # -- artifacts -----------------------------------------------------------------------
 
     def createArtifact(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +245,10 @@ class MutationRoot:
         return {"artifactManifest": self._manifest(artifact.manifest_id or "", path)}
 
     def updateArtifactManifest(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
-        raise EmulatorError("incremental and patch manifests are not supported by the emulator")
+        artifact, path = artifact_ops.update_manifest(
+            self._world, input, self._c.storage.expected_md5
+        )
+        return {"artifactManifest": self._manifest(artifact.manifest_id or "", path)}
 
     def _manifest(self, manifest_id: str, path: str) -> dict[str, Any]:
         return {

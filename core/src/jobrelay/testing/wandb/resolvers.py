@@ -7,9 +7,11 @@ method names are the schema's field names.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLResolveInfo
 
@@ -19,11 +21,13 @@ from jobrelay.testing.wandb.state import (
     Item,
     ProjectRecord,
     Queue,
-    RunRecord,
     World,
     gql_id,
 )
 from jobrelay.testing.wandb.storage import StorageSigner
+
+if TYPE_CHECKING:
+    from jobrelay.testing.wandb.run_views import RunView
 
 __all__ = ["Context", "QueryRoot", "artifact_view", "connection", "file_view", "item_view"]
 
@@ -136,82 +140,7 @@ class QueueView:
             return connection([item_view(i) for i in items], first, after)
 
 
-class RunView:
-    def __init__(self, context: Context, run: RunRecord) -> None:
-        self._c, self._r = context, run
-        project = context.world.project(run.entity, run.project)
-        self.id, self.name = run.id, run.name
-        self.projectId = str(project.internal_id) if project else "0"
-        self.tags, self.displayName, self.sweepName = run.tags, run.display_name or run.name, None
-        self.state, self.group, self.jobType = run.state, None, run.job_type
-        self.commit, self.readOnly, self.createdAt = None, False, run.created_at
-        self.heartbeatAt, self.description, self.notes = run.heartbeat_at, None, run.notes
-        self.config = json.dumps({k: {"value": v, "desc": None} for k, v in run.config.items()})
-        self.systemMetrics, self.summaryMetrics = "{}", json.dumps(run.summary)
-        self.historyLineCount, self.logLineCount = 0, 0
-        self.user = {"name": context.world.viewer_entity, "username": context.world.viewer_entity}
-        self.historyKeys = {"lastStep": 0, "keys": {}}
-        self.exitcode, self.stopped = run.exitcode, run.stopped
-        self.shouldStop, self.fileCount = run.stopped, len(run.files)
-
-    @property
-    def project(self) -> ProjectView | None:
-        record = self._c.world.project(self._r.entity, self._r.project)
-        return ProjectView(self._c, record) if record else None
-
-    def files(
-        self,
-        info: Info,
-        names: list[str] | None = None,
-        after: str | None = None,
-        first: int | None = None,
-        pattern: str | None = None,
-    ) -> dict[str, Any]:
-        world, run = self._c.world, self._r
-        with world.lock:
-            chosen = [f for f in run.files.values() if not names or f.name in names]
-            if pattern and not names:
-                chosen = [f for f in chosen if _like(f.name, pattern)]
-            base = self._c.base_url
-            nodes = [
-                file_view(
-                    self._c,
-                    name=f.name,
-                    storage_path=f.storage_path,
-                    md5=_b64md5(world.blobs.get(f.storage_path, b"")),
-                    size=len(world.blobs.get(f.storage_path, b"")),
-                    api_url=f"{base}/files/{run.entity}/{run.project}/{run.name}/{f.name}",
-                    mimetype=f.mimetype,
-                    updated_at=f.updated_at,
-                )
-                for f in chosen
-            ]
-        return connection(nodes, first, after)
-
-    def outputArtifacts(
-        self, info: Info, after: str | None = None, first: int | None = None
-    ) -> dict[str, Any]:
-        arts = [self._c.world.artifacts[a] for a in self._r.output_artifacts]
-        return connection([artifact_view(self._c, a) for a in arts], first, after)
-
-    def inputArtifacts(
-        self, info: Info, after: str | None = None, first: int | None = None
-    ) -> dict[str, Any]:
-        arts = [self._c.world.artifacts[a] for a in self._r.input_artifacts]
-        return connection([artifact_view(self._c, a) for a in arts], first, after)
-
-
-def _like(name: str, pattern: str) -> bool:
-    import re
-
-    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, name) is not None
-
-
 def _b64md5(data: bytes) -> str:
-    import base64
-    import hashlib
-
     return base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
@@ -290,7 +219,7 @@ def _artifact_files(
             updated_at=artifact.updated_at,
         )
         for path, entry in sorted(artifact.entries.items())
-        if not names or path in names
+        if (not names or path in names) and entry.ref is None  # a reference is not stored
     ]
 
 
@@ -337,6 +266,23 @@ class ArtifactView:
     ) -> dict[str, Any]:
         return connection(_artifact_files(self._c, self._a, names), first, after)
 
+    @property
+    def createdBy(self) -> Any:
+        from jobrelay.testing.wandb.run_views import RunView
+
+        world, artifact = self._c.world, self._a
+        coll = world.collections[artifact.collection_id]
+        run = world.run(coll.entity, coll.project, artifact.run_name or "")
+        return RunView(self._c, run) if run else None
+
+    def usedBy(self, info: Info, after: str | None = None, first: int | None = None) -> Any:
+        from jobrelay.testing.wandb.run_views import RunView
+
+        world = self._c.world
+        with world.lock:
+            users = [r for r in world.runs.values() if self._a.id in r.input_artifacts]
+        return connection([RunView(self._c, r) for r in users], first, after)
+
 
 class MembershipView:
     def __init__(self, context: Context, artifact: ArtifactRecord) -> None:
@@ -364,13 +310,43 @@ class ProjectView:
         self.id, self.internalId = record.id, str(record.internal_id)
         self.name, self.entityName = record.name, record.entity
         self.entity = {"id": gql_id("Entity", record.entity), "name": record.entity}
+        # Stored nowhere, answered as a new W&B project reads (see UNMODELLED_FIELDS).
+        self.readOnly, self.description, self.access = False, None, "PROJECT"
+        self.views, self.createdAt, self.isBenchmark = "{}", None, False
 
     def run(self, info: Info, name: str) -> RunView | None:
+        from jobrelay.testing.wandb.run_views import RunView
+
         record = self._c.world.run(self._p.entity, self._p.name, name)
         return RunView(self._c, record) if record else None
 
     def bucket(self, info: Info, name: str, missingOk: bool | None = None) -> RunView | None:
         return self.run(info, name)
+
+    def runs(
+        self,
+        info: Info,
+        filters: str | None = None,
+        after: str | None = None,
+        first: int | None = None,
+        order: str | None = None,
+    ) -> dict[str, Any]:
+        from jobrelay.testing.wandb.run_views import RunView, project_runs
+
+        records = project_runs(self._c.world, self._p, filters, order)
+        return connection([RunView(self._c, r) for r in records], first, after)
+
+    def runCount(self, info: Info, filters: str | None = None) -> int:
+        from jobrelay.testing.wandb.run_views import project_runs
+
+        return len(project_runs(self._c.world, self._p, filters, None))
+
+    def artifact(self, info: Info, name: str) -> ArtifactView | None:
+        collection, _, alias = name.partition(":")
+        artifact = self._c.world.resolve_artifact(
+            self._p.entity, self._p.name, collection, alias or "latest"
+        )
+        return ArtifactView(self._c, artifact) if artifact else None
 
     def runQueue(self, info: Info, name: str) -> QueueView | None:
         queue = self._c.world.queue_by_name(self._p.entity, self._p.name, name)
@@ -484,6 +460,7 @@ class QueryRoot:
             "name": name,
             "xxhashDigestsEnabled": False,
             "defaultResourceConfig": default_resource_config,
+            "organization": None,  # a personal entity: no (CoreWeave) organization
         }
 
     def artifact(self, info: Info, id: str) -> ArtifactView | None:

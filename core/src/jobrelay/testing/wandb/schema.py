@@ -5,7 +5,10 @@ the operation documents of ``reference/wandb.md`` (taken from the wandb 0.31.0 w
 ``wandb-core`` sidecar's documents), so the official SDK's documents validate against it. Only
 the parts that those documents and jobrelay use are modelled; a document that selects anything
 else fails with the server's own ``Cannot query field "X" on type "Y"`` message, as an older
-W&B server does.
+W&B server does; the emulator appends the operation's name to that message.
+
+Fields the SDK sends or selects that the emulator does not model are accepted on purpose and
+listed in :data:`UNMODELLED_FIELDS` with what the emulator does with them instead.
 
 Assumption (not in the reference): ``RunQueueItem.runSpec`` and ``RunQueueItem.error`` —
 the spec the agent pops (the push and pop payloads name it ``runSpec``) and the message given
@@ -15,9 +18,44 @@ to ``failRunQueueItem(input: {message, stage, filePaths})``. ``Run.exitcode``, `
 
 from __future__ import annotations
 
-__all__ = ["SDL"]
+from jobrelay.testing.wandb.schema_mutations import MUTATION_SDL
 
-SDL = """
+__all__ = ["SDL", "UNMODELLED_FIELDS"]
+
+# ``Type.field`` -> what the emulator does with it (accepted, never an error).
+UNMODELLED_FIELDS: dict[str, str] = {
+    "CreateArtifactFilesInput.cloudRegionID": "ignored: one storage region",
+    "CreateArtifactInput.storageRegion": "ignored: one storage region",
+    "CreateArtifactInput.digestAlgorithm": "ignored: digests are MANIFEST_MD5",
+    "CreateArtifactInput.clientID": "ignored: clientIDMapping answers null",
+    "CreateArtifactInput.sequenceClientID": "ignored",
+    "CreateArtifactInput.historyStep": "ignored",
+    "CreateArtifactInput.ttlDurationSeconds": "ignored: versions never expire",
+    "CreateArtifactInput.tags": "ignored: versions carry no tags",
+    "CreateArtifactInput.labels": "ignored",
+    "CreateArtifactInput.distributedID": "ignored; PATCH manifests are refused",
+    "UpsertBucketInput.groupName": "ignored: Run.group is null",
+    "UpsertBucketInput.description": "ignored: Run.description is null",
+    "UpsertBucketInput.commit": "ignored: Run.commit is null",
+    "UpsertBucketInput.host": "ignored",
+    "UpsertBucketInput.debug": "ignored",
+    "UpsertBucketInput.jobProgram": "ignored",
+    "UpsertBucketInput.jobRepo": "ignored",
+    "UpsertBucketInput.sweep": "ignored: Run.sweepName is null",
+    "Entity.organization": "null: a personal entity",
+    "Project.readOnly": "false",
+    "Project.description": "null",
+    "Project.access": "PROJECT",
+    "Project.views": "{}",
+    "Project.createdAt": "null",
+    "Project.isBenchmark": "false",
+    "Run.systemMetrics": "{}: system metrics go to Run.events",
+    "Run.parquetHistory": "parquetUrls []: every history row is live data",
+    "CreateRunFilesPayload.uploadHeaders": "[]",
+    "ServerInfo.features": "[]: no optional server features",
+}
+
+_QUERY_SDL = """
 scalar JSONString
 scalar JSON
 scalar DateTime
@@ -71,7 +109,10 @@ type Entity {
   name: String!
   defaultResourceConfig(id: ID!): DefaultResourceConfig
   xxhashDigestsEnabled: Boolean
+  organization: Organization
 }
+
+type Organization { id: ID! name: String! coreWeaveOrganizationId: String }
 
 type DefaultResourceConfig {
   id: ID!
@@ -104,7 +145,20 @@ type Project {
     after: String, first: Int, filters: JSONString, order: String
   ): ArtifactCollectionConnection!
   artifactType(name: String!): ArtifactType
+  artifact(name: String!): Artifact
+  runCount(filters: JSONString): Int!
+  runs(
+    filters: JSONString, after: String, first: Int, order: String
+  ): RunConnection!
+  readOnly: Boolean
+  description: String
+  access: String
+  views: JSONString
+  createdAt: DateTime
+  isBenchmark: Boolean
 }
+type RunEdge { node: Run! cursor: String! }
+type RunConnection { totalCount: Int! edges: [RunEdge!]! pageInfo: PageInfo! }
 type ArtifactCollectionEdge { node: ArtifactCollection cursor: String! }
 type ArtifactCollectionConnection {
   totalCount: Int!
@@ -149,6 +203,8 @@ type RunQueueItem {
 type RunQueueItemEdge { node: RunQueueItem! cursor: String! }
 type RunQueueItemConnection { edges: [RunQueueItemEdge!]! pageInfo: PageInfo! }
 
+type ParquetHistory { parquetUrls: [String!]! liveData: [JSON!]! }
+
 type RunUser { name: String username: String }
 
 type Run {
@@ -173,6 +229,14 @@ type Run {
   summaryMetrics: JSONString
   historyLineCount: Int
   logLineCount: Int
+  eventsLineCount: Int
+  historyTail: String
+  eventsTail: String
+  wandbConfig(keys: [String!]): JSONString
+  history(samples: Int, minStep: Int64, maxStep: Int64): [String!]!
+  events(samples: Int): [String!]!
+  sampledHistory(specs: [JSONString!]!): [JSON!]!
+  parquetHistory(liveKeys: [String!]!): ParquetHistory!
   user: RunUser
   historyKeys: JSON
   exitcode: Int
@@ -283,7 +347,11 @@ type Artifact {
   aliases: [ArtifactAlias!]!
   currentManifest: ArtifactManifest
   files(names: [String!], after: String, first: Int): FileConnection!
+  createdBy: Initiator
+  usedBy(after: String, first: Int): RunConnection!
 }
+
+union Initiator = Run | User
 type ArtifactEdge { node: Artifact cursor: String! }
 type VersionedArtifactEdge { node: Artifact cursor: String! version: String! }
 type VersionedArtifactConnection {
@@ -292,249 +360,6 @@ type VersionedArtifactConnection {
   edges: [VersionedArtifactEdge!]!
 }
 type ArtifactConnection { totalCount: Int! pageInfo: PageInfo! edges: [ArtifactEdge!]! }
-
-input PushToRunQueueByNameInput {
-  entityName: String!
-  projectName: String!
-  queueName: String!
-  runSpec: JSONString!
-  priority: Int
-  templateVariableValues: JSONString
-  clientMutationId: String
-}
-type PushToRunQueueByNamePayload {
-  runQueueItemId: ID!
-  runSpec: JSONString
-  clientMutationId: String
-}
-
-input PushToRunQueueInput {
-  queueID: ID!
-  runSpec: JSONString!
-  priority: Int
-  templateVariableValues: JSONString
-  clientMutationId: String
-}
-type PushToRunQueuePayload { runQueueItemId: ID! clientMutationId: String }
-
-input PopFromRunQueueInput {
-  entityName: String!
-  projectName: String!
-  queueName: String!
-  launchAgentId: ID
-  clientMutationId: String
-}
-type PopFromRunQueuePayload { runQueueItemId: ID! runSpec: JSONString! clientMutationId: String }
-
-input AckRunQueueItemInput { runQueueItemId: ID! runName: String! clientMutationId: String }
-input FailRunQueueItemInput {
-  runQueueItemId: ID!
-  message: String!
-  stage: String!
-  filePaths: [String!]
-  clientMutationId: String
-}
-input DeleteFromRunQueueInput { queueID: ID! runQueueItemId: ID! clientMutationId: String }
-input DeleteRunQueuesInput { queueIDs: [ID!] clientMutationId: String }
-type SuccessPayload { success: Boolean! clientMutationId: String }
-
-input UpsertModelInput {
-  name: String
-  entityName: String
-  description: String
-  id: String
-  access: String
-  clientMutationId: String
-}
-type UpsertModelPayload {
-  project: Project
-  model: Project
-  inserted: Boolean
-  clientMutationId: String
-}
-
-input CreateDefaultResourceConfigInput {
-  entityName: String!
-  resource: String!
-  config: JSONString!
-  templateVariables: JSONString
-  clientMutationId: String
-}
-type CreateDefaultResourceConfigPayload {
-  defaultResourceConfigID: ID
-  success: Boolean!
-  clientMutationId: String
-}
-
-input CreateRunQueueInput {
-  entityName: String!
-  projectName: String!
-  queueName: String!
-  access: RunQueueAccessType!
-  prioritizationMode: RunQueuePrioritizationMode
-  defaultResourceConfigID: ID
-  clientMutationId: String
-}
-type CreateRunQueuePayload { success: Boolean! queueID: ID clientMutationId: String }
-
-input UpsertRunQueueInput {
-  entityName: String!
-  projectName: String!
-  queueName: String!
-  resourceType: String!
-  resourceConfig: JSONString!
-  templateVariables: JSONString
-  prioritizationMode: RunQueuePrioritizationMode
-  externalLinks: JSONString
-  clientMutationId: String
-}
-type UpsertRunQueuePayload {
-  success: Boolean!
-  configSchemaValidationErrors: [String!]
-  clientMutationId: String
-}
-
-input StopRunInput { id: ID! clientMutationId: String }
-input UpdateRunStateInput { id: ID! state: String! clientMutationId: String }
-
-input UpsertBucketInput {
-  id: String
-  name: String
-  groupName: String
-  modelName: String
-  entityName: String
-  description: String
-  displayName: String
-  notes: String
-  config: JSONString
-  commit: String
-  host: String
-  debug: Boolean
-  jobProgram: String
-  jobRepo: String
-  jobType: String
-  state: String
-  sweep: String
-  tags: [String!]
-  summaryMetrics: JSONString
-  clientMutationId: String
-}
-type UpsertBucketPayload { bucket: Run inserted: Boolean clientMutationId: String }
-
-input ArtifactAliasInput { alias: String! artifactCollectionName: String! }
-input ArtifactCollectionAliasInput {
-  alias: String!
-  artifactCollectionName: String!
-  entityName: String!
-  projectName: String!
-}
-input TagInput { tagName: String! tagCategoryName: String attributes: String }
-
-input CreateArtifactInput {
-  entityName: String!
-  projectName: String!
-  artifactTypeName: String!
-  artifactCollectionName: String
-  artifactCollectionNames: [String!]
-  runName: String
-  digest: String!
-  digestAlgorithm: ArtifactDigestAlgorithm
-  aliases: [ArtifactAliasInput!]
-  tags: [TagInput!]
-  metadata: JSONString
-  description: String
-  labels: JSONString
-  ttlDurationSeconds: Int64
-  historyStep: Int64
-  distributedID: String
-  enableDigestDeduplication: Boolean
-  clientID: ID
-  sequenceClientID: ID
-  storageRegion: String
-  clientMutationId: String
-}
-type CreateArtifactPayload { artifact: Artifact! clientMutationId: String }
-
-input CreateArtifactManifestInput {
-  artifactID: ID!
-  baseArtifactID: ID
-  name: String!
-  digest: String!
-  entityName: String!
-  projectName: String!
-  runName: String!
-  type: ArtifactManifestType
-  includeUpload: Boolean
-  clientMutationId: String
-}
-input UpdateArtifactManifestInput {
-  artifactManifestID: ID!
-  digest: String
-  baseArtifactID: ID
-  clientMutationId: String
-}
-type ArtifactManifestPayload { artifactManifest: ArtifactManifest! clientMutationId: String }
-
-input UploadPartsInput { partNumber: Int! hexMD5: String! }
-input CreateArtifactFileSpecInput {
-  artifactID: ID!
-  artifactManifestID: ID
-  name: String!
-  md5: String!
-  mimetype: String
-  uploadPartsInput: [UploadPartsInput!]
-}
-input CreateArtifactFilesInput {
-  artifactFiles: [CreateArtifactFileSpecInput!]!
-  storageLayout: ArtifactStorageLayout!
-  clientMutationId: String
-}
-type CreateArtifactFilesPayload { files: FileConnection! clientMutationId: String }
-
-input CommitArtifactInput { artifactID: ID! clientMutationId: String }
-type ArtifactPayload { artifact: Artifact! clientMutationId: String }
-
-input UseArtifactInput {
-  entityName: String!
-  projectName: String!
-  runName: String!
-  artifactID: ID!
-  usedAs: String
-  artifactEntityName: String
-  artifactProjectName: String
-  clientMutationId: String
-}
-
-input AddAliasesInput {
-  artifactID: ID!
-  aliases: [ArtifactCollectionAliasInput!]!
-  clientMutationId: String
-}
-
-type Mutation {
-  pushToRunQueueByName(input: PushToRunQueueByNameInput!): PushToRunQueueByNamePayload
-  pushToRunQueue(input: PushToRunQueueInput!): PushToRunQueuePayload
-  popFromRunQueue(input: PopFromRunQueueInput!): PopFromRunQueuePayload
-  ackRunQueueItem(input: AckRunQueueItemInput!): SuccessPayload
-  failRunQueueItem(input: FailRunQueueItemInput!): SuccessPayload
-  deleteFromRunQueue(input: DeleteFromRunQueueInput!): SuccessPayload
-  deleteRunQueues(input: DeleteRunQueuesInput!): SuccessPayload
-  upsertModel(input: UpsertModelInput!): UpsertModelPayload
-  createDefaultResourceConfig(
-    input: CreateDefaultResourceConfigInput!
-  ): CreateDefaultResourceConfigPayload
-  createRunQueue(input: CreateRunQueueInput!): CreateRunQueuePayload
-  upsertRunQueue(input: UpsertRunQueueInput!): UpsertRunQueuePayload
-  stopRun(input: StopRunInput!): SuccessPayload
-  updateRunState(input: UpdateRunStateInput!): SuccessPayload
-  upsertBucket(input: UpsertBucketInput!): UpsertBucketPayload
-  createArtifact(input: CreateArtifactInput!): CreateArtifactPayload
-  createArtifactManifest(input: CreateArtifactManifestInput!): ArtifactManifestPayload
-  updateArtifactManifest(input: UpdateArtifactManifestInput!): ArtifactManifestPayload
-  createArtifactFiles(input: CreateArtifactFilesInput!): CreateArtifactFilesPayload
-  commitArtifact(input: CommitArtifactInput!): ArtifactPayload
-  useArtifact(input: UseArtifactInput!): ArtifactPayload
-  addAliases(input: AddAliasesInput!): SuccessPayload
-  deleteAliases(input: AddAliasesInput!): SuccessPayload
-}
 """
+
+SDL = _QUERY_SDL + MUTATION_SDL

@@ -121,6 +121,12 @@ class RunRecord:
     files: dict[str, RunFile] = field(default_factory=dict)
     output_artifacts: list[str] = field(default_factory=list)
     input_artifacts: list[str] = field(default_factory=list)
+    # What the SDK's file stream sent: the lines of each streamed file (by line offset), and
+    # for each file the number of lines it held before the stream's first chunk of it.
+    stream_lines: dict[str, list[str]] = field(default_factory=dict)
+    stream_base: dict[str, int] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -144,6 +150,7 @@ class ManifestEntry:
     digest: str
     size: int
     birth_artifact_id: str | None
+    ref: str | None = None  # a reference entry: its bytes live at this URI
 
 
 @dataclass
@@ -161,6 +168,8 @@ class ArtifactRecord:
     run_name: str | None = None
     manifest_id: str | None = None
     manifest_path: str | None = None
+    manifest_type: str = "FULL"  # INCREMENTAL: entries are added to the base version's
+    base_artifact_id: str | None = None
     entries: dict[str, ManifestEntry] = field(default_factory=dict)
     pending_files: dict[str, str] = field(default_factory=dict)  # name -> b64 md5
     aliases_requested: list[str] = field(default_factory=list)
