@@ -76,3 +76,8 @@ def operations_listed(note: Path) -> set[str]:
         if line.startswith("|") and cells and cells[0].startswith("`"):
             names.add(cells[0].strip("`"))
     return names
+
+
+def sdk_operations(emulator: WandbEmulator) -> set[str]:
+    """Names of the GraphQL operations the wandb SDK sent (not jobrelay's own)."""
+    return {r.operation for r in emulator.requests if not r.user_agent.startswith("jobrelay")}

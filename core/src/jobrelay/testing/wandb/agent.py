@@ -6,6 +6,12 @@ the run name (item CLAIMED, ``associatedRunId`` set, no run row yet), then the r
 or for the next items of a queue; without a script, an item whose spec carries an entry point
 runs it for real on the ``local`` platform (its output goes to the run's ``output.log``, a stop
 request cancels it), and any other item simply finishes.
+
+A job it executes gets the environment a real W&B launch agent gives a run (:func:`launch_env`):
+the server's URL and key, the run id, project and entity, the launch config and the input
+artifacts, so ``wandb.init()`` in the job attaches to the run the item was acked with. When the
+job's SDK finishes the run (``complete`` on the file stream), that state stands; otherwise the
+process's exit decides it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from jobrelay.testing.wandb.state import Item, Queue, RunRecord, World
+from jobrelay.testing.wandb.state import ALIVE_RUN_STATES, Item, Queue, RunRecord, World
 
 __all__ = ["LaunchAgent", "Outcome", "OutcomeKind"]
 
@@ -68,9 +74,13 @@ class LaunchAgent:
         poll_s: float = 0.05,
         ack_delay_s: float = 0.05,
         run_start_delay_s: float = 0.05,
+        base_url: str = "",
+        api_key: str = "",
     ) -> None:
         self.world = world
         self.home = home
+        self.base_url = base_url
+        self._api_key = api_key
         self.poll_s = poll_s
         self.ack_delay_s = ack_delay_s
         self.run_start_delay_s = run_start_delay_s
@@ -165,7 +175,8 @@ class LaunchAgent:
             job_type="launch",
         )
         if outcome.kind == "execute":
-            await self._execute(run, spec)
+            env = launch_env(self.base_url, self._api_key, self.home, queue, item, run, spec)
+            await self._execute(run, spec, env)
         else:
             await self._scripted(run, outcome)
 
@@ -192,20 +203,17 @@ class LaunchAgent:
             self._client = AsyncClient(f"local://{self.home}?idle_timeout=5")
         return self._client
 
-    async def _execute(self, run: RunRecord, spec: dict[str, Any]) -> None:
+    def _capture(self, run: RunRecord, lines: list[Any]) -> None:
+        """The job's output as the run's console log, until the job's SDK streams its own."""
+        if lines and "output.log" not in run.stream_base:
+            text = "".join(f"{line.text}\n" for line in lines)
+            self.world.append_run_file(run, "output.log", text.encode())
+
+    async def _execute(self, run: RunRecord, spec: dict[str, Any], env: dict[str, str]) -> None:
         from jobrelay.models import JobSpec
 
         self.world.run_file(run, "output.log")
         client = await self._local()
-        env = {
-            "WANDB_RUN_ID": run.name,
-            "WANDB_PROJECT": run.project,
-            "WANDB_ENTITY": run.entity,
-            "WANDB_LAUNCH": "True",
-        }
-        artifacts = (spec.get("overrides") or {}).get("artifacts")
-        if artifacts:
-            env["WANDB_ARTIFACTS"] = json.dumps(artifacts)
         ref = await client.submit(JobSpec(entrypoint=_argv(spec), env=env, name=run.name))
         cursor: str | None = None
         stop_sent = False
@@ -215,23 +223,71 @@ class LaunchAgent:
                 stop_sent = True
             page = await client.logs(ref, cursor)
             cursor = page.cursor
-            if page.lines:
-                text = "".join(f"{line.text}\n" for line in page.lines)
-                self.world.append_run_file(run, "output.log", text.encode())
+            self._capture(run, list(page.lines))
             status = await client.status(ref)
             if status.state.is_terminal:
                 while (page := await client.logs(ref, cursor)).lines:
                     cursor = page.cursor
-                    text = "".join(f"{line.text}\n" for line in page.lines)
-                    self.world.append_run_file(run, "output.log", text.encode())
+                    self._capture(run, list(page.lines))
                 break
             await asyncio.sleep(self.poll_s)
+        if run.state not in ALIVE_RUN_STATES:
+            return  # the job's SDK finished the run (file stream ``complete``)
         if status.state.value == "SUCCEEDED":
             self.world.finish_run(run, "finished", 0)
         elif status.state.value == "CANCELLED" or stop_sent:
             self.world.finish_run(run, "killed", status.exit_code)
         else:
             self.world.finish_run(run, "failed", status.exit_code)
+
+
+def launch_env(
+    base_url: str,
+    api_key: str,
+    home: Path,
+    queue: Queue,
+    item: Item,
+    run: RunRecord,
+    spec: dict[str, Any],
+) -> dict[str, str]:
+    """What a W&B launch agent puts in a run's environment (``LaunchProject.get_env_vars_dict``
+    of wandb 0.31): server, key, run id, target project and entity, launch config, artifacts.
+
+    The SDK's own directories go under the agent's home, one per run, as a launched container
+    has its own filesystem.
+    """
+    overrides = spec.get("overrides") or {}
+    env = {
+        "WANDB_BASE_URL": base_url,
+        "WANDB_API_KEY": api_key,
+        "WANDB_PROJECT": run.project,
+        "WANDB_ENTITY": run.entity,
+        "WANDB_LAUNCH": "True",
+        "WANDB_RUN_ID": run.name,
+        "WANDB_LAUNCH_QUEUE_NAME": queue.name,
+        "WANDB_LAUNCH_QUEUE_ENTITY": queue.entity,
+        "WANDB_LAUNCH_TRACE_ID": item.id,
+        "WANDB_CONFIG": json.dumps(overrides.get("run_config") or {}),
+        "WANDB_ARTIFACTS": json.dumps(overrides.get("artifacts") or {}),
+    }
+    image = (spec.get("docker") or {}).get("docker_image")
+    if image:
+        env["WANDB_DOCKER"] = str(image)
+    if spec.get("name"):
+        env["WANDB_NAME"] = str(spec["name"])
+    if spec.get("author"):
+        env["WANDB_USERNAME"] = str(spec["author"])
+    files = home / "runs" / run.name
+    for var, sub in (
+        ("WANDB_DIR", "dir"),
+        ("WANDB_CACHE_DIR", "cache"),
+        ("WANDB_CONFIG_DIR", "config"),
+        ("WANDB_DATA_DIR", "data"),
+        ("WANDB_ARTIFACT_DIR", "artifacts"),
+    ):
+        (files / sub).mkdir(parents=True, exist_ok=True)
+        env[var] = str(files / sub)
+    return env
 
 
 def _argv(spec: dict[str, Any]) -> list[str]:

@@ -70,7 +70,7 @@ class WandbEmulator:
             self._tmp = tempfile.TemporaryDirectory(prefix="wandb-emulator-")
             agent_home = Path(self._tmp.name) / "agent"
         self.agent_home = agent_home
-        self.agent = LaunchAgent(self.world, agent_home)
+        self.agent = LaunchAgent(self.world, agent_home, base_url=self.url, api_key=api_key)
         self._agent_enabled = agent
         self._schema = build_schema(SDL)
         self._schema.get_type("ArtifactCollection").resolve_type = (  # type: ignore[union-attr]
