@@ -16,6 +16,8 @@ share the client's status hub: N deferred jobs cost one status call per tick, no
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Literal
@@ -28,12 +30,16 @@ from jobrelay import AsyncClient, JobRef, JobRelayError, JobState, JobUpdate, Po
 from jobrelay.integration import TerminalEvent, wait_event
 from jobrelay.integration import shared_client as shared_per_loop
 
+from airflow_jobrelay._progress import LogProgress
 from airflow_jobrelay.exceptions import JobRelayConnectionError
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
 
 __all__ = ["JobTrigger", "shared_client"]
 
 WaitFor = Literal["finished", "running"]
+_FLUSH_TIMEOUT_S = 5.0
+# Task states a user's action leaves a task in for good: the job has no try left to wait on it.
+_TASK_ENDED = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 
 
 async def shared_client(
@@ -72,8 +78,9 @@ class JobTrigger(BaseTrigger):
     :param follow_logs: write the job's lines to this trigger's log as they are printed,
         which Airflow shows in the task's log while the task is deferred; the event's
         cursor is then past them, so the resumed task copies only what is left. Airflow
-        gives a trigger no way to save progress, so a triggerer restart starts again from
-        ``log_cursor`` (the deferral's): the lines since then appear again.
+        never updates a trigger's kwargs, so the trigger keeps its progress in an XCom of
+        the task (``jobrelay_log_cursor``) and a restarted trigger continues from there
+        (see ``_progress``); ``log_cursor`` is where the first run starts.
     :param waiting_since: when the wait began (ISO 8601 with offset; the operator sets it
         as it defers). The limits count from then, so a triggerer restart, which runs the
         trigger again from these kwargs, does not give the job fresh limits; a job found
@@ -150,15 +157,19 @@ class JobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         ref = self._ref()
+        progress = LogProgress(getattr(self, "task_instance", None), ref.id)
+        cursor = (await progress.load() if self.follow_logs else None) or self.log_cursor
         try:
             client = await self._client()
             event = await wait_event(
                 client,
                 ref,
                 until=JobState.RUNNING if self.wait_for == "running" else JobState.SUCCEEDED,
-                cursor=self.log_cursor,
+                cursor=cursor,
                 follow_logs=self.follow_logs,
-                on_update=self._log_update if self.follow_logs else None,
+                on_update=functools.partial(self._log_update, progress)
+                if self.follow_logs
+                else None,
                 queue_timeout=self.queue_timeout,
                 run_timeout=self.run_timeout,
                 timeout=self.timeout,
@@ -167,8 +178,11 @@ class JobTrigger(BaseTrigger):
             )
         except asyncio.CancelledError:
             # A triggerer restart or redistribution lands here as well as a user's kill;
-            # only the latter should stop the job, and Airflow calls on_kill for it.
+            # only the latter should stop the job, and Airflow calls on_kill for it. The
+            # log copy's progress is saved, so a restarted trigger does not repeat lines.
             self.log.info("Stopped waiting for job %s", ref.id)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(progress.flush(), _FLUSH_TIMEOUT_S)
             raise
         except (JobRelayError, JobRelayConnectionError) as exc:  # the connection is unusable
             event = TerminalEvent(
@@ -177,20 +191,66 @@ class JobTrigger(BaseTrigger):
                 message=str(exc),
                 error_type=type(exc).__name__,
                 field=getattr(exc, "field", None),
-                cursor=self.log_cursor,
+                cursor=cursor,
             )
         yield TriggerEvent(event.to_json())  # type: ignore[no-untyped-call]
 
-    def _log_update(self, update: JobUpdate) -> None:
+    async def _log_update(self, progress: LogProgress, update: JobUpdate) -> None:
         from airflow_jobrelay._logs import log_update
 
         log_update(self.log, update)
+        if update.lines:
+            await progress.advanced(update.cursor)
 
     async def on_kill(self) -> None:
-        """A user killed the deferred task (mark failed/success, clear): cancel the job."""
+        """A user acted on the deferred task: cancel the job, unless the task runs again.
+
+        Airflow calls this for mark-failed, mark-success and clear alike, after it has
+        written the task's new state. Mark-failed and mark-success end the task: its job
+        is cancelled. A clear gives the task another try, which reattaches to the job
+        under the task instance's key and continues the wait: cancelling here would cancel
+        the job that try waits on (the two race), so a cleared task's job is left to it.
+        When the state cannot be read, the job is cancelled (the pre-clear behaviour).
+        """
         if not self.cancel_on_kill:
             self.log.info("cancel_on_kill is off: job %s keeps running", self.job.get("id"))
             return
+        state = await self._task_state()
+        if state is not None and state not in _TASK_ENDED:
+            self.log.info(
+                "The task was cleared (now %s): its next try continues job %s, so it is "
+                "not cancelled",
+                state,
+                self.job.get("id"),
+            )
+            return
         client = await self._client()
         await client.cancel(self._ref())
-        self.log.info("Cancelled job %s", self.job.get("id"))
+        self.log.info("Cancelled job %s: the task was stopped by a user", self.job.get("id"))
+
+    async def _task_state(self) -> str | None:
+        """The deferred task instance's state as the metadata DB has it now; ``None`` if
+        there is no task instance or Airflow cannot tell (outside a triggerer)."""
+        ti = getattr(self, "task_instance", None)
+        if ti is None:
+            return None
+        map_index = -1 if ti.map_index is None else int(ti.map_index)
+        try:
+            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+            states = await asyncio.to_thread(
+                RuntimeTaskInstance.get_task_states,
+                dag_id=ti.dag_id,
+                task_ids=[ti.task_id],
+                run_ids=[ti.run_id],
+                map_index=map_index,
+            )
+        except Exception as exc:  # no supervisor to ask: behave as before clears existed
+            self.log.debug("Could not read the state of the task: %s", exc)
+            return None
+        name = ti.task_id if map_index < 0 else f"{ti.task_id}_{map_index}"
+        by_task = states.get(ti.run_id, {})
+        if name not in by_task:
+            return None
+        state = by_task[name]
+        return "none" if state is None else str(getattr(state, "value", state))
