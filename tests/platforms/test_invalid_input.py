@@ -84,6 +84,9 @@ PLATFORM_REFUSALS: dict[str, list[tuple[dict[str, Any], str]]] = {
         ({"config": {"docker_image": "py"}, "inputs": {"data": "a/b/c/d"}}, "inputs.data"),
         ({"config": {"docker_image": "py"}, "queue": "has space"}, "queue"),
     ],
+    "fused": [  # a shell command is not a UDF
+        ({"config": {"code": "@fused.udf\ndef udf(): pass"}}, "entrypoint"),
+    ],
 }
 
 
@@ -96,7 +99,7 @@ async def test_what_only_one_platform_refuses_is_refused_before_any_request(
 ) -> None:
     counting = Counting()
     options: dict[str, Any] = {"transport": counting}
-    if scheme == "wandb":
+    if scheme in ("wandb", "fused"):
         options["credential"] = KEY
     async with AsyncClient(SCHEMES[scheme], **options) as client:
         with pytest.raises(ConfigError) as info:

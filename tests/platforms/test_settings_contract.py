@@ -30,8 +30,15 @@ SCHEMES = {
     "local": "local:///tmp/jobrelay-settings-contract",
     "ray": "ray://127.0.0.1:9",
     "wandb": "wandb://team/vision?host=http://127.0.0.1:9",
+    "anyscale": "anyscale://?host=http://127.0.0.1:9",
+    "fused": "fused://?base_url=http://127.0.0.1:9/server/v1",
 }
-CREDENTIAL_ENV = {"ray": "JOBRELAY_RAY_TOKEN", "wandb": "WANDB_API_KEY"}
+CREDENTIAL_ENV = {
+    "ray": "JOBRELAY_RAY_TOKEN",
+    "wandb": "WANDB_API_KEY",
+    "anyscale": "ANYSCALE_CLI_TOKEN",
+    "fused": "FUSED_AUTH_TOKEN",
+}
 KEY = "k" * 40  # a W&B key of the right shape, for tests about something else
 HYPOTHESIS = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -50,7 +57,7 @@ class Counting(httpx.AsyncBaseTransport):
 
 
 def base_options(scheme: str) -> dict[str, Any]:
-    return {"credential": KEY} if scheme == "wandb" else {}
+    return {"credential": KEY} if scheme in ("wandb", "anyscale", "fused") else {}
 
 
 option_names = st.text(string.ascii_lowercase + "_", min_size=1, max_size=20).filter(
@@ -90,6 +97,9 @@ def test_an_unknown_option_names_itself_as_keyword_and_in_the_url(scheme: str, n
         ("wandb", "timeout", "inf"),
         ("wandb", "retry_timeout", -5),
         ("wandb", "verify", [1]),
+        ("fused", "token_type", "Basic"),
+        ("fused", "base_url", "ftp://fused.example/server/v1"),
+        ("fused", "timeout", 0),
     ],
 )
 async def test_a_mistyped_option_names_itself_on_every_platform(
@@ -217,6 +227,16 @@ UNHONOURED: dict[str, dict[str, Any]] = {
         "tags": {"team": "vision"},
         "config": {"docker_image": "python:3.11", "runtime_env": {}},
     },
+    "anyscale": {"resources": {"GPU": 1}, "config": {"runtime_env": {}}},
+    "fused": {
+        "queue": "gpu",
+        "priority": 5,
+        "working_dir": ".",
+        "timeout_s": 60,
+        "max_retries": 1,
+        "resources": {"CPU": 2},
+        "config": {"code": "def udf(): pass", "runtime_env": {}},
+    },
 }
 
 
@@ -235,6 +255,8 @@ async def test_a_field_the_platform_cannot_honour_is_refused_before_any_request(
     base: dict[str, Any] = {"entrypoint": "echo hi"}
     if scheme == "wandb":
         base["config"] = {"docker_image": "python:3.11"}
+    if scheme == "fused":
+        base = {"entrypoint": "udf", "config": {"code": "def udf(): pass"}}
     field = data.draw(st.sampled_from(sorted(UNHONOURED[scheme])))
     value = UNHONOURED[scheme][field]
     spec = JobSpec(**{**base, field: value}, idempotency_key="contract-key" if keyed else None)

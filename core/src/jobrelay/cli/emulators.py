@@ -1,5 +1,5 @@
-"""``jobrelay emulator wandb|anyscale``: serve offline platform emulators on loopback for tests
-and demos.
+"""``jobrelay emulator wandb|anyscale|fused``: serve offline platform emulators on loopback for
+tests and demos.
 
 Mount with ``app.add_typer(emulators.app, name="emulator")``.
 """
@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from jobrelay.cli.render import console
+
+if TYPE_CHECKING:
+    from jobrelay.testing.loopback import LoopbackEmulator
 
 __all__ = ["app"]
 
@@ -81,9 +84,33 @@ def wandb(
     emulator.serve_forever()
 
 
+def _check_port(port: int) -> None:
+    if not 0 <= port <= 65535:
+        from jobrelay.cli.exits import fail
+        from jobrelay.errors import ConfigError
+
+        fail(ConfigError(f"must be 0-65535 (0 picks a free port), got {port}", field="port"))
+
+
+def _serve(emulator: LoopbackEmulator, lines: list[str]) -> None:
+    """Start ``emulator``, print how to point a client (and the official SDK) at it, and
+    serve until Ctrl-C."""
+    emulator.start()
+    for line in [*lines, "Ctrl-C to stop."]:
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+    sys.stdout.flush()
+    emulator.serve_forever()
+
+
+Port = Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")]
+Workdir = Annotated[
+    Path | None, typer.Option(help="Where the jobs' processes run [default: a temp dir].")
+]
+
+
 @app.command("anyscale")
 def anyscale(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8081,
+    port: Port = 8081,
     token: Annotated[
         str | None,
         typer.Option(
@@ -94,30 +121,49 @@ def anyscale(
     queue: Annotated[
         list[str], typer.Option("--queue", "-q", help="Job queues to create at start.")
     ] = [],  # noqa: B006 - typer reads list defaults this way
-    workdir: Annotated[
-        Path | None, typer.Option(help="Where the jobs' processes run [default: a temp dir].")
-    ] = None,
+    workdir: Workdir = None,
 ) -> None:
     """Serve the Anyscale emulator (jobs run as local processes) until Ctrl-C."""
-    if not 0 <= port <= 65535:
-        from jobrelay.cli.exits import fail
-        from jobrelay.errors import ConfigError
-
-        fail(ConfigError(f"must be 0-65535 (0 picks a free port), got {port}", field="port"))
+    _check_port(port)
     from jobrelay.testing.anyscale import DEFAULT_TOKEN, AnyscaleEmulator
 
     emulator = AnyscaleEmulator(token=token or DEFAULT_TOKEN, port=port, workdir=workdir)
     for name in queue:
         emulator.create_queue(name)
-    emulator.start()
-    lines = [
-        f"Anyscale emulator on {emulator.url}",
-        f"  export ANYSCALE_HOST={emulator.url}",
-        *([f"  export ANYSCALE_CLI_TOKEN={DEFAULT_TOKEN}"] if token is None else []),
-        f"  platform: anyscale://?host={emulator.url}",
-        "Ctrl-C to stop.",
-    ]
-    for line in lines:
-        console.print(line, soft_wrap=True, highlight=False, markup=False)
-    sys.stdout.flush()
-    emulator.serve_forever()
+    _serve(
+        emulator,
+        [
+            f"Anyscale emulator on {emulator.url}",
+            f"  export ANYSCALE_HOST={emulator.url}",
+            *([f"  export ANYSCALE_CLI_TOKEN={DEFAULT_TOKEN}"] if token is None else []),
+            f"  platform: anyscale://?host={emulator.url}",
+        ],
+    )
+
+
+@app.command("fused")
+def fused(
+    port: Port = 8082,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FUSED_AUTH_TOKEN", help="The token the emulator accepts [default: built in]."
+        ),
+    ] = None,
+    workdir: Workdir = None,
+) -> None:
+    """Serve the Fused emulator (each UDF call runs as a local process) until Ctrl-C."""
+    _check_port(port)
+    from jobrelay.testing.fused import DEFAULT_TOKEN, TOKEN_TYPE, FusedEmulator
+
+    emulator = FusedEmulator(token=token or DEFAULT_TOKEN, port=port, workdir=workdir)
+    _serve(
+        emulator,
+        [
+            f"Fused emulator on {emulator.base_url}",
+            f'  ~/.fused/settings.toml: base_url = "{emulator.base_url}"  (the official SDK)',
+            *([f"  export FUSED_AUTH_TOKEN={DEFAULT_TOKEN}"] if token is None else []),
+            f"  export FUSED_AUTH_TOKEN_TYPE={TOKEN_TYPE}",
+            f"  platform: fused://?base_url={emulator.base_url}",
+        ],
+    )

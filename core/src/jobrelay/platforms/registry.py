@@ -28,6 +28,7 @@ _BUILTIN: dict[str, tuple[str, str, str]] = {
     "ray+https": ("jobrelay.platforms.ray", "open_platform", "RaySettings"),
     "wandb": ("jobrelay.platforms.wandb", "open_platform", "WandbOptions"),
     "anyscale": ("jobrelay.platforms.anyscale", "open_platform", "AnyscaleSettings"),
+    "fused": ("jobrelay.platforms.fused", "open_platform", "FusedSettings"),
 }
 _REGISTERED: dict[str, tuple[Opener, type[PlatformSettings]]] = {}
 

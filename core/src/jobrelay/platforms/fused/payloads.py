@@ -1,0 +1,323 @@
+"""Pure builders and parsers for Fused batch jobs (``reference/fused.md``,
+``reference/sdk-measured.md`` §2): no I/O here.
+
+Wire facts this module relies on: a job starts with ``POST /run`` whose body is a
+``JobConfig`` of one UDF step (nulls sent, as the SDK sends them) and whose query carries
+``instance_type``, ``disk_size_gb`` and ``region``; a ``RunResponse`` has the *instance*
+``status`` and the *job* ``job_status`` as separate fields; log records are
+``{message, timestamp}`` (epoch ms) and ``since_ms`` re-reads the records of that
+millisecond.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jobrelay.errors import ConfigError
+from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogLine
+
+__all__ = [
+    "CONFIG_KEYS",
+    "INSTANCE_TYPES",
+    "KEY_FIELD",
+    "LogCursor",
+    "build_start",
+    "check_spec",
+    "job_name",
+    "map_state",
+    "parse_status",
+    "read_log_cursor",
+    "records_after",
+    "write_log_cursor",
+]
+
+KEY_FIELD = "jobrelay_idempotency_key"  # in the job's metadata, exactly as given
+NONCE_FIELD = "jobrelay_nonce"
+CONFIG_KEYS = frozenset(
+    {"code", "code_file", "inputs", "parameters", "instance_type", "disk_size_gb", "region"}
+)
+_SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")
+INSTANCE_TYPES = frozenset(
+    {f"m5.{s}" for s in _SIZES}
+    | {f"r5.{s}" for s in _SIZES}
+    | {f"t3.{s}" for s in ("small", "medium", "large", "xlarge", "2xlarge")}
+    | {f"c2-standard-{n}" for n in (4, 8, 16, 30, 60)}
+    | {"m3-ultramem-32", "m3-ultramem-64", "agent", "small", "medium", "large"}
+)
+_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.:\-]*$")
+_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_.:\-]+")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EXIT_CODE = re.compile(r"exit code (-?\d+)")
+_JOB_STATES: Mapping[str, JobState] = {
+    "Done": JobState.SUCCEEDED,
+    "Failed": JobState.FAILED,
+    "Canceled": JobState.CANCELLED,
+}
+_INSTANCE_STATES: Mapping[str, JobState] = {
+    "pending": JobState.STARTING,
+    "running": JobState.RUNNING,
+}
+
+
+# -- starting -----------------------------------------------------------------------------
+
+
+def udf_code(spec: JobSpec) -> str:
+    """The UDF's Python source: ``config.code``, or the file ``config.code_file`` names."""
+    code, path = spec.config.get("code"), spec.config.get("code_file")
+    if (code is None) == (path is None):
+        raise ConfigError(
+            "give the UDF's source as config.code or a local file as config.code_file "
+            "(one of them)",
+            field="config.code",
+        )
+    if path is not None:
+        if not isinstance(path, str) or not Path(path).expanduser().is_file():
+            raise ConfigError(f"{path!r} is not a file on this machine", field="config.code_file")
+        return Path(path).expanduser().read_text()
+    if not isinstance(code, str) or not code.strip():
+        raise ConfigError("must be the UDF's Python source", field="config.code")
+    return code
+
+
+def check_spec(spec: JobSpec) -> None:
+    """What only Fused refuses, before any request; raises ``ConfigError`` naming the field."""
+    entry = spec.entrypoint
+    if not isinstance(entry, str) or not _IDENTIFIER.match(entry):
+        raise ConfigError(
+            "on Fused names the UDF's function (e.g. 'udf'), whose source is config.code",
+            field="entrypoint",
+        )
+    udf_code(spec)
+    cfg = spec.config
+    inputs = cfg.get("inputs")
+    if inputs is not None and not isinstance(inputs, list):
+        raise ConfigError("must be a list of JSON values, one UDF call each", field="config.inputs")
+    if not isinstance(cfg.get("parameters", {}), Mapping):
+        raise ConfigError("must be a mapping of the UDF's arguments", field="config.parameters")
+    kind = cfg.get("instance_type")
+    if kind is not None and kind not in INSTANCE_TYPES:
+        raise ConfigError(
+            f"{kind!r} is not a Fused batch instance type; e.g. small, t3.small, m5.large",
+            field="config.instance_type",
+        )
+    disk = cfg.get("disk_size_gb")
+    if disk is not None and (not isinstance(disk, int) or isinstance(disk, bool) or disk < 1):
+        raise ConfigError("must be a whole number of GB, at least 1", field="config.disk_size_gb")
+    region = cfg.get("region")
+    if region is not None and (not isinstance(region, str) or not region.strip()):
+        raise ConfigError("must be a region name, e.g. us-west-2", field="config.region")
+    if spec.name is not None and not _NAME.match(spec.name):
+        raise ConfigError(
+            "a Fused job name starts with a letter and holds letters, digits and _.:-",
+            field="name",
+        )
+    if spec.inputs:
+        raise ConfigError(
+            "a Fused UDF takes JSON values, not artifacts: put them in config.inputs",
+            field=f"inputs.{sorted(spec.inputs)[0]}",
+        )
+
+
+def key_marker(key: str) -> str:
+    """What a job's name carries of its idempotency key (any text; the name allows few)."""
+    return "k" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def job_name(spec: JobSpec, nonce: str) -> str:
+    """``<name>.<key marker>.n<nonce>``: the list finds a job by key or by nonce from it."""
+    base = spec.name or "jobrelay"
+    parts = [base[:80]]
+    if spec.idempotency_key is not None:
+        parts.append(key_marker(spec.idempotency_key))
+    parts.append(f"n{_NAME_CHARS.sub('', nonce)}")
+    return ".".join(parts)
+
+
+def name_has_key(name: str, key: str) -> bool:
+    return f".{key_marker(key)}." in f"{name}."
+
+
+def build_start(spec: JobSpec, *, nonce: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The query and the JSON body of ``POST /run`` for ``spec``."""
+    check_spec(spec)
+    cfg = spec.config
+    name = job_name(spec, nonce)
+    metadata: dict[str, Any] = {NONCE_FIELD: nonce, **({"tags": spec.tags} if spec.tags else {})}
+    if spec.idempotency_key is not None:
+        metadata[KEY_FIELD] = spec.idempotency_key
+    udf = {
+        "name": spec.entrypoint,
+        "type": "geopandas_v2",
+        "code": udf_code(spec),
+        "entrypoint": spec.entrypoint,
+        "parameters": dict(cfg.get("parameters") or {}),
+        "headers": [],
+        "metadata": None,
+        "collection_id": None,
+        "collection_name": None,
+        "cache_max_age": None,
+        "engine": None,
+        "disk_size_gb": None,
+        "region": None,
+        "original_headers": None,
+    }
+    step = {
+        "type": "udf",
+        "name": spec.entrypoint,
+        "metadata": None,
+        "ignore_chunk_error": False,
+        "n_processes": None,
+        "input": cfg.get("inputs"),
+        "udf": udf,
+    }
+    body: dict[str, Any] = {
+        "config": {"name": name, "metadata": metadata, "steps": [step]},
+        "send_status_email": False,
+    }
+    if spec.env:
+        body["additional_env"] = [f"{k}={v}" for k, v in spec.env.items()]
+    query = {
+        k: cfg[k] for k in ("instance_type", "disk_size_gb", "region") if cfg.get(k) is not None
+    }
+    return query, body
+
+
+# -- status -------------------------------------------------------------------------------
+
+
+def map_state(job_status: str | None, instance_status: str | None) -> JobState:
+    """DESIGN §4: the job's terminal ``job_status`` first, else the instance's ``status``;
+    anything else is UNKNOWN."""
+    if job_status is not None and job_status in _JOB_STATES:
+        return _JOB_STATES[job_status]
+    return _INSTANCE_STATES.get(instance_status or "", JobState.UNKNOWN)
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        found = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+def exit_code_of(text: str | None) -> int | None:
+    """The exit code a UDF's error names (``… exit code 3``), else None."""
+    found = _EXIT_CODE.search(text or "")
+    return int(found.group(1)) if found else None
+
+
+def parse_status(run: Mapping[str, Any], ref: JobRef, *, error: str | None = None) -> JobStatus:
+    """A ``JobStatus`` from a ``RunResponse``; ``error`` is a failed job's last error line."""
+    job_status = run.get("job_status")
+    instance = run.get("status")
+    state = map_state(job_status, instance)
+    raw = str(job_status) if job_status and (state.is_terminal or not instance) else None
+    total, finished = run.get("total_tasks"), run.get("finished_tasks")
+    parts = []
+    if isinstance(total, int) and total > 0:
+        parts.append(f"{finished or 0} of {total} tasks finished")
+    if error and state is JobState.FAILED:
+        parts.append(error)
+    return JobStatus(
+        ref=ref,
+        state=state,
+        platform_state=raw or str(instance or job_status or "(none)"),
+        message="; ".join(parts) or None,
+        ended_at=_time(run.get("job_status_date")) if state.is_terminal else None,
+        exit_code=0
+        if state is JobState.SUCCEEDED
+        else (exit_code_of(error) if state is JobState.FAILED else None),
+        metrics={"total_tasks": total, "finished_tasks": finished}
+        if isinstance(total, int)
+        else {},
+    )
+
+
+def last_error(records: Sequence[Mapping[str, Any]]) -> str | None:
+    """The last log message that reads as an error (a traceback's last line)."""
+    for record in reversed(records):
+        text = str(record.get("message") or "").strip()
+        if "Error" in text or "ERROR" in text or "Exception" in text:
+            return text[:500]
+    return None
+
+
+# -- logs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogCursor:
+    """The newest record's millisecond and how many records of that millisecond were
+    returned already. Opaque to callers (base64 JSON)."""
+
+    ms: int | None = None
+    seen: int = 0
+
+
+def read_log_cursor(cursor: str | None) -> LogCursor:
+    if not cursor:
+        return LogCursor()
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        ms, seen = data["t"], data["s"]
+        if not (ms is None or isinstance(ms, int)) or not isinstance(seen, int) or seen < 0:
+            raise ValueError(cursor)
+        return LogCursor(ms, seen)
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError("is not a cursor this platform made", field="cursor") from None
+
+
+def write_log_cursor(cursor: LogCursor) -> str:
+    data = {"t": cursor.ms, "s": cursor.seen}
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode()
+
+
+def since_ms(cursor: LogCursor) -> int | None:
+    """What to send as ``since_ms``: one millisecond before the cursor's, so the records of
+    the cursor's millisecond come back whether the API's bound is inclusive or not."""
+    return None if cursor.ms is None else cursor.ms - 1
+
+
+def records_after(
+    records: Sequence[Mapping[str, Any]], cursor: LogCursor
+) -> tuple[list[LogLine], LogCursor]:
+    """The lines after ``cursor`` among ``records`` (answered to ``since_ms(cursor)``, in
+    the API's order) and the cursor after them. Records of the cursor's millisecond are
+    counted, not compared: many lines can share one millisecond, and two of them can be
+    the same text."""
+    lines: list[LogLine] = []
+    at, seen, skipped = cursor.ms, cursor.seen, 0
+    for record in records:
+        ms = record.get("timestamp")
+        if not isinstance(ms, int) or isinstance(ms, bool):
+            continue
+        if cursor.ms is not None and ms < cursor.ms:
+            continue
+        if cursor.ms is not None and ms == cursor.ms and skipped < cursor.seen:
+            skipped += 1
+            continue
+        if ms == at:
+            seen += 1
+        else:
+            at, seen = ms, 1
+        text = str(record.get("message") or "").removesuffix("\n").removesuffix("\r")
+        lines.append(LogLine(text=text, time=datetime.fromtimestamp(ms / 1000, UTC)))
+    return lines, LogCursor(at, seen)
+
+
+def artifact_safe(text: str) -> str:
+    """``text`` as part of an artifact name (letters, digits and ``._-``)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-") or "result"
+    return cleaned[:60]

@@ -1,0 +1,381 @@
+"""``FusedPlatform``: Fused batch jobs of a UDF through the HTTP API the official SDK uses.
+
+A few awaits around :mod:`.payloads`, every request through
+:class:`jobrelay.http.HttpSession`. The credential goes to the API host only; result files
+are fetched from their signed URLs by a second session that never holds it.
+
+Fused's own SDK retries ``POST /run`` on 502/503 with no idempotency key. Here a start is
+never re-sent blindly: each carries a nonce in the job's name, and after a 5xx, a 429 or a
+dropped connection the job list is read for it first
+(:func:`jobrelay.platforms.create_once.create_once`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr, field_validator
+
+from jobrelay.artifacts.base import ArtifactStore
+from jobrelay.artifacts.registry import open_store
+from jobrelay.artifacts.staging import resolve_store_url
+from jobrelay.errors import ConfigError
+from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, tls_verify
+from jobrelay.models import ArtifactRef, JobRef, JobSpec, JobState, JobStatus, LogPage
+from jobrelay.platforms.base import Capabilities
+from jobrelay.platforms.create_once import create_once
+from jobrelay.platforms.fused import payloads
+from jobrelay.platforms.settings import HttpPlatformSettings, load_settings, platform_host
+from jobrelay.waiting import PollPolicy
+
+__all__ = ["FusedPlatform", "FusedSettings", "open_platform"]
+
+TOKEN_ENV = "FUSED_AUTH_TOKEN"
+TOKEN_TYPE_ENV = "FUSED_AUTH_TOKEN_TYPE"
+DEFAULT_BASE_URL = "https://www.fused.io/server/v1"
+TOKEN_TYPES = ("Bearer", "Fused-Env-Bearer", "Fused-Rtenv-Bearer", "Fused-Service-Token")
+LIST_PAGE = 25
+FIND_PAGES = 4  # a key is looked for among the newest 100 jobs
+
+
+class FusedSettings(HttpPlatformSettings):
+    """``fused://`` options: ``base_url`` (default ``https://www.fused.io/server/v1``) and
+    ``token_type`` (the ``Authorization`` scheme: ``Bearer`` for a user token, or one of the
+    headless ``Fused-Env-Bearer``, ``Fused-Rtenv-Bearer``, ``Fused-Service-Token``), plus the
+    shared HTTP options. The credential comes from ``credential=`` or ``$FUSED_AUTH_TOKEN``,
+    the type from ``$FUSED_AUTH_TOKEN_TYPE``."""
+
+    platform_name = "Fused"
+    credential_env = (TOKEN_ENV,)
+    env_options = {"token_type": TOKEN_TYPE_ENV}
+
+    base_url: str = DEFAULT_BASE_URL
+    token_type: str = "Bearer"
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        try:
+            platform_host(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("host: ")) from None
+        return value.rstrip("/")
+
+    @field_validator("token_type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if value not in TOKEN_TYPES:
+            raise ValueError(f"must be one of {', '.join(TOKEN_TYPES)}")
+        return value
+
+
+class FusedPlatform:
+    """Fused batch jobs of one account: ``fused://`` (or ``fused://?base_url=...``).
+
+    A job is one UDF step run once per input on a batch instance. Cancel cancels the job
+    (its instance stops). A succeeded job's result files become its outputs.
+    """
+
+    name = "fused"
+    capabilities = Capabilities(
+        env=True,  # as additional_env
+        working_dir=False,
+        tags=True,  # in the job's metadata
+        config_keys=payloads.CONFIG_KEYS,
+        hints={
+            "entrypoint": "name the UDF's function; its source goes in config.code",
+            "working_dir": "a Fused UDF is its source: give it as config.code or code_file",
+            "resources": "choose config.instance_type (e.g. 'small', 'm5.large'), "
+            "config.disk_size_gb and config.region",
+        },
+        batch_status=True,
+        native_artifacts=True,  # the job's result files, fetched from their signed URLs
+        # A hosted API: start fast, back off to 2 s (the SDK's wait_for_job polls every 5 s).
+        poll=PollPolicy(initial_s=0.25, max_s=2.0, backoff=1.5, jitter=0.1),
+    )
+
+    def __init__(
+        self, settings: FusedSettings, session: HttpSession, downloads: HttpSession
+    ) -> None:
+        default = settings.base_url == DEFAULT_BASE_URL
+        self.url = "fused://" + ("" if default else f"?base_url={quote(settings.base_url)}")
+        self._settings = settings
+        self._session = session
+        self._downloads = downloads
+        self._store: ArtifactStore | None = None
+        self._names: dict[str, str] = {}  # job id -> name (names never change)
+        self._seen: dict[str, tuple[Any, Any]] = {}  # job id -> listed (job_status, date)
+        self._runs: dict[str, Mapping[str, Any]] = {}  # job id -> its last RunResponse
+        self._finished: dict[str, JobStatus] = {}  # terminal statuses, outputs included
+        self._collecting = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"FusedPlatform({self._settings.base_url!r})"
+
+    def check_spec(self, spec: JobSpec) -> None:
+        payloads.check_spec(spec)
+
+    def artifact_store(self) -> ArtifactStore:
+        """Where the result files of succeeded jobs are kept: the ``artifacts`` setting,
+        else ``$JOBRELAY_ARTIFACTS``, else the local store."""
+        if self._store is None:
+            self._store = open_store(resolve_store_url(self._settings.artifacts))
+        return self._store
+
+    def _ref(self, job_id: str, key: str | None) -> JobRef:
+        return JobRef(platform=self.url, id=job_id, idempotency_key=key)
+
+    # -- starting --------------------------------------------------------------------------
+
+    async def submit(self, spec: JobSpec) -> JobRef:
+        """Start the job; after a 5xx, 429 or dropped connection its nonce is looked up in
+        the job list before the start is sent again."""
+        nonce = uuid.uuid4().hex[:16]
+        query, body = payloads.build_start(spec, nonce=nonce)
+        name = body["config"]["name"]
+
+        async def send() -> JobRef:
+            run = await self._session.json(
+                "POST",
+                "/run",
+                operation="start Fused job",
+                params=query,
+                json=body,
+                headers={"Fused-Recursion": "1"},
+                idempotent=False,
+            )
+            self._names[str(run["job_id"])] = name
+            return self._ref(str(run["job_id"]), spec.idempotency_key)
+
+        async def find() -> JobRef | None:
+            found = await self._find(lambda job_name: job_name == name, pages=2)
+            return None if found is None else self._ref(found, spec.idempotency_key)
+
+        return await create_once(send, find, self._session.retry)
+
+    async def find(self, idempotency_key: str) -> JobRef | None:
+        """The newest job (of the newest 100) whose name carries this key."""
+        found = await self._find(lambda n: payloads.name_has_key(n, idempotency_key))
+        return None if found is None else self._ref(found, idempotency_key)
+
+    async def _list(self, skip: int, limit: int) -> list[Mapping[str, Any]]:
+        listed = await self._session.json(
+            "GET", "/job/self", operation="list Fused jobs", params={"skip": skip, "limit": limit}
+        )
+        return [j for j in listed if isinstance(j, Mapping) and j.get("id")]
+
+    async def _find(self, wanted: Callable[[str], bool], pages: int = FIND_PAGES) -> str | None:
+        # A listed job carries no name: read it once per job (it never changes), newest first.
+        for page in range(pages):
+            jobs = await self._list(page * LIST_PAGE, LIST_PAGE)
+            for job in jobs:
+                job_id = str(job["id"])
+                name = job.get("job_name") or job.get("name") or self._names.get(job_id)
+                if name is None:
+                    name = str((await self._run(job_id)).get("job_name"))
+                    self._names[job_id] = name
+                if wanted(str(name)):
+                    return job_id
+            if len(jobs) < LIST_PAGE:
+                break
+        return None
+
+    # -- observing -------------------------------------------------------------------------
+
+    async def _run(self, job_id: str) -> Mapping[str, Any]:
+        run: Mapping[str, Any] = await self._session.json(
+            "GET", f"/run/by-id/{quote(job_id, safe='')}", operation=f"get Fused job {job_id}"
+        )
+        self._runs[job_id] = run
+        return run
+
+    async def status(self, ref: JobRef) -> JobStatus:
+        if ref.id in self._finished:
+            return self._finished[ref.id].model_copy(update={"ref": ref})
+        return await self._status_of(ref, await self._run(ref.id))
+
+    async def _status_of(self, ref: JobRef, run: Mapping[str, Any]) -> JobStatus:
+        state = payloads.map_state(run.get("job_status"), run.get("status"))
+        if not state.is_terminal:
+            return payloads.parse_status(run, ref)
+        async with self._collecting:  # a finished job's error or outputs, read once
+            if ref.id not in self._finished:
+                error = await self._last_error(ref.id) if state is JobState.FAILED else None
+                status = payloads.parse_status(run, ref, error=error)
+                if state is JobState.SUCCEEDED:
+                    outputs = await self._collect(ref)
+                    status = status.model_copy(update={"outputs": outputs})
+                self._finished[ref.id] = status
+        return self._finished[ref.id].model_copy(update={"ref": ref})
+
+    async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
+        """One list request per 100 jobs a tick; a job's own status is read only when the
+        list shows its job_status moved (and once for a job seen the first time)."""
+        wanted = {ref.id: ref for ref in refs if ref.id not in self._finished}
+        found = {ref.id: self._finished[ref.id] for ref in refs if ref.id in self._finished}
+        listed: dict[str, Mapping[str, Any]] = {}
+        skip = 0
+        while wanted and len(listed) < len(wanted) and skip < 4 * max(100, len(wanted)):
+            page = await self._list(skip, max(100, len(wanted)))
+            listed |= {str(j["id"]): j for j in page if str(j["id"]) in wanted}
+            if len(page) < max(100, len(wanted)):
+                break
+            skip += len(page)
+        for job_id, ref in wanted.items():
+            item = listed.get(job_id)
+            mark = (item.get("job_status"), item.get("job_status_date")) if item else None
+            run = self._runs.get(job_id)
+            if run is None or mark is None or mark != self._seen.get(job_id):
+                try:
+                    run = await self._run(job_id)
+                except Exception:
+                    continue
+                if mark is not None:
+                    self._seen[job_id] = mark
+            found[job_id] = await self._status_of(ref, run)
+        return found
+
+    async def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
+        """The newest jobs (Fused has no queues: ``queue`` gives none)."""
+        if queue is not None:
+            return []
+        jobs = (await self._list(0, min(max(limit, 1), 1000)))[:limit]
+        refs = [self._ref(str(j["id"]), None) for j in jobs]
+        statuses = await self.statuses(refs)
+        return [statuses[r.id] for r in refs if r.id in statuses]
+
+    async def _records(self, job_id: str, since: int | None) -> list[Mapping[str, Any]]:
+        params = {} if since is None else {"since_ms": since}
+        records = await self._session.json(
+            "GET",
+            f"/logs/{quote(job_id, safe='')}",
+            operation=f"read logs of Fused job {job_id}",
+            params=params,
+        )
+        return [r for r in records if isinstance(r, Mapping)] if isinstance(records, list) else []
+
+    async def logs(self, ref: JobRef, cursor: str | None) -> LogPage:
+        """The records after ``cursor``. The state is read first: records read after a
+        terminal state are complete, so nothing can follow a ``done`` page."""
+        at = payloads.read_log_cursor(cursor)
+        run = await self._run(ref.id)
+        terminal = payloads.map_state(run.get("job_status"), run.get("status")).is_terminal
+        records = await self._records(ref.id, payloads.since_ms(at))
+        lines, after = payloads.records_after(records, at)
+        return LogPage(lines=lines, cursor=payloads.write_log_cursor(after), done=terminal)
+
+    async def _last_error(self, job_id: str) -> str | None:
+        try:
+            return payloads.last_error(await self._records(job_id, None))
+        except Exception:  # the failure itself is what the caller needs; its reason is extra
+            return None
+
+    async def _collect(self, ref: JobRef) -> dict[str, ArtifactRef]:
+        """The job's result files as artifacts of :meth:`artifact_store`, fetched from their
+        signed URLs without the credential (a ``.metadata`` sidecar goes in the metadata)."""
+        results = await self._session.json(
+            "GET",
+            f"/run/by-id/{quote(ref.id, safe='')}/results",
+            operation=f"list results of Fused job {ref.id}",
+        )
+        files = {str(r["name"]): str(r["url"]) for r in results or [] if r.get("url")}
+        store = self.artifact_store()
+        outputs: dict[str, ArtifactRef] = {}
+        with tempfile.TemporaryDirectory(prefix="fused-results-") as tmp:
+            for name, url in sorted(files.items()):
+                if name.endswith(".metadata"):
+                    continue
+                path = Path(tmp) / Path(name).name
+                path.write_bytes(await self._download(url, name))
+                metadata: dict[str, Any] = {"fused_job": ref.id, "fused_result": name}
+                sidecar = files.get(f"{name}.metadata")
+                if sidecar is not None:
+                    metadata["fused_metadata"] = (await self._download(sidecar, name)).decode(
+                        "utf-8", "replace"
+                    )[:4000]
+                outputs[name] = await store.put(
+                    f"fused-{payloads.artifact_safe(ref.id)}-{payloads.artifact_safe(name)}",
+                    path,
+                    metadata=metadata,
+                    producer=ref,
+                )
+        return outputs
+
+    async def _download(self, url: str, name: str) -> bytes:
+        response = await self._downloads.request(
+            "GET", url, operation=f"download Fused result {name}"
+        )
+        return response.content
+
+    # -- stopping --------------------------------------------------------------------------
+
+    async def cancel(self, ref: JobRef) -> None:
+        """Cancel the job (its batch instance stops, with the UDF calls on it); a no-op on a
+        finished job."""
+        status = await self.status(ref)
+        if status.state.is_terminal:
+            return
+        await self._session.request(
+            "POST",
+            f"/run/by-id/{quote(ref.id, safe='')}/cancel",
+            operation=f"cancel Fused job {ref.id}",
+            idempotent=True,
+        )
+        self._runs.pop(ref.id, None)
+        self._seen.pop(ref.id, None)
+
+    async def aclose(self) -> None:
+        await self._session.aclose()
+        await self._downloads.aclose()
+
+
+async def open_platform(
+    url: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+    **options: Any,
+) -> FusedPlatform:
+    """Open ``fused://`` (``?base_url=`` for another server); no request is made.
+
+    ``options`` are :class:`FusedSettings`; ``transport`` and ``retry`` are for tests.
+    Raises ``ConfigError`` when no credential is given or set in ``$FUSED_AUTH_TOKEN``.
+    """
+    settings = load_settings(FusedSettings, url, options)
+    token = settings.secret()
+    if token is None:
+        raise ConfigError(
+            f"Fused needs a token: pass credential=... or set ${TOKEN_ENV} "
+            f"(and ${TOKEN_TYPE_ENV}, e.g. Fused-Env-Bearer)",
+            field="credential",
+        )
+    auth = HostBoundAuth(
+        platform_host(settings.base_url), SecretStr(f"{settings.token_type} {token}")
+    )
+    policy = retry or settings.retry_policy()
+    session = HttpSession(
+        settings.base_url,
+        auth=auth,
+        headers={"X-Fused-Cache-Disable": "true"},
+        timeout=settings.http_timeout(),
+        retry=policy,
+        transport=transport,
+        verify=settings.verify,
+        secrets=(token,),
+    )
+    downloads = HttpSession(
+        "",
+        timeout=settings.http_timeout(),
+        retry=policy,
+        transport=transport or httpx.AsyncHTTPTransport(verify=tls_verify(settings.verify)),
+        verify=settings.verify,
+        secrets=(token,),
+    )
+    return FusedPlatform(settings, session=session, downloads=downloads)

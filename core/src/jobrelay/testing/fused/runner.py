@@ -1,0 +1,53 @@
+"""One UDF call of a Fused emulator job: ``python runner.py CALL.json OUTDIR``.
+
+Run as a plain script (no jobrelay import). A minimal stand-in for the ``fused`` module
+gives the UDF's source its ``@fused.udf`` decorator; no geospatial stack. The return value
+is written to ``OUTDIR/<index>.<ext>`` (``bytes`` → ``.bin``, ``str`` → ``.txt``, anything
+else as JSON → ``.json``) with a ``.metadata`` sidecar; ``None`` writes nothing.
+"""
+
+import json
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+
+def udf(fn: Any = None, **_options: Any) -> Any:
+    """``@fused.udf`` and ``@fused.udf(...)``: the function itself."""
+    return fn if fn is not None else (lambda inner: inner)
+
+
+def main() -> None:
+    call = json.loads(Path(sys.argv[1]).read_text())
+    outdir = Path(sys.argv[2])
+    fused = types.ModuleType("fused")
+    fused.udf = udf  # type: ignore[attr-defined]
+    sys.modules["fused"] = fused
+    namespace: dict[str, Any] = {"__name__": "__fused_udf__", "fused": fused}
+    exec(compile(call["code"], "<udf>", "exec"), namespace)
+    function = namespace[call["entrypoint"]]
+    kwargs = dict(call["parameters"])
+    args: list[Any] = []
+    value = call["input"]
+    if isinstance(value, dict):
+        kwargs.update(value)
+    elif call["has_input"]:
+        args.append(value)
+    result = function(*args, **kwargs)
+    if result is None:
+        return
+    if isinstance(result, bytes):
+        ext, data = "bin", result
+    elif isinstance(result, str):
+        ext, data = "txt", result.encode()
+    else:
+        ext, data = "json", json.dumps(result).encode()
+    name = f"{call['index']}.{ext}"
+    (outdir / name).write_bytes(data)
+    sidecar = {"type": type(result).__name__, "size": len(data)}
+    (outdir / f"{name}.metadata").write_text(json.dumps(sidecar))
+
+
+if __name__ == "__main__":
+    main()
