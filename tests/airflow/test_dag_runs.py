@@ -112,3 +112,17 @@ def test_a_broken_connection_fails_the_task_naming_connection_and_field(
     assert f"connection 'jobrelay_broken' (type jobrelay): field '{field}'" in log
     assert jobs_for("jobrelay_hello", "hello", run.run_id) == []
     assert os.environ.get("WANDB_API_KEY") is None
+
+
+def test_a_job_without_working_dir_says_where_it_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    dag = hello_dag()
+    dag.task_dict["hello"].entrypoint = "pwd"  # type: ignore[attr-defined]
+
+    run = dag.test()
+    log = capsys.readouterr().out
+
+    assert run.state == "success", log[-3000:]
+    where = os.getcwd()
+    assert f"No working_dir is set: the job runs in this worker's current directory, {where}" in log
+    printed = [line for line in log.splitlines() if f" {where} " in line]
+    assert any("working_dir" not in line for line in printed), log[-3000:]  # the job's pwd

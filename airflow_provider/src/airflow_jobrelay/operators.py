@@ -16,6 +16,7 @@ store (``ResumableJobMixin``); the key alone suffices without it, and for deferr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -228,7 +229,15 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         async def submit(client: AsyncClient) -> JobRef:
             from jobrelay.integration import with_provenance
 
-            return await client.submit(with_provenance(spec, tags, await client.platform()))
+            platform = await client.platform()
+            if spec.working_dir is None and platform.capabilities.shared_filesystem:
+                # Unlike BashOperator's temporary directory: the job may outlive this try.
+                self.log.info(
+                    "No working_dir is set: the job runs in this worker's current directory, "
+                    "%s (set working_dir to choose one)",
+                    os.getcwd(),
+                )
+            return await client.submit(with_provenance(spec, tags, platform))
 
         # Not interruptible: a kill must not lose the reference of a job just created.
         self._ref = ref = self._call(submit, interruptible=False)
