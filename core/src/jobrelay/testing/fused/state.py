@@ -238,8 +238,9 @@ class World:
             )
             job.process = process
         assert process.stdout is not None
-        for raw in process.stdout:
-            self.record(job, raw.decode("utf-8", "replace").rstrip("\n"))
+        with process.stdout:
+            for raw in process.stdout:
+                self.record(job, raw.decode("utf-8", "replace").rstrip("\n"))
         code = process.wait()
         spec.unlink(missing_ok=True)
         return code
