@@ -99,6 +99,14 @@ class SlowFailingStatus(CountingPlatform):
         return await super().statuses(refs)
 
 
+async def cancel_and_close(client: AsyncClient) -> None:
+    """Cancel what a test left running on the target, then close its client."""
+    for status in await client.list_jobs(limit=1000):
+        if status.state.is_active:
+            await client.cancel(status.ref)
+    await client.aclose()
+
+
 def kill_local_agents(home: Path) -> None:
     """Stop every agent and job process a test's local home started."""
     stop_local_home(home)
@@ -128,10 +136,7 @@ async def local_target(tmp_path: Path) -> AsyncIterator[Target]:
     try:
         yield Target("local", client, counting, blocked_queue, ordered_queue)
     finally:
-        for status in await client.list_jobs(limit=1000):
-            if status.state.is_active:
-                await client.cancel(status.ref)
-        await client.aclose()
+        await cancel_and_close(client)
         kill_local_agents(home)
 
 
@@ -164,10 +169,7 @@ async def wandb_target(tmp_path: Path) -> AsyncIterator[Target]:
     try:
         yield Target("wandb", client, counting, blocked_queue, None, {"emulator": emulator})
     finally:
-        for status in await client.list_jobs(limit=1000):
-            if status.state.is_active:
-                await client.cancel(status.ref)
-        await client.aclose()
+        await cancel_and_close(client)
         await asyncio.to_thread(emulator.stop)
         kill_local_agents(agent_home)
 
@@ -183,10 +185,7 @@ async def ray_target(tmp_path: Path) -> AsyncIterator[Target]:
     try:
         yield Target("ray", client, counting)
     finally:
-        for status in await client.list_jobs(limit=1000):
-            if status.state.is_active:
-                await client.cancel(status.ref)
-        await client.aclose()
+        await cancel_and_close(client)
 
 
 async def anyscale_target(tmp_path: Path) -> AsyncIterator[Target]:
@@ -221,10 +220,48 @@ async def anyscale_target(tmp_path: Path) -> AsyncIterator[Target]:
             {"anyscale_emulator": emulator},
         )
     finally:
-        for status in await client.list_jobs(limit=1000):
-            if status.state.is_active:
-                await client.cancel(status.ref)
-        await client.aclose()
+        await cancel_and_close(client)
+        await asyncio.to_thread(emulator.stop)
+
+
+SHELL_UDF = """
+@fused.udf
+def udf(command: str):
+    import subprocess, sys
+
+    sys.exit(subprocess.run(["sh", "-c", command]).returncode)
+"""
+
+
+@dataclass
+class FusedTarget(Target):
+    """Fused runs UDFs, not shell commands: each contract job is a UDF that runs the
+    suite's command in a shell on the batch instance (as a user's UDF may) and exits
+    with its code."""
+
+    def spec(self, entrypoint: str, **fields: Any) -> JobSpec:
+        config = {"code": SHELL_UDF, "parameters": {"command": entrypoint}}
+        return JobSpec(entrypoint="udf", config=config, **fields)
+
+
+async def fused_target(tmp_path: Path) -> AsyncIterator[Target]:
+    """The Fused emulator on loopback; each UDF call runs as a local process. Fused has no
+    queues, so the queue tests skip."""
+    from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
+
+    emulator = FusedEmulator(workdir=tmp_path / "fused-jobs").start()
+    client = AsyncClient(
+        f"fused://?base_url={emulator.base_url}",
+        credential=emulator.token,
+        token_type=TOKEN_TYPE,
+        artifacts=str(tmp_path / "fused-store"),
+    )
+    counting = CountingPlatform(await client.platform())
+    client = AsyncClient(counting, poll=PollPolicy(initial_s=0.05, max_s=0.3))  # type: ignore[arg-type]
+    try:
+        yield FusedTarget("fused", client, counting, extra={"fused_emulator": emulator})
+    finally:
+        await cancel_and_close(client)
         await asyncio.to_thread(emulator.stop)
 
 
@@ -233,6 +270,7 @@ TARGETS = {
     "wandb": wandb_target,
     "ray": ray_target,
     "anyscale": anyscale_target,
+    "fused": fused_target,
 }
 
 

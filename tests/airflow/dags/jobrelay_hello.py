@@ -16,14 +16,20 @@ LINES = 5
 HELLO = f'for i in $(seq 1 {LINES}); do echo "hello-line-$i of {{{{ run_id }}}}"; sleep 0.05; done'
 
 
-def hello_dag(*, deferrable: bool = False, conn_id: str = "jobrelay_default", **op: object) -> DAG:
+def hello_dag(
+    *,
+    deferrable: bool = False,
+    conn_id: str = "jobrelay_default",
+    entrypoint: str = HELLO,
+    **op: object,
+) -> DAG:
     with DAG(
         dag_id="jobrelay_hello", start_date=datetime(2026, 1, 1), schedule=None, catchup=False
     ) as dag:
         SubmitJobOperator(
             task_id="hello",
             jobrelay_conn_id=conn_id,
-            entrypoint=HELLO,
+            entrypoint=entrypoint,
             job_name="hello",
             env={"GREETING": "{{ dag.dag_id }}"},
             deferrable=deferrable,

@@ -105,7 +105,9 @@ class FusedPlatform:
         self, settings: FusedSettings, session: HttpSession, downloads: HttpSession
     ) -> None:
         default = settings.base_url == DEFAULT_BASE_URL
-        self.url = "fused://" + ("" if default else f"?base_url={quote(settings.base_url)}")
+        self.url = "fused://" + (
+            "" if default else f"?base_url={quote(settings.base_url, safe=':/')}"
+        )
         self._settings = settings
         self._session = session
         self._downloads = downloads
