@@ -19,7 +19,7 @@ CONNECTION_FORM: dict[str, Any] = {
     "hidden-fields": ["login"],
     "relabeling": {"schema": "Platform", "host": "Address", "password": "Token"},
     "placeholders": {
-        "schema": "local | ray | ray+https | wandb",
+        "schema": "local | ray | ray+https | wandb | anyscale | fused",
         "host": "127.0.0.1, /srv/jobrelay, team/project?queue=gpu, or ray://host:8265",
         "port": "8265 (Ray dashboard)",
         "password": "platform token or API key, if it needs one",
@@ -46,7 +46,7 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-jobrelay",
         "name": "jobrelay",
-        "description": "Run jobs on local, Ray, W&B and other platforms through jobrelay.",
+        "description": "Run jobs on local, Ray, W&B Launch, Anyscale and Fused through jobrelay.",
         "versions": [__version__],
         "connection-types": [
             {

@@ -3,7 +3,9 @@
 The hook only maps the connection onto the core's settings; everything a job needs
 (submit, wait, logs, cancel) is the core client's. Connection fields:
 
-- **Platform** (``schema``): ``local`` (default), ``ray``, ``ray+https``, ``wandb``, ...
+- **Platform** (``schema``): ``local`` (default), ``ray``, ``ray+https``, ``wandb``,
+  ``anyscale``, ``fused`` (blank Address: the hosted default; ``base_url`` in Extra for
+  another Fused server)
 - **Address** (``host``, with ``port``): where the platform is — ``127.0.0.1`` for Ray,
   ``/srv/jobrelay`` for a local home, ``team/project?queue=gpu`` for W&B. A full platform
   URL (``ray://127.0.0.1:8265``) is accepted here as is.
