@@ -28,7 +28,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from jobrelay.errors import ConfigError
-from jobrelay.http import RetryPolicy
+from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, tls_verify
 from jobrelay.settings import PlatformURL, parse_platform_url, redact_url
 
 __all__ = [
@@ -117,6 +117,40 @@ class HttpPlatformSettings(PlatformSettings):
     def secret(self) -> str | None:
         """The credential's value, for the one place that sends it."""
         return self.credential.get_secret_value() if self.credential else None
+
+    def sessions(
+        self,
+        base_url: str,
+        auth: HostBoundAuth,
+        *,
+        secret: str,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> tuple[HttpSession, HttpSession]:
+        """The API's session (``auth`` sent to its host only) and a second session that
+        holds no credential, for the URLs the API signs (downloads, log chunks). Both use
+        these settings' timeout, TLS check and retries, and redact ``secret``."""
+        policy = retry or self.retry_policy()
+        api = HttpSession(
+            base_url,
+            auth=auth,
+            headers=dict(headers or {}),
+            timeout=self.http_timeout(),
+            retry=policy,
+            transport=transport,
+            verify=self.verify,
+            secrets=(secret,),
+        )
+        signed = HttpSession(
+            "",
+            timeout=self.http_timeout(),
+            retry=policy,
+            transport=transport or httpx.AsyncHTTPTransport(verify=tls_verify(self.verify)),
+            verify=self.verify,
+            secrets=(secret,),
+        )
+        return api, signed
 
 
 def load_settings(

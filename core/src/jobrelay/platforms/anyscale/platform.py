@@ -25,7 +25,7 @@ import httpx
 from pydantic import SecretStr, field_validator
 
 from jobrelay.errors import ConfigError
-from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, tls_verify
+from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy
 from jobrelay.models import JobRef, JobSpec, JobStatus, LogLine, LogPage
 from jobrelay.platforms.anyscale import payloads
 from jobrelay.platforms.anyscale.upload import WorkingDirUploader, pack
@@ -540,23 +540,12 @@ async def open_platform(
         )
     host = platform_host(settings.host)
     auth = HostBoundAuth(host, SecretStr(f"cli_token={token}"), header="Cookie")
-    policy = retry or settings.retry_policy()
-    session = HttpSession(
+    session, chunks = settings.sessions(
         settings.host,
-        auth=auth,
+        auth,
+        secret=token,
         headers={"X-Anyscale-Client": "jobrelay"},
-        timeout=settings.http_timeout(),
-        retry=policy,
         transport=transport,
-        verify=settings.verify,
-        secrets=(token,),
-    )
-    chunks = HttpSession(
-        "",
-        timeout=settings.http_timeout(),
-        retry=policy,
-        transport=transport or httpx.AsyncHTTPTransport(verify=tls_verify(settings.verify)),
-        verify=settings.verify,
-        secrets=(token,),
+        retry=retry,
     )
     return AnyscalePlatform(settings, chunks=chunks, session=session)

@@ -27,7 +27,7 @@ from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.artifacts.registry import open_store
 from jobrelay.artifacts.staging import resolve_store_url
 from jobrelay.errors import ConfigError
-from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, tls_verify
+from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy
 from jobrelay.models import ArtifactRef, JobRef, JobSpec, JobState, JobStatus, LogPage
 from jobrelay.platforms.base import Capabilities
 from jobrelay.platforms.create_once import create_once
@@ -361,23 +361,12 @@ async def open_platform(
     auth = HostBoundAuth(
         platform_host(settings.base_url), SecretStr(f"{settings.token_type} {token}")
     )
-    policy = retry or settings.retry_policy()
-    session = HttpSession(
+    session, downloads = settings.sessions(
         settings.base_url,
-        auth=auth,
+        auth,
+        secret=token,
         headers={"X-Fused-Cache-Disable": "true"},
-        timeout=settings.http_timeout(),
-        retry=policy,
         transport=transport,
-        verify=settings.verify,
-        secrets=(token,),
-    )
-    downloads = HttpSession(
-        "",
-        timeout=settings.http_timeout(),
-        retry=policy,
-        transport=transport or httpx.AsyncHTTPTransport(verify=tls_verify(settings.verify)),
-        verify=settings.verify,
-        secrets=(token,),
+        retry=retry,
     )
     return FusedPlatform(settings, session=session, downloads=downloads)
