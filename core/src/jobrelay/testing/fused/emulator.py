@@ -2,8 +2,9 @@
 
 The endpoints the official SDK (``fused==2.9.5``) and jobrelay use, under ``/server/v1``,
 with the fields the SDK's strict models require (``reference/sdk-measured.md`` §2). Auth is
-``Authorization: <type> <token>``; result files are served under ``/files/`` from
-``localhost`` (as from a signed storage URL) to a valid signature only, without auth.
+``Authorization: <type> <token>``; result files (under ``/files/``) and job configs (under
+``/configs/``, where ``job/by-id/{id}/config`` redirects) are served from ``localhost`` (as
+from a signed storage URL) to a valid signature only, without auth.
 
 >>> with FusedEmulator() as emu:                                  # doctest: +SKIP
 ...     url = f"fused://?base_url={emu.base_url}"     # credential=emu.token
@@ -33,7 +34,8 @@ class FusedEmulator(LoopbackEmulator):
 
     ``token`` is the one token it accepts (any of the SDK's token types). ``requests`` is
     the request log; ``add_fault`` scripts faults per operation (``start``, ``status``,
-    ``logs``, ``cancel``, ``list``, ``results``, ``file``, ``*``). ``world.clock`` stamps
+    ``logs``, ``cancel``, ``list``, ``results``, ``file``, ``config``, ``config_file``,
+    ``*``). ``world.clock`` stamps
     log records (``stop_clock`` makes every line share one millisecond).
     """
 
@@ -59,7 +61,7 @@ class FusedEmulator(LoopbackEmulator):
         self.world.stop()
 
     def authorized(self, operation: str, headers: Mapping[str, str]) -> bool:
-        if operation == "file":
+        if operation in ("file", "config_file"):
             return True  # a signed URL: the signature is the auth
         scheme, _, token = (headers.get("authorization") or "").partition(" ")
         return bool(scheme) and hmac.compare_digest(token, self.token)
@@ -115,6 +117,7 @@ class FusedEmulator(LoopbackEmulator):
             route("GET", f"{API}/job/self", "list", self._list),
             route("GET", f"{API}/job/by-id/{job}/config", "config", self._config),
             route("GET", f"/files/{job}/(?P<name>[^/]+)", "file", self._file),
+            route("GET", f"/configs/{job}", "config_file", self._config_file),
         ]
 
     def _job(self, id: str) -> st.Job:
@@ -155,6 +158,14 @@ class FusedEmulator(LoopbackEmulator):
         return Answer(body=[j.job_response() for j in jobs[skip : skip + limit]])
 
     def _config(self, id: str, **_: Any) -> Answer:
+        # As Fused: a redirect to a signed URL, which the SDK GETs without auth.
+        self._job(id)
+        signed = f"http://localhost:{self.port}/configs/{id}?sig={self._sign(id, 'config')}"
+        return Answer(307, headers={"Location": signed})
+
+    def _config_file(self, id: str, query: dict[str, list[str]], **_: Any) -> Answer:
+        if not hmac.compare_digest((query.get("sig") or [""])[0], self._sign(id, "config")):
+            return Answer(403, {"detail": "bad signature"})
         return Answer(body=self._job(id).body["config"])
 
     def _sign(self, job_id: str, name: str) -> str:
@@ -174,4 +185,7 @@ class FusedEmulator(LoopbackEmulator):
         given = (query.get("sig") or [""])[0]
         if not hmac.compare_digest(given, self._sign(id, name)):
             return Answer(403, {"detail": "bad signature"})
-        return Answer(raw=self._job(id).results[name])
+        # The SDK decodes a result by its content type (JSON, else as Parquet).
+        json_file = name.endswith((".json", ".metadata"))
+        kind = "application/json" if json_file else "application/octet-stream"
+        return Answer(raw=self._job(id).results[name], content_type=kind)
