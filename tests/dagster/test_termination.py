@@ -35,8 +35,8 @@ from dagster_jobrelay import run_prefix
 from jobrelay import AsyncClient, JobState, JobStatus
 
 from tests.dagster.conftest import ROOT
-from tests.platforms.anyscale.test_official_sdk import _NETWORK, uv_command
 from tests.processes import group_gone_within, group_members
+from tests.vendor_sdks import skip_if_unreachable, uv_command
 
 pytestmark = pytest.mark.slow
 
@@ -193,12 +193,8 @@ def dagster_graphql(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         [*uv, "pip", "install", "-q", "--python", python, "--compile-bytecode", *pins],
     ):
         built = subprocess.run(step, cwd=env.parent, capture_output=True, text=True, timeout=300)
-        if built.returncode != 0 and any(word in built.stderr.lower() for word in _NETWORK):
-            pytest.skip(
-                f"the package registry cannot be reached to install {' '.join(pins)}: "
-                f"{built.stderr.strip().splitlines()[-1]}"
-            )
-        assert built.returncode == 0, f"building the dagster-graphql environment: {built.stderr}"
+        if built.returncode != 0:
+            skip_if_unreachable(" ".join(pins), built.stderr)
     return [str(env / "bin" / "dagster-graphql")]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import time
 from datetime import datetime
@@ -21,41 +20,17 @@ from jobrelay import AsyncClient, JobSpec, JobState
 from jobrelay.platforms.anyscale import KEY_TAG
 from jobrelay.testing.anyscale import AnyscaleEmulator
 
+from tests.vendor_sdks import isolated_python
+
 pytestmark = pytest.mark.timeout(240)
 SDK = "anyscale==0.26.112"
 JUDGE = Path(__file__).with_name("sdk_judge.py")
-_NETWORK = ("failed to fetch", "dns", "connect", "network", "resolve", "timed out", "offline")
-
-
-def uv_command() -> list[str]:
-    found = shutil.which("uv")
-    if found:
-        return [found]
-    python = shutil.which("python3")
-    if (
-        python
-        and subprocess.run([python, "-m", "uv", "--version"], capture_output=True).returncode == 0
-    ):
-        return [python, "-m", "uv"]
-    pytest.fail("uv is not on PATH; the SDK tests build their environment with it")
 
 
 @pytest.fixture(scope="module")
 def sdk_python() -> list[str]:
-    """The command that runs Python with the official SDK; skipped if the registry is out
-    of reach (and the SDK is not cached)."""
-    command = [*uv_command(), "run", "--isolated", "--no-project", "--with", SDK, "python"]
-    probe = subprocess.run(
-        [*command, "-c", "import anyscale"], capture_output=True, text=True, timeout=300
-    )
-    if probe.returncode != 0:
-        if any(word in probe.stderr.lower() for word in _NETWORK):
-            pytest.skip(
-                f"the package registry cannot be reached to install {SDK}: "
-                f"{probe.stderr.strip().splitlines()[-1]}"
-            )
-        pytest.fail(f"installing {SDK} failed: {probe.stderr[-2000:]}")
-    return command
+    """The command that runs Python with the official SDK (skipped if out of reach)."""
+    return isolated_python(SDK, "anyscale")
 
 
 def sdk_env(emulator: AnyscaleEmulator) -> dict[str, str]:

@@ -25,7 +25,7 @@ from jobrelay import AsyncClient, JobRef, JobSpec, JobState, PollPolicy
 from jobrelay.testing.faults import RecordedRequest
 from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
 
-from tests.platforms.anyscale.test_official_sdk import uv_command  # the same uv lookup
+from tests.vendor_sdks import isolated_python, uv_command, uv_dirs
 
 from .conftest import SQUARE
 
@@ -33,37 +33,12 @@ pytestmark = pytest.mark.timeout(240)
 SDK = "fused==2.9.5"
 JUDGE = Path(__file__).with_name("sdk_judge.py")
 FAST = PollPolicy(initial_s=0.05, max_s=0.2)
-_NETWORK = ("failed to fetch", "dns", "connect", "network", "resolve", "timed out", "offline")
-
-
-def uv_dirs(uv: list[str]) -> dict[str, str]:
-    """uv's cache and Python folders, named so that a temporary HOME does not move them
-    (the SDK's environment is then built once and reused)."""
-    found = {}
-    for variable, what in (("UV_CACHE_DIR", "cache"), ("UV_PYTHON_INSTALL_DIR", "python")):
-        done = subprocess.run([*uv, what, "dir"], capture_output=True, text=True)
-        if done.returncode == 0 and done.stdout.strip():
-            found[variable] = done.stdout.strip().splitlines()[-1]
-    return found
 
 
 @pytest.fixture(scope="module")
 def sdk_python() -> list[str]:
-    """The command that runs Python with the official SDK; skipped if the registry is out
-    of reach (and the SDK is not cached)."""
-    uv = uv_command()
-    command = [*uv, "run", "--isolated", "--no-project", "--with", SDK, "python"]
-    probe = subprocess.run(
-        [*command, "-c", "import fused"], capture_output=True, text=True, timeout=300
-    )
-    if probe.returncode != 0:
-        if any(word in probe.stderr.lower() for word in _NETWORK):
-            pytest.skip(
-                f"the package registry cannot be reached to install {SDK}: "
-                f"{probe.stderr.strip().splitlines()[-1]}"
-            )
-        pytest.fail(f"installing {SDK} failed: {probe.stderr[-2000:]}")
-    return command
+    """The command that runs Python with the official SDK (skipped if out of reach)."""
+    return isolated_python(SDK, "fused")
 
 
 @pytest.fixture(scope="module")
