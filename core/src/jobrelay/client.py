@@ -165,8 +165,10 @@ class AsyncClient:
     async def _job_handoff(self) -> JobHandoff | None:
         platform = await self.platform()
         if self._handoff is None:
-            # Opening a store may import its module (s3fs, the W&B client): off the loop.
-            self._handoff = await run_blocking(handoff_for, platform, self._artifacts)
+            async with self._lock:  # once: 1,000 waiters that end in one tick all get here
+                if self._handoff is None:
+                    # Opening a store may import its module (s3fs, the W&B client): off the loop.
+                    self._handoff = await run_blocking(handoff_for, platform, self._artifacts)
         return self._handoff
 
     async def artifact_store(self) -> ArtifactStore:
