@@ -8,18 +8,29 @@ import signal
 import sqlite3
 import statistics
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from jobrelay import AsyncClient, JobSpec
 
 
-def median_ms(values: list[float]) -> float:
+def median_ms(values: Sequence[float]) -> float:
     return statistics.median(values) * 1000
 
 
+def lag_summary(name: str, lags: Sequence[float], width: int = 46) -> str:
+    """Median, p90 and max of ``lags`` (seconds) in ms, after ``name``."""
+    ms = sorted(x * 1000 for x in lags)
+    p90 = ms[max(0, int(len(ms) * 0.9) - 1)]
+    return (
+        f"{name:<{width}} median {median_ms(lags):6.0f} ms   p90 {p90:6.0f} ms   "
+        f"max {ms[-1]:6.0f} ms   (n={len(ms)})"
+    )
+
+
 @contextlib.asynccontextmanager
-async def warm_local_client(**options: object) -> AsyncIterator[AsyncClient]:
+async def warm_local_client(**options: Any) -> AsyncIterator[AsyncClient]:
     """A client on a throwaway local home whose agent has already started."""
     with tempfile.TemporaryDirectory(prefix="jrbench-") as tmp:
         home = Path(tmp) / "home"

@@ -21,7 +21,7 @@ import sys
 import time
 
 import httpx
-from _common import median_ms
+from _common import lag_summary
 from jobrelay import AsyncClient, JobSpec, JobTimeout, PollPolicy
 from jobrelay.testing.ray_head import RayHead, ray_executable
 
@@ -90,15 +90,6 @@ async def list_calls_per_tick(url: str, waiters: int) -> tuple[int, int, float]:
     return ticks, calls, elapsed
 
 
-def summary(name: str, lags: list[float]) -> str:
-    ms = sorted(x * 1000 for x in lags)
-    p90 = ms[max(0, int(len(ms) * 0.9) - 1)]
-    return (
-        f"{name:<46} median {median_ms(lags):6.0f} ms   p90 {p90:6.0f} ms   "
-        f"max {ms[-1]:6.0f} ms   (n={len(ms)})"
-    )
-
-
 async def main(runs: int) -> None:
     t0 = time.perf_counter()
     with RayHead.start() as head:
@@ -110,9 +101,9 @@ async def main(runs: int) -> None:
         cli = cli_lags(head, 3)
         ticks, calls, elapsed = await list_calls_per_tick(url, 100)
     print(f"(e) detection latency, Ray end_time -> terminal status seen, job `{JOB}`")
-    print("   " + summary("jobrelay (RayPlatform poll policy)", ours) + "   target <= 300 ms")
-    print("   " + summary("fixed 1 s poll (Ray CLI's pace)", fixed))
-    print("   " + summary("`ray job submit` (blocking) until it exits", cli))
+    print("   " + lag_summary("jobrelay (RayPlatform poll policy)", ours) + "   target <= 300 ms")
+    print("   " + lag_summary("fixed 1 s poll (Ray CLI's pace)", fixed))
+    print("   " + lag_summary("`ray job submit` (blocking) until it exits", cli))
     print(
         f"(f) 100 concurrent waiters for {elapsed:.1f} s: {ticks} hub ticks, {calls} "
         f"GET /api/jobs/ calls: {calls / max(ticks, 1):.2f} per tick   target 1"
