@@ -221,6 +221,20 @@ class AsyncClient:
         resume later from the saved cursor without a duplicate or a gap. ``stop`` ends the
         stream early (after the page in flight).
         """
+        async for page in self._follow_logs(ref, cursor, stop, None):
+            yield page
+
+    async def _follow_logs(
+        self,
+        ref: JobRef,
+        cursor: str | None,
+        stop: asyncio.Event | None,
+        ended: asyncio.Event | None,
+    ) -> AsyncIterator[LogPage]:
+        """``follow_logs``; ``ended``, when given, is set by a waiter that saw the job end
+        (through the status hub): the follower then takes the end from it instead of asking
+        the platform after each empty page, so N followers add no status calls of their own.
+        """
         platform = await self._for(ref)
         policy = self._poll or platform.capabilities.poll
         loop = asyncio.get_running_loop()
@@ -242,7 +256,12 @@ class AsyncClient:
                 return
             if stop is not None and stop.is_set():
                 return
-            if not page.lines:
+            if not page.lines and ended is not None:
+                terminal_seen = ended.is_set()  # a status read before this page
+                if not terminal_seen:
+                    interval = policy.next_interval(interval, changed=False)
+                    await _sleep_or_stop(policy.jittered(interval), stop, ended)
+            elif not page.lines:
                 try:
                     terminal_seen = (await platform.status(ref)).state.is_terminal
                 except JobRelayError as exc:
@@ -346,15 +365,23 @@ class AsyncClient:
 
         known = asyncio.Event()  # the waiter has a status
 
+        stop = asyncio.Event()
+        ended = asyncio.Event()  # the waiter saw the job end: the follower reads what is left
+        past_queue = asyncio.Event()  # ... saw it start: from now on there may be lines
+
         async def remember(update: JobUpdate) -> None:
             latest[:] = [update.status]
             known.set()
+            if not update.status.state.is_waiting:
+                past_queue.set()
+            if update.status.state.is_terminal:
+                ended.set()
             await notify(on_update, update)
 
-        stop = asyncio.Event()
-
         async def follow() -> None:
-            async for page in self.follow_logs(ref, cursor, stop=stop):
+            # A queued job has printed nothing: 1,000 queued jobs cost no log reads.
+            await past_queue.wait()
+            async for page in self._follow_logs(ref, cursor, stop, ended):
                 # Lines can arrive before the waiter's first status (a fast job, a reattach
                 # to a finished one): hold them until it has one, never drop them. (Asking
                 # for a status here would tie the log to a status call that may fail.)
@@ -372,7 +399,10 @@ class AsyncClient:
             if not latest:
                 latest.append(status)
             known.set()
-            if not status.state.is_terminal:
+            past_queue.set()
+            if status.state.is_terminal:
+                ended.set()
+            else:
                 stop.set()  # waited until RUNNING: stop following, keep nothing pending
             await follower
             return status
@@ -491,12 +521,17 @@ def _queue_mode(mode: QueueMode | str) -> QueueMode:
         ) from None
 
 
-async def _sleep_or_stop(seconds: float, stop: asyncio.Event | None) -> None:
-    if stop is None:
+async def _sleep_or_stop(seconds: float, *events: asyncio.Event | None) -> None:
+    """Sleep ``seconds``, or until one of ``events`` is set."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events if e is not None]
+    if not waits:
         await asyncio.sleep(seconds)
         return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 class Client:
