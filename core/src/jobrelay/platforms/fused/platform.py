@@ -43,6 +43,7 @@ DEFAULT_BASE_URL = "https://www.fused.io/server/v1"
 TOKEN_TYPES = ("Bearer", "Fused-Env-Bearer", "Fused-Rtenv-Bearer", "Fused-Service-Token")
 LIST_PAGE = 25
 FIND_PAGES = 4  # a key is looked for among the newest 100 jobs
+READS_AT_ONCE = 16  # per-job reads of one statuses() call in flight together
 
 
 class FusedSettings(HttpPlatformSettings):
@@ -116,7 +117,7 @@ class FusedPlatform:
         self._seen: dict[str, tuple[Any, Any]] = {}  # job id -> listed (job_status, date)
         self._runs: dict[str, Mapping[str, Any]] = {}  # job id -> its last RunResponse
         self._finished: dict[str, JobStatus] = {}  # terminal statuses, outputs included
-        self._collecting = asyncio.Lock()
+        self._collecting: dict[str, asyncio.Lock] = {}  # job id -> its outputs being read
 
     def __repr__(self) -> str:
         return f"FusedPlatform({self._settings.base_url!r})"
@@ -207,7 +208,7 @@ class FusedPlatform:
         state = payloads.map_state(run.get("job_status"), run.get("status"))
         if not state.is_terminal:
             return payloads.parse_status(run, ref)
-        async with self._collecting:  # a finished job's error or outputs, read once
+        async with self._collecting.setdefault(ref.id, asyncio.Lock()):  # read once
             if ref.id not in self._finished:
                 error = await self._last_error(ref.id) if state is JobState.FAILED else None
                 status = payloads.parse_status(run, ref, error=error)
@@ -230,18 +231,25 @@ class FusedPlatform:
             if len(page) < max(100, len(wanted)):
                 break
             skip += len(page)
-        for job_id, ref in wanted.items():
+        limit = asyncio.Semaphore(READS_AT_ONCE)
+
+        async def read(job_id: str, ref: JobRef) -> JobStatus | None:
             item = listed.get(job_id)
             mark = (item.get("job_status"), item.get("job_status_date")) if item else None
             run = self._runs.get(job_id)
-            if run is None or mark is None or mark != self._seen.get(job_id):
-                try:
-                    run = await self._run(job_id)
-                except Exception:
-                    continue
-                if mark is not None:
-                    self._seen[job_id] = mark
-            found[job_id] = await self._status_of(ref, run)
+            async with limit:
+                if run is None or mark is None or mark != self._seen.get(job_id):
+                    try:
+                        run = await self._run(job_id)
+                    except Exception:
+                        return None
+                    if mark is not None:
+                        self._seen[job_id] = mark
+                return await self._status_of(ref, run)
+
+        # The jobs that moved are read at once (a tick costs one round trip, not one per job).
+        read_now = await asyncio.gather(*(read(i, r) for i, r in wanted.items()))
+        found |= {job_id: st for job_id, st in zip(wanted, read_now, strict=True) if st}
         return found
 
     async def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
