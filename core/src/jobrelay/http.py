@@ -10,6 +10,7 @@ other host, so presigned storage URLs never see them.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import ssl
@@ -185,6 +186,9 @@ def tls_verify(verify: bool | str) -> bool | ssl.SSLContext:
     return verify
 
 
+_IN_FLIGHT = 100  # httpx's default pool size
+
+
 class HttpSession:
     """An ``httpx.AsyncClient`` with the project's retry and error policy.
 
@@ -205,7 +209,12 @@ class HttpSession:
     ) -> None:
         self.retry = retry
         self._secrets = tuple(secrets)
+        # Requests beyond the pool's connections wait here, not in httpcore's pool: it scans
+        # every queued request on each send and close (1,000 W&B log reads from deferred
+        # triggers held the loop for ~1 s in that scan).
+        self._slots = asyncio.Semaphore(_IN_FLIGHT)
         self.client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=_IN_FLIGHT, max_keepalive_connections=20),
             base_url=base_url,
             auth=auth,
             headers={"User-Agent": USER_AGENT, **(headers or {})},
@@ -250,7 +259,8 @@ class HttpSession:
                 wait_jitter=policy.wait_jitter_s,
             ):
                 with attempt:
-                    response = await self.client.request(method, url, **kwargs)
+                    async with self._slots:
+                        response = await self.client.request(method, url, **kwargs)
                     if response.is_success or response.status_code in accepted:
                         return response
                     error = error_for_response(response, operation, self._secrets)
