@@ -9,16 +9,18 @@ Each trigger waits on its own job, on one of two platforms:
   ``true``: its executing path polls each local job every 50 ms, and 1,000 of those saturate
   the emulator's process, not the triggerer).
 
-Measured, in this one process: platform ``statuses()`` calls per status-hub tick (goal 1),
-the event loop's worst lag (a 10 ms ticker's overshoot; goal <= 100 ms), peak RSS above
-idle (goal <= 300 MB), and detection latency (a job's end on the platform -> its trigger's
-event; median and p90). Each target runs in a fresh process, so peak RSS is its own.
+The triggers are made as ``JobOperator`` defers them (``follow_logs=True``, ``waiting_since``);
+``--no-logs`` makes status-only triggers. Measured, in this one process: platform
+``statuses()`` calls per status-hub tick (goal 1) and ``logs()`` calls, the event loop's
+worst lag (a 10 ms ticker's overshoot; goal <= 100 ms), peak RSS above idle (goal <= 300 MB),
+and detection latency (a job's end on the platform -> its trigger's event; median and p90).
+Each target runs in a fresh process, so peak RSS is its own.
 
     uv run python benchmarks/airflow_triggers.py [--target local|wandb|both] [--triggers N]
-        [--stalls]
+        [--no-logs] [--stalls] [--gc-freeze]
 
 ``--stalls`` also times every loop callback and prints where the slowest loop iterations'
-time went (see ``LoopProfile``).
+time went (see ``LoopProfile``); ``--gc-freeze`` calls ``gc.freeze()`` on the idle heap first.
 """
 
 from __future__ import annotations
