@@ -186,20 +186,26 @@ async def test_deferred_jobs_on_one_connection_share_one_status_call_per_tick(
 
 
 def test_the_trigger_never_blocks_the_event_loop_for_100ms(client: Client) -> None:
-    ref = _submit(client, "for i in 1 2 3 4 5; do echo line-$i; sleep 0.2; done")
-
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.airflow.loop_probe", json.dumps(ref)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["event"]["outcome"] == "succeeded"
-    assert report["slow"] == []
+    """A blocking call in the trigger (sync I/O, a sleep) holds the loop on every run; a
+    garbage collection or the OS descheduling a busy machine can hold one callback by
+    chance. So the probe runs up to three times and one clean run is required."""
+    attempts: list[list[str]] = []
+    for _ in range(3):
+        ref = _submit(client, "for i in 1 2 3 4 5; do echo line-$i; sleep 0.2; done")
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.airflow.loop_probe", json.dumps(ref)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        assert report["event"]["outcome"] == "succeeded"
+        attempts.append(report["slow"])
+        if not report["slow"]:
+            break
+    assert attempts[-1] == [], f"slow callbacks in every run: {attempts}"
 
 
 async def test_a_following_trigger_logs_each_job_line_as_it_is_printed_and_hands_on_its_cursor(
