@@ -1,0 +1,374 @@
+"""N deferred ``SubmitJobOperator`` tasks in a real Airflow triggerer process.
+
+Unlike ``airflow_triggers.py`` (our own asyncio loop), this starts a real deployment
+(``tests/airflow/deployment/airflow_deployment.py``: api-server, scheduler, dag-processor and
+triggerer as separate processes, LocalExecutor, SQLite) with a DAG of one task,
+``SubmitJobOperator.partial(deferrable=True).expand(entrypoint=...)`` over N map indexes on the
+local platform (a queue of concurrency N + 8). Each job waits for a release file, then sleeps
+``i % 30`` s and writes its end time; the release comes once all N tasks are deferred, so all
+N ``JobTrigger``s run at once in Airflow's own trigger runner.
+
+Measured:
+
+- time to defer: dag run triggered -> all N task instances ``deferred`` (per deferral);
+- peak RSS of the triggerer process tree (psutil: the triggerer and its children, i.e. the
+  trigger runner) above its idle RSS, while all N are deferred and until they all resume;
+- the event loop's worst lag: Airflow's own watchdog warnings ("async thread was blocked")
+  from the triggerer's output, and a 10 ms ticker's overshoot on the trigger runner's loop;
+- ``statuses()`` calls on the local platform inside the trigger runner and how many jobs
+  each asks for (goal: 1 call per status tick for all N);
+- detection latency: the end time the job wrote -> its task instance leaves ``deferred``
+  (the metadata database, sampled every 0.2 s).
+
+The ticker and the ``statuses()`` counter are installed by a ``sitecustomize`` on the
+deployment's ``PYTHONPATH``, only in processes started as ``airflow triggerer``.
+
+    .venv/bin/python benchmarks/airflow_triggerer_deployment.py [--tasks N] [--parallelism P]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import re
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.airflow.deployment.airflow_deployment import (  # noqa: E402
+    COMPONENTS,
+    AirflowDeployment,
+)
+
+DAG_ID = "jobrelay_triggerer_bench"
+TASK_ID = "job"
+
+SITECUSTOMIZE = """
+import sys
+
+if any(a == "triggerer" for a in sys.argv):
+    import asyncio, json, os, time
+
+    _OUT = os.environ["JOBRELAY_BENCH_PROBE"]
+
+    def _write(record):
+        record["pid"] = os.getpid()
+        with open(_OUT, "a") as f:
+            f.write(json.dumps(record) + "\\n")
+
+    from jobrelay.platforms.local.platform import LocalPlatform
+
+    _statuses = LocalPlatform.statuses
+
+    async def statuses(self, refs):
+        started = time.time()
+        try:
+            return await _statuses(self, refs)
+        finally:
+            _write({"kind": "statuses", "t": started, "refs": len(refs),
+                    "ms": (time.time() - started) * 1000})
+            _calls[0] += 1
+            if len(refs) == 1 and _calls[0] % 5000 == 1:  # who asks for one job at a time
+                import traceback
+                _write({"kind": "stack", "t": started, "stack": traceback.format_stack()[-8:]})
+
+    _calls = [0]
+
+    LocalPlatform.statuses = statuses
+
+    async def _ticker():
+        worst, window = 0.0, time.monotonic()
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            worst = max(worst, time.monotonic() - before - 0.01)
+            if time.monotonic() - window >= 1.0:
+                _write({"kind": "lag", "t": time.time(), "worst_ms": worst * 1000})
+                worst, window = 0.0, time.monotonic()
+
+    _run = asyncio.run
+
+    def run(main, **kwargs):
+        async def probed():
+            ticker = asyncio.ensure_future(_ticker())
+            try:
+                return await main
+            finally:
+                ticker.cancel()
+        return _run(probed(), **kwargs)
+
+    asyncio.run = run
+"""
+
+DAG = """
+from datetime import datetime
+
+from airflow.sdk import DAG
+from airflow_jobrelay.operators import SubmitJobOperator
+
+JOB = (
+    'while [ ! -e {release} ]; do sleep 1; done; '
+    'sleep $(($1 % 30)); date +%s.%N > {ends}/$1'
+)
+
+with DAG("{dag_id}", start_date=datetime(2026, 1, 1), schedule=None, catchup=False):
+    SubmitJobOperator.partial(
+        task_id="{task_id}", deferrable=True, job_queue="bench"
+    ).expand(entrypoint=[["sh", "-c", JOB, "sh", str(i)] for i in range({n})])
+"""
+
+
+def tree_rss_mb(pid: int) -> float:
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += p.memory_info().rss
+    return total / 2**20
+
+
+def ti_states(db: Path) -> dict[int, str]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT map_index, state FROM task_instance WHERE dag_id = ? AND task_id = ?",
+            (DAG_ID, TASK_ID),
+        ).fetchall()
+    return {int(i): str(s) for i, s in rows}
+
+
+class Sampler(threading.Thread):
+    """RSS of the triggerer tree and the task instances' states, every 0.2 s."""
+
+    def __init__(self, pid: int, db: Path) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.db = pid, db
+        self.rss: list[tuple[float, float]] = []
+        self.left_deferred: dict[int, float] = {}
+        self.deferred_once: set[int] = set()
+        self.deferred_now = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.2):
+            now = time.time()
+            self.rss.append((now, tree_rss_mb(self.pid)))
+            try:
+                states = ti_states(self.db)
+            except sqlite3.Error:
+                continue
+            self.deferred_now = sum(s == "deferred" for s in states.values())
+            for index, state in states.items():
+                if state == "deferred":
+                    self.deferred_once.add(index)
+                elif index in self.deferred_once and index not in self.left_deferred:
+                    self.left_deferred[index] = now
+
+
+def start(deployment: AirflowDeployment) -> None:
+    (deployment.home / "airflow").mkdir(parents=True, exist_ok=True)
+    deployment._airflow("db", "migrate", timeout=300)
+    for component in COMPONENTS:
+        deployment.start_component(component)
+    deployment._until(deployment._ready, timeout=180, what="the api-server")
+    deployment._until(
+        lambda: deployment.get(f"/api/v2/dags/{DAG_ID}", ok_only=True),
+        timeout=300,
+        what="the benchmark DAG",
+    )
+
+
+async def prepare_platform(home: Path, n: int) -> None:
+    from jobrelay import AsyncClient, JobSpec
+
+    async with AsyncClient(f"local://{home}") as client:
+        await client.run(JobSpec(entrypoint="true"))  # a warm agent
+        await client.create_queue("bench", max_concurrency=n + 8)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tasks", type=int, default=100)
+    parser.add_argument("--parallelism", type=int, default=16)
+    parser.add_argument("--defer-timeout", type=float, default=1800)
+    args = parser.parse_args()
+    n = args.tasks
+
+    tmp = Path(tempfile.mkdtemp(prefix="jr-triggerer-bench-"))
+    platform_home, dags, probe_dir = tmp / "platform", tmp / "dags", tmp / "probe"
+    ends, release = tmp / "ends", tmp / "release"
+    for d in (dags, probe_dir, ends):
+        d.mkdir()
+    probe = tmp / "probe.jsonl"
+    (probe_dir / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    (dags / "bench.py").write_text(
+        DAG.format(release=release, ends=ends, dag_id=DAG_ID, task_id=TASK_ID, n=n)
+    )
+    asyncio.run(prepare_platform(platform_home, n))
+
+    connection = {"conn_type": "jobrelay", "host": f"local://{platform_home}"}
+    deployment = AirflowDeployment(tmp / "af", connections={"jobrelay_default": connection})
+    deployment.env.update(
+        {
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__PARALLELISM": str(args.parallelism),
+            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(n + 8),
+            "AIRFLOW__CORE__MAX_MAP_LENGTH": str(max(1024, n)),
+            "AIRFLOW__SCHEDULER__MAX_TIS_PER_QUERY": "512",
+            "AIRFLOW__TRIGGERER__CAPACITY": str(max(1000, n)),
+            "PYTHONPATH": f"{probe_dir}:{deployment.env.get('PYTHONPATH', '')}".rstrip(":"),
+            "JOBRELAY_BENCH_PROBE": str(probe),
+        }
+    )
+    sampler: Sampler | None = None
+    try:
+        t0 = time.time()
+        start(deployment)
+        print(f"deployment up in {time.time() - t0:.0f} s ({tmp})", flush=True)
+        trig_pid = deployment.procs["triggerer"].pid
+        time.sleep(10)
+        idle_mb = 0.0
+        for _ in range(5):
+            idle_mb = max(idle_mb, tree_rss_mb(trig_pid))
+            time.sleep(0.2)
+        idle_procs = len(psutil.Process(trig_pid).children(recursive=True)) + 1
+        print(f"triggerer idle RSS {idle_mb:.0f} MB ({idle_procs} processes)", flush=True)
+
+        sampler = Sampler(trig_pid, deployment.home / "airflow.db")
+        sampler.start()
+        triggered = time.time()
+        deployment.trigger(DAG_ID, "bench", {})
+        deadline = triggered + args.defer_timeout
+        last = -1
+        while sampler.deferred_now < n and time.time() < deadline:
+            if sampler.deferred_now != last and int(time.time()) % 15 == 0:
+                print(f"  {sampler.deferred_now}/{n} deferred", flush=True)
+                last = sampler.deferred_now
+            time.sleep(0.5)
+        all_deferred = time.time()
+        deferred_count = sampler.deferred_now
+        defer_s = all_deferred - triggered
+        print(
+            f"{deferred_count}/{n} deferred after {defer_s:.0f} s "
+            f"({defer_s / max(deferred_count, 1) * 1000:.0f} ms per deferral)",
+            flush=True,
+        )
+        time.sleep(20)  # all N waiting: the steady state
+        released = time.time()
+        release.touch()
+        wait_until = released + 30 + 30 + 60
+        while len(sampler.left_deferred) < deferred_count and time.time() < wait_until:
+            time.sleep(0.5)
+        time.sleep(2)
+    finally:
+        if sampler is not None:
+            sampler.stop.set()
+        log = deployment.component_log("triggerer")
+        deployment.stop()
+        from jobrelay.testing.local_home import stop_local_home
+
+        stop_local_home(platform_home)
+
+    report(n, sampler, idle_mb, log, probe, ends, all_deferred, released, deferred_count, defer_s)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(
+    n: int,
+    sampler: Sampler | None,
+    idle_mb: float,
+    log: str,
+    probe: Path,
+    ends: Path,
+    all_deferred: float,
+    released: float,
+    deferred_count: int,
+    defer_s: float,
+) -> None:
+    assert sampler is not None
+    window = [mb for t, mb in sampler.rss if t >= all_deferred]
+    peak = max(window) if window else float("nan")
+    overall = max(mb for _, mb in sampler.rss)
+    lines = probe.read_text().splitlines() if probe.exists() else []
+    records = [json.loads(line) for line in lines]
+    calls = [r for r in records if r["kind"] == "statuses"]
+    steady = [r for r in calls if all_deferred <= r["t"] < released]
+    lags = [r for r in records if r["kind"] == "lag"]
+    runner_pids = {r["pid"] for r in calls}
+    lag_runner = [r["worst_ms"] for r in lags if r["pid"] in runner_pids or not runner_pids]
+    lag_window = [r["worst_ms"] for r in lags if r["t"] >= all_deferred and r["pid"] in runner_pids]
+    blocked = [float(x) for x in re.findall(r"async thread was blocked for ([0-9.]+)", log)]
+
+    latencies = []
+    for index, left in sampler.left_deferred.items():
+        end_file = ends / str(index)
+        if end_file.exists():
+            latencies.append((left - float(end_file.read_text())) * 1000)
+
+    print(f"\n== {n} mapped deferred SubmitJobOperator tasks, one real triggerer ==")
+    print(
+        f"deferred together: {deferred_count}/{n}; to defer: {defer_s:.0f} s "
+        f"({defer_s / max(deferred_count, 1) * 1000:.0f} ms per deferral)"
+    )
+    print(
+        f"triggerer tree RSS: idle {idle_mb:.0f} MB, peak while deferred {peak:.0f} MB "
+        f"(+{peak - idle_mb:.0f} MB), peak over the run {overall:.0f} MB"
+    )
+    if steady:
+        span = released - all_deferred
+        refs = [r["refs"] for r in steady]
+        print(
+            f"statuses() in the trigger runner while all deferred ({span:.0f} s): "
+            f"{len(steady)} calls ({len(steady) / span:.2f}/s), jobs per call "
+            f"median {statistics.median(refs):.0f} max {max(refs)}, "
+            f"call time median {statistics.median(r['ms'] for r in steady):.1f} ms"
+        )
+        hub = [r for r in steady if r["refs"] >= deferred_count]
+        single = [r for r in steady if r["refs"] == 1]
+        print(
+            f"  for all {deferred_count} jobs (status-hub ticks): {len(hub)} "
+            f"({len(hub) / span:.2f}/s); for one job (local logs() reads its job's status "
+            f"first): {len(single)} ({len(single) / span / max(deferred_count, 1):.1f}/s per job)"
+        )
+    print(f"statuses() calls in the trigger runner over the whole run: {len(calls)}")
+    if lag_runner:
+        print(
+            f"trigger runner loop (10 ms ticker): worst lag {max(lag_runner):.0f} ms overall, "
+            f"{max(lag_window, default=float('nan')):.0f} ms from all-deferred on"
+        )
+    print(
+        f"Airflow watchdog 'async thread was blocked' warnings: {len(blocked)}"
+        + (f", worst {max(blocked):.2f} s" if blocked else "")
+    )
+    if latencies:
+        print(
+            f"detection (job's end -> TI leaves deferred, {len(latencies)} jobs): median "
+            f"{statistics.median(latencies):.0f} ms, p90 {pct(latencies, 0.9):.0f} ms, "
+            f"max {max(latencies):.0f} ms"
+        )
+    else:
+        print("detection: no job ended and resumed in the window")
+
+
+if __name__ == "__main__":
+    main()
