@@ -24,6 +24,10 @@ The ticker and the ``statuses()`` counter are installed by a ``sitecustomize`` o
 deployment's ``PYTHONPATH``, only in processes started as ``airflow triggerer``.
 
     .venv/bin/python benchmarks/airflow_triggerer_deployment.py [--tasks N] [--parallelism P]
+        [--defer-timeout S]
+
+After ``--defer-timeout`` seconds (default 1800) of deferring, the jobs are released with
+however many tasks are deferred by then; the figures are for those.
 """
 
 from __future__ import annotations
