@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from jobrelay.client import AsyncClient, Client
+    from jobrelay.client import AsyncClient
     from jobrelay.errors import (
         APIError,
         ArtifactError,
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         QueueInfo,
         QueueMode,
     )
+    from jobrelay.sync_client import Client
     from jobrelay.waiting import JobUpdate, PollPolicy, WaitLimits
 
 __version__ = "0.1.0"
@@ -84,7 +85,8 @@ __all__ = [
 
 
 _HOMES = {
-    **dict.fromkeys(("AsyncClient", "Client"), "jobrelay.client"),
+    "AsyncClient": "jobrelay.client",
+    "Client": "jobrelay.sync_client",
     **dict.fromkeys(("JobUpdate", "PollPolicy", "WaitLimits"), "jobrelay.waiting"),
     **dict.fromkeys(
         (

@@ -1,4 +1,5 @@
-"""``AsyncClient`` (all the logic) and ``Client`` (a thin sync facade over it).
+"""``AsyncClient``: all the client's logic (``jobrelay.sync_client.Client`` is its thin
+sync facade).
 
 >>> async with AsyncClient("local://") as client:          # doctest: +SKIP
 ...     result = await client.run(JobSpec(entrypoint="echo hello"))
@@ -12,12 +13,10 @@ import asyncio
 import collections
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
-
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+from typing import Any
 
 from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.artifacts.blobstore import run_blocking
@@ -48,10 +47,8 @@ from jobrelay.waiting import (
     wait_for_job,
 )
 
-__all__ = ["AsyncClient", "Client"]
+__all__ = ["AsyncClient", "check_limit"]
 
-P = ParamSpec("P")
-T = TypeVar("T")
 
 FAILURE_LOG_LINES = 10
 
@@ -532,100 +529,3 @@ async def _sleep_or_stop(seconds: float, *events: asyncio.Event | None) -> None:
     finally:
         for w in waits:
             w.cancel()
-
-
-class Client:
-    """The synchronous facade: every call runs ``AsyncClient`` on a private event loop.
-
-    >>> with Client("local://") as client:                     # doctest: +SKIP
-    ...     client.run(JobSpec(entrypoint="echo hi")).state
-    <JobState.SUCCEEDED: 'SUCCEEDED'>
-    """
-
-    def __init__(self, platform: str | None = None, **options: Any) -> None:
-        self._portal_cm = start_blocking_portal("asyncio")
-        self._portal: BlockingPortal = self._portal_cm.__enter__()
-        self.aio = AsyncClient(platform, **options)
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        async def call() -> T:
-            return await fn(*args, **kwargs)
-
-        return self._portal.call(call)
-
-    def submit(self, spec: JobSpec, *, resubmit_failed: bool = True) -> JobRef:
-        return self._call(self.aio.submit, spec, resubmit_failed=resubmit_failed)
-
-    def status(self, ref: JobRef) -> JobStatus:
-        return self._call(self.aio.status, ref)
-
-    def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
-        return self._call(self.aio.statuses, refs)
-
-    def logs(self, ref: JobRef, cursor: str | None = None) -> LogPage:
-        return self._call(self.aio.logs, ref, cursor)
-
-    def iter_logs(self, ref: JobRef, cursor: str | None = None) -> Iterator[LogPage]:
-        """Follow the job's log: pages until the job is terminal and fully read."""
-        with self._portal.wrap_async_context_manager(
-            _aiter_cm(self.aio.follow_logs(ref, cursor))
-        ) as it:
-            while True:
-                try:
-                    yield self._portal.call(_anext, it)
-                except StopAsyncIteration:
-                    return
-
-    def wait(self, ref: JobRef, **options: Any) -> JobResult:
-        """See :meth:`AsyncClient.wait`."""
-        return self._call(self.aio.wait, ref, **options)
-
-    def run(self, spec: JobSpec, *, cancel_on_kill: bool = True, **options: Any) -> JobResult:
-        """Submit and wait; Ctrl-C while waiting cancels the job when ``cancel_on_kill``."""
-        ref = self.submit(spec)
-        try:
-            return self.wait(ref, **options)
-        except KeyboardInterrupt:
-            if cancel_on_kill:
-                self.cancel(ref)
-            raise
-
-    def cancel(self, ref: JobRef) -> None:
-        self._call(self.aio.cancel, ref)
-
-    def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
-        return self._call(self.aio.list_jobs, limit=limit, queue=queue)
-
-    def create_queue(self, name: str, **options: Any) -> QueueInfo:
-        return self._call(self.aio.create_queue, name, **options)
-
-    def list_queues(self) -> Sequence[QueueInfo]:
-        return self._call(self.aio.list_queues)
-
-    def close(self) -> None:
-        try:
-            self._call(self.aio.aclose)
-        finally:
-            self._portal_cm.__exit__(None, None, None)
-
-
-@contextlib.asynccontextmanager
-async def _aiter_cm(gen: AsyncIterator[LogPage]) -> AsyncIterator[AsyncIterator[LogPage]]:
-    try:
-        yield gen
-    finally:
-        aclose = getattr(gen, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
-async def _anext(it: AsyncIterator[LogPage]) -> LogPage:
-    return await it.__anext__()
