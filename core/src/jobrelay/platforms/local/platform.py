@@ -198,16 +198,18 @@ class LocalPlatform:
     async def logs(self, ref: JobRef, cursor: str | None) -> LogPage:
         """Up to 1000 lines after ``cursor``; ``done`` once the job ended and all are read."""
         offset = logs.parse_cursor(cursor)
-        # The state is read before the file: the agent writes every line before it
-        # records the end, so "terminal, then end of file" means nothing more will come.
+        path = logs.log_path(self.home, ref.id)
+        page = await anyio.to_thread.run_sync(logs.read_page, path, offset)
+        if not page.at_eof:  # more to read: no need to know the state yet
+            return LogPage(lines=page.lines, cursor=str(page.next_offset), done=False)
+        # The agent writes every line before it records the end, so a terminal state read
+        # now, then the end of the file read after it, means nothing more will come.
         status = await self.status(ref)
-        page = await anyio.to_thread.run_sync(
-            logs.read_page, logs.log_path(self.home, ref.id), offset
-        )
+        if not status.state.is_terminal:
+            return LogPage(lines=page.lines, cursor=str(page.next_offset), done=False)
+        rest = await anyio.to_thread.run_sync(logs.read_page, path, page.next_offset)
         return LogPage(
-            lines=page.lines,
-            cursor=str(page.next_offset),
-            done=status.state.is_terminal and page.at_eof,
+            lines=[*page.lines, *rest.lines], cursor=str(rest.next_offset), done=rest.at_eof
         )
 
     async def cancel(self, ref: JobRef) -> None:
