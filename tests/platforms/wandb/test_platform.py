@@ -14,6 +14,7 @@ from jobrelay.errors import APIError, AuthError, ConfigError, NotFoundError, Ser
 from jobrelay.platforms.registry import open_platform as open_any
 from jobrelay.platforms.wandb import WandbArtifactStore, WandbPlatform, open_platform
 from jobrelay.testing.wandb import Outcome, WandbEmulator
+from jobrelay.waiting import JobUpdate
 
 from .conftest import FAST_RETRY, platform_url
 
@@ -87,10 +88,15 @@ async def test_states_go_queued_starting_running_succeeded_with_summary_and_url(
         "PENDING",
         1,
     )
-    emulator.agent.release("default")
     seen: list[JobState] = []
+
+    def watch(update: JobUpdate) -> None:
+        seen.append(update.status.state)
+        if len(seen) == 1:  # the wait saw it queued: now let the agent take it
+            emulator.agent.release("default")
+
     async with AsyncClient(platform, poll=FAST) as client:
-        result = await client.wait(ref, on_update=lambda u: seen.append(u.status.state))
+        result = await client.wait(ref, on_update=watch)
     assert seen[0] is JobState.QUEUED
     assert JobState.RUNNING in seen
     assert seen[-1] is JobState.SUCCEEDED
