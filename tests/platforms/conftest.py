@@ -29,6 +29,8 @@ class Target:
     make_blocked_queue: Callable[[], Awaitable[str]] | None = None
     ordered_queue: Callable[[str, int], Awaitable[str]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The platform's methods that read a job's state (its status read in all but name).
+    state_reads: tuple[str, ...] = ("status", "statuses")
 
     def spec(self, entrypoint: str, **fields: Any) -> JobSpec:
         return JobSpec(entrypoint=entrypoint, **fields)
@@ -57,8 +59,10 @@ class CountingPlatform:
         self.status_calls.append(len(refs))
         return await self.inner.statuses(refs)
 
-    async def logs(self, ref: JobRef, cursor: str | None) -> LogPage:
-        return await self.inner.logs(ref, cursor)
+    async def logs(
+        self, ref: JobRef, cursor: str | None, *, terminal: bool | None = None
+    ) -> LogPage:
+        return await self.inner.logs(ref, cursor, terminal=terminal)
 
     async def cancel(self, ref: JobRef) -> None:
         await self.inner.cancel(ref)
@@ -218,6 +222,7 @@ async def anyscale_target(tmp_path: Path) -> AsyncIterator[Target]:
             blocked_queue,
             ordered_queue,
             {"anyscale_emulator": emulator},
+            state_reads=("status", "statuses", "_job"),
         )
     finally:
         await cancel_and_close(client)
@@ -259,7 +264,13 @@ async def fused_target(tmp_path: Path) -> AsyncIterator[Target]:
     counting = CountingPlatform(await client.platform())
     client = AsyncClient(counting, poll=PollPolicy(initial_s=0.05, max_s=0.3))  # type: ignore[arg-type]
     try:
-        yield FusedTarget("fused", client, counting, extra={"fused_emulator": emulator})
+        yield FusedTarget(
+            "fused",
+            client,
+            counting,
+            extra={"fused_emulator": emulator},
+            state_reads=("status", "statuses", "_run"),
+        )
     finally:
         await cancel_and_close(client)
         await asyncio.to_thread(emulator.stop)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jobrelay import AsyncClient, JobCancelled, JobFailed, JobState, JobTimeout, PollPolicy
@@ -223,6 +226,51 @@ async def test_concurrent_waiters_share_status_calls(target: Target) -> None:
     calls = target.counting.status_calls[before:]
     assert calls, "waiting made no status calls"
     assert max(calls) == 8, "one call should ask for every waiting job"
+
+
+async def test_followers_with_waiters_read_no_job_state_of_their_own(
+    target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """N waits following their logs cost the hub's status calls only: a log read never
+    asks for its job's state (1,000 deferred tasks on a triggerer are 1,000 followers)."""
+    inner = target.counting.inner
+    reading_logs: contextvars.ContextVar[bool] = contextvars.ContextVar("logs", default=False)
+    from_logs: list[str] = []
+
+    def counted(name: str) -> Callable[..., Awaitable[Any]]:
+        real = getattr(inner, name)
+
+        async def read(*args: Any, **kwargs: Any) -> Any:
+            if reading_logs.get():
+                from_logs.append(name)
+            return await real(*args, **kwargs)
+
+        return read
+
+    for name in target.state_reads:
+        monkeypatch.setattr(inner, name, counted(name))
+    real_logs = inner.logs
+
+    async def logs(*args: Any, **kwargs: Any) -> Any:
+        reading_logs.set(True)  # this task's context only: the waiters' reads are not here
+        return await real_logs(*args, **kwargs)
+
+    monkeypatch.setattr(inner, "logs", logs)
+    script = "for i in $(seq 1 8); do echo line-$i; sleep 0.2; done"
+    refs = [await target.client.submit(target.spec(script)) for _ in range(4)]
+    seen: dict[str, list[str]] = {r.id: [] for r in refs}
+
+    def collect(update: JobUpdate) -> None:
+        lines = [line.text for line in update.lines if line.text.startswith("line-")]
+        seen[update.status.ref.id].extend(lines)
+
+    results = await asyncio.gather(
+        *(target.client.wait(r, follow_logs=True, on_update=collect, timeout=60) for r in refs)
+    )
+
+    assert all(r.state is JobState.SUCCEEDED for r in results)
+    assert all(lines == [f"line-{i}" for i in range(1, 9)] for lines in seen.values()), seen
+    assert from_logs == [], f"log reads asked for the job's state {len(from_logs)} times"
 
 
 @pytest.mark.parametrize("shape", ["done-before-the-first-status", "printed-over-time"])

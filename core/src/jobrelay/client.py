@@ -240,8 +240,11 @@ class AsyncClient:
         terminal_seen = False
         failing_since: float | None = None  # a transient outage of the log or status call
         while True:
+            # With a waiter, its status hub tells the end: read before the page, it lets the
+            # platform decide ``done`` without a status read of its own.
+            known = None if ended is None else ended.is_set()
             try:
-                page = await platform.logs(ref, cursor)
+                page = await platform.logs(ref, cursor, terminal=known)
             except JobRelayError as exc:
                 failing_since = policy.still_trying(exc, failing_since, loop.time())
                 await _sleep_or_stop(policy.jittered(interval), stop)
@@ -255,7 +258,7 @@ class AsyncClient:
             if stop is not None and stop.is_set():
                 return
             if not page.lines and ended is not None:
-                terminal_seen = ended.is_set()  # a status read before this page
+                terminal_seen = ended.is_set()  # a status read before the next page
                 if not terminal_seen:
                     # The hub tells the end (and wakes this sleep), so a quiet log backs off
                     # past the status pace: 1,000 followers on local are not 20,000 reads/s.

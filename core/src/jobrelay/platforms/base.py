@@ -81,8 +81,15 @@ class Platform(Protocol):
         """Statuses keyed by ``JobRef.id``; missing ids are left out."""
         ...
 
-    async def logs(self, ref: JobRef, cursor: str | None) -> LogPage:
-        """Lines after ``cursor`` (from the start when None) and the next cursor."""
+    async def logs(
+        self, ref: JobRef, cursor: str | None, *, terminal: bool | None = None
+    ) -> LogPage:
+        """Lines after ``cursor`` (from the start when None) and the next cursor.
+
+        ``terminal`` is what a status read made *before* this call said (a waiter's, through
+        the status hub): the platform decides ``done`` from it and asks for no status of its
+        own, so N followers add no status calls. None: the platform reads the state itself.
+        """
         ...
 
     async def cancel(self, ref: JobRef) -> None:

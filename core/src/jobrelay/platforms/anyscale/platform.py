@@ -411,17 +411,20 @@ class AnyscalePlatform:
         runs = await self._runs([j["id"] for j in jobs]) if jobs else {}
         return [payloads.parse_status(j, self._ref(j), runs=runs.get(j["id"], [])) for j in jobs]
 
-    async def logs(self, ref: JobRef, cursor: str | None) -> LogPage:
+    async def logs(
+        self, ref: JobRef, cursor: str | None, *, terminal: bool | None = None
+    ) -> LogPage:
         """Complete lines after ``cursor``, across the job's runs in order.
 
-        The job's state is read before the chunks: chunks listed after a terminal state
-        are complete, so nothing can follow a ``done`` page.
+        The job's state is read before the chunks (unless ``terminal`` gives it): chunks
+        listed after a terminal state are complete, so nothing can follow a ``done`` page.
         """
         at = payloads.read_log_cursor(cursor)
-        job = await self._job(ref.id)
-        terminal = payloads.map_state(
-            str((job.get("state") or {}).get("current_state") or ""), in_queue=False
-        ).is_terminal
+        if terminal is None:
+            job = await self._job(ref.id)
+            terminal = payloads.map_state(
+                str((job.get("state") or {}).get("current_state") or ""), in_queue=False
+            ).is_terminal
         runs = (await self._runs([ref.id])).get(ref.id, [])
         lines: list[LogLine] = []
         downloads = 0

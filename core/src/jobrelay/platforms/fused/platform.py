@@ -271,12 +271,16 @@ class FusedPlatform:
         )
         return [r for r in records if isinstance(r, Mapping)] if isinstance(records, list) else []
 
-    async def logs(self, ref: JobRef, cursor: str | None) -> LogPage:
-        """The records after ``cursor``. The state is read first: records read after a
-        terminal state are complete, so nothing can follow a ``done`` page."""
+    async def logs(
+        self, ref: JobRef, cursor: str | None, *, terminal: bool | None = None
+    ) -> LogPage:
+        """The records after ``cursor``. The state is read first (unless ``terminal`` gives
+        it): records read after a terminal state are complete, so nothing can follow a
+        ``done`` page."""
         at = payloads.read_log_cursor(cursor)
-        run = await self._run(ref.id)
-        terminal = payloads.map_state(run.get("job_status"), run.get("status")).is_terminal
+        if terminal is None:
+            run = await self._run(ref.id)
+            terminal = payloads.map_state(run.get("job_status"), run.get("status")).is_terminal
         records = await self._records(ref.id, payloads.since_ms(at))
         lines, after = payloads.records_after(records, at)
         return LogPage(lines=lines, cursor=payloads.write_log_cursor(after), done=terminal)

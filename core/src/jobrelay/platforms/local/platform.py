@@ -195,15 +195,19 @@ class LocalPlatform:
                 await self._ensure_agent()
         return result
 
-    async def logs(self, ref: JobRef, cursor: str | None) -> LogPage:
+    async def logs(
+        self, ref: JobRef, cursor: str | None, *, terminal: bool | None = None
+    ) -> LogPage:
         """Up to 1000 lines after ``cursor``; ``done`` once the job ended and all are read."""
         offset = logs.parse_cursor(cursor)
         path = logs.log_path(self.home, ref.id)
         page = await anyio.to_thread.run_sync(logs.read_page, path, offset)
-        if not page.at_eof:  # more to read: no need to know the state yet
-            return LogPage(lines=page.lines, cursor=str(page.next_offset), done=False)
         # The agent writes every line before it records the end, so a terminal state read
-        # now, then the end of the file read after it, means nothing more will come.
+        # before a page that reaches the end of the file means nothing more will come.
+        if not page.at_eof or terminal is not None:
+            done = bool(terminal) and page.at_eof
+            return LogPage(lines=page.lines, cursor=str(page.next_offset), done=done)
+        # At the end and the state not known: read it now, then what came before it.
         status = await self.status(ref)
         if not status.state.is_terminal:
             return LogPage(lines=page.lines, cursor=str(page.next_offset), done=False)

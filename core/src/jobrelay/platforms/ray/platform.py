@@ -288,14 +288,17 @@ class RayPlatform:
             for d in submitted[:limit]
         ]
 
-    async def logs(self, ref: JobRef, cursor: str | None) -> LogPage:
+    async def logs(
+        self, ref: JobRef, cursor: str | None, *, terminal: bool | None = None
+    ) -> LogPage:
         """Complete lines after ``cursor``; ``done`` once the job ended and all is read.
 
         The status is read before the log: a log fetched after Ray reports the job
         terminal is complete, so nothing can follow a ``done`` page.
         """
         offset = payloads.read_log_cursor(cursor)
-        terminal = (await self.status(ref)).state.is_terminal
+        if terminal is None:
+            terminal = (await self.status(ref)).state.is_terminal
         data = await self._session.json(
             "GET", self._path(ref, "/logs"), operation=f"get logs of Ray job {ref.id}"
         )

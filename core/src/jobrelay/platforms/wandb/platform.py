@@ -287,13 +287,20 @@ class WandbPlatform:
         found = await self.statuses(chosen)
         return [found[ref.id] for ref in chosen if ref.id in found]
 
-    async def logs(self, ref: JobRef, cursor: str | None) -> LogPage:
-        """Lines of the run's ``output.log`` after the byte offset ``cursor``."""
+    async def logs(
+        self, ref: JobRef, cursor: str | None, *, terminal: bool | None = None
+    ) -> LogPage:
+        """Lines of the run's ``output.log`` after the byte offset ``cursor``.
+
+        The run's state comes with its file listing; ``terminal`` is only needed (and then
+        saves a status read) before the run exists."""
         job = await self._with_run(JobId.parse(ref.id))
         offset = _offset(cursor)
         run = await self._log_file(job)
         if run is None:
-            if not (await self.status(ref)).state.is_terminal:
+            if terminal is None:
+                terminal = (await self.status(ref)).state.is_terminal
+            if not terminal:
                 return LogPage(lines=[], cursor=str(offset), done=False)
             # Over, as of now: but the run may have been made (and ended) since the log was
             # asked for, so ask again. Only a job that ended without a run has no log.
