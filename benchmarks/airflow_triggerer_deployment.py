@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import json
 import re
+import secrets
 import shutil
 import sqlite3
 import statistics
@@ -44,7 +45,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -72,25 +76,45 @@ if any(a == "triggerer" for a in sys.argv):
         with open(_OUT, "a") as f:
             f.write(json.dumps(record) + "\\n")
 
-    from jobrelay.platforms.local.platform import LocalPlatform
+    import importlib
 
-    _statuses = LocalPlatform.statuses
+    _module, _name = os.environ["JOBRELAY_BENCH_PLATFORM"].split(":")
+    Platform = getattr(importlib.import_module(_module), _name)
+
+    _statuses = Platform.statuses
+    _logs = Platform.logs
+    _calls = [0]
+    _log_reads = [0]
+
+    def _from_hub():
+        frame = sys._getframe(2)
+        for _ in range(4):
+            if frame is None:
+                return False
+            if frame.f_code.co_filename.endswith(os.path.join("jobrelay", "waiting.py")):
+                return True
+            frame = frame.f_back
+        return False
 
     async def statuses(self, refs):
         started = time.time()
+        hub = _from_hub()
         try:
             return await _statuses(self, refs)
         finally:
-            _write({"kind": "statuses", "t": started, "refs": len(refs),
+            _write({"kind": "statuses", "t": started, "refs": len(refs), "hub": hub,
                     "ms": (time.time() - started) * 1000})
             _calls[0] += 1
             if len(refs) == 1 and _calls[0] % 5000 == 1:  # who asks for one job at a time
                 import traceback
                 _write({"kind": "stack", "t": started, "stack": traceback.format_stack()[-8:]})
 
-    _calls = [0]
+    async def logs(self, *args, **kwargs):
+        _log_reads[0] += 1
+        return await _logs(self, *args, **kwargs)
 
-    LocalPlatform.statuses = statuses
+    Platform.statuses = statuses
+    Platform.logs = logs
 
     async def _ticker():
         worst, window = 0.0, time.monotonic()
@@ -99,7 +123,8 @@ if any(a == "triggerer" for a in sys.argv):
             await asyncio.sleep(0.01)
             worst = max(worst, time.monotonic() - before - 0.01)
             if time.monotonic() - window >= 1.0:
-                _write({"kind": "lag", "t": time.time(), "worst_ms": worst * 1000})
+                _write({"kind": "lag", "t": time.time(), "worst_ms": worst * 1000,
+                        "logs": _log_reads[0]})
                 worst, window = 0.0, time.monotonic()
 
     _run = asyncio.run
@@ -116,7 +141,7 @@ if any(a == "triggerer" for a in sys.argv):
     asyncio.run = run
 """
 
-DAG = """
+LOCAL_DAG = """
 from datetime import datetime
 
 from airflow.sdk import DAG
@@ -132,6 +157,106 @@ with DAG("{dag_id}", start_date=datetime(2026, 1, 1), schedule=None, catchup=Fal
         task_id="{task_id}", deferrable=True, job_queue="bench"
     ).expand(entrypoint=[["sh", "-c", JOB, "sh", str(i)] for i in range({n})])
 """
+
+# W&B: the emulator's agent holds the queue, then runs each item as scripted (0-8 s).
+WANDB_DAG = """
+from datetime import datetime
+
+from airflow.sdk import DAG
+from airflow_jobrelay.operators import SubmitJobOperator
+
+with DAG("{dag_id}", start_date=datetime(2026, 1, 1), schedule=None, catchup=False):
+    SubmitJobOperator.partial(task_id="{task_id}", deferrable=True).expand(
+        entrypoint=[["true", str(i)] for i in range({n})]
+    )
+"""
+
+
+@dataclass
+class Bench:
+    """What differs between the platforms under test."""
+
+    platform_class: str  # the class whose statuses() and logs() the probe counts
+    connection: dict[str, str]
+    dag: str
+    release: Callable[[], None]
+    job_ends: Callable[[Path], dict[int, float]]  # metadata DB -> map index -> job's end
+    close: Callable[[], None]
+
+
+def local_bench(tmp: Path, n: int) -> Bench:
+    home, ends, release = tmp / "platform", tmp / "ends", tmp / "release"
+    ends.mkdir()
+    asyncio.run(prepare_platform(home, n))
+
+    def job_ends(db: Path) -> dict[int, float]:
+        return {int(f.name): float(f.read_text()) for f in ends.iterdir() if f.read_text()}
+
+    def close() -> None:
+        from jobrelay.testing.local_home import stop_local_home
+
+        stop_local_home(home)
+
+    return Bench(
+        "jobrelay.platforms.local.platform:LocalPlatform",
+        {"conn_type": "jobrelay", "host": f"local://{home}"},
+        LOCAL_DAG.format(release=release, ends=ends, dag_id=DAG_ID, task_id=TASK_ID, n=n),
+        release.touch,
+        job_ends,
+        close,
+    )
+
+
+def wandb_bench(tmp: Path, n: int) -> Bench:
+    """The W&B emulator in its own process (``airflow_triggers.py --serve-wandb``)."""
+    from benchmarks.airflow_triggers import (
+        WANDB_QUEUE,
+        start_wandb_server,
+        stop_wandb_server,
+        wandb_run_ends,
+    )
+
+    api_key = secrets.token_hex(20)
+    ends_file = tmp / "wandb-ends.jsonl"
+    server, url = start_wandb_server(ends_file, n, api_key)
+    platform = f"wandb://emulator/bench?queue={WANDB_QUEUE}&image=python:3.11&host={url}"
+
+    def release() -> None:
+        assert server.stdin is not None
+        server.stdin.write("release\n")
+        server.stdin.flush()
+
+    def job_ends(db: Path) -> dict[int, float]:
+        by_run = wandb_run_ends(ends_file)
+        return {i: by_run[run] for i, run in wandb_runs(db).items() if run in by_run}
+
+    def close() -> None:
+        stop_wandb_server(server)
+
+    return Bench(
+        "jobrelay.platforms.wandb.platform:WandbPlatform",
+        {"conn_type": "jobrelay", "host": platform, "password": api_key},
+        WANDB_DAG.format(dag_id=DAG_ID, task_id=TASK_ID, n=n),
+        release,
+        job_ends,
+        close,
+    )
+
+
+def wandb_runs(db: Path) -> dict[int, str]:
+    """Map index -> the W&B run of its job (the job id the operator pushed is QUEUE:ITEM:RUN)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT map_index, value FROM xcom WHERE dag_id = ? AND task_id = ? AND key = ?",
+            (DAG_ID, TASK_ID, "jobrelay_job"),
+        ).fetchall()
+    runs = {}
+    for index, value in rows:
+        ref = json.loads(value)
+        if isinstance(ref, str):  # stored JSON-encoded twice
+            ref = json.loads(ref)
+        runs[int(index)] = str(ref["id"]).rsplit(":", 1)[1]
+    return runs
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -213,25 +338,22 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=100)
+    parser.add_argument("--platform", choices=["local", "wandb"], default="local")
     parser.add_argument("--parallelism", type=int, default=16)
     parser.add_argument("--defer-timeout", type=float, default=1800)
     args = parser.parse_args()
     n = args.tasks
 
     tmp = Path(tempfile.mkdtemp(prefix="jr-triggerer-bench-"))
-    platform_home, dags, probe_dir = tmp / "platform", tmp / "dags", tmp / "probe"
-    ends, release = tmp / "ends", tmp / "release"
-    for d in (dags, probe_dir, ends):
+    dags, probe_dir = tmp / "dags", tmp / "probe"
+    for d in (dags, probe_dir):
         d.mkdir()
     probe = tmp / "probe.jsonl"
     (probe_dir / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    (dags / "bench.py").write_text(
-        DAG.format(release=release, ends=ends, dag_id=DAG_ID, task_id=TASK_ID, n=n)
-    )
-    asyncio.run(prepare_platform(platform_home, n))
+    bench = (local_bench if args.platform == "local" else wandb_bench)(tmp, n)
+    (dags / "bench.py").write_text(bench.dag)
 
-    connection = {"conn_type": "jobrelay", "host": f"local://{platform_home}"}
-    deployment = AirflowDeployment(tmp / "af", connections={"jobrelay_default": connection})
+    deployment = AirflowDeployment(tmp / "af", connections={"jobrelay_default": bench.connection})
     deployment.env.update(
         {
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
@@ -242,8 +364,10 @@ def main() -> None:
             "AIRFLOW__TRIGGERER__CAPACITY": str(max(1000, n)),
             "PYTHONPATH": f"{probe_dir}:{deployment.env.get('PYTHONPATH', '')}".rstrip(":"),
             "JOBRELAY_BENCH_PROBE": str(probe),
+            "JOBRELAY_BENCH_PLATFORM": bench.platform_class,
         }
     )
+    db = deployment.home / "airflow.db"
     sampler: Sampler | None = None
     try:
         t0 = time.time()
@@ -258,7 +382,7 @@ def main() -> None:
         idle_procs = len(psutil.Process(trig_pid).children(recursive=True)) + 1
         print(f"triggerer idle RSS {idle_mb:.0f} MB ({idle_procs} processes)", flush=True)
 
-        sampler = Sampler(trig_pid, deployment.home / "airflow.db")
+        sampler = Sampler(trig_pid, db)
         sampler.start()
         triggered = time.time()
         deployment.trigger(DAG_ID, "bench", {})
@@ -279,22 +403,60 @@ def main() -> None:
         )
         time.sleep(20)  # all N waiting: the steady state
         released = time.time()
-        release.touch()
+        bench.release()
         wait_until = released + 30 + 30 + 60
         while len(sampler.left_deferred) < deferred_count and time.time() < wait_until:
             time.sleep(0.5)
         time.sleep(2)
+        ends = bench.job_ends(db)
     finally:
         if sampler is not None:
             sampler.stop.set()
         log = deployment.component_log("triggerer")
         deployment.stop()
-        from jobrelay.testing.local_home import stop_local_home
+        bench.close()
 
-        stop_local_home(platform_home)
-
-    report(n, sampler, idle_mb, log, probe, ends, all_deferred, released, deferred_count, defer_s)
+    report(
+        n,
+        sampler,
+        idle_mb,
+        log,
+        probe,
+        ends,
+        (triggered, all_deferred, released),
+        deferred_count,
+        defer_s,
+    )
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def window_calls(
+    name: str,
+    begin: float,
+    until: float,
+    calls: list[dict[str, Any]],
+    lags: list[dict[str, Any]],
+    runner_pids: set[int],
+    deferred: int,
+) -> None:
+    """``statuses()`` calls (for all jobs: the hub's ticks; for one) and ``logs()`` reads."""
+    span = max(until - begin, 1e-9)
+    inside = [r for r in calls if begin <= r["t"] < until]
+    if not inside:
+        print(f"statuses() while {name}: none in {span:.0f} s")
+        return
+    hub = [r for r in inside if r["hub"]]
+    single = [r for r in inside if not r["hub"]]
+    reads = [r["logs"] for r in lags if r["pid"] in runner_pids and begin <= r["t"] < until]
+    log_reads = reads[-1] - reads[0] if len(reads) > 1 else 0
+    print(
+        f"statuses() while {name} ({span:.0f} s): {len(inside)} calls "
+        f"({len(inside) / span:.2f}/s); for many jobs (status-hub ticks): {len(hub)}, jobs "
+        f"per call median {statistics.median(r['refs'] for r in hub) if hub else 0:.0f}, "
+        f"call median {statistics.median(r['ms'] for r in hub) if hub else 0:.1f} ms; "
+        f"not from the hub: {len(single)} ({len(single) / span / max(deferred, 1):.2f}/s per job); "
+        f"logs() reads {log_reads} ({log_reads / span / max(deferred, 1):.2f}/s per job)"
+    )
 
 
 def report(
@@ -303,31 +465,29 @@ def report(
     idle_mb: float,
     log: str,
     probe: Path,
-    ends: Path,
-    all_deferred: float,
-    released: float,
+    ends: dict[int, float],
+    times: tuple[float, float, float],  # dag run triggered, all deferred, jobs released
     deferred_count: int,
     defer_s: float,
 ) -> None:
     assert sampler is not None
+    triggered, all_deferred, released = times
     window = [mb for t, mb in sampler.rss if t >= all_deferred]
     peak = max(window) if window else float("nan")
     overall = max(mb for _, mb in sampler.rss)
     lines = probe.read_text().splitlines() if probe.exists() else []
     records = [json.loads(line) for line in lines]
     calls = [r for r in records if r["kind"] == "statuses"]
-    steady = [r for r in calls if all_deferred <= r["t"] < released]
     lags = [r for r in records if r["kind"] == "lag"]
     runner_pids = {r["pid"] for r in calls}
-    lag_runner = [r["worst_ms"] for r in lags if r["pid"] in runner_pids or not runner_pids]
-    lag_window = [r["worst_ms"] for r in lags if r["t"] >= all_deferred and r["pid"] in runner_pids]
+    runner_lags = [r for r in lags if r["pid"] in runner_pids or not runner_pids]
     blocked = [float(x) for x in re.findall(r"async thread was blocked for ([0-9.]+)", log)]
 
-    latencies = []
-    for index, left in sampler.left_deferred.items():
-        end_file = ends / str(index)
-        if end_file.exists():
-            latencies.append((left - float(end_file.read_text())) * 1000)
+    latencies = [
+        (left - ends[index]) * 1000
+        for index, left in sampler.left_deferred.items()
+        if index in ends
+    ]
 
     print(f"\n== {n} mapped deferred SubmitJobOperator tasks, one real triggerer ==")
     print(
@@ -338,28 +498,28 @@ def report(
         f"triggerer tree RSS: idle {idle_mb:.0f} MB, peak while deferred {peak:.0f} MB "
         f"(+{peak - idle_mb:.0f} MB), peak over the run {overall:.0f} MB"
     )
-    if steady:
-        span = released - all_deferred
-        refs = [r["refs"] for r in steady]
-        print(
-            f"statuses() in the trigger runner while all deferred ({span:.0f} s): "
-            f"{len(steady)} calls ({len(steady) / span:.2f}/s), jobs per call "
-            f"median {statistics.median(refs):.0f} max {max(refs)}, "
-            f"call time median {statistics.median(r['ms'] for r in steady):.1f} ms"
-        )
-        hub = [r for r in steady if r["refs"] >= deferred_count]
-        single = [r for r in steady if r["refs"] == 1]
-        print(
-            f"  for all {deferred_count} jobs (status-hub ticks): {len(hub)} "
-            f"({len(hub) / span:.2f}/s); for one job (local logs() reads its job's status "
-            f"first): {len(single)} ({len(single) / span / max(deferred_count, 1):.1f}/s per job)"
-        )
+    resumed = max(sampler.left_deferred.values(), default=released)
+    windows = {
+        "all deferred, jobs held": (all_deferred, released),
+        "released until the last resumed": (released, resumed),
+    }
+    for name, (begin, until) in windows.items():
+        window_calls(name, begin, until, calls, lags, runner_pids, deferred_count)
     print(f"statuses() calls in the trigger runner over the whole run: {len(calls)}")
-    if lag_runner:
-        print(
-            f"trigger runner loop (10 ms ticker): worst lag {max(lag_runner):.0f} ms overall, "
-            f"{max(lag_window, default=float('nan')):.0f} ms from all-deferred on"
-        )
+    phases = {
+        "idle (before the dag run)": (0.0, triggered),
+        "deferring": (triggered, all_deferred),
+        "all deferred, jobs held": (all_deferred, released),
+        "released until the last resumed": (released, resumed),
+    }
+    worst = {
+        name: max((r["worst_ms"] for r in runner_lags if a <= r["t"] < b), default=float("nan"))
+        for name, (a, b) in phases.items()
+    }
+    print(
+        "trigger runner loop (10 ms ticker), worst lag: "
+        + ", ".join(f"{name} {ms:.0f} ms" for name, ms in worst.items())
+    )
     print(
         f"Airflow watchdog 'async thread was blocked' warnings: {len(blocked)}"
         + (f", worst {max(blocked):.2f} s" if blocked else "")

@@ -253,11 +253,7 @@ async def wandb_target(tmp: Path, count: int) -> AsyncIterator[Target]:
         server.stdin.flush()
 
     def ends() -> dict[str, float]:
-        by_run = {}
-        for line in ends_file.read_text().splitlines():
-            record = json.loads(line)
-            by_run[record["run"]] = record["at"]
-        return by_run
+        return wandb_run_ends(ends_file)
 
     try:
         yield Target(
@@ -268,12 +264,26 @@ async def wandb_target(tmp: Path, count: int) -> AsyncIterator[Target]:
             ends,
         )
     finally:
-        if server.stdin is not None:
-            server.stdin.close()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_wandb_server(server)
+
+
+def stop_wandb_server(server: subprocess.Popen[str]) -> None:
+    """End of input: the emulator process stops (killed after 20 s)."""
+    if server.stdin is not None:
+        server.stdin.close()
+    try:
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def wandb_run_ends(ends_file: Path) -> dict[str, float]:
+    """Run name -> the time the emulator process ended it (``serve_wandb`` records them)."""
+    by_run = {}
+    for line in ends_file.read_text().splitlines():
+        record = json.loads(line)
+        by_run[record["run"]] = record["at"]
+    return by_run
 
 
 def start_wandb_server(
