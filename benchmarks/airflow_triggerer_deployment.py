@@ -41,6 +41,7 @@ import secrets
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -116,16 +117,43 @@ if any(a == "triggerer" for a in sys.argv):
     Platform.statuses = statuses
     Platform.logs = logs
 
+    import gc
+
+    _gc = {"start": 0.0, "full": 0, "full_ms": 0.0}
+
+    def _collected(phase, info):
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            _gc["start"] = time.perf_counter()
+        else:
+            _gc["full"] += 1
+            _gc["full_ms"] = max(_gc["full_ms"], (time.perf_counter() - _gc["start"]) * 1000)
+
+    gc.callbacks.append(_collected)
+
     async def _ticker():
-        worst, window = 0.0, time.monotonic()
+        # Per second: the worst overshoot of a 10 ms sleep, the CPU this (the loop's) thread
+        # and the whole process used during that worst sleep, and full collections.
+        worst = worst_cpu = worst_proc = 0.0
+        window = time.monotonic()
         while True:
-            before = time.monotonic()
+            before, cpu, proc = time.monotonic(), time.thread_time(), time.process_time()
             await asyncio.sleep(0.01)
-            worst = max(worst, time.monotonic() - before - 0.01)
+            late = time.monotonic() - before - 0.01
+            if late > worst:
+                worst = late
+                worst_cpu = time.thread_time() - cpu
+                worst_proc = time.process_time() - proc
             if time.monotonic() - window >= 1.0:
                 _write({"kind": "lag", "t": time.time(), "worst_ms": worst * 1000,
+                        "worst_loop_cpu_ms": worst_cpu * 1000,
+                        "worst_process_cpu_ms": worst_proc * 1000,
+                        "full_gcs": _gc["full"], "worst_full_gc_ms": _gc["full_ms"],
                         "logs": _log_reads[0]})
-                worst, window = 0.0, time.monotonic()
+                worst = worst_cpu = worst_proc = 0.0
+                _gc["full"], _gc["full_ms"] = 0, 0.0
+                window = time.monotonic()
 
     _run = asyncio.run
 
@@ -309,6 +337,48 @@ class Sampler(threading.Thread):
                     self.left_deferred[index] = now
 
 
+class StackDumper(threading.Thread):
+    """``py-spy dump`` of the trigger runner (the triggerer's child) every 0.5 s, to see
+    what its loop thread is doing when it stalls."""
+
+    def __init__(self, triggerer_pid: int, out: Path) -> None:
+        super().__init__(daemon=True)
+        children = psutil.Process(triggerer_pid).children(recursive=True)
+        self.pid = max(children, key=lambda c: c.memory_info().rss).pid
+        self.out = out
+        self.dumps: list[str] = []
+        self.stop = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        spy = str(Path(sys.executable).with_name("py-spy"))
+        while not self.stop.wait(0.5):
+            done = subprocess.run(
+                [spy, "dump", "--pid", str(self.pid)], capture_output=True, text=True, timeout=30
+            )
+            self.dumps.append(done.stdout or done.stderr)
+
+    def summary(self) -> None:
+        """How often each innermost frame of the loop thread (MainThread) was seen."""
+        self.out.write_text("\n\n".join(self.dumps))
+        tops: dict[str, int] = {}
+        for dump in self.dumps:
+            for part in dump.split("\nThread ")[1:]:
+                lines = part.splitlines()
+                if not lines[0].startswith(f"{self.pid} "):  # the main thread's id is the pid
+                    continue
+                status = lines[0].split("(", 1)[-1].split(")", 1)[0]
+                frames = [line.strip() for line in lines[1:4] if line.strip()]
+                key = f"({status}) " + " <- ".join(frames)
+                tops[key] = tops.get(key, 0) + 1
+        print(
+            f"py-spy: {len(self.dumps)} dumps of the trigger runner's loop thread (saved "
+            f"to {self.out}); most seen:"
+        )
+        for key, count in sorted(tops.items(), key=lambda kv: -kv[1])[:8]:
+            print(f"  {count:4d}  {key}")
+
+
 def start(deployment: AirflowDeployment) -> None:
     (deployment.home / "airflow").mkdir(parents=True, exist_ok=True)
     deployment._airflow("db", "migrate", timeout=300)
@@ -341,6 +411,9 @@ def main() -> None:
     parser.add_argument("--platform", choices=["local", "wandb"], default="local")
     parser.add_argument("--parallelism", type=int, default=16)
     parser.add_argument("--defer-timeout", type=float, default=1800)
+    parser.add_argument(
+        "--py-spy", action="store_true", help="dump the trigger runner's stacks after release"
+    )
     args = parser.parse_args()
     n = args.tasks
 
@@ -403,12 +476,18 @@ def main() -> None:
         )
         time.sleep(20)  # all N waiting: the steady state
         released = time.time()
+        stacks = Path(tempfile.gettempdir()) / "jr-triggerer-stacks.txt"
+        dumper = StackDumper(trig_pid, stacks) if args.py_spy else None
         bench.release()
         wait_until = released + 30 + 30 + 60
         while len(sampler.left_deferred) < deferred_count and time.time() < wait_until:
             time.sleep(0.5)
         time.sleep(2)
         ends = bench.job_ends(db)
+        if dumper is not None:
+            dumper.stop.set()
+            dumper.join()
+            dumper.summary()
     finally:
         if sampler is not None:
             sampler.stop.set()
@@ -520,6 +599,19 @@ def report(
         "trigger runner loop (10 ms ticker), worst lag: "
         + ", ".join(f"{name} {ms:.0f} ms" for name, ms in worst.items())
     )
+    for name, (a, b) in phases.items():
+        inside = [r for r in runner_lags if a <= r["t"] < b]
+        if not inside:
+            continue
+        top = max(inside, key=lambda r: r["worst_ms"])
+        over = [r for r in inside if r["worst_ms"] > 100]
+        print(
+            f"  {name}: {len(over)} of {len(inside)} seconds had a stall > 100 ms; the worst "
+            f"({top['worst_ms']:.0f} ms): loop thread CPU {top['worst_loop_cpu_ms']:.0f} ms, "
+            f"process CPU {top['worst_process_cpu_ms']:.0f} ms; full collections "
+            f"{sum(r['full_gcs'] for r in inside)}, longest "
+            f"{max(r['worst_full_gc_ms'] for r in inside):.0f} ms"
+        )
     print(
         f"Airflow watchdog 'async thread was blocked' warnings: {len(blocked)}"
         + (f", worst {max(blocked):.2f} s" if blocked else "")

@@ -240,3 +240,41 @@ async def test_a_following_trigger_logs_each_job_line_as_it_is_printed_and_hands
         for line in page.lines
     ]
     assert rest == []  # the resumed task's copy from the cursor adds nothing
+
+
+async def test_a_log_write_that_blocks_does_not_stop_the_triggers_loop(client: Client) -> None:
+    """The triggerer's log is a socket its supervisor drains; while the supervisor is busy a
+    write blocks. Other triggers on the loop must keep running meanwhile, and no line of
+    the blocked trigger is lost or reordered."""
+    import threading
+
+    script = "for i in 1 2 3; do echo line-$i; done"
+    trigger = JobTrigger(job=_submit(client, script), follow_logs=True, poll_interval=0.05)
+    entered, release = threading.Event(), threading.Event()
+    written: list[str] = []
+
+    class Blocking:
+        """A logger whose writes wait until the supervisor reads (``release``)."""
+
+        def info(self, event: str, *args: object) -> None:
+            entered.set()
+            release.wait(10)
+            written.append(event % args if args else event)
+
+    trigger._log = Blocking()  # type: ignore[assignment]
+    running = asyncio.ensure_future(_drain(trigger))
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, entered.wait, 10), "the trigger never logged"
+    before = loop.time()
+    await asyncio.sleep(0.01)  # another trigger's turn on the loop, while the write blocks
+    stalled = loop.time() - before
+    release.set()
+    (event,) = await running
+
+    assert stalled < 1.0, f"the loop stood still for {stalled:.1f} s behind a log write"
+    assert event["outcome"] == "succeeded"
+    assert [t for t in written if t.startswith("line-")] == ["line-1", "line-2", "line-3"]
+
+
+async def _drain(trigger: JobTrigger) -> list[dict[str, object]]:
+    return [event.payload async for event in trigger.run()]

@@ -198,7 +198,11 @@ class JobTrigger(BaseTrigger):
     async def _log_update(self, progress: LogProgress, update: JobUpdate) -> None:
         from airflow_jobrelay._logs import log_update
 
-        log_update(self.log, update)
+        # A trigger's log is a socket to the triggerer's supervisor, and a write blocks
+        # while the supervisor is busy (with 1,000 triggers' events at once: seconds): on
+        # the loop it would stop every trigger. Written off the loop, a page at a time and
+        # in order (each waits for the one before); the context goes along (to_thread).
+        await asyncio.to_thread(log_update, self.log, update)
         if update.lines:
             await progress.advanced(update.cursor)
 
