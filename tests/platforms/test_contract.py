@@ -252,8 +252,11 @@ async def test_followers_with_waiters_read_no_job_state_of_their_own(
     real_logs = inner.logs
 
     async def logs(*args: Any, **kwargs: Any) -> Any:
-        reading_logs.set(True)  # this task's context only: the waiters' reads are not here
-        return await real_logs(*args, **kwargs)
+        inside = reading_logs.set(True)  # reads made from here on are the log read's own
+        try:
+            return await real_logs(*args, **kwargs)
+        finally:
+            reading_logs.reset(inside)
 
     monkeypatch.setattr(inner, "logs", logs)
     script = "for i in $(seq 1 8); do echo line-$i; sleep 0.2; done"

@@ -180,8 +180,10 @@ class JobTrigger(BaseTrigger):
             # A triggerer restart or redistribution lands here as well as a user's kill;
             # only the latter should stop the job, and Airflow calls on_kill for it. The
             # log copy's progress is saved, so a restarted trigger does not repeat lines.
-            self.log.info("Stopped waiting for job %s", ref.id)
             with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self._say("Stopped waiting for job %s", ref.id), _FLUSH_TIMEOUT_S
+                )
                 await asyncio.wait_for(progress.flush(), _FLUSH_TIMEOUT_S)
             raise
         except (JobRelayError, JobRelayConnectionError) as exc:  # the connection is unusable
@@ -198,13 +200,17 @@ class JobTrigger(BaseTrigger):
     async def _log_update(self, progress: LogProgress, update: JobUpdate) -> None:
         from airflow_jobrelay._logs import log_update
 
-        # A trigger's log is a socket to the triggerer's supervisor, and a write blocks
-        # while the supervisor is busy (with 1,000 triggers' events at once: seconds): on
-        # the loop it would stop every trigger. Written off the loop, a page at a time and
-        # in order (each waits for the one before); the context goes along (to_thread).
+        # A page at a time and in order (each waits for the one before); see ``_say``.
         await asyncio.to_thread(log_update, self.log, update)
         if update.lines:
             await progress.advanced(update.cursor)
+
+    async def _say(self, event: str, *args: object) -> None:
+        """Write to the trigger's log off the event loop. A trigger's log is a socket to the
+        triggerer's supervisor, and a write blocks while the supervisor is busy (with 1,000
+        triggers' events at once: seconds): on the loop it would stop every trigger. The
+        context goes along (``to_thread``), so Airflow routes the line to this task."""
+        await asyncio.to_thread(self.log.info, event, *args)
 
     async def on_kill(self) -> None:
         """A user acted on the deferred task: cancel the job, unless the task runs again.
@@ -217,11 +223,11 @@ class JobTrigger(BaseTrigger):
         When the state cannot be read, the job is cancelled (the pre-clear behaviour).
         """
         if not self.cancel_on_kill:
-            self.log.info("cancel_on_kill is off: job %s keeps running", self.job.get("id"))
+            await self._say("cancel_on_kill is off: job %s keeps running", self.job.get("id"))
             return
         state = await self._task_state()
         if state is not None and state not in _TASK_ENDED:
-            self.log.info(
+            await self._say(
                 "The task was cleared (now %s): its next try continues job %s, so it is "
                 "not cancelled",
                 state,
@@ -230,7 +236,7 @@ class JobTrigger(BaseTrigger):
             return
         client = await self._client()
         await client.cancel(self._ref())
-        self.log.info("Cancelled job %s: the task was stopped by a user", self.job.get("id"))
+        await self._say("Cancelled job %s: the task was stopped by a user", self.job.get("id"))
 
     async def _task_state(self) -> str | None:
         """The deferred task instance's state as the metadata DB has it now; ``None`` if
