@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jobrelay.errors import ConfigError
+from jobrelay.owners import Owner
 
 __all__ = [
     "ArtifactRef",
@@ -65,6 +67,24 @@ class JobState(StrEnum):
 
 _TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 _ACTIVE = frozenset({JobState.QUEUED, JobState.STARTING, JobState.RUNNING})
+
+
+# Bounds every platform can store and pass on (a SQLite INTEGER, a process argument, an API
+# field); a value beyond one is refused before anything is sent, not cut or overflowed.
+MAX_PRIORITY = 1000  # -1000..1000; Anyscale's queue takes 1000 - priority
+MAX_RETRIES = 1000
+MAX_SECONDS = 1e9  # about 31 years: fits a 32-bit count of whole seconds
+MAX_NAME = 200
+MAX_QUEUE = 128
+MAX_PATH = 4096  # PATH_MAX
+MAX_COMMAND = 131072  # Linux's MAX_ARG_STRLEN: one argument or NAME=value string
+MAX_ENV_NAME = 255
+MAX_TAG_NAME = 128
+MAX_TAG_VALUE = 1024
+MAX_INPUT_NAME = 128
+MAX_CONFIG = 1_000_000  # characters of config (or tags) as JSON
+MAX_AMOUNT = 1e18  # a resource amount (bytes of memory included) that fits an int64
+_INPUT_NAME = re.compile(rf"^[A-Za-z0-9_][A-Za-z0-9._-]{{0,{MAX_INPUT_NAME - 1}}}$")
 
 
 def config_error_from(exc: ValidationError, model: str) -> ConfigError:
@@ -135,24 +155,40 @@ class JobSpec(_Strict):
     ``timeout_s`` limits each attempt on the platform; ``max_retries`` re-runs failed attempts.
     ``idempotency_key`` makes submission safe to repeat: an active or succeeded job with
     the same key is reattached instead of submitted again.
+    ``owner`` (``str(jobrelay.owners.Owner)``) names the orchestrator's unit of work the
+    job belongs to; the platform keeps it with the job and reports it in ``JobStatus.owner``,
+    so a sweep can cancel jobs whose owner has ended (``jobrelay.integration.sweep``).
 
     >>> JobSpec(entrypoint="python train.py", queue="gpu", priority=5).queue
     'gpu'
     """
 
     entrypoint: str | list[str]
-    name: str | None = None
-    queue: str | None = None
+    name: str | None = Field(default=None, max_length=MAX_NAME)
+    queue: str | None = Field(default=None, max_length=MAX_QUEUE)
     priority: int = 0
     env: dict[str, str] = Field(default_factory=dict)
-    working_dir: str | None = None
+    working_dir: str | None = Field(default=None, max_length=MAX_PATH)
     timeout_s: float | None = None
-    max_retries: int = Field(default=0, ge=0)
+    max_retries: int = Field(default=0, ge=0, le=MAX_RETRIES)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
     config: dict[str, Any] = Field(default_factory=dict)
     resources: dict[str, float] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
     inputs: dict[str, ArtifactRef | str] = Field(default_factory=dict)
+    owner: str | None = None
+
+    @field_validator("owner")
+    @classmethod
+    def _owner_text(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                Owner.parse(value)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{exc}; an owner is written by jobrelay.owners.Owner (str(owner))"
+                ) from None
+        return value
 
     @field_validator("entrypoint")
     @classmethod
@@ -161,6 +197,21 @@ class JobSpec(_Strict):
             raise ValueError("must not be empty; give a command such as 'python train.py'")
         if isinstance(value, list) and (not value or not value[0]):
             raise ValueError("argv list must not be empty; give e.g. ['python', 'train.py']")
+        size = len(value) if isinstance(value, str) else sum(len(arg) + 1 for arg in value)
+        if size > MAX_COMMAND:
+            raise ValueError(
+                f"is {size} characters, more than the {MAX_COMMAND} a process accepts; "
+                "put a long script in a file and run the file"
+            )
+        return value
+
+    @field_validator("priority")
+    @classmethod
+    def _priority_bounded(cls, value: int) -> int:
+        if not -MAX_PRIORITY <= value <= MAX_PRIORITY:
+            raise ValueError(
+                f"must be within -{MAX_PRIORITY}..{MAX_PRIORITY} (higher runs first), got {value}"
+            )
         return value
 
     @field_validator("timeout_s")
@@ -168,16 +219,48 @@ class JobSpec(_Strict):
     def _timeout_positive(cls, value: float | None) -> float | None:
         if value is not None and (value <= 0 or not math.isfinite(value)):
             raise ValueError(f"must be a positive number of seconds, got {value}")
+        if value is not None and value > MAX_SECONDS:
+            raise ValueError(f"must be at most {MAX_SECONDS:g} seconds, got {value:g}")
         return value
 
     @field_validator("env")
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
         for key, text in value.items():
-            if not key or "=" in key or "\0" in key:
-                raise ValueError(f"invalid environment variable name {key!r}")
+            if not key or "=" in key or "\0" in key or len(key) > MAX_ENV_NAME:
+                raise ValueError(f"invalid environment variable name {key[:40]!r}")
             if "\0" in text:
                 raise ValueError(f"the value of {key} holds a NUL character; remove it")
+            if len(key) + len(text) + 1 > MAX_COMMAND:
+                raise ValueError(
+                    f"the value of {key} is longer than the {MAX_COMMAND} characters a process "
+                    "accepts; pass a file instead"
+                )
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_sizes(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            if not key or len(key) > MAX_TAG_NAME:
+                raise ValueError(
+                    f"a tag name must be 1..{MAX_TAG_NAME} characters, got {key[:40]!r}"
+                )
+            if len(text) > MAX_TAG_VALUE:
+                raise ValueError(
+                    f"the value of tag {key} is longer than {MAX_TAG_VALUE} characters"
+                )
+        return value
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_names(cls, value: dict[str, ArtifactRef | str]) -> dict[str, ArtifactRef | str]:
+        for name in value:
+            if not _INPUT_NAME.match(name):
+                raise ValueError(
+                    f"input name {name[:40]!r} must be 1..{MAX_INPUT_NAME} letters, digits, "
+                    "'.', '_' or '-', not starting with '.' or '-' (it names a folder)"
+                )
         return value
 
     @field_validator("entrypoint", "name", "working_dir", "queue", "idempotency_key")
@@ -199,19 +282,25 @@ class JobSpec(_Strict):
     @classmethod
     def _json(cls, value: dict[str, Any]) -> dict[str, Any]:
         try:
-            json.dumps(value, allow_nan=False)
+            text = json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"must hold JSON values only (no NaN, infinity or objects): {exc}"
             ) from None
+        except RecursionError:
+            raise ValueError("is nested too deeply to send") from None
+        if len(text) > MAX_CONFIG:
+            raise ValueError(f"is {len(text)} characters as JSON, more than {MAX_CONFIG}")
         return value
 
     @field_validator("resources")
     @classmethod
     def _amounts(cls, value: dict[str, float]) -> dict[str, float]:
         for name, amount in value.items():
-            if not math.isfinite(amount) or amount < 0:
-                raise ValueError(f"{name} must be a finite amount, at least 0, got {amount}")
+            if not math.isfinite(amount) or amount < 0 or amount > MAX_AMOUNT:
+                raise ValueError(
+                    f"{name} must be a finite amount from 0 to {MAX_AMOUNT:g}, got {amount}"
+                )
         return value
 
     @property
@@ -239,6 +328,7 @@ class JobStatus(_Lenient):
     url: str | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
     outputs: dict[str, ArtifactRef] = Field(default_factory=dict)
+    owner: str | None = None
 
     @property
     def queued_s(self) -> float | None:

@@ -18,7 +18,11 @@ because everything that is the same for all three lives here:
 - :class:`TerminalEvent` / :func:`wait_event` — how a serialized wait ends (an Airflow
   trigger event), typed, with errors kept as errors;
 - :func:`with_provenance` — the orchestrator's labels as job tags, where the platform keeps
-  tags.
+  tags;
+- :class:`Owner` / :func:`with_owner` / :func:`with_deadline` — the unit of work that owns a
+  job, recorded on the platform, and the platform's own deadline as the last line;
+- :func:`sweep` / :class:`OwnerLookup` — the second line of defence: cancel the jobs whose
+  owner has ended (one lookup per orchestrator).
 """
 
 from jobrelay.integration.bridge import (
@@ -33,15 +37,31 @@ from jobrelay.integration.clients import client_options, shared_client
 from jobrelay.integration.events import TerminalEvent, wait_event
 from jobrelay.integration.identity import MAX_KEY, idempotency_key, scope_prefix, scoped_key
 from jobrelay.integration.inputs import job_ref_from, normalize_inputs, parse_rendered
+from jobrelay.integration.ownership import with_deadline, with_owner
 from jobrelay.integration.provenance import with_provenance
 from jobrelay.integration.record import run_record
 from jobrelay.integration.scopes import active_in_scope, cancel_scope
+from jobrelay.integration.sweep import (
+    OwnerLookup,
+    OwnerReport,
+    OwnerState,
+    SweepDecision,
+    SweepReport,
+    sweep,
+)
+from jobrelay.owners import Owner
 
 __all__ = [
     "MAX_KEY",
     "Interrupted",
     "KillSwitch",
     "Killed",
+    "Owner",
+    "OwnerLookup",
+    "OwnerReport",
+    "OwnerState",
+    "SweepDecision",
+    "SweepReport",
     "TerminalEvent",
     "active_in_scope",
     "cancel_after_kill",
@@ -56,7 +76,10 @@ __all__ = [
     "scope_prefix",
     "scoped_key",
     "shared_client",
+    "sweep",
     "until_killed",
     "wait_event",
+    "with_deadline",
+    "with_owner",
     "with_provenance",
 ]

@@ -21,7 +21,8 @@ class Capabilities:
     What a ``JobSpec`` may ask for (checked by :func:`jobrelay.platforms.spec_check.check_spec`
     before anything is sent; a field the platform cannot honour is a ``ConfigError``):
     ``queues`` (``queue``), ``priority`` (a non-zero ``priority``), ``env``,
-    ``working_dir``, ``timeout`` (``timeout_s``, a limit the platform enforces per attempt),
+    ``working_dir``, ``owners`` (``owner``: kept with the job and reported in its status),
+    ``timeout`` (``timeout_s``, a limit the platform enforces per attempt),
     ``retries`` (``max_retries``), ``resources``, ``tags``, and ``config_keys`` (the
     ``config`` keys the platform understands). ``hints`` says what to do instead, per field.
 
@@ -43,6 +44,7 @@ class Capabilities:
     retries: bool = False
     resources: bool = False
     tags: bool = False
+    owners: bool = False
     config_keys: frozenset[str] = frozenset()
     hints: Mapping[str, str] = field(default_factory=dict)
     batch_status: bool = False

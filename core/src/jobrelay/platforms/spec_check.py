@@ -27,6 +27,7 @@ def unsupported_fields(spec: JobSpec, capabilities: Capabilities) -> list[str]:
         "max_retries": spec.max_retries > 0 and not capabilities.retries,
         "resources": bool(spec.resources) and not capabilities.resources,
         "tags": bool(spec.tags) and not capabilities.tags,
+        "owner": spec.owner is not None and not capabilities.owners,
     }
     fields = [name for name, refused in asked.items() if refused]
     fields += [f"config.{key}" for key in sorted(set(spec.config) - capabilities.config_keys)]

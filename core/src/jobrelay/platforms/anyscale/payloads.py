@@ -39,6 +39,8 @@ __all__ = [
 
 # The tag an idempotency key travels in (tags are a string map; the list filters on them).
 KEY_TAG = "jobrelay-idempotency-key"
+# The tag a job's owner travels in (jobrelay.owners; read back by a sweep from the job list).
+OWNER_TAG = "jobrelay-owner"
 # JobSpec.config keys this platform understands.
 CONFIG_KEYS = frozenset(
     {"image_uri", "compute_config", "requirements", "job_queue", "project", "cloud"}
@@ -165,9 +167,9 @@ def check_spec(spec: JobSpec) -> None:
             )
         _wire_priority(spec.priority)
     for name, value in spec.tags.items():
-        if name == KEY_TAG:
+        if name in (KEY_TAG, OWNER_TAG):
             raise ConfigError(
-                f"{KEY_TAG} is jobrelay's own tag; use idempotency_key=", field="tags"
+                f"{name} is jobrelay's own tag; use idempotency_key= or owner=", field="tags"
             )
         if not name or not value:
             raise ConfigError("tag names and values must not be empty", field="tags")
@@ -236,6 +238,8 @@ def build_create_body(
     tags = dict(spec.tags)
     if spec.idempotency_key is not None:
         tags[KEY_TAG] = spec.idempotency_key
+    if spec.owner is not None:
+        tags[OWNER_TAG] = spec.owner
     if tags:
         body["tags"] = tags
     if spec.queue is not None:
@@ -300,7 +304,14 @@ def parse_status(
         if unified is JobState.FAILED
         else (0 if unified is JobState.SUCCEEDED else None),
         url=job.get("overview_url") or ref.url,
+        owner=_owner_tag(job),
     )
+
+
+def _owner_tag(job: Mapping[str, Any]) -> str | None:
+    tags = job.get("tags")
+    owner = tags.get(OWNER_TAG) if isinstance(tags, Mapping) else None
+    return owner if isinstance(owner, str) else None
 
 
 # -- logs -------------------------------------------------------------------------------

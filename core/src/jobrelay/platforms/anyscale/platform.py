@@ -54,6 +54,7 @@ class AnyscaleSettings(HttpPlatformSettings):
 
     platform_name = "Anyscale"
     credential_env = (TOKEN_ENV,)
+    address_option = "host"
 
     host: str = DEFAULT_HOST
     cloud: str | None = None
@@ -88,6 +89,7 @@ class AnyscalePlatform:
         queues=True,  # as job_queue_config.target_job_queue_name (or a spec to create one)
         priority=True,
         timeout=True,
+        owners=True,  # as a tag
         retries=True,
         tags=True,
         config_keys=payloads.CONFIG_KEYS,

@@ -23,6 +23,7 @@ from typing import Any
 
 from jobrelay.errors import ConfigError
 from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogLine
+from jobrelay.owners import Owner
 
 __all__ = [
     "CONFIG_KEYS",
@@ -133,13 +134,44 @@ def key_marker(key: str) -> str:
 
 
 def job_name(spec: JobSpec, nonce: str) -> str:
-    """``<name>.<key marker>.n<nonce>``: the list finds a job by key or by nonce from it."""
+    """``<name>.<key marker>.o<owner>.n<nonce>``: the list finds a job by key or by nonce
+    from it, and a sweep reads its owner from it (a job's status carries its name, and
+    Fused keeps no tags anywhere cheaper to read: the job's config is two requests)."""
     base = spec.name or "jobrelay"
     parts = [base[:80]]
     if spec.idempotency_key is not None:
         parts.append(key_marker(spec.idempotency_key))
+    if spec.owner is not None:
+        parts.append(owner_marker(spec.owner))
     parts.append(f"n{_NAME_CHARS.sub('', nonce)}")
     return ".".join(parts)
+
+
+def owner_marker(owner: str) -> str:
+    """The owner as name characters: ``o`` and its unpadded lowercase base32."""
+    return "o" + base64.b32encode(owner.encode()).decode().rstrip("=").lower()
+
+
+def owner_in_name(name: object) -> str | None:
+    """The owner :func:`owner_marker` put in a job's name (the part before the nonce),
+    None when there is none (a user's own name may hold dots: only that place counts)."""
+    parts = name.split(".") if isinstance(name, str) else []
+    if len(parts) < 3 or not parts[-2].startswith("o"):
+        return None
+    text = parts[-2][1:].upper()
+    try:
+        owner = base64.b32decode(text + "=" * (-len(text) % 8)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return owner if Owner.read(owner) is not None else None
+    for part in name.split(".")[1:]:
+        if part.startswith("o") and len(part) > 1:
+            text = part[1:].upper()
+            try:
+                return base64.b32decode(text + "=" * (-len(text) % 8)).decode()
+            except (ValueError, UnicodeDecodeError):
+                continue
+    return None
 
 
 def name_has_key(name: str, key: str) -> bool:
@@ -242,6 +274,7 @@ def parse_status(run: Mapping[str, Any], ref: JobRef, *, error: str | None = Non
         metrics={"total_tasks": total, "finished_tasks": finished}
         if isinstance(total, int)
         else {},
+        owner=owner_in_name(run.get("job_name")),
     )
 
 

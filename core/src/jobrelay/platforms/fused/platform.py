@@ -55,6 +55,7 @@ class FusedSettings(HttpPlatformSettings):
 
     platform_name = "Fused"
     credential_env = (TOKEN_ENV,)
+    address_option = "base_url"
     env_options = {"token_type": TOKEN_TYPE_ENV}
 
     base_url: str = DEFAULT_BASE_URL
@@ -89,6 +90,7 @@ class FusedPlatform:
         env=True,  # as additional_env
         working_dir=False,
         tags=True,  # in the job's metadata
+        owners=True,  # in the job's name (its status carries it)
         config_keys=payloads.CONFIG_KEYS,
         hints={
             "entrypoint": "name the UDF's function; its source goes in config.code",

@@ -97,6 +97,7 @@ class LocalPlatform:
         timeout=True,
         retries=True,
         tags=True,  # kept with the job in its store
+        owners=True,  # in the stored spec
         hints={
             "resources": "the local platform runs each job as a process on this machine and "
             "reserves nothing; leave resources out, or limit concurrency with a queue",

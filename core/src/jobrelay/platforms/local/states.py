@@ -51,4 +51,5 @@ def row_to_status(row: sqlite3.Row, ref: JobRef) -> JobStatus:
         started_at=None if state is JobState.QUEUED else parse_time(row["started_at"]),
         ended_at=parse_time(row["ended_at"]) if state.is_terminal else None,
         exit_code=row["exit_code"] if state.is_terminal else None,
+        owner=row["owner"],
     )

@@ -54,7 +54,7 @@ QUEUE_ORDER_SQL: dict[str, str] = {
 _STATUS_COLUMNS = (
     "j.id, j.name, j.queue, j.priority, j.state, j.idempotency_key, j.attempt, j.max_retries,"
     " j.timeout_s, j.submitted_at, j.started_at, j.ended_at, j.exit_code, j.message,"
-    " j.agent_id, j.cancel_requested"
+    " j.agent_id, j.cancel_requested, json_extract(j.spec, '$.owner') AS owner"
 )
 
 # Position of each queued job within its queue, in that queue's order, for the queues of

@@ -38,6 +38,7 @@ __all__ = [
 
 KEY_METADATA = "jobrelay.idempotency_key"
 NONCE_METADATA = "jobrelay.submit_nonce"
+OWNER_METADATA = "jobrelay.owner"
 NAME_METADATA = "job_name"  # the key Ray's own tools show as the job's name
 DEFAULT_PORT = 8265
 SUBMISSION_PREFIX = "jobrelay-"
@@ -263,6 +264,8 @@ def build_submit_body(
         metadata[NAME_METADATA] = spec.name
     if spec.idempotency_key is not None:
         metadata[KEY_METADATA] = spec.idempotency_key
+    if spec.owner is not None:
+        metadata[OWNER_METADATA] = spec.owner
     metadata[NONCE_METADATA] = nonce
     body: dict[str, Any] = {
         "entrypoint": entrypoint,
@@ -328,6 +331,8 @@ def parse_status(details: Mapping[str, Any], ref: JobRef, base_url: str) -> JobS
         if details.get(field):
             metrics[f"ray_{field}"] = details[field]
     exit_code = details.get("driver_exit_code")
+    metadata = details.get("metadata")
+    owner = metadata.get(OWNER_METADATA) if isinstance(metadata, Mapping) else None
     return JobStatus(
         ref=ref,
         state=_STATES.get(raw_state, JobState.UNKNOWN),
@@ -338,6 +343,7 @@ def parse_status(details: Mapping[str, Any], ref: JobRef, base_url: str) -> JobS
         exit_code=exit_code if isinstance(exit_code, int) else None,
         url=ref.url or job_page_url(base_url, ref.id),
         metrics=metrics,
+        owner=owner if isinstance(owner, str) else None,
     )
 
 

@@ -89,6 +89,7 @@ class RayPlatform:
     capabilities = Capabilities(
         resources=True,
         tags=True,  # as the submission's metadata
+        owners=True,  # in the submission's metadata too
         config_keys=payloads.CONFIG_KEYS,
         hints={
             "queue": "Ray has no named queues; drop queue=, or request resources (e.g. "

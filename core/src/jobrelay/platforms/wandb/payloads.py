@@ -82,6 +82,11 @@ class JobId:
         return cls(queue, item_id, run_id)
 
 
+# W&B Launch keeps no tags: a job's owner travels in its launch spec, which the queue item
+# keeps as given and every item listing returns (the agent reads only the fields it knows).
+OWNER_FIELD = "jobrelay_owner"
+
+
 def run_id_for_key(settings: WandbSettings, key: str | None) -> str:
     """A deterministic run id for an idempotency key, else a random 8-character one."""
     if key is None:
@@ -207,7 +212,20 @@ def build_launch_spec(spec: JobSpec, settings: WandbSettings, run_id: str) -> di
         launch["name"] = spec.name
     if spec.working_dir:
         overrides["working_dir"] = spec.working_dir
+    if spec.owner is not None:
+        launch[OWNER_FIELD] = spec.owner
     return launch
+
+
+def owner_in_spec(run_spec: object) -> str | None:
+    """The owner :func:`build_launch_spec` put in a launch spec (a queue item's ``runSpec``,
+    JSON text or parsed), None when there is none."""
+    try:
+        spec = json.loads(run_spec) if isinstance(run_spec, str) else run_spec
+    except ValueError:
+        return None
+    owner = spec.get(OWNER_FIELD) if isinstance(spec, dict) else None
+    return owner if isinstance(owner, str) else None
 
 
 def push_variables(

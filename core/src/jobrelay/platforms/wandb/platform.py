@@ -26,6 +26,7 @@ from jobrelay.platforms.wandb.payloads import (
     JobId,
     build_launch_spec,
     job_status,
+    owner_in_spec,
     push_variables,
     run_id_for_key,
 )
@@ -47,6 +48,7 @@ class WandbPlatform:
         priority=True,
         env=False,
         working_dir=False,
+        owners=True,  # in the launch spec (W&B Launch keeps no tags)
         config_keys=LAUNCH_CONFIG_KEYS,
         hints={
             "env": "a W&B launch spec carries no environment variables; set them in the job "
@@ -272,6 +274,7 @@ class WandbPlatform:
     async def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
         """The newest items of this entity's run queues (or of ``queue``), as statuses."""
         refs: list[tuple[str, JobRef]] = []
+        owners: dict[str, str] = {}
         for q in await self._project_queues():
             if queue is not None and q["name"] != queue:
                 continue
@@ -282,10 +285,17 @@ class WandbPlatform:
                 run_id = _spec_run_id(node.get("runSpec")) or ""
                 job = JobId(q["name"], str(node["id"]), run_id)
                 refs.append((str(node.get("createdAt") or ""), self._ref(job, None)))
+                owner = owner_in_spec(node.get("runSpec"))
+                if owner is not None:
+                    owners[str(job)] = owner
         refs.sort(key=lambda pair: pair[0], reverse=True)
         chosen = [ref for _, ref in refs[:limit]]
         found = await self.statuses(chosen)
-        return [found[ref.id] for ref in chosen if ref.id in found]
+        return [
+            found[ref.id].model_copy(update={"owner": owners.get(ref.id)})
+            for ref in chosen
+            if ref.id in found
+        ]
 
     async def logs(
         self, ref: JobRef, cursor: str | None, *, terminal: bool | None = None
