@@ -302,3 +302,25 @@ async def test_follow_logs_delivers_every_line_once_with_status_calls_slow_and_f
     assert result.state is JobState.SUCCEEDED
     assert seen == [f"line-{i}" for i in range(1, lines + 1)]
     assert flaky.calls >= 2  # the status calls really were slow and failing
+
+
+async def test_the_owner_of_a_job_reads_back_from_the_job_list(target: Target) -> None:
+    # What a sweep and `jobrelay ls` read: the platform keeps the owner with the job. A long
+    # identity (Airflow allows 250-character ids) with ':' and '%' in it round-trips whole.
+    from jobrelay.owners import Owner
+
+    owner = Owner(
+        "airflow",
+        "inst-1",
+        ("etl_" + "d" * 200, "manual__2026-12-07T00:00:00+00:00", "train%1", "-1", "2"),
+    )
+    plain = await target.client.submit(target.spec("sleep 30"))
+    owned = await target.client.submit(target.spec("sleep 30", owner=str(owner)))
+    try:
+        listed = {s.ref.id: s for s in await target.client.list_jobs(limit=10)}
+        assert listed[owned.id].owner == str(owner)
+        assert Owner.parse(listed[owned.id].owner or "") == owner
+        assert listed[plain.id].owner is None
+    finally:
+        await target.client.cancel(owned)
+        await target.client.cancel(plain)

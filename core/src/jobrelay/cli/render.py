@@ -140,7 +140,7 @@ def status_table(statuses: Sequence[JobStatus]) -> Table:
     # A job id is what a user copies into the next command: it is never wrapped.
     widest = max((len(s.ref.id) for s in statuses), default=2)
     table.add_column("id", no_wrap=True, min_width=widest)
-    for column in ("state", "queue", "pos", "attempt", "exit", "queued", "ran", "message"):
+    for column in ("state", "queue", "pos", "attempt", "exit", "queued", "ran", "owner", "message"):
         table.add_column(column, overflow="fold")
     for s in statuses:
         table.add_row(
@@ -152,6 +152,7 @@ def status_table(statuses: Sequence[JobStatus]) -> Table:
             "-" if s.exit_code is None else str(s.exit_code),
             _seconds(s.queued_s),
             _seconds(s.run_s),
+            s.owner or "-",
             (s.message or "")[:60],
         )
     return table
@@ -172,6 +173,7 @@ def status_detail(status: JobStatus) -> Table:
         ("submitted", str(status.submitted_at or "-")),
         ("started", str(status.started_at or "-")),
         ("ended", str(status.ended_at or "-")),
+        ("owner", status.owner or "-"),
         ("message", status.message or "-"),
     ]
     if status.url:

@@ -183,12 +183,14 @@ async def sweep(
     dry_run: bool = False,
     memory: Mapping[str, str] | None = None,
     search: int = DEFAULT_SEARCH,
+    lookup_timeout_s: float = LOOKUP_TIMEOUT_S,
     now: datetime | None = None,
     logger: logging.Logger | Any = log,
 ) -> SweepReport:
     """Cancel the active jobs of ``lookup``'s installation whose owner has ended (see the
     module docstring). ``memory`` is the previous sweep's :attr:`SweepReport.memory`;
-    ``dry_run`` decides and logs but cancels nothing. Errors of the lookup or of a cancel
+    ``dry_run`` decides and logs but cancels nothing; a lookup that takes longer than
+    ``lookup_timeout_s`` counts as unreadable. Errors of the lookup or of a cancel
     never raise: they are in the report (and the log), and the jobs stay as they are.
     """
     _check_grace(grace_s)
@@ -206,7 +208,8 @@ async def sweep(
             mine.append((job, owner))
     if not mine:
         return report
-    states = await _owner_states(lookup, sorted({owner for _, owner in mine}), report, logger)
+    owners = sorted({owner for _, owner in mine})
+    states = await _owner_states(lookup, owners, lookup_timeout_s, report, logger)
     now = now or datetime.now(UTC)
     remembered = _read_memory(memory or {})
     for job, owner in mine:
@@ -231,10 +234,14 @@ async def sweep(
 
 
 async def _owner_states(
-    lookup: OwnerLookup, owners: list[Owner], report: SweepReport, logger: logging.Logger | Any
+    lookup: OwnerLookup,
+    owners: list[Owner],
+    timeout_s: float,
+    report: SweepReport,
+    logger: logging.Logger | Any,
 ) -> Mapping[Owner, OwnerReport]:
     try:
-        async with asyncio.timeout(LOOKUP_TIMEOUT_S):
+        async with asyncio.timeout(timeout_s):
             return dict(await lookup.states(owners))
     except Exception as exc:  # any failure of the orchestrator's API: fail closed
         report.lookup_error = f"{type(exc).__name__}: {exc}"[:500]
