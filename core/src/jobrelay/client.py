@@ -21,6 +21,13 @@ from typing import Any
 from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.artifacts.blobstore import run_blocking
 from jobrelay.artifacts.jobs import JobHandoff, handoff_for
+from jobrelay.checks import (
+    check_client_store,
+    check_job_ref,
+    check_job_spec,
+    check_run_options,
+    check_wait_options,
+)
 from jobrelay.errors import ConfigError, ConflictError, JobCancelled, JobFailed, JobRelayError
 from jobrelay.models import (
     JobRef,
@@ -124,6 +131,7 @@ class AsyncClient:
         The spec is checked against what the platform declares before anything is sent: a
         field it cannot honour is a ``ConfigError`` naming the field.
         """
+        spec = check_job_spec(spec)  # a wrong type is a ConfigError, not an AttributeError
         platform = await self.platform()
         await check_spec(spec, platform)
         handoff = await self._job_handoff()
@@ -166,6 +174,7 @@ class AsyncClient:
             async with self._lock:  # once: 1,000 waiters that end in one tick all get here
                 if self._handoff is None:
                     # Opening a store may import its module (s3fs, the W&B client): off the loop.
+                    await run_blocking(check_client_store, platform, self._artifacts)
                     self._handoff = await run_blocking(handoff_for, platform, self._artifacts)
         return self._handoff
 
@@ -310,11 +319,22 @@ class AsyncClient:
         (a restarted trigger): the queue and total limits count from ``since``, and a job
         found already RUNNING counts its run time from the platform's ``started_at``.
         """
+        check_job_ref(ref)
+        check_wait_options(
+            {
+                "until": until,
+                "queue_timeout": queue_timeout,
+                "run_timeout": run_timeout,
+                "timeout": timeout,
+                "cancel_on_timeout": cancel_on_timeout,
+                "on_update": on_update,
+                "follow_logs": follow_logs,
+                "log_cursor": log_cursor,
+                "raise_on_failure": raise_on_failure,
+                "since": since,
+            }
+        )
         limits = WaitLimits(queue_timeout, run_timeout, timeout, cancel_on_timeout)
-        if since is not None and since.tzinfo is None:
-            raise ConfigError(
-                f"must be timezone-aware (e.g. datetime.now(UTC)), got {since!r}", field="since"
-            )
         hub = await self.status_hub()
         platform = await self._for(ref)
 
@@ -427,6 +447,10 @@ class AsyncClient:
         """Submit and wait. If the caller is cancelled while waiting (Ctrl-C, an
         orchestrator killing the task), the remote job is cancelled too when
         ``cancel_on_kill``, then the cancellation propagates."""
+        # Every option is checked before the submit: a bad one must not leave a job behind.
+        spec = check_run_options(
+            spec, {"cancel_on_kill": cancel_on_kill, "on_submit": on_submit, **wait_options}
+        )
         ref = await self.submit(spec)
         if on_submit is not None:
             result = on_submit(ref)

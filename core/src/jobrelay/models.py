@@ -87,6 +87,16 @@ MAX_AMOUNT = 1e18  # a resource amount (bytes of memory included) that fits an i
 _INPUT_NAME = re.compile(rf"^[A-Za-z0-9_][A-Za-z0-9._-]{{0,{MAX_INPUT_NAME - 1}}}$")
 
 
+def input_name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as a job input's name (it names a folder), or None."""
+    if _INPUT_NAME.match(name):
+        return None
+    return (
+        f"input name {name[:40]!r} must be 1..{MAX_INPUT_NAME} letters, digits, '.', '_' "
+        "or '-', not starting with '.' or '-' (it names a folder)"
+    )
+
+
 def config_error_from(exc: ValidationError, model: str) -> ConfigError:
     """Turn pydantic's error into one ConfigError that names the first bad field."""
     first = exc.errors()[0]
@@ -256,11 +266,9 @@ class JobSpec(_Strict):
     @classmethod
     def _input_names(cls, value: dict[str, ArtifactRef | str]) -> dict[str, ArtifactRef | str]:
         for name in value:
-            if not _INPUT_NAME.match(name):
-                raise ValueError(
-                    f"input name {name[:40]!r} must be 1..{MAX_INPUT_NAME} letters, digits, "
-                    "'.', '_' or '-', not starting with '.' or '-' (it names a folder)"
-                )
+            problem = input_name_problem(name)
+            if problem:
+                raise ValueError(problem)
         return value
 
     @field_validator("entrypoint", "name", "working_dir", "queue", "idempotency_key")

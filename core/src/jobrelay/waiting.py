@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -52,6 +51,11 @@ class PollPolicy:
     jitter: float = 0.1
     outage_s: float = 120.0
 
+    def __post_init__(self) -> None:
+        from jobrelay.checks import check_poll_policy
+
+        check_poll_policy(self)
+
     def next_interval(self, current: float, *, changed: bool) -> float:
         if changed:
             return self.initial_s
@@ -84,19 +88,11 @@ class WaitLimits:
     cancel_on_timeout: bool = True
 
     def __post_init__(self) -> None:
-        from jobrelay.errors import ConfigError
+        from jobrelay.checks import check_flag, check_seconds
 
         for name in ("queue_timeout", "run_timeout", "timeout"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"must be a number of seconds, got {value!r}", field=name)
-            if not (value > 0 and math.isfinite(value)):
-                raise ConfigError(
-                    f"must be a positive, finite number of seconds, got {value} (None: no limit)",
-                    field=name,
-                )
+            check_seconds(getattr(self, name), field=name)
+        check_flag(self.cancel_on_timeout, field="cancel_on_timeout")
 
 
 @dataclass(frozen=True)

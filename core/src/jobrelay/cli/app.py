@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from jobrelay.checks import check_wait_options
 from jobrelay.cli import artifacts, emulators, render
 from jobrelay.cli.exits import FAILED, INTERRUPTED, SUCCEEDED, err_console, fail, run
 from jobrelay.client import AsyncClient, check_limit
@@ -134,8 +135,11 @@ async def _submit(
 ) -> None:
     # Everything is checked before anything is sent: no job is left queued by a bad limit.
     spec = JobSpec(**{**fields, "env": _parse_env(fields["env"])})
-    if wait:
-        WaitLimits(queue_timeout, run_timeout)
+    check_wait_options({"queue_timeout": queue_timeout, "run_timeout": run_timeout})
+    if not wait:  # a limit nothing waits on would be silently ignored
+        for field, value in (("queue_timeout", queue_timeout), ("run_timeout", run_timeout)):
+            if value is not None:
+                raise ConfigError("limits a wait: add --wait, or leave it out", field=field)
     async with _client(platform) as client:
         ref = await client.submit(spec)
         verb = "reattached to" if ref.reattached else "submitted"

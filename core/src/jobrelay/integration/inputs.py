@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jobrelay.errors import ConfigError
-from jobrelay.models import ArtifactRef, JobRef
+from jobrelay.models import ArtifactRef, JobRef, input_name_problem
 
 __all__ = ["job_ref_from", "normalize_inputs", "parse_rendered"]
 
@@ -64,6 +64,9 @@ def normalize_inputs(inputs: Any) -> dict[str, ArtifactRef | str]:
                 f"input names must be strings, got {type(name).__name__} {name!r:.40}",
                 field="inputs",
             )
+        problem = input_name_problem(name)
+        if problem:  # refused here as JobSpec would refuse it
+            raise ConfigError(problem, field=f"inputs.{name}")
         result[name] = _input(name, raw)
     return result
 

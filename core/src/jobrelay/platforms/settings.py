@@ -57,6 +57,17 @@ class PlatformSettings(BaseModel):
     credential_env: ClassVar[tuple[str, ...]] = ()
     # Settings that may also come from the environment (field -> variable), after the URL.
     env_options: ClassVar[Mapping[str, str]] = {}
+    # The option that holds the API's address, for a platform whose URL names no host or
+    # path (``anyscale://?host=...``): a host in the URL is refused, never silently ignored.
+    address_option: ClassVar[str | None] = None
+
+    @field_validator("*")
+    @classmethod
+    def _not_blank(cls, value: object) -> object:
+        # An empty name (``compute_config=``, ``image=``) would be sent as it is: refused.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty; leave it out for the default")
+        return value
 
 
 class HttpPlatformSettings(PlatformSettings):
@@ -163,6 +174,7 @@ def load_settings(
     """
     parsed = url if isinstance(url, PlatformURL) else parse_platform_url(url)
     _refuse_url_credentials(parsed, model)
+    _refuse_url_location(parsed, model)
     given = dict(options or {})
     for name, text in parsed.query.items():
         if name in given and str(given[name]) != text:
@@ -202,6 +214,19 @@ def _refuse_url_credentials(parsed: PlatformURL, model: type[PlatformSettings]) 
                 f"{redact_url(parsed.raw)}: a credential does not go in the URL; {hint}",
                 field=name,
             )
+
+
+def _refuse_url_location(parsed: PlatformURL, model: type[PlatformSettings]) -> None:
+    option = model.address_option
+    if option is None or not (parsed.netloc or parsed.path.strip("/")):
+        return
+    where = (parsed.netloc + parsed.path).strip("/")
+    raise ConfigError(
+        f"{redact_url(parsed.raw)}: the {model.platform_name} platform takes no host or path "
+        f"in its URL and would ignore {where!r}; give its address as "
+        f"{parsed.scheme}://?{option}=https://{where or 'host'} (or leave it out for the default)",
+        field="platform",
+    )
 
 
 def _config_error(model: type[PlatformSettings], exc: ValidationError) -> ConfigError:
