@@ -29,6 +29,8 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from jobrelay.testing.faults import Fault, FaultKind, Faults, RecordedRequest, RequestLog
+from jobrelay.testing.processes import ProcessGroups
+from jobrelay.testing.serving import serve_until_signalled
 
 __all__ = ["Answer", "LoopbackEmulator", "Route", "route"]
 
@@ -54,7 +56,9 @@ def route(method: str, path: str, operation: str, handler: Callable[..., Answer]
 
 class LoopbackEmulator(ABC):
     """The server half of an emulator. ``workdir`` (a temporary folder by default) is where
-    the emulator keeps what its jobs need; ``requests`` and ``faults`` are for tests."""
+    the emulator keeps what its jobs need; its jobs' processes are started through
+    ``processes``, so :meth:`stop` ends them before it removes the folder. ``requests`` and
+    ``faults`` are for tests."""
 
     thread_name = "emulator"
     answer_headers: Mapping[str, str] = {}  # sent with every answer
@@ -65,6 +69,7 @@ class LoopbackEmulator(ABC):
             self._tmp = tempfile.TemporaryDirectory(prefix=f"{self.thread_name}-")
             workdir = Path(self._tmp.name)
         self.workdir = workdir
+        self.processes = ProcessGroups()
         self.requests = RequestLog()
         self.faults = Faults()
         self.lock: Any = threading.RLock()  # held while a handler runs
@@ -95,7 +100,7 @@ class LoopbackEmulator(ABC):
         return
 
     def on_stop(self) -> None:
-        """Stop it again; called after the server stopped."""
+        """Stop it again; called after the server stopped, before :attr:`processes` are."""
         return
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -113,22 +118,21 @@ class LoopbackEmulator(ABC):
         return self
 
     def serve_forever(self) -> None:
-        """Serve until interrupted (Ctrl-C), then stop."""
+        """Serve until Ctrl-C or SIGTERM, then :meth:`stop`."""
         if self._thread is None:
             self.start()
-        try:
-            while self._thread is not None and self._thread.is_alive():
-                self._thread.join(0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stop()
+        serve_until_signalled(
+            lambda: self._thread is not None and self._thread.is_alive(), self.stop
+        )
 
     def stop(self) -> None:
+        """Stop serving, stop every process the emulator started (and wait until they are
+        gone), then remove the temporary folder."""
         if self._thread is not None:
             self._server.shutdown()
         self._server.server_close()
         self.on_stop()
+        self.processes.stop_all()
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None

@@ -45,7 +45,7 @@ class AnyscaleEmulator(LoopbackEmulator):
     ) -> None:
         super().__init__(host=host, port=port, workdir=workdir)
         self.token = token
-        self.world = st.World(self.workdir)
+        self.world = st.World(self.workdir, self.processes)
         self.lock = self.world.lock
         # Chunks are fetched from "another host" (localhost), as from object storage.
         self.chunk_base = f"http://localhost:{self.port}/chunks"
@@ -87,7 +87,7 @@ class AnyscaleEmulator(LoopbackEmulator):
             job.set_state(state, error)
             for run in job.runs:
                 if run.process is not None and run.process.poll() is None:
-                    st.kill_group(run.process)
+                    self.processes.terminate(run.process)
 
     def jobs_tagged(self, key: str, value: str) -> list[st.Job]:
         with self.world.lock:

@@ -1,7 +1,9 @@
 """The emulated Anyscale organization: jobs, runs, job queues and log chunks.
 
 Each run's entrypoint is a real local process (``/bin/sh -c``, its own process group, the
-job's ``env_vars``); what it prints is appended to the run's log chunks as it prints.
+job's ``env_vars``), started through the emulator's
+:class:`~jobrelay.testing.processes.ProcessGroups`; what it prints is appended to the run's
+log chunks as it prints.
 A scheduler thread moves jobs through ``PENDING`` (in a job queue: until a slot frees, by
 FIFO, LIFO or priority), ``AWAITING_CLUSTER_START``, ``RUNNING`` and a terminal state, and
 applies ``max_retries`` (a new run per attempt) and ``timeout_s``.
@@ -9,13 +11,11 @@ applies ``max_retries`` (a new run per attempt) and ``timeout_s``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import gzip
 import io
 import itertools
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Job", "JobQueue", "Run", "World", "kill_group"]
+from jobrelay.testing.processes import ProcessGroups, Stopping
+
+__all__ = ["Job", "JobQueue", "Run", "World"]
 
 CHUNK_LINES = 50  # a chunk closes after this many lines; closed chunks are served gzipped
 CLUSTER_START_S = 0.05
@@ -193,15 +195,20 @@ class Job:
 
 
 class World:
-    """Everything the emulator knows, guarded by one lock; a scheduler thread drives it."""
+    """Everything the emulator knows, guarded by one lock; a scheduler thread drives it.
 
-    def __init__(self, workdir: Path) -> None:
+    Runs start through ``processes`` (a new :class:`ProcessGroups` by default); a
+    terminated run gets SIGTERM, and SIGKILL after its grace period.
+    """
+
+    def __init__(self, workdir: Path, processes: ProcessGroups | None = None) -> None:
         self.lock = threading.RLock()
         self.jobs: dict[str, Job] = {}
         self.queues: dict[str, JobQueue] = {}
         self.runs: dict[str, Run] = {}
         self.storage: dict[str, bytes] = {}  # uploaded file name -> bytes
         self.workdir = workdir
+        self.processes = processes if processes is not None else ProcessGroups()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -277,7 +284,7 @@ class World:
                     run.status, run.finished_at = "STOPPED", now()
                 return
             job.set_state("CLEANING_UP")
-            kill_group(run.process)
+            self.processes.terminate(run.process)
 
     # -- the scheduler ---------------------------------------------------------------------
 
@@ -286,18 +293,19 @@ class World:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop scheduling, then every run's process (waiting until they are gone)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
-        with self.lock:
-            for run in self.runs.values():
-                if run.process is not None and run.process.poll() is None:
-                    kill_group(run.process)
+        self.processes.stop_all()
 
     def _loop(self) -> None:
         while not self._stop.wait(0.02):
             with self.lock:
-                self.tick()
+                try:
+                    self.tick()
+                except Stopping:
+                    return  # the emulator is stopping: nothing new starts
 
     def tick(self) -> None:
         for queue in self.queues.values():
@@ -336,14 +344,13 @@ class World:
         env["ANYSCALE_JOB_ID"] = job.id
         env["ANYSCALE_JOB_RUN_ID"] = run.id
         cwd = self._unpack(job, runtime_env.get("working_dir"), len(job.runs))
-        run.process = subprocess.Popen(
+        run.process = self.processes.popen(
             ["/bin/sh", "-c", job.config["entrypoint"]],
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
         run.started = time.monotonic()
         run.status = "RUNNING"
@@ -375,7 +382,7 @@ class World:
                 and not job.terminate_asked
             ):
                 run.write(f"[emulator] job timed out after {timeout} s\n".encode())
-                kill_group(run.process)
+                self.processes.terminate(run.process)
             return
         if not run.pumped:
             return  # wait until every line it printed is in its chunks
@@ -405,18 +412,3 @@ def _pump(run: Run) -> None:
         run.write(line)
     run.process.stdout.close()
     run.pumped = True
-
-
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    timer = threading.Timer(2.0, _hard_kill, args=(process,))
-    timer.daemon = True
-    timer.start()
-
-
-def _hard_kill(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)

@@ -52,7 +52,7 @@ class FusedEmulator(LoopbackEmulator):
     ) -> None:
         super().__init__(host=host, port=port, workdir=workdir)
         self.token = token
-        self.world = st.World(self.workdir, pending_s=pending_s)
+        self.world = st.World(self.workdir, pending_s=pending_s, processes=self.processes)
         self.lock = self.world.lock
         self.base_url = f"{self.url}{API}"
         self.file_base = f"http://localhost:{self.port}/files"
@@ -89,7 +89,7 @@ class FusedEmulator(LoopbackEmulator):
             job.set(status, job_status)
             process = job.process
         if process is not None:
-            st.kill_group(process)
+            self.world.kill(process)
 
     def jobs_named(self, predicate: Callable[[str], bool]) -> list[st.Job]:
         with self.world.lock:

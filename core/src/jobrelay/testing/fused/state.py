@@ -1,7 +1,8 @@
 """What the Fused emulator knows: jobs, and a thread per job that runs its UDF for real.
 
-Each UDF call (one per input) runs ``runner.py`` in a subprocess of its own process group;
-every line it prints becomes a log record ``{message, timestamp}`` stamped with the
+Each UDF call (one per input) runs ``runner.py`` in a subprocess of its own process group,
+started through the emulator's :class:`~jobrelay.testing.processes.ProcessGroups`; every
+line it prints becomes a log record ``{message, timestamp}`` stamped with the
 emulator's clock in epoch milliseconds. States move as on Fused: the instance is
 ``pending``, then ``running``, then ``terminated``; the job's ``job_status`` goes
 ``Pending`` → ``Running`` → ``Done`` / ``Failed`` / ``Canceled``.
@@ -13,7 +14,6 @@ import contextlib
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from jobrelay.testing.processes import ProcessGroups, Stopping
 
 __all__ = ["RUNNER", "TERMINAL", "Job", "World"]
 
@@ -104,21 +106,18 @@ class Job:
         }
 
 
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(Exception):
-        process.wait(5)
-
-
 class World:
     """Every job, guarded by one lock; ``clock`` stamps log records (a test may stop it).
 
-    ``pending_s`` is how long a new job's instance stays ``pending``.
+    ``pending_s`` is how long a new job's instance stays ``pending``. UDF calls start through
+    ``processes`` (a new :class:`ProcessGroups` by default).
     """
 
-    def __init__(self, workdir: Path, *, pending_s: float = 0.05) -> None:
+    def __init__(
+        self, workdir: Path, *, pending_s: float = 0.05, processes: ProcessGroups | None = None
+    ) -> None:
         self.workdir = workdir
+        self.processes = processes if processes is not None else ProcessGroups()
         self.lock = threading.RLock()
         self.jobs: dict[str, Job] = {}
         self.order = itertools.count()
@@ -157,16 +156,23 @@ class World:
             job.set("terminated", "Canceled")
             process = job.process
         if process is not None:
-            kill_group(process)
+            self.kill(process)
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL a UDF call's process group (as Fused stops an instance) and reap it."""
+        self.processes.terminate(process, grace_s=0)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
 
     def stop(self) -> None:
+        """Cancel every job, stop every UDF call (waiting until they are gone), then the
+        jobs' threads."""
         self._stopping.set()
         with self.lock:
             for job in self.jobs.values():
                 if job.job_status not in TERMINAL:
                     job.set("terminated", "Canceled")
-                if job.process is not None:
-                    kill_group(job.process)
+        self.processes.stop_all()
         for thread in self._threads:
             thread.join(5)
 
@@ -227,15 +233,17 @@ class World:
         with self.lock:
             if not self._active(job):
                 return 0
-            process = subprocess.Popen(
-                [sys.executable, "-u", str(RUNNER), str(spec), str(outdir)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=outdir,
-                env=env,
-                start_new_session=True,
-            )
+            try:
+                process = self.processes.popen(
+                    [sys.executable, "-u", str(RUNNER), str(spec), str(outdir)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=outdir,
+                    env=env,
+                )
+            except Stopping:
+                return 0  # the emulator is stopping: stop() has marked the job Canceled
             job.process = process
         assert process.stdout is not None
         with process.stdout:

@@ -12,6 +12,11 @@ the server's URL and key, the run id, project and entity, the launch config and 
 artifacts, so ``wandb.init()`` in the job attaches to the run the item was acked with. When the
 job's SDK finishes the run (``complete`` on the file stream), that state stands; otherwise the
 process's exit decides it.
+
+The jobs it executes and the local agent that runs them are the emulator's to stop: :meth:`stop`
+cancels the jobs still running, and :meth:`adopt_processes` hands the local agent(s) it started
+and its jobs' process groups to the emulator's
+:class:`~jobrelay.testing.processes.ProcessGroups`, which ends them before the home is removed.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from jobrelay.testing.local_home import adopt_local_home, agent_ids
+from jobrelay.testing.processes import ProcessGroups
 from jobrelay.testing.wandb.state import ALIVE_RUN_STATES, Item, Queue, RunRecord, World
 
 __all__ = ["LaunchAgent", "Outcome", "OutcomeKind"]
@@ -33,6 +40,7 @@ __all__ = ["LaunchAgent", "Outcome", "OutcomeKind"]
 OutcomeKind = Literal[
     "execute", "finished", "failed", "crashed", "killed", "preempted", "item_failed"
 ]
+_CANCEL_BOUND_S = 2.0  # how long stop() spends cancelling the jobs still running
 _RUN_STATE = {
     "finished": "finished",
     "failed": "failed",
@@ -90,6 +98,9 @@ class LaunchAgent:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._client: Any = None
+        self._jobs: dict[str, Any] = {}  # job id -> JobRef of every job submitted to the home
+        self._live: set[str] = set()  # the ids of those not yet seen ending
+        self._agents_before: set[str] = set()  # the home's agents before this one used it
 
     # -- scripting (thread-safe enough: plain dict/deque operations) ---------------------
 
@@ -117,6 +128,7 @@ class LaunchAgent:
         self._loop_task = asyncio.create_task(self._loop(), name="wandb-emulator-agent")
 
     async def stop(self) -> None:
+        """Stop popping, cancel the jobs still running (a bounded wait), close the client."""
         tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -124,8 +136,28 @@ class LaunchAgent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self._client is not None:
+            # Cancelled through the platform, so a home that outlives the emulator does not
+            # hand them to its next agent as jobs to run again.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._cancel_live(), _CANCEL_BOUND_S)
             await self._client.aclose()
             self._client = None
+
+    async def _cancel_live(self) -> None:
+        for job_id in list(self._live):
+            await self._client.cancel(self._jobs[job_id])
+
+    def adopt_processes(self, processes: ProcessGroups, *, every_job: bool = False) -> None:
+        """Record in ``processes`` the local agents this agent's submits started and the
+        process groups of the jobs it submitted (of every job in the home with
+        ``every_job``: a home only the emulator uses). Call after :meth:`stop`."""
+        if self._jobs or every_job:
+            adopt_local_home(
+                processes,
+                self.home,
+                except_agents=self._agents_before,
+                job_ids=None if every_job else set(self._jobs),
+            )
 
     async def _loop(self) -> None:
         while True:
@@ -200,6 +232,7 @@ class LaunchAgent:
             from jobrelay.client import AsyncClient
 
             self.home.mkdir(parents=True, exist_ok=True)
+            self._agents_before = await asyncio.to_thread(agent_ids, self.home)
             self._client = AsyncClient(f"local://{self.home}?idle_timeout=5")
         return self._client
 
@@ -215,6 +248,8 @@ class LaunchAgent:
         self.world.run_file(run, "output.log")
         client = await self._local()
         ref = await client.submit(JobSpec(entrypoint=_argv(spec), env=env, name=run.name))
+        self._jobs[ref.id] = ref
+        self._live.add(ref.id)
         cursor: str | None = None
         stop_sent = False
         while True:
@@ -226,6 +261,7 @@ class LaunchAgent:
             self._capture(run, list(page.lines))
             status = await client.status(ref)
             if status.state.is_terminal:
+                self._live.discard(ref.id)
                 while (page := await client.logs(ref, cursor)).lines:
                     cursor = page.cursor
                     self._capture(run, list(page.lines))

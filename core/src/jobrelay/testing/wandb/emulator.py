@@ -21,6 +21,8 @@ from typing import Any
 from graphql import build_schema
 from starlette.applications import Starlette
 
+from jobrelay.testing.processes import ProcessGroups
+from jobrelay.testing.serving import serve_until_signalled
 from jobrelay.testing.wandb.agent import LaunchAgent, Outcome
 from jobrelay.testing.wandb.app import FileStreamPost, GraphQLRequest, build_app
 from jobrelay.testing.wandb.faults import Faults
@@ -38,7 +40,9 @@ class WandbEmulator:
     """A W&B server on ``127.0.0.1``: GraphQL, storage and a simulated launch agent.
 
     ``api_key`` is the one key it accepts (Basic ``api:<key>``); ``entity`` is the viewer's
-    entity. ``agent_home`` is where the agent's ``local`` platform keeps executed jobs.
+    entity. ``agent_home`` is where the agent's ``local`` platform keeps executed jobs (a
+    temporary folder by default); :meth:`stop` ends the local agent it started there and the
+    jobs it ran (``processes``) before it removes that folder.
     Faults are scripted with ``emulator.faults.add(...)`` and run outcomes with
     ``emulator.agent.script(...)``.
     """
@@ -70,6 +74,7 @@ class WandbEmulator:
             self._tmp = tempfile.TemporaryDirectory(prefix="wandb-emulator-")
             agent_home = Path(self._tmp.name) / "agent"
         self.agent_home = agent_home
+        self.processes = ProcessGroups()
         self.agent = LaunchAgent(self.world, agent_home, base_url=self.url, api_key=api_key)
         self._agent_enabled = agent
         self._schema = build_schema(SDL)
@@ -130,24 +135,25 @@ class WandbEmulator:
         return self
 
     def serve_forever(self) -> None:
-        """Serve in this thread until interrupted (the ``jobrelay emulator wandb`` command)."""
+        """Serve in this thread until Ctrl-C or SIGTERM (the ``jobrelay emulator wandb``
+        command), then :meth:`stop`."""
         if self._thread is None:
             self.start()
-        assert self._thread is not None
-        try:
-            while self._thread.is_alive():
-                self._thread.join(0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stop()
+        serve_until_signalled(
+            lambda: self._thread is not None and self._thread.is_alive(), self.stop
+        )
 
     def stop(self) -> None:
+        """Stop serving (the launch agent cancels the jobs still running), stop the local
+        agent and the jobs' processes (waiting until they are gone), then remove the
+        temporary folder."""
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(15)
             self._thread = None
+        self.agent.adopt_processes(self.processes, every_job=self._tmp is not None)
+        self.processes.stop_all()
         self._sock.close()
         if self._tmp is not None:
             self._tmp.cleanup()
