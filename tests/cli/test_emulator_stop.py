@@ -55,7 +55,7 @@ def _reader(stream: object, lines: queue.Queue[str | None]) -> None:
 
 
 @contextlib.contextmanager
-def emulator(name: str, tmp_path: Path) -> Iterator[Emulator]:
+def emulator(name: str, tmp_path: Path, *options: str) -> Iterator[Emulator]:
     """Start the emulator and read its banner; on the way out kill whatever is left of it."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
@@ -63,7 +63,7 @@ def emulator(name: str, tmp_path: Path) -> Iterator[Emulator]:
     env = {k: v for k, v in os.environ.items() if k not in TOKENS}
     env.update({"TMPDIR": str(tmp), MARK: mark, "COLUMNS": "400"})
     process = subprocess.Popen(
-        [sys.executable, "-m", "jobrelay", "emulator", name, "--port", "0"],
+        [sys.executable, "-m", "jobrelay", "emulator", name, "--port", "0", *options],
         env=env,
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,
@@ -136,31 +136,38 @@ def alive(proc: psutil.Process) -> bool:
         return False
 
 
-def sleeper(pidfile: Path) -> str:
+def sleeper(pidfile: Path, *, ignore_sigterm: bool = False) -> str:
     """Python that records its pid and then sleeps far longer than the test."""
     return (
-        "import os, time\n"
-        f"open({str(pidfile)!r} + '.tmp', 'w').write(str(os.getpid()))\n"
+        "import os, signal, time\n"
+        + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if ignore_sigterm else "")
+        + f"open({str(pidfile)!r} + '.tmp', 'w').write(str(os.getpid()))\n"
         f"os.rename({str(pidfile)!r} + '.tmp', {str(pidfile)!r})\n"
         "time.sleep(600)\n"
     )
 
 
-def long_job(name: str, pidfile: Path) -> JobSpec:
+def long_job(name: str, pidfile: Path, *, ignore_sigterm: bool = False) -> JobSpec:
+    code = sleeper(pidfile, ignore_sigterm=ignore_sigterm)
     if name == "fused":
-        body = "".join(f"    {line}\n" for line in sleeper(pidfile).splitlines())
+        body = "".join(f"    {line}\n" for line in code.splitlines())
         return JobSpec(entrypoint="udf", config={"code": f"@fused.udf\ndef udf():\n{body}"})
-    return JobSpec(entrypoint=[sys.executable, "-c", sleeper(pidfile)], name="sleeper")
+    return JobSpec(entrypoint=[sys.executable, "-c", code], name="sleeper")
 
 
 async def run_until_running(
-    running: Emulator, name: str, pidfile: Path, monkeypatch: pytest.MonkeyPatch
+    running: Emulator,
+    name: str,
+    pidfile: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    ignore_sigterm: bool = False,
 ) -> JobRef:
     """Submit the long job as a user would (the printed exports and URL), wait for RUNNING."""
     for key, value in running.exports.items():
         monkeypatch.setenv(key, value)
     async with AsyncClient(running.platform) as client:
-        ref = await client.submit(long_job(name, pidfile))
+        ref = await client.submit(long_job(name, pidfile, ignore_sigterm=ignore_sigterm))
         deadline = time.monotonic() + 30
         while True:
             status = await client.status(ref)
@@ -171,11 +178,43 @@ async def run_until_running(
             await asyncio.sleep(0.05)
 
 
+def processes_of(running: Emulator, job: psutil.Process) -> dict[int, psutil.Process]:
+    """The emulator's descendants, every process carrying its mark, and the job."""
+    me = psutil.Process(running.process.pid)
+    found = {p.pid: p for p in [*me.children(recursive=True), *marked(running.mark), job]}
+    found.pop(me.pid, None)
+    return found
+
+
+def signal_and_wait(running: Emulator, sig: signal.Signals) -> float:
+    """Send ``sig`` as a user would and return how long the emulator took to exit."""
+    began = time.monotonic()
+    if sig == signal.SIGINT:
+        os.killpg(running.process.pid, sig)  # Ctrl-C: the terminal signals the whole group
+    else:
+        os.kill(running.process.pid, sig)
+    running.process.wait(STOP_WITHIN_S)
+    return time.monotonic() - began
+
+
+def left_running(started: dict[int, psutil.Process]) -> dict[int, str]:
+    settle = time.monotonic() + 2  # an orphan is reaped by init a moment after it dies
+    while any(alive(p) for p in started.values()) and time.monotonic() < settle:
+        time.sleep(0.05)
+    return {pid: p.name() for pid, p in started.items() if alive(p)}
+
+
+def assert_clean_exit(running: Emulator) -> None:
+    assert running.process.returncode == 0, running.stderr
+    assert not any("Traceback" in line for line in running.stderr), running.stderr
+
+
 SIGNALS = [pytest.param(signal.SIGINT, id="ctrl-c"), pytest.param(signal.SIGTERM, id="sigterm")]
+EMULATORS = ["wandb", "anyscale", "fused"]
 
 
 @pytest.mark.parametrize("sig", SIGNALS)
-@pytest.mark.parametrize("name", ["wandb", "anyscale", "fused"])
+@pytest.mark.parametrize("name", EMULATORS)
 async def test_a_stopped_emulator_leaves_no_process_and_no_folder(
     name: str, sig: signal.Signals, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -183,32 +222,54 @@ async def test_a_stopped_emulator_leaves_no_process_and_no_folder(
     with emulator(name, tmp_path) as running:
         await run_until_running(running, name, pidfile, monkeypatch)
         job = psutil.Process(int(pidfile.read_text()))
-        me = psutil.Process(running.process.pid)
-        started = {p.pid: p for p in [*me.children(recursive=True), *marked(running.mark), job]}
-        started.pop(me.pid, None)
+        started = processes_of(running, job)
         assert alive(job)
         if name == "wandb":  # the job runs under a local agent that is not the emulator's child
-            assert any(
-                p.pid not in {c.pid for c in me.children(recursive=True)} for p in started.values()
-            )
+            children = psutil.Process(running.process.pid).children(recursive=True)
+            assert set(started) - {c.pid for c in children}
         assert any(running.tmp.iterdir()), "the emulator made no temporary folder"
 
-        began = time.monotonic()
-        if sig == signal.SIGINT:
-            os.killpg(running.process.pid, sig)  # Ctrl-C: the terminal signals the whole group
-        else:
-            os.kill(running.process.pid, sig)
-        code = await asyncio.to_thread(running.process.wait, STOP_WITHIN_S)
-        took = time.monotonic() - began
+        took = await asyncio.to_thread(signal_and_wait, running, sig)
 
-        settle = time.monotonic() + 2  # orphans are reaped by init a moment after they die
-        while any(alive(p) for p in started.values()) and time.monotonic() < settle:
-            time.sleep(0.05)
-        left = {pid: p.name() for pid, p in started.items() if alive(p)}
-        assert left == {}, f"{name} left processes running after {sig.name}"
+        assert left_running(started) == {}, f"{name} left processes running after {sig.name}"
         assert marked(running.mark) == []
-        assert not alive(job)
         assert sorted(p.name for p in running.tmp.iterdir()) == []
-    assert code == 0, running.stderr
-    assert not any("Traceback" in line for line in running.stderr), running.stderr
+    assert_clean_exit(running)
     assert took < STOP_WITHIN_S
+
+
+@pytest.mark.parametrize("name", EMULATORS)
+async def test_a_job_that_ignores_sigterm_is_killed_and_the_emulator_still_exits(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pidfile = tmp_path / "job.pid"
+    with emulator(name, tmp_path) as running:
+        await run_until_running(running, name, pidfile, monkeypatch, ignore_sigterm=True)
+        job = psutil.Process(int(pidfile.read_text()))
+        started = processes_of(running, job)
+
+        took = await asyncio.to_thread(signal_and_wait, running, signal.SIGINT)
+
+        assert left_running(started) == {}
+        assert sorted(p.name for p in running.tmp.iterdir()) == []
+    assert_clean_exit(running)
+    assert took < STOP_WITHIN_S
+
+
+async def test_wandb_with_its_own_agent_home_keeps_it_and_the_job_ends_cancelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "agent-home"
+    pidfile = tmp_path / "job.pid"
+    with emulator("wandb", tmp_path, "--agent-home", str(home)) as running:
+        await run_until_running(running, "wandb", pidfile, monkeypatch)
+        started = processes_of(running, psutil.Process(int(pidfile.read_text())))
+
+        await asyncio.to_thread(signal_and_wait, running, signal.SIGINT)
+
+        assert left_running(started) == {}
+    assert_clean_exit(running)
+    # The home is the user's: it stays, and its job is over, not queued for its next agent.
+    async with AsyncClient(f"local://{home}") as local:
+        jobs = await local.list_jobs()
+    assert [status.state.value for status in jobs] == ["CANCELLED"]
