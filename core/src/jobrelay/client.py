@@ -21,6 +21,7 @@ from typing import Any
 from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.artifacts.blobstore import run_blocking
 from jobrelay.artifacts.jobs import JobHandoff, handoff_for
+from jobrelay.cancelling import CANCEL_DEADLINE_S, cancel_job, cancels_the_job, run_to_end
 from jobrelay.checks import (
     check_client_store,
     check_job_ref,
@@ -58,6 +59,7 @@ __all__ = ["AsyncClient", "check_limit"]
 
 
 FAILURE_LOG_LINES = 10
+CLOSE_S = 10.0  # what closing the connections may take, after the cancels in flight
 FOLLOW_IDLE_MAX_S = 1.0  # a followed log with no new line, while a waiter watches the job
 
 
@@ -91,6 +93,10 @@ class AsyncClient:
         self._handoff: JobHandoff | None = None
         self._hub: StatusHub | None = None
         self._lock = asyncio.Lock()
+        # What aclose waits for: cancels in flight, and runs being cancelled (their cancel
+        # of the job may not have started yet).
+        self._cancels: set[asyncio.Task[Any]] = set()
+        self._runs: set[asyncio.Task[Any]] = set()
 
     def __repr__(self) -> str:
         return f"AsyncClient({self._url!r})"
@@ -444,28 +450,43 @@ class AsyncClient:
         on_submit: Callable[[JobRef], Awaitable[None] | None] | None = None,
         **wait_options: Any,
     ) -> JobResult:
-        """Submit and wait. If the caller is cancelled while waiting (Ctrl-C, an
-        orchestrator killing the task), the remote job is cancelled too when
-        ``cancel_on_kill``, then the cancellation propagates."""
+        """Submit and wait. Every way out after the submit but the wait's own end (the
+        caller cancelled, a timeout or cancel scope around it, Ctrl-C, an error raised by
+        ``on_submit`` or ``on_update``) cancels the job when ``cancel_on_kill``, with a
+        cancel that is not cut short (:func:`jobrelay.cancelling.cancel_job`), then
+        propagates. A ``JobError`` does not: the job is over, or the wait's limit already
+        cancelled it (or left it, with ``cancel_on_timeout=False``)."""
         # Every option is checked before the submit: a bad one must not leave a job behind.
         spec = check_run_options(
             spec, {"cancel_on_kill": cancel_on_kill, "on_submit": on_submit, **wait_options}
         )
-        ref = await self.submit(spec)
-        if on_submit is not None:
-            result = on_submit(ref)
-            if result is not None:
-                await result
+        task = asyncio.current_task()
+        assert task is not None
+        self._runs.add(task)
         try:
-            return await self.wait(ref, **wait_options)
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            if cancel_on_kill:
-                await asyncio.shield(self.cancel(ref))
-            raise
+            ref = await self.submit(spec)
+            try:
+                if on_submit is not None:
+                    result = on_submit(ref)
+                    if result is not None:
+                        await result
+                return await self.wait(ref, **wait_options)
+            except BaseException as exc:
+                if cancel_on_kill and cancels_the_job(exc):
+                    await cancel_job(self.cancel, ref, why=_exit_reason(exc), exiting=exc)
+                raise
+        finally:
+            self._runs.discard(task)
 
     async def cancel(self, ref: JobRef) -> None:
         """Cancel the job; idempotent and safe on a finished job."""
-        await (await self._for(ref)).cancel(ref)
+        task = asyncio.current_task()
+        assert task is not None
+        self._cancels.add(task)
+        try:
+            await (await self._for(ref)).cancel(ref)
+        finally:
+            self._cancels.discard(task)
 
     # -- queues -------------------------------------------------------------------------
 
@@ -527,10 +548,34 @@ class AsyncClient:
         return list(tail)
 
     async def aclose(self) -> None:
+        """Close the platform's connections, once the cancels in flight have their answer.
+
+        A cancellation of the caller (a cancel scope that ends around an ``async with``) does
+        not cut the close short: it is raised once the client is closed.
+        """
+        # Past the deadline the connections are left to the garbage collector: a close
+        # must not raise over the error (or result) of the block it ends.
+        with contextlib.suppress(TimeoutError):
+            await run_to_end(self._close, deadline_s=CANCEL_DEADLINE_S + CLOSE_S)
+
+    async def _close(self) -> None:
+        closing = asyncio.current_task()
+        ending = {t for t in self._cancels if t is not closing}
+        ending.update(t for t in self._runs if t is not closing and t.cancelling())
+        if ending:
+            await asyncio.wait(ending, timeout=CANCEL_DEADLINE_S)
         if self._hub is not None:
             await self._hub.aclose()
         if self._platform is not None:
             await self._platform.aclose()
+
+
+def _exit_reason(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.CancelledError):
+        return "the wait was cancelled"
+    if isinstance(exc, Exception):
+        return f"the wait ended with an error ({type(exc).__name__})"
+    return f"the wait was interrupted ({type(exc).__name__})"
 
 
 def check_limit(limit: object) -> int:

@@ -5,12 +5,14 @@ runs the async client on a private event loop (no logic of its own).
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from jobrelay.cancelling import CANCEL_DEADLINE_S, signals_held
 from jobrelay.client import AsyncClient
 from jobrelay.models import JobRef, JobResult, JobSpec, JobStatus, LogPage, QueueInfo
 
@@ -75,13 +77,27 @@ class Client:
         return self._call(self.aio.wait, ref, **options)
 
     def run(self, spec: JobSpec, *, cancel_on_kill: bool = True, **options: Any) -> JobResult:
-        """Submit and wait; Ctrl-C while waiting cancels the job when ``cancel_on_kill``."""
-        ref = self.submit(spec)
+        """Submit and wait (:meth:`AsyncClient.run`). Ctrl-C (any interrupt of this thread)
+        while it runs cancels the job when ``cancel_on_kill``, before it propagates."""
+        ended = threading.Event()
+
+        async def run() -> JobResult:
+            try:
+                return await self.aio.run(spec, cancel_on_kill=cancel_on_kill, **options)
+            finally:
+                ended.set()
+
+        running = self._portal.start_task_soon(run)
         try:
-            return self.wait(ref, **options)
-        except KeyboardInterrupt:
-            if cancel_on_kill:
-                self.cancel(ref)
+            return running.result()
+        except BaseException:
+            if not running.done():
+                # The interrupt landed on this thread; the run goes on on the portal's.
+                # Cancelling it there cancels the job (AsyncClient.run); wait for that,
+                # with further signals held back.
+                with signals_held():
+                    running.cancel()
+                    ended.wait(CANCEL_DEADLINE_S + 5)
             raise
 
     def cancel(self, ref: JobRef) -> None:

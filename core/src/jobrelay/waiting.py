@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
+from jobrelay.cancelling import run_to_end
 from jobrelay.errors import JobRelayError, JobTimeout, NotFoundError, is_transient
 from jobrelay.models import JobRef, JobState, JobStatus, LogLine
 
@@ -400,8 +401,10 @@ async def _on_timeout(
     action = "cancelled it" if limits.cancel_on_timeout else "left it running"
     if limits.cancel_on_timeout:
         was_queued = status.state in (JobState.QUEUED, JobState.STARTING)
-        # Shielded: a timeout must not leave the remote job running even if we are torn down.
-        await asyncio.shield(cancel(ref))
+        # A timeout must not leave the remote job running even if we are torn down meanwhile
+        # (a cancel scope, a second Task.cancel()): the cancel is answered before going on.
+        with contextlib.suppress(TimeoutError):
+            await run_to_end(lambda: cancel(ref))
         with contextlib.suppress(JobRelayError):
             status = await _first_status(hub, ref)
         if was_queued and not cancel_queued and not status.state.is_terminal:

@@ -9,9 +9,11 @@ Orchestrators stop task code in two ways, and both must cancel the remote job:
   :meth:`KillSwitch.request`, which never blocks; the guarded wait stops once the handler
   has returned, and the job is cancelled on the wait's own loop.
 - **an exception raised into the loop** (Ctrl-C, Dagster's interrupt, a framework
-  cancelling the task): the wait's task is cancelled, the job is cancelled with a
-  shielded call, and the exception propagates. A second signal during that cancel is held
-  back until the cancel has been sent (on the main thread, where signals land).
+  cancelling the task, a cancel scope's timeout) or an error raised after the submit: the
+  job is cancelled with :func:`jobrelay.cancelling.cancel_job` (sent and answered whatever
+  cancels the task meanwhile; a second signal is held back until then), and the exception
+  propagates. A ``JobError`` does not cancel: the job is over, or its wait's limit dealt
+  with it.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
+from jobrelay.cancelling import cancel_job, cancels_the_job, signals_held
 from jobrelay.client import AsyncClient
 from jobrelay.errors import JobRelayError
 from jobrelay.models import JobRef
@@ -102,16 +103,12 @@ class KillSwitch:
 async def cancel_after_kill(
     client: AsyncClient, ref: JobRef | None, *, cancel: bool, logger: logging.Logger | Any = log
 ) -> NoReturn:
-    """After a kill stopped a call: cancel ``ref`` when ``cancel``, then raise ``Killed``."""
+    """After a kill stopped a call: cancel ``ref`` when ``cancel``, then raise ``Killed``
+    (``cancelled`` says whether the platform took the cancel)."""
+    cancelled = False
     if ref is not None and cancel:
-        await _cancel(client, ref, "the task was killed", logger)
-    raise Killed(ref, cancelled=ref is not None and cancel)
-
-
-async def _cancel(client: AsyncClient, ref: JobRef, why: str, logger: logging.Logger | Any) -> None:
-    logger.info("Cancelling job %s: %s", ref.id, why)
-    with _signals_held():  # a second Ctrl-C must not cut the cancel short
-        await asyncio.shield(client.cancel(ref))
+        cancelled = await cancel_job(client.cancel, ref, why="the task was killed", logger=logger)
+    raise Killed(ref, cancelled=cancelled)
 
 
 async def until_killed(
@@ -123,31 +120,28 @@ async def until_killed(
     cancel: bool,
     logger: logging.Logger | Any = log,
 ) -> T:
-    """``await work()`` unless a kill stops it, or the task running it is cancelled.
+    """``await work()`` unless a kill stops it, the task running it is cancelled, or it
+    fails.
 
     Then the job ``job()`` names at that moment (it may have been learned while the work
     ran) is cancelled when ``cancel``: on a kill, :class:`Killed` is raised; on a
-    cancellation or an interrupt (a ``BaseException`` that is not an ``Exception``, raised
-    in the work's frames), it propagates after the cancel.
+    cancellation, an interrupt (a ``BaseException`` raised in the work's frames) or an
+    error, it propagates after the cancel. A ``JobError`` cancels nothing (the job is
+    over, or its wait's limit dealt with it).
     """
     try:
         return await kill.guard(work)
     except Interrupted:
         await cancel_after_kill(client, job(), cancel=cancel, logger=logger)
-    except asyncio.CancelledError:
-        ref = job()
-        if ref is not None and cancel:
-            await _cancel(client, ref, "the task was interrupted", logger)
-        raise
     except BaseException as exc:
-        # An interrupt raised inside the wait's own frames rather than into the loop (a
-        # signal handler raising KeyboardInterrupt or a framework's BaseException while a
-        # step of the wait ran, or an exception injected into the thread): the same cancel.
-        if isinstance(exc, Exception):
-            raise
         ref = job()
-        if ref is not None and cancel:
-            await _cancel(client, ref, "the task was interrupted", logger)
+        if ref is not None and cancel and cancels_the_job(exc):
+            why = (
+                f"the task failed ({type(exc).__name__})"
+                if isinstance(exc, Exception)
+                else "the task was interrupted"
+            )
+            await cancel_job(client.cancel, ref, why=why, logger=logger, exiting=exc)
         raise
 
 
@@ -183,8 +177,7 @@ def run_sync(
                 switch, client, lambda: fn(client), job=job, cancel=cancel_on_kill, logger=logger
             )
         finally:
-            with _signals_held():
-                await asyncio.shield(client.aclose())
+            await client.aclose()  # not cut short by a cancellation (see AsyncClient.aclose)
 
     runner = asyncio.Runner()
     try:
@@ -201,25 +194,11 @@ def run_sync(
             # An interrupt raised out of the loop left the wait's task pending: cancel it
             # and let it finish (it cancels the job), with further signals held back.
             if task is not None and not task.done():
-                with _signals_held():
+                with signals_held():
                     task.cancel()
                     with contextlib.suppress(BaseException):
                         runner.get_loop().run_until_complete(task)
             raise
     finally:
-        with _signals_held():
+        with signals_held():
             runner.close()
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM back while a cancel is sent (they land after it, not during)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
