@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from jobrelay.cancelling import cancel_job, cancels_the_job
 from jobrelay.checks import check_wait_options
 from jobrelay.cli import artifacts, emulators, render
 from jobrelay.cli.exits import FAILED, INTERRUPTED, SUCCEEDED, err_console, fail, run
@@ -160,13 +161,21 @@ async def _submit(
                 logs=logs,
                 as_json=as_json,
             )
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            if detach:
-                err_console.print(f"detached; job {ref.id} keeps running")
-                raise typer.Exit(INTERRUPTED) from None
-            await asyncio.shield(client.cancel(ref))
-            err_console.print(f"cancelled job {ref.id}")
-            raise typer.Exit(FAILED) from None
+        except BaseException as exc:
+            # Every way out but the job's own end cancels it (unless --detach): Ctrl-C, an
+            # error reading it. The cancel is answered before the client closes.
+            interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+            if detach or not cancels_the_job(exc):
+                if detach and interrupted:
+                    err_console.print(f"detached; job {ref.id} keeps running")
+                    raise typer.Exit(INTERRUPTED) from None
+                raise
+            why = "interrupted" if interrupted else f"the wait failed ({type(exc).__name__})"
+            if await cancel_job(client.cancel, ref, why=why, exiting=exc):
+                err_console.print(f"cancelled job {ref.id}")
+            if interrupted:
+                raise typer.Exit(FAILED) from None
+            raise
         _finish(result, as_json)
 
 
