@@ -33,9 +33,43 @@ def build_spec(fields: Mapping[str, Any], *, key: str) -> JobSpec:
 
     values = {k: v for k, v in fields.items() if v is not None}
     values["inputs"] = normalize_inputs(fields.get("inputs"))
-    values["tags"] = {str(k): str(v) for k, v in (fields.get("tags") or {}).items()}
-    values["env"] = {str(k): str(v) for k, v in (fields.get("env") or {}).items()}
+    values["tags"] = _texts(fields.get("tags"), "tags")
+    values["env"] = _texts(fields.get("env"), "env")
     return JobSpec(**values, idempotency_key=key)
+
+
+def templated(value: Any) -> bool:
+    """Whether ``value`` holds a Jinja template or an object Airflow resolves at run time
+    (an ``XComArg``): its check waits until it is rendered."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(templated(k) or templated(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set):
+        return any(templated(item) for item in value)
+    return not isinstance(value, int | float | bool | type(None))
+
+
+def _texts(value: Any, field: str) -> dict[str, str]:
+    """A mapping of names to text; a number becomes its text, anything else (None, a
+    list, a bool) is refused: ``{'A': None}`` must not reach the job as ``"None"``."""
+    from jobrelay.errors import ConfigError
+
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"must map names to values (a dict), got {type(value).__name__}", field=field
+        )
+    texts: dict[str, str] = {}
+    for name, text in value.items():
+        if isinstance(text, bool) or not isinstance(text, str | int | float):
+            raise ConfigError(
+                f"the value of {str(name)[:40]!r} must be text or a number, got {text!r:.40}",
+                field=field,
+            )
+        texts[str(name)] = str(text)
+    return texts
 
 
 def result_to_xcom(result: JobResult) -> dict[str, Any]:

@@ -4,6 +4,7 @@
 
     AirflowException
     ├── JobRelayConnectionError   the connection is unusable (names the field)
+    ├── JobRelayConfigError       an argument is unusable (names it; also a jobrelay ConfigError)
     └── JobRelayJobFailed         the job failed or was cancelled (carries its final status)
         └── JobRelayJobTimeout    a queue/run limit ran out (``phase``)
 
@@ -14,11 +15,37 @@ was unreachable) raises the core's own error (``jobrelay.AuthError`` ...), never
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
+from jobrelay.errors import ConfigError
 
-__all__ = ["JobRelayConnectionError", "JobRelayJobFailed", "JobRelayJobTimeout"]
+__all__ = [
+    "JobRelayConfigError",
+    "JobRelayConnectionError",
+    "JobRelayJobFailed",
+    "JobRelayJobTimeout",
+    "refused_as_airflow_error",
+]
+
+
+class JobRelayConfigError(AirflowException, ConfigError):
+    """An operator or sensor argument that cannot be used; ``field`` names it. Raised as
+    the DAG is parsed, or for a templated argument once rendered, before anything is sent."""
+
+
+@contextmanager
+def refused_as_airflow_error() -> Iterator[None]:
+    """Raise the core's ``ConfigError`` as the provider's ``JobRelayConfigError``."""
+    try:
+        yield
+    except JobRelayConfigError:
+        raise
+    except ConfigError as exc:
+        message = str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
+        raise JobRelayConfigError(message, field=exc.field) from None
 
 
 class JobRelayConnectionError(AirflowException):

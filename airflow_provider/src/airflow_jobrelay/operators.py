@@ -27,6 +27,7 @@ from airflow.sdk.exceptions import AirflowException
 from jobrelay.integration import Killed, KillSwitch, cancel_after_kill, run_sync
 
 from airflow_jobrelay._compat import ResumableJobMixin
+from airflow_jobrelay.exceptions import JobRelayConfigError, refused_as_airflow_error
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
 from airflow_jobrelay.links import JobRelayJobLink
 
@@ -129,7 +130,9 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if wait_for not in _WAIT_FOR:
-            raise ValueError(f"wait_for must be one of {', '.join(_WAIT_FOR)}, got {wait_for!r}")
+            raise JobRelayConfigError(
+                f"must be one of {', '.join(_WAIT_FOR)}, got {wait_for!r}", field="wait_for"
+            )
         self.entrypoint = entrypoint
         self.jobrelay_conn_id = jobrelay_conn_id
         self.job_name, self.job_queue, self.priority = job_name, job_queue, priority
@@ -146,6 +149,7 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         self._result: dict[str, Any] | None = None
         self._interrupt = KillSwitch()  # a kill stops the running wait; see on_kill
         self._executing = False
+        self._check_arguments()
 
     # -- Airflow entry points -----------------------------------------------------------
 
@@ -222,7 +226,8 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         key = idempotency_key(ti.dag_id, ti.task_id, ti.run_id, map_index)
         tags = {"airflow_dag_id": ti.dag_id, "airflow_task_id": ti.task_id}
         fields = {field: getattr(self, attr) for field, attr in _SPEC_ATTRS.items()}
-        spec = build_spec(fields, key=key)
+        with refused_as_airflow_error():  # the rendered values, before anything is sent
+            spec = build_spec(fields, key=key)
         if self._interrupt.requested:
             raise AirflowException("the task was killed before its job was submitted")
 
@@ -286,6 +291,31 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         return self._result
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _check_arguments(self) -> None:
+        """Refuse a bad argument as the DAG is parsed, before any task runs: the wait and
+        polling options, and the job's fields unless one is templated (those are checked
+        once rendered, before the submit). ``JobRelayConfigError`` names the argument."""
+        from jobrelay.checks import check_flag, check_wait_options, poll_policy_from
+
+        from airflow_jobrelay._spec import build_spec, templated
+
+        with refused_as_airflow_error():
+            check_wait_options(
+                {
+                    "queue_timeout": self.queue_timeout,
+                    "run_timeout": self.run_timeout,
+                    "cancel_on_timeout": self.cancel_on_timeout,
+                }
+            )
+            check_flag(self.cancel_on_kill, field="cancel_on_kill")
+            check_flag(self.deferrable, field="deferrable")
+            poll_policy_from(self.poll_interval, self.max_poll_interval)
+            fields = {field: getattr(self, attr) for field, attr in _SPEC_ATTRS.items()}
+            if not templated(fields):
+                build_spec(fields, key="airflow:check")
+            if isinstance(self.jobrelay_conn_id, str) and not self.jobrelay_conn_id.strip():
+                raise JobRelayConfigError("must name a connection", field="jobrelay_conn_id")
 
     def _cancel_after_deferral_timeout(self, context: Context) -> None:
         from jobrelay import JobRef

@@ -10,6 +10,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException
 from jobrelay.integration import Killed, KillSwitch, run_sync
 
+from airflow_jobrelay.exceptions import refused_as_airflow_error
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
 
 if TYPE_CHECKING:
@@ -50,15 +51,36 @@ class JobSensor(BaseSensorOperator):
         self.cancel_on_kill = cancel_on_kill
         self._conn: Connection | None = None  # kept: on_kill must not look it up again
         self._interrupt = KillSwitch()
+        with refused_as_airflow_error():  # as the DAG is parsed, before any poke
+            from jobrelay.checks import check_flag
+
+            from airflow_jobrelay._spec import templated
+
+            check_flag(deferrable, field="deferrable")
+            check_flag(cancel_on_kill, field="cancel_on_kill")
+            if not templated(job):
+                self._ref_dict()
+
+    def _ref_dict(self) -> dict[str, Any]:
+        """The job's reference; ``JobRelayConfigError(field="job")`` if ``job`` is none."""
+        from jobrelay.errors import ConfigError
+
+        from airflow_jobrelay._spec import job_ref_from
+
+        with refused_as_airflow_error():
+            try:
+                return job_ref_from(self.job)
+            except ConfigError as exc:
+                message = str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
+                raise ConfigError(message, field="job") from None
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from airflow_jobrelay._spec import job_ref_from
         from airflow_jobrelay.triggers import JobTrigger
 
         trigger = JobTrigger(
-            job=job_ref_from(self.job),
+            job=self._ref_dict(),
             jobrelay_conn_id=self.jobrelay_conn_id,
             cancel_on_timeout=False,
             cancel_on_kill=self.cancel_on_kill,
@@ -73,10 +95,10 @@ class JobSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue:
         from jobrelay import JobRef
 
-        from airflow_jobrelay._spec import job_ref_from, result_to_xcom
+        from airflow_jobrelay._spec import result_to_xcom
         from airflow_jobrelay.exceptions import JobRelayJobFailed
 
-        ref = JobRef.model_validate(job_ref_from(self.job))
+        ref = JobRef.model_validate(self._ref_dict())
         hook = JobRelayHook(self.jobrelay_conn_id)
         if self._conn is None:
             self._conn = hook.get_connection(self.jobrelay_conn_id)

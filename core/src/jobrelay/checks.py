@@ -43,6 +43,7 @@ __all__ = [
     "check_seconds",
     "check_wait_options",
     "poll_policy_from",
+    "spec_fields",
 ]
 
 # The keyword arguments of ``AsyncClient.wait`` after the job, and those ``run`` adds.
@@ -124,6 +125,18 @@ def check_job_spec(spec: object, *, field: str = "spec") -> JobSpec:
         f"got {type(spec).__name__}",
         field=field,
     )
+
+
+def spec_fields(spec: object, *, field: str = "spec") -> dict[str, Any]:
+    """The fields of ``spec`` (a ``JobSpec`` or a mapping of its fields) as a new dict, for
+    an adapter that adds to them (inputs, a key, the Pipes environment) before it builds
+    the ``JobSpec``; anything else is a ``ConfigError`` naming ``field``."""
+    if isinstance(spec, JobSpec):
+        return spec.model_dump()
+    if isinstance(spec, Mapping) and all(isinstance(key, str) for key in spec):
+        return dict(spec)
+    check_job_spec(spec, field=field)  # raises, saying what a spec is
+    raise AssertionError("unreachable")
 
 
 def check_job_ref(ref: object, *, field: str = "ref") -> JobRef:

@@ -32,6 +32,8 @@ from dagster import (
 )
 from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD, PipesExtras, PipesMessage, PipesParams
 from jobrelay import JobSpec
+from jobrelay.checks import spec_fields
+from jobrelay.errors import ConfigError
 from jobrelay.models import LogLine
 
 from dagster_jobrelay.identity import Context
@@ -91,10 +93,16 @@ class JobRelayPipesClient(ConfigurableResource["JobRelayPipesClient"], PipesClie
         spec: JobSpec | Mapping[str, Any],
         extras: PipesExtras | None = None,
         inputs: Any = None,
-        wait: WaitOptions | None = None,
+        wait: WaitOptions | Mapping[str, Any] | None = None,
     ) -> PipesClientCompletedInvocation:
         """Run the job as a Pipes session; the invocation's results carry the run record
         as metadata next to what the job reported."""
+        # Checked before the session opens and the job is submitted.
+        fields = spec_fields(spec)
+        env = fields.get("env") or {}
+        if not isinstance(env, Mapping):
+            raise ConfigError(f"must map names to values, got {type(env).__name__}", field="env")
+        wait = WaitOptions.of(wait)
         reader = JobLogMessageReader()
         # The op context: Dagster's session reads ``run_id``, deprecated on the asset one.
         session_context = (
@@ -106,8 +114,7 @@ class JobRelayPipesClient(ConfigurableResource["JobRelayPipesClient"], PipesClie
             message_reader=reader,
             extras=extras,
         ) as session:
-            fields = spec.model_dump() if isinstance(spec, JobSpec) else dict(spec)
-            fields["env"] = {**(fields.get("env") or {}), **session.get_bootstrap_env_vars()}
+            fields["env"] = {**env, **session.get_bootstrap_env_vars()}
             result = self.jobrelay.run_job(
                 context, fields, inputs=inputs, wait=wait, take_line=reader.take
             )

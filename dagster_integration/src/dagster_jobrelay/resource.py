@@ -14,7 +14,8 @@ from dagster import (
     MaterializeResult,
 )
 from jobrelay import AsyncClient, Client, JobSpec, PollPolicy
-from jobrelay.errors import JobError
+from jobrelay.checks import check_flag, check_wait_options, spec_fields
+from jobrelay.errors import ConfigError, JobError
 from jobrelay.integration import (
     Killed,
     KillSwitch,
@@ -45,6 +46,42 @@ class WaitOptions:
     timeout: float | None = None
     cancel_on_timeout: bool = True
     follow_logs: bool = True
+
+    def __post_init__(self) -> None:
+        # Checked as the options are made, before any submit: a bad limit leaves no job.
+        check_wait_options(
+            {
+                "queue_timeout": self.queue_timeout,
+                "run_timeout": self.run_timeout,
+                "timeout": self.timeout,
+                "cancel_on_timeout": self.cancel_on_timeout,
+                "follow_logs": self.follow_logs,
+            }
+        )
+
+    @classmethod
+    def of(cls, wait: object) -> WaitOptions:
+        """``wait`` as options: ``WaitOptions``, a dict of its fields, or None (defaults).
+
+        A dict with a name ``WaitOptions`` does not have is a ``ConfigError`` naming it.
+        """
+        if wait is None:
+            return cls()
+        if isinstance(wait, WaitOptions):
+            return wait
+        if not isinstance(wait, Mapping):
+            raise ConfigError(
+                f"must be WaitOptions(...) or a dict of its fields, got {type(wait).__name__}",
+                field="wait",
+            )
+        known = set(cls.__dataclass_fields__)
+        for name in wait:
+            if name not in known:
+                raise ConfigError(
+                    f"is not a wait option; the options are: {', '.join(sorted(known))}",
+                    field=f"wait.{name}",
+                )
+        return cls(**wait)
 
 
 class JobRelayResource(ConfigurableResource["JobRelayResource"]):
@@ -135,7 +172,7 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         *,
         inputs: Any = None,
         output: str | None = None,
-        wait: WaitOptions | None = None,
+        wait: WaitOptions | Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> MaterializeResult[Any]:
         """Submit the job (or reattach to it), stream its state changes and log lines to
@@ -154,6 +191,8 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         is cancelled or runs out of a wait limit; Dagster's own interrupt, after the job
         was cancelled, when the run is terminated.
         """
+        if output is not None and not isinstance(output, str):
+            raise ConfigError(f"must name one of the job's outputs, got {output!r}", field="output")
         result = self.run_job(
             context, spec, inputs=inputs, wait=wait, idempotency_key=idempotency_key
         )
@@ -178,7 +217,7 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         spec: JobSpec | Mapping[str, Any],
         *,
         inputs: Any = None,
-        wait: WaitOptions | None = None,
+        wait: WaitOptions | Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         take_line: LineHandler | None = None,
     ) -> JobResult:
@@ -187,8 +226,10 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         ``take_line`` sees each log line first and returns True for one it consumed
         (which then is not logged): how the Pipes client reads its messages.
         """
+        # Everything is checked before the submit: a bad value must not leave a job behind.
+        options = WaitOptions.of(wait)
+        check_flag(self.cancel_on_termination, field="cancel_on_termination")
         job = _with_identity(spec, inputs, idempotency_key or job_key(context))
-        options = wait or WaitOptions()
         log = context.log
         known: list[JobRef] = []
 
@@ -236,7 +277,7 @@ def run_metadata(result: JobResult) -> dict[str, Any]:
 
 
 def _with_identity(spec: JobSpec | Mapping[str, Any], inputs: Any, key: str) -> JobSpec:
-    fields = spec.model_dump() if isinstance(spec, JobSpec) else dict(spec)
+    fields = spec_fields(spec)
     given = normalize_inputs(fields.pop("inputs", None))
     given.update(normalize_inputs(inputs))
     return JobSpec(

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from jobrelay import AsyncClient, JobSpec
+from jobrelay.checks import check_flag
 from jobrelay.errors import JobRelayError
 from jobrelay.integration import run_record
-from jobrelay.models import JobRef, JobStatus, LogPage
+from jobrelay.models import JobRef, JobStatus, LogPage, config_error_from
 from prefect.blocks.abstract import JobBlock, JobRun
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from prefect_jobrelay.credentials import DOCS, JobRelayCredentials
 from prefect_jobrelay.reporting import run_logger, submitted
@@ -98,6 +99,20 @@ class JobRelayJob(JobBlock[Record]):
         default=True, description="Cancel the job when the wait is cancelled or interrupted."
     )
 
+    def __init__(self, *args: Any, **data: Any) -> None:
+        # A mistyped field is a ConfigError naming it, as everywhere in jobrelay.
+        try:
+            super().__init__(*args, **data)
+        except ValidationError as exc:
+            raise config_error_from(exc, type(self).__name__) from None
+
+    def check(self) -> WaitOptions:
+        """How a run of this job waits; ``ConfigError`` naming a bad option. Called before
+        the submit, so a bad limit leaves no job behind."""
+        poll_policy(self.poll_frequency_seconds)
+        check_flag(self.cancel_on_kill, field="cancel_on_kill")
+        return WaitOptions(self.queue_timeout, self.run_timeout, self.timeout, self.follow_logs)
+
     def spec(self) -> JobSpec:
         """The ``JobSpec`` this block describes, with the Prefect identity's key."""
         return build_spec(
@@ -121,6 +136,7 @@ class JobRelayJob(JobBlock[Record]):
     async def trigger(self) -> JobRelayJobRun:
         """Submit the job (or reattach to this run's job) and return its run."""
         spec = self.spec()
+        self.check()
         async with self.credentials.get_client() as client:
             ref = await client.submit(spec)
         submitted(self.logger, ref)
@@ -149,7 +165,7 @@ class JobRelayJobRun(JobRun[Record]):
         (Prefect's abstract signature says it returns a ``Logger``; nothing uses it.)
         """
         job = self.job
-        options = WaitOptions(job.queue_timeout, job.run_timeout, job.timeout, job.follow_logs)
+        options = job.check()
         logger = run_logger()
         async with self._client() as client:
             self._record = await guarded(

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from jobrelay import AsyncClient, JobSpec, PollPolicy
-from jobrelay.errors import ConfigError, JobError
+from jobrelay.checks import (
+    check_artifact_key,
+    check_flag,
+    check_wait_options,
+    poll_policy_from,
+    spec_fields,
+)
+from jobrelay.errors import JobError
 from jobrelay.integration import KillSwitch, normalize_inputs, run_record, until_killed
 from jobrelay.models import JobRef, JobResult
 
@@ -48,6 +55,12 @@ class WaitOptions:
     artifact: bool = True
     artifact_key: str | None = None
 
+    def __post_init__(self) -> None:
+        # Checked as the options are made, before any submit: a bad limit (or a key Prefect
+        # would refuse after the job ran) must not leave a job behind.
+        check_wait_options(self.wait_kwargs())
+        check_artifact_key(self.artifact_key, field="artifact_key")
+
     def wait_kwargs(self) -> dict[str, Any]:
         return {
             "queue_timeout": self.queue_timeout,
@@ -59,14 +72,7 @@ class WaitOptions:
 
 def poll_policy(poll_frequency_seconds: float | None) -> PollPolicy | None:
     """``poll_frequency_seconds`` (the JobBlock interface's knob) as the core's policy."""
-    if poll_frequency_seconds is None:
-        return None
-    if not poll_frequency_seconds > 0:
-        raise ConfigError(
-            f"must be a positive number of seconds, got {poll_frequency_seconds!r}",
-            field="poll_frequency_seconds",
-        )
-    return PollPolicy(initial_s=poll_frequency_seconds, max_s=poll_frequency_seconds)
+    return poll_policy_from(poll_frequency_seconds, fields=("poll_frequency_seconds",) * 2)
 
 
 def build_spec(
@@ -77,7 +83,7 @@ def build_spec(
 ) -> JobSpec:
     """The spec to submit: ``inputs`` (upstream outputs, as a run record holds them) added,
     and the key the user gave or the one the Prefect run's identity gives."""
-    fields = spec.model_dump() if isinstance(spec, JobSpec) else dict(spec)
+    fields = spec_fields(spec)
     given = normalize_inputs(fields.pop("inputs", None))
     given.update(normalize_inputs(inputs))
     in_spec = fields.pop("idempotency_key", None)
@@ -128,6 +134,7 @@ async def guarded(
     """``await work()``; a cancellation or an interrupt of the caller (a flow-run cancel,
     ``timeout_seconds``), or the flow run found cancelled (:mod:`prefect_jobrelay.watch`),
     cancels the job ``known`` holds by then, when ``cancel_on_kill``."""
+    check_flag(cancel_on_kill, field="cancel_on_kill")
     kill = KillSwitch()
     return await until_killed(
         kill,

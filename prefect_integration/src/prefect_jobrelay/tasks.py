@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jobrelay import AsyncClient, ConfigError, JobSpec
+from jobrelay.checks import check_flag
 from jobrelay.integration import KillSwitch, job_ref_from, run_sync
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -81,11 +82,12 @@ async def wait_for_job(
     cancelled (flow-run cancel, ``timeout_seconds``) the job is cancelled too, unless
     ``cancel_on_kill=False``.
     """
-    creds = await resolve_credentials(credentials)
     ref = job_ref_from(job)
     options = WaitOptions(queue_timeout, run_timeout, timeout, follow_logs, True, artifact_key)
+    poll = poll_policy(poll_frequency_seconds)
+    creds = await resolve_credentials(credentials)
     logger = run_logger()
-    async with creds.get_client(poll=poll_policy(poll_frequency_seconds)) as client:
+    async with creds.get_client(poll=poll) as client:
         return await guarded(
             client,
             lambda: wait_and_record(client, ref, options, logger),
@@ -167,11 +169,12 @@ async def arun_job(
     cancel_on_kill: bool = True,
 ) -> dict[str, Any]:
     """:func:`run_job`'s body, to await inside your own async task."""
-    creds = await resolve_credentials(credentials)
     job = build_spec(spec, inputs=inputs, idempotency_key=idempotency_key)
     options = WaitOptions(queue_timeout, run_timeout, timeout, follow_logs, True, artifact_key)
+    poll = poll_policy(poll_frequency_seconds)
+    creds = await resolve_credentials(credentials)
     logger = run_logger()
-    async with creds.get_client(poll=poll_policy(poll_frequency_seconds)) as client:
+    async with creds.get_client(poll=poll) as client:
         known = Known()
         return await guarded(
             client,
@@ -219,6 +222,7 @@ def run_job_sync(
         )
     job = build_spec(spec, inputs=inputs, idempotency_key=idempotency_key)
     options = WaitOptions(queue_timeout, run_timeout, timeout, follow_logs, True, artifact_key)
+    check_flag(cancel_on_kill, field="cancel_on_kill")
     logger = run_logger()
     known = Known()
     poll = poll_policy(poll_frequency_seconds)
