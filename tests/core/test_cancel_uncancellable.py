@@ -22,6 +22,7 @@ from typing import Any
 import anyio
 import pytest
 from jobrelay import AsyncClient, Client, JobRef, JobSpec, JobState, JobUpdate, PollPolicy
+from jobrelay.integration import run_sync
 from jobrelay.testing.anyscale import AnyscaleEmulator
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
@@ -243,3 +244,31 @@ def _after(event: threading.Event, fn: Callable[[], None]) -> Callable[[], None]
         fn()
 
     return run
+
+
+@pytest.mark.parametrize("cancel_on_error", [True, False])
+def test_an_error_in_run_sync_after_the_submit_cancels_the_job_unless_told_to_leave_it(
+    anyscale: AnyscaleEmulator, cancel_on_error: bool
+) -> None:
+    """The bridge the adapters share: an ordinary error after the submit cancels the job; an
+    adapter that leaves it for its retry to reattach says ``cancel_on_error=False``."""
+    watched = Watched(anyscale)
+
+    async def submit_then_fail(client: AsyncClient) -> None:
+        watched.on_submit(await client.submit(LONG_JOB))
+        await client.wait(watched.ref, until=JobState.RUNNING)  # type: ignore[arg-type]
+        raise RuntimeError("the adapter's own step failed")
+
+    with pytest.raises(RuntimeError, match="own step failed"):
+        run_sync(
+            lambda: open_client(anyscale),
+            submit_then_fail,
+            job=lambda: watched.ref,
+            cancel_on_error=cancel_on_error,
+        )
+    if cancel_on_error:
+        assert watched.terminate_handled()
+        asyncio.run(watched.assert_cancelled())
+    else:
+        assert anyscale.calls("terminate") == []
+        assert watched.job.state == "RUNNING"

@@ -119,6 +119,7 @@ async def until_killed(
     job: Callable[[], JobRef | None],
     cancel: bool,
     logger: logging.Logger | Any = log,
+    cancel_on_error: bool = True,
 ) -> T:
     """``await work()`` unless a kill stops it, the task running it is cancelled, or it
     fails.
@@ -127,7 +128,9 @@ async def until_killed(
     ran) is cancelled when ``cancel``: on a kill, :class:`Killed` is raised; on a
     cancellation, an interrupt (a ``BaseException`` raised in the work's frames) or an
     error, it propagates after the cancel. A ``JobError`` cancels nothing (the job is
-    over, or its wait's limit dealt with it).
+    over, or its wait's limit dealt with it), nor does an ``Exception`` with
+    ``cancel_on_error=False`` (an adapter that leaves the job for its retry to reattach, a
+    sensor's poke that failed to read it).
     """
     try:
         return await kill.guard(work)
@@ -135,7 +138,8 @@ async def until_killed(
         await cancel_after_kill(client, job(), cancel=cancel, logger=logger)
     except BaseException as exc:
         ref = job()
-        if ref is not None and cancel and cancels_the_job(exc):
+        leave = isinstance(exc, Exception) and not cancel_on_error
+        if ref is not None and cancel and cancels_the_job(exc) and not leave:
             why = (
                 f"the task failed ({type(exc).__name__})"
                 if isinstance(exc, Exception)
@@ -153,13 +157,16 @@ def run_sync(
     job: Callable[[], JobRef | None] = lambda: None,
     cancel_on_kill: bool = True,
     logger: logging.Logger | Any = log,
+    cancel_on_error: bool = True,
 ) -> T:
     """``fn(client)`` on a fresh event loop with a client opened for it, then closed.
 
     With ``kill``, a :meth:`KillSwitch.request` (from a signal handler) stops ``fn`` and
     cancels the job ``job()`` names (when ``cancel_on_kill``), then raises
     :class:`Killed`. An interrupt raised into the loop (``KeyboardInterrupt``, a
-    framework's ``BaseException``) cancels that job the same way before it propagates.
+    framework's ``BaseException``) cancels that job the same way before it propagates, and
+    so does an error raised by ``fn`` unless ``cancel_on_error=False`` (see
+    :func:`until_killed`).
     ``open_client`` returns the client (or an awaitable of it: an adapter may open it in its
     own way, naming its own configuration fields in errors). Opening first makes a broken
     setting fail here, before ``fn`` runs.
@@ -174,7 +181,13 @@ def run_sync(
         try:
             await client.platform()
             return await until_killed(
-                switch, client, lambda: fn(client), job=job, cancel=cancel_on_kill, logger=logger
+                switch,
+                client,
+                lambda: fn(client),
+                job=job,
+                cancel=cancel_on_kill,
+                logger=logger,
+                cancel_on_error=cancel_on_error,
             )
         finally:
             await client.aclose()  # not cut short by a cancellation (see AsyncClient.aclose)
