@@ -23,6 +23,8 @@ from jobrelay.integration import (
     normalize_inputs,
     run_record,
     run_sync,
+    with_deadline,
+    with_owner,
 )
 from jobrelay.models import JobRef, JobResult
 from jobrelay.platforms.registry import platform_settings
@@ -30,6 +32,7 @@ from jobrelay.settings import resolve_platform_url
 from pydantic import Field, SecretStr
 
 from dagster_jobrelay.identity import Context, job_key
+from dagster_jobrelay.owners import installation_of, owner_of
 from dagster_jobrelay.reporting import LineHandler, record_metadata, reporter, submitted
 from dagster_jobrelay.termination import forward_termination
 
@@ -136,6 +139,13 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         default=True,
         description="Cancel the running job when the Dagster run is terminated.",
     )
+    installation: str | None = Field(
+        default=None,
+        description=(
+            "The id of this Dagster instance in the owner of every job (default: an id kept "
+            "in the instance's own storage); the reaper sensor cancels only its own jobs."
+        ),
+    )
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # A bad URL or option fails as the resource starts, naming the field, before any job.
@@ -230,11 +240,14 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         options = WaitOptions.of(wait)
         check_flag(self.cancel_on_termination, field="cancel_on_termination")
         job = _with_identity(spec, inputs, idempotency_key or job_key(context))
+        owner = owner_of(context, installation_of(context.instance, self.installation))
         log = context.log
         known: list[JobRef] = []
 
         async def work(client: AsyncClient) -> JobResult:
-            ref = await client.submit(job)
+            platform = await client.platform()
+            owned = with_owner(job, owner, platform)
+            ref = await client.submit(with_deadline(owned, options.run_timeout, platform))
             known.append(ref)
             submitted(log, ref)
             result = await client.wait(
