@@ -44,6 +44,7 @@ PlatformOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 QueueTimeoutOpt = Annotated[float | None, typer.Option(help="Seconds allowed in the queue.")]
 RunTimeoutOpt = Annotated[float | None, typer.Option(help="Seconds allowed running.")]
+OWNER_SEARCH = 1000  # the most recent jobs ``ls --owner`` looks through
 
 
 def _client(platform: str | None) -> AsyncClient:
@@ -308,14 +309,25 @@ def list_cmd(
     platform: PlatformOpt = None,
     limit: int = 20,
     queue: Annotated[str | None, typer.Option("--queue", "-q")] = None,
+    owner: Annotated[
+        str | None,
+        typer.Option(
+            "--owner",
+            help="Only jobs whose owner starts with this text (e.g. 'airflow:' or "
+            f"'dagster:INSTALLATION:RUN_ID'), among the {OWNER_SEARCH} most recent.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List recent jobs, newest first."""
+    """List recent jobs, newest first, with the orchestrator run that owns each."""
 
     async def go() -> list[JobStatus]:
         check_limit(limit)  # before the platform is opened
         async with _client(platform) as client:
-            return list(await client.list_jobs(limit=limit, queue=queue))
+            if owner is None:
+                return list(await client.list_jobs(limit=limit, queue=queue))
+            found = await client.list_jobs(limit=max(limit, OWNER_SEARCH), queue=queue)
+            return [s for s in found if (s.owner or "").startswith(owner)][:limit]
 
     jobs = run(go())
     if as_json:

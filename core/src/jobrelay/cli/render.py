@@ -152,8 +152,8 @@ def status_table(statuses: Sequence[JobStatus]) -> Table:
             "-" if s.exit_code is None else str(s.exit_code),
             _seconds(s.queued_s),
             _seconds(s.run_s),
-            s.owner or "-",
-            (s.message or "")[:60],
+            Text(s.owner or "-"),  # plain text: ':-1:' in an owner is no emoji code
+            Text((s.message or "")[:60]),
         )
     return table
 
@@ -173,8 +173,8 @@ def status_detail(status: JobStatus) -> Table:
         ("submitted", str(status.submitted_at or "-")),
         ("started", str(status.started_at or "-")),
         ("ended", str(status.ended_at or "-")),
-        ("owner", status.owner or "-"),
-        ("message", status.message or "-"),
+        ("owner", Text(status.owner or "-")),
+        ("message", Text(status.message or "-")),
     ]
     if status.url:
         rows.append(("url", status.url))
