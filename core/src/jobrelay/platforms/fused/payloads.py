@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from jobrelay.errors import ConfigError
 from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogLine
@@ -32,11 +33,15 @@ __all__ = [
     "LogCursor",
     "build_start",
     "check_spec",
+    "creation_date_of",
+    "first_record_time",
     "job_name",
+    "job_page_url",
     "map_state",
     "parse_status",
     "read_log_cursor",
     "records_after",
+    "started_at_of",
     "write_log_cursor",
 ]
 
@@ -244,14 +249,69 @@ def _time(value: Any) -> datetime | None:
     return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
+# The web app of each API the SDK knows by name (``fused._options.base_web_url``); any other
+# API's web app is its scheme and host.
+_WEB_APPS: Mapping[str, str] = {
+    "https://staging.fused.io/server/v1": "https://staging.fused.io",
+    "https://unstable.fused.io/server/v1": "https://unstable.fused.io",
+    "http://localhost:8783/v1": "http://localhost:3000",
+}
+
+
+def job_page_url(base_url: str, job_id: str) -> str:
+    """The job's page in the Fused workbench, as the SDK's ``logs_url`` names it:
+    ``<web app>/workbench/jobs/<id>``."""
+    web = _WEB_APPS.get(base_url.rstrip("/"))
+    if web is None:
+        parts = urlsplit(base_url)
+        web = f"{parts.scheme}://{parts.netloc}"
+    return f"{web}/workbench/jobs/{quote(job_id, safe='')}"
+
+
+def creation_date_of(job: Mapping[str, Any]) -> datetime | None:
+    """When a listed job (a ``JobResponse``) was created: its ``creation_date``."""
+    return _time(job.get("creation_date"))
+
+
+def started_at_of(run: Mapping[str, Any]) -> datetime | None:
+    """When the job started, if this ``RunResponse`` tells: while ``job_status`` is
+    ``Running``, ``job_status_date`` is when it became so. A terminal response no longer
+    tells (its date is the end)."""
+    if run.get("job_status") != "Running":
+        return None
+    return _time(run.get("job_status_date"))
+
+
+def first_record_time(records: Sequence[Mapping[str, Any]]) -> datetime | None:
+    """When the job's first log record was written (epoch ms), or None without records."""
+    stamps = [
+        r["timestamp"]
+        for r in records
+        if isinstance(r.get("timestamp"), int) and not isinstance(r.get("timestamp"), bool)
+    ]
+    return datetime.fromtimestamp(min(stamps) / 1000, UTC) if stamps else None
+
+
 def exit_code_of(text: str | None) -> int | None:
     """The exit code a UDF's error names (``… exit code 3``), else None."""
     found = _EXIT_CODE.search(text or "")
     return int(found.group(1)) if found else None
 
 
-def parse_status(run: Mapping[str, Any], ref: JobRef, *, error: str | None = None) -> JobStatus:
-    """A ``JobStatus`` from a ``RunResponse``; ``error`` is a failed job's last error line."""
+def parse_status(
+    run: Mapping[str, Any],
+    ref: JobRef,
+    *,
+    error: str | None = None,
+    submitted_at: datetime | None = None,
+    started_at: datetime | None = None,
+    url: str | None = None,
+) -> JobStatus:
+    """A ``JobStatus`` from a ``RunResponse``; ``error`` is a failed job's last error line.
+
+    A ``RunResponse`` carries neither the creation date (the job list's ``creation_date``
+    does: ``submitted_at``) nor a start date once the job ended (``started_at``: what an
+    earlier response told, see :func:`started_at_of`)."""
     job_status = run.get("job_status")
     instance = run.get("status")
     state = map_state(job_status, instance)
@@ -267,6 +327,8 @@ def parse_status(run: Mapping[str, Any], ref: JobRef, *, error: str | None = Non
         state=state,
         platform_state=raw or str(instance or job_status or "(none)"),
         message="; ".join(parts) or None,
+        submitted_at=submitted_at,
+        started_at=started_at or started_at_of(run),
         ended_at=_time(run.get("job_status_date")) if state.is_terminal else None,
         exit_code=0
         if state is JobState.SUCCEEDED
@@ -274,6 +336,7 @@ def parse_status(run: Mapping[str, Any], ref: JobRef, *, error: str | None = Non
         metrics={"total_tasks": total, "finished_tasks": finished}
         if isinstance(total, int)
         else {},
+        url=url,
         owner=owner_in_name(run.get("job_name")),
     )
 

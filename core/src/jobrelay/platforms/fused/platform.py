@@ -16,6 +16,7 @@ import asyncio
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -119,6 +120,10 @@ class FusedPlatform:
         self._seen: dict[str, tuple[Any, Any]] = {}  # job id -> listed (job_status, date)
         self._runs: dict[str, Mapping[str, Any]] = {}  # job id -> its last RunResponse
         self._finished: dict[str, JobStatus] = {}  # terminal statuses, outputs included
+        # What a RunResponse no longer tells: when a job was created (the job list tells)
+        # and when it started (a Running response told).
+        self._created: dict[str, datetime] = {}
+        self._started: dict[str, datetime] = {}
         self._collecting: dict[str, asyncio.Lock] = {}  # job id -> its outputs being read
 
     def __repr__(self) -> str:
@@ -135,7 +140,7 @@ class FusedPlatform:
         return self._store
 
     def _ref(self, job_id: str, key: str | None) -> JobRef:
-        return JobRef(platform=self.url, id=job_id, idempotency_key=key)
+        return JobRef(platform=self.url, id=job_id, idempotency_key=key, url=self._page(job_id))
 
     # -- starting --------------------------------------------------------------------------
 
@@ -174,7 +179,12 @@ class FusedPlatform:
         listed = await self._session.json(
             "GET", "/job/self", operation="list Fused jobs", params={"skip": skip, "limit": limit}
         )
-        return [j for j in listed if isinstance(j, Mapping) and j.get("id")]
+        jobs = [j for j in listed if isinstance(j, Mapping) and j.get("id")]
+        for job in jobs:
+            created = payloads.creation_date_of(job)
+            if created is not None:
+                self._created[str(job["id"])] = created
+        return jobs
 
     async def _find(self, wanted: Callable[[str], bool], pages: int = FIND_PAGES) -> str | None:
         # A listed job carries no name: read it once per job (it never changes), newest first.
@@ -199,6 +209,9 @@ class FusedPlatform:
             "GET", f"/run/by-id/{quote(job_id, safe='')}", operation=f"get Fused job {job_id}"
         )
         self._runs[job_id] = run
+        started = payloads.started_at_of(run)
+        if started is not None:
+            self._started.setdefault(job_id, started)
         return run
 
     async def status(self, ref: JobRef) -> JobStatus:
@@ -206,14 +219,39 @@ class FusedPlatform:
             return self._finished[ref.id].model_copy(update={"ref": ref})
         return await self._status_of(ref, await self._run(ref.id))
 
+    def _page(self, job_id: str) -> str:
+        return payloads.job_page_url(self._settings.base_url, job_id)
+
     async def _status_of(self, ref: JobRef, run: Mapping[str, Any]) -> JobStatus:
         state = payloads.map_state(run.get("job_status"), run.get("status"))
         if not state.is_terminal:
-            return payloads.parse_status(run, ref)
+            return payloads.parse_status(
+                run,
+                ref,
+                submitted_at=self._created.get(ref.id),
+                started_at=self._started.get(ref.id),
+                url=self._page(ref.id),
+            )
         async with self._collecting.setdefault(ref.id, asyncio.Lock()):  # read once
             if ref.id not in self._finished:
-                error = await self._last_error(ref.id) if state is JobState.FAILED else None
-                status = payloads.parse_status(run, ref, error=error)
+                # Read once, at the end: the log for a failure's reason and, when no Running
+                # response was seen, the start (its first record); the list for the
+                # creation date when no list read showed this job yet.
+                records: list[Mapping[str, Any]] = []
+                if state is JobState.FAILED or ref.id not in self._started:
+                    records = await self._all_records(ref.id)
+                error = payloads.last_error(records) if state is JobState.FAILED else None
+                started = self._started.get(ref.id) or payloads.first_record_time(records)
+                if ref.id not in self._created:
+                    await self._newest_jobs()
+                status = payloads.parse_status(
+                    run,
+                    ref,
+                    error=error,
+                    submitted_at=self._created.get(ref.id),
+                    started_at=started,
+                    url=self._page(ref.id),
+                )
                 if state is JobState.SUCCEEDED:
                     outputs = await self._collect(ref)
                     status = status.model_copy(update={"outputs": outputs})
@@ -287,11 +325,18 @@ class FusedPlatform:
         lines, after = payloads.records_after(records, at)
         return LogPage(lines=lines, cursor=payloads.write_log_cursor(after), done=terminal)
 
-    async def _last_error(self, job_id: str) -> str | None:
+    async def _all_records(self, job_id: str) -> list[Mapping[str, Any]]:
         try:
-            return payloads.last_error(await self._records(job_id, None))
-        except Exception:  # the failure itself is what the caller needs; its reason is extra
-            return None
+            return await self._records(job_id, None)
+        except Exception:  # the outcome itself is what the caller needs; its details are extra
+            return []
+
+    async def _newest_jobs(self) -> None:
+        """One read of the newest 100 jobs, for their creation dates."""
+        try:
+            await self._list(0, 100)
+        except Exception:  # a creation date is extra: the outcome does not wait for it
+            return
 
     async def _collect(self, ref: JobRef) -> dict[str, ArtifactRef]:
         """The job's result files as artifacts of :meth:`artifact_store`, fetched from their

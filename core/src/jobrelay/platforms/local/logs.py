@@ -45,6 +45,12 @@ def log_path(home: Path, job_id: str) -> Path:
     return home / "logs" / f"{job_id}.jsonl"
 
 
+def log_url(home: Path, job_id: str) -> str:
+    """The job's page on the local platform: a ``file://`` URL of its log (one JSON record
+    a line), which opens on the machine that ran it."""
+    return log_path(home.absolute(), job_id).as_uri()
+
+
 def encode_record(stream: Stream, text: str, when: datetime | None = None) -> bytes:
     """One JSON line (with its newline) for a log record."""
     when = when or datetime.now(UTC)

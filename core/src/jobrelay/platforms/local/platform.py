@@ -186,7 +186,12 @@ class LocalPlatform:
 
         def read() -> dict[str, JobStatus]:  # rows to statuses off the loop: 1,000 a tick
             rows = self._store.job_rows(list(by_id))
-            return {row["id"]: row_to_status(row, _with_key(by_id[row["id"]], row)) for row in rows}
+            return {
+                row["id"]: row_to_status(
+                    row, _with_key(by_id[row["id"]], row), url=logs.log_url(self.home, row["id"])
+                )
+                for row in rows
+            }
 
         result = await self._db(read)
         if any(s.state.is_active for s in result.values()):
@@ -231,7 +236,14 @@ class LocalPlatform:
         if limit < 1:
             raise ConfigError(f"must be at least 1, got {limit}", field="limit")
         rows = await self._db(self._store.recent_rows, limit, queue)
-        return [row_to_status(row, self._ref(row["id"], row["idempotency_key"])) for row in rows]
+        return [
+            row_to_status(
+                row,
+                self._ref(row["id"], row["idempotency_key"]),
+                url=logs.log_url(self.home, row["id"]),
+            )
+            for row in rows
+        ]
 
     # -- queues -------------------------------------------------------------------------
 

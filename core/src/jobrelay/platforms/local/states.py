@@ -34,8 +34,8 @@ def parse_time(text: str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def row_to_status(row: sqlite3.Row, ref: JobRef) -> JobStatus:
-    """A :class:`JobStatus` from a row of ``Store.job_rows``."""
+def row_to_status(row: sqlite3.Row, ref: JobRef, *, url: str | None = None) -> JobStatus:
+    """A :class:`JobStatus` from a row of ``Store.job_rows``; ``url`` is where its log is."""
     platform_state = str(row["state"])
     state = to_job_state(platform_state)
     return JobStatus(
@@ -51,5 +51,6 @@ def row_to_status(row: sqlite3.Row, ref: JobRef) -> JobStatus:
         started_at=None if state is JobState.QUEUED else parse_time(row["started_at"]),
         ended_at=parse_time(row["ended_at"]) if state.is_terminal else None,
         exit_code=row["exit_code"] if state.is_terminal else None,
+        url=url,
         owner=row["owner"],
     )
