@@ -37,7 +37,12 @@ from jobrelay.errors import ConfigError
 from jobrelay.models import LogLine
 
 from dagster_jobrelay.identity import Context
-from dagster_jobrelay.resource import JobRelayResource, WaitOptions, run_metadata
+from dagster_jobrelay.resource import (
+    JobRelayResource,
+    WaitOptions,
+    _with_identity,
+    run_metadata,
+)
 
 __all__ = ["JobLogMessageReader", "JobRelayPipesClient"]
 
@@ -102,6 +107,7 @@ class JobRelayPipesClient(ConfigurableResource["JobRelayPipesClient"], PipesClie
         env = fields.get("env") or {}
         if not isinstance(env, Mapping):
             raise ConfigError(f"must map names to values, got {type(env).__name__}", field="env")
+        _with_identity(fields, inputs, "check")  # the whole spec, before the session opens
         wait = WaitOptions.of(wait)
         reader = JobLogMessageReader()
         # The op context: Dagster's session reads ``run_id``, deprecated on the asset one.
