@@ -28,7 +28,7 @@ from jobrelay.errors import ConfigError, ConflictError
 from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, tls_verify
 from jobrelay.models import JobRef, JobSpec, JobStatus, LogPage
 from jobrelay.platforms.base import Capabilities
-from jobrelay.platforms.ray import packaging, payloads
+from jobrelay.platforms.ray import guard, packaging, payloads
 from jobrelay.platforms.settings import HttpPlatformSettings, load_settings
 from jobrelay.waiting import PollPolicy
 
@@ -103,7 +103,9 @@ class RayPlatform:
         batch_status=True,
         # Stopping a PENDING job works while its runtime env is set up, but one Ray cannot
         # schedule stays PENDING after the stop and then FAILS at
-        # RAY_JOB_START_TIMEOUT_SECONDS (measured): it is not taken off a queue.
+        # RAY_JOB_START_TIMEOUT_SECONDS (measured): it is not taken off a queue. Without
+        # more, its entrypoint ran once CPUs freed up (2/2); the start guard (.guard) keeps
+        # it from running, but the job still sits PENDING until Ray starts or fails it.
         cancel_queued=False,
         # Ray reflects a finished job at once (median 40 ms after end_time) and one status
         # call serves every waiter of a client, so poll fast and back off only to 0.3 s.
@@ -201,6 +203,13 @@ class RayPlatform:
             working_dir_uri=working_dir.uri if working_dir else None,
             py_module_uris={path: package.uri for path, package in modules.items()},
         )
+        # The start guard: a cancel while the job is PENDING keeps its entrypoint from
+        # ever running (see .guard).
+        body["entrypoint"] = guard.guarded_entrypoint(
+            body["entrypoint"], guard.mark_uri(submission_id, nonce)
+        )
+        runtime_env = body.setdefault("runtime_env", {})
+        runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), **guard.guard_env()}
         try:
             # The id is ours, so a retried POST cannot start the job twice.
             await self._session.request(
@@ -312,13 +321,38 @@ class RayPlatform:
     async def cancel(self, ref: JobRef) -> None:
         """Stop (never delete) the job; a finished job's ``{"stopped": false}`` is a no-op.
 
+        A job still PENDING is first marked cancelled, so that its entrypoint never runs
+        when Ray starts it later (Ray's stop does not unqueue it; see :mod:`.guard`).
         Raises ``NotFoundError`` for an id the cluster does not know.
         """
+        details = await self._details(ref.id)
+        if details is not None:  # an unknown id: the stop below raises NotFoundError
+            await self._mark_cancelled(details)
         await self._session.request(
             "POST",
             self._path(ref, "/stop"),
             operation=f"stop Ray job {ref.id}",
             idempotent=True,  # stopping twice is stopping once
+        )
+
+    async def _mark_cancelled(self, details: Mapping[str, Any]) -> None:
+        """Write the cancel mark of a PENDING job jobrelay submitted (with a start guard).
+
+        Only PENDING: a RUNNING job's guard has already passed (Ray sets RUNNING before it
+        starts the entrypoint), and Ray's stop ends it.
+        """
+        metadata = details.get("metadata") or {}
+        nonce = metadata.get(payloads.NONCE_METADATA) if isinstance(metadata, Mapping) else None
+        job_id = payloads.job_id_of(details)
+        if details.get("status") != "PENDING" or not isinstance(nonce, str) or job_id is None:
+            return
+        await self._session.request(
+            "PUT",
+            f"/api/packages/gcs/{guard.mark_name(job_id, nonce)}",
+            content=guard.MARK_BODY,
+            headers={"Content-Type": "application/octet-stream"},
+            operation=f"mark Ray job {job_id} cancelled",
+            idempotent=True,  # writing the same mark twice is writing it once
         )
 
     async def aclose(self) -> None:
