@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -236,3 +237,40 @@ async def test_the_sdk_reads_jobrelays_jobs_runs_its_own_and_jobrelay_follows_th
     assert made["own job: cancel(finished)"] == ["POST /server/v1/run/by-id/{job}/cancel"]
     assert made["cancel()"] == ["POST /server/v1/run/by-id/{job}/cancel"]
     assert made["job_get_status(id) without a token"] == []
+
+
+TIMES = Path(__file__).with_name("sdk_times_judge.py")
+
+
+async def test_the_sdk_sees_a_jobs_times_and_page_as_jobrelay_reports_them(
+    fused: FusedEmulator, sdk_python: list[str], uv_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Issue 26: submitted_at is the job list's creation_date, ended_at the final
+    # job_status_date, url the page the SDK's logs_url names; started_at lies between.
+    url = f"fused://?base_url={fused.base_url}"
+    async with AsyncClient(url, credential=fused.token, poll=FAST) as client:
+        result = await client.run(JobSpec(entrypoint="udf", config={"code": SQUARE, "inputs": [3]}))
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [*sdk_python, str(TIMES), result.ref.id],
+        env=sdk_env(fused, tmp_path / "home", uv_env),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("JUDGE "))
+    seen = json.loads(line.removeprefix("JUDGE "))
+    status = result.status
+    assert seen["listed"] == 1
+    assert seen["job_status"] == "Done"
+    assert status.submitted_at is not None
+    assert status.started_at is not None
+    assert status.ended_at is not None
+    assert datetime.fromisoformat(seen["creation_date"]) == status.submitted_at
+    assert datetime.fromisoformat(seen["job_status_date"]) == status.ended_at
+    assert datetime.fromisoformat(seen["list_job_status_date"]) == status.ended_at
+    assert status.submitted_at <= status.started_at <= status.ended_at
+    assert seen["logs_url"] == seen["list_logs_url"] == status.url == result.ref.url
+    assert status.url == f"{fused.url}/workbench/jobs/{result.ref.id}"

@@ -11,11 +11,13 @@ under ``/chunks/`` to ``Authorization: Bearer <chunk token>`` only.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from jobrelay.testing.anyscale import state as st
+from jobrelay.testing.anyscale.catalog import Build, Catalog, ComputeConfig
 from jobrelay.testing.loopback import Answer, LoopbackEmulator, Route, route
 
 __all__ = ["CHUNK_TOKEN", "DEFAULT_TOKEN", "AnyscaleEmulator"]
@@ -47,6 +49,10 @@ class AnyscaleEmulator(LoopbackEmulator):
         self.token = token
         self.world = st.World(self.workdir, self.processes)
         self.lock = self.world.lock
+        self.catalog = Catalog(
+            Build(st.BUILD_ID, st.CLUSTER_ENV_ID, "default", 1),
+            ComputeConfig(st.COMPUTE_ID, "default", 1),
+        )
         # Chunks are fetched from "another host" (localhost), as from object storage.
         self.chunk_base = f"http://localhost:{self.port}/chunks"
 
@@ -120,7 +126,7 @@ class AnyscaleEmulator(LoopbackEmulator):
                 "POST",
                 "/api/v2/builds/get_or_create_build_from_image_uri",
                 "build_from_image",
-                objects.build,
+                objects.build_from_image,
             ),
             r("GET", "/ext/v0/cluster_environment_builds/default", "build_default", objects.build),
             r(
@@ -164,7 +170,17 @@ class AnyscaleEmulator(LoopbackEmulator):
                 "log_chunks",
                 objects.log_chunks,
             ),
+            # A job with no run yet: the SDK asks for the chunks of run "" (see log_chunks).
+            r(
+                "GET",
+                "/api/v2/logs/job_logs_download_v2/",
+                "log_chunks_no_run",
+                objects.no_route,
+            ),
             r("GET", "/chunks/(?P<run>[^/]+)/(?P<index>[0-9]+)", "chunk", objects.chunk),
+            r("GET", "/api/v2/tags/resource", "tags_list", objects.tags_list),
+            r("PUT", "/api/v2/tags/resource", "tags_add", objects.tags_add),
+            r("DELETE", "/api/v2/tags/resource", "tags_remove", objects.tags_remove),
             r(
                 "POST",
                 "/api/v2/clouds/(?P<id>[^/]+)/generate_cloud_data_bucket_presigned_url",
@@ -231,42 +247,56 @@ class _Objects:
             }
         )
 
-    def _compute(self, *, decorated: bool) -> dict[str, Any]:
+    def _compute(self, found: ComputeConfig, *, decorated: bool) -> dict[str, Any]:
         config: dict[str, Any] = {
             "cloud_id": st.CLOUD_ID,
             "head_node_type": {"name": "head", "instance_type": "m5.xlarge"},
             "worker_node_types": [],
             "deployment_configs": None,
         }
-        found: dict[str, Any] = {
-            "id": st.COMPUTE_ID,
-            "name": "default",
+        wire: dict[str, Any] = {
+            "id": found.id,
+            "name": found.name,
             "creator_id": st.USER_ID,
             "organization_id": "org_emulator",
             "created_at": _T0,
             "last_modified_at": _T0,
-            "version": 1,
+            "version": found.version,
             "anonymous": False,
             "config": config,
         }
         if decorated:
-            found["creator"] = _MINI_USER
+            wire["creator"] = _MINI_USER
             config["cloud"] = {"id": st.CLOUD_ID, "name": "emulator", "provider": "AWS"}
-        return found
+        return wire
 
-    def compute_search(self, **_: Any) -> Answer:
+    def compute_search(self, body: dict[str, Any], **_: Any) -> Answer:
+        name = (body.get("name") or {}).get("equals")
+        version = body.get("version")
+        found = (
+            self.e.catalog.default_compute
+            if name is None
+            else self.e.catalog.find_compute(
+                name, int(version) if isinstance(version, int) else -1, st.new_id
+            )
+        )
         return Answer(
             body={
-                "results": [self._compute(decorated=True)],
+                "results": [self._compute(found, decorated=True)],
                 "metadata": {"total": 1, "next_paging_token": None},
             }
         )
 
-    def compute(self, **_: Any) -> Answer:
-        return _one(self._compute(decorated=True))
+    def _compute_by_id(self, id: str | None) -> ComputeConfig:
+        if id is None:
+            return self.e.catalog.default_compute
+        return self.e.catalog.computes[id]
 
-    def compute_ext(self, **_: Any) -> Answer:
-        return _one(self._compute(decorated=False))
+    def compute(self, id: str, **_: Any) -> Answer:
+        return _one(self._compute(self._compute_by_id(id), decorated=True))
+
+    def compute_ext(self, id: str | None = None, **_: Any) -> Answer:
+        return _one(self._compute(self._compute_by_id(id), decorated=False))
 
     def cloud(self, **_: Any) -> Answer:
         return _one(
@@ -306,35 +336,45 @@ class _Objects:
             body={"results": [self._project()], "metadata": {"total": 1, "next_paging_token": None}}
         )
 
-    def build(self, **_: Any) -> Answer:
-        return _one(
-            {
-                "id": st.BUILD_ID,
-                "cluster_environment_id": st.CLUSTER_ENV_ID,
-                "application_template_id": st.CLUSTER_ENV_ID,
-                "application_template": {
-                    "id": st.CLUSTER_ENV_ID,
-                    "name": "default",
-                    "organization_id": "org_emulator",
-                    "creator_id": st.USER_ID,
-                    "created_at": _T0,
-                    "last_modified_at": _T0,
-                },
-                "revision": 1,
+    def _build(self, found: Build) -> dict[str, Any]:
+        byod = found.docker_image_name is not None
+        return {
+            "id": found.id,
+            "cluster_environment_id": found.cluster_env_id,
+            "application_template_id": found.cluster_env_id,
+            "application_template": {
+                "id": found.cluster_env_id,
+                "name": found.cluster_env_name,
+                "organization_id": "org_emulator",
                 "creator_id": st.USER_ID,
-                "status": "succeeded",
                 "created_at": _T0,
                 "last_modified_at": _T0,
-                "is_byod": False,
-                "creator": _MINI_USER,
-            }
-        )
+            },
+            "revision": found.revision,
+            "creator_id": st.USER_ID,
+            "status": "succeeded",
+            "created_at": _T0,
+            "last_modified_at": _T0,
+            "is_byod": byod,
+            "docker_image_name": found.docker_image_name,
+            # A build made from a named image has a containerfile (else it reads as BYOD).
+            "containerfile": None if byod else "FROM anyscale/ray:2.59.0-py311\n",
+            "creator": _MINI_USER,
+        }
 
-    def cluster_env(self, **_: Any) -> Answer:
+    def build_from_image(self, body: dict[str, Any], **_: Any) -> Answer:
+        return _one(self._build(self.e.catalog.build_for_image(body.get("image_uri"), st.new_id)))
+
+    def build(self, id: str | None = None, **_: Any) -> Answer:
+        catalog = self.e.catalog
+        return _one(self._build(catalog.default_build if id is None else catalog.builds[id]))
+
+    def cluster_env(self, id: str, **_: Any) -> Answer:
+        found = self.e.catalog.cluster_env(id)
         return _one(
             {
-                "id": st.CLUSTER_ENV_ID,
-                "name": "default",
+                "id": found.cluster_env_id,
+                "name": found.cluster_env_name,
                 "organization_id": "org_emulator",
                 "creator_id": st.USER_ID,
                 "created_at": _T0,
@@ -450,6 +490,38 @@ class _Objects:
                 "bearer_token": CHUNK_TOKEN,
             }
         )
+
+    def no_route(self, **_: Any) -> Answer:
+        # The official SDK asks for the log chunks of run "" when a job has no run yet
+        # (``_resolve_job_run_id`` returns ""), i.e. GET .../job_logs_download_v2/. The
+        # service's route needs a run id, so the path matches no route: answered here as
+        # its framework answers an unknown path (404 "Not Found"). Inferred, not measured.
+        return Answer(404, _error("Not Found"))
+
+    def _tagged(self, resource_type: Any, resource_id: Any) -> st.Job:
+        if resource_type != "job":
+            raise ValueError(f"resource_type {resource_type!r}: the emulator tags jobs only")
+        job = self.world.jobs.get(str(resource_id))
+        if job is None:
+            raise KeyError(f"job {resource_id}")
+        return job
+
+    def tags_list(self, query: dict[str, list[str]], **_: Any) -> Answer:
+        kind, resource = _q(query, "resource_type"), _q(query, "resource_id")
+        job = self._tagged(kind, resource)
+        return _one({"tags": self.e.catalog.tag_records("job", job.id, job.tags, job.created_at)})
+
+    def tags_add(self, raw: bytes, **_: Any) -> Answer:
+        body = json.loads(raw or b"{}")  # a PUT's body reaches a handler raw
+        if not isinstance(body, dict):
+            raise ValueError("the body must be an UpsertResourceTagsRequest")
+        job = self._tagged(body.get("resource_type"), body.get("resource_id"))
+        self.e.catalog.upsert_tags(job.id, job.tags, body.get("tags"), st.now())
+        return _one({})
+
+    def tags_remove(self, body: dict[str, Any], **_: Any) -> Answer:
+        job = self._tagged(body.get("resource_type"), body.get("resource_id"))
+        return _one({"deleted": self.e.catalog.delete_tags(job.id, job.tags, body.get("keys"))})
 
     def presigned_url(self, body: dict[str, Any], **_: Any) -> Answer:
         name = str(body["file_name"])
