@@ -1,17 +1,40 @@
 """Apache Airflow provider for jobrelay.
 
 Modules: ``hooks`` (Connection -> client), ``operators`` (``SubmitJobOperator``),
-``triggers`` (``JobTrigger``), ``sensors`` (``JobSensor``), ``links`` (``JobRelayJobLink``).
-Nothing heavy is imported here: Airflow reads :func:`get_provider_info` at start-up.
+``triggers`` (``JobTrigger``), ``sensors`` (``JobSensor``), ``links`` (``JobRelayJobLink``),
+``reaper`` (``CancelOrphanedJobsOperator``, ``orphan_sweep_dag``), ``owners`` (who owns a job).
+Nothing heavy is imported here: Airflow reads :func:`get_provider_info` at start-up; the
+reaper's names load on first use (``from airflow_jobrelay import orphan_sweep_dag``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_jobrelay.reaper import CancelOrphanedJobsOperator, orphan_sweep_dag
 
 __version__ = "0.1.0"
 
-__all__ = ["CONNECTION_FIELDS", "CONNECTION_FORM", "__version__", "get_provider_info"]
+__all__ = [
+    "CONNECTION_FIELDS",
+    "CONNECTION_FORM",
+    "CancelOrphanedJobsOperator",
+    "__version__",
+    "get_provider_info",
+    "orphan_sweep_dag",
+]
+
+_LAZY = {"CancelOrphanedJobsOperator", "orphan_sweep_dag"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from airflow_jobrelay import reaper
+
+        return getattr(reaper, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # The connection form, declared the way Airflow 3.3 reads it from provider info (the UI
 # never imports the hook for it; hook methods are only read when wtforms is installed).
@@ -66,7 +89,10 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "operators": [
-            {"integration-name": "jobrelay", "python-modules": ["airflow_jobrelay.operators"]}
+            {
+                "integration-name": "jobrelay",
+                "python-modules": ["airflow_jobrelay.operators", "airflow_jobrelay.reaper"],
+            }
         ],
         "sensors": [
             {"integration-name": "jobrelay", "python-modules": ["airflow_jobrelay.sensors"]}

@@ -34,6 +34,7 @@ from airflow_jobrelay.links import JobRelayJobLink
 if TYPE_CHECKING:
     from airflow.sdk import Connection, Context
     from jobrelay import AsyncClient, JobRef, JobResult, JobUpdate
+    from jobrelay.integration import Owner
 
 __all__ = ["SubmitJobOperator"]
 
@@ -228,11 +229,12 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         fields = {field: getattr(self, attr) for field, attr in _SPEC_ATTRS.items()}
         with refused_as_airflow_error():  # the rendered values, before anything is sent
             spec = build_spec(fields, key=key)
+        owner = self._owner(ti)
         if self._interrupt.requested:
             raise AirflowException("the task was killed before its job was submitted")
 
         async def submit(client: AsyncClient) -> JobRef:
-            from jobrelay.integration import with_provenance
+            from jobrelay.integration import with_deadline, with_owner, with_provenance
 
             platform = await client.platform()
             if spec.working_dir is None and platform.capabilities.shared_filesystem:
@@ -242,7 +244,8 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
                     "%s (set working_dir to choose one)",
                     os.getcwd(),
                 )
-            return await client.submit(with_provenance(spec, tags, platform))
+            owned = with_deadline(with_owner(spec, owner, platform), self.run_timeout, platform)
+            return await client.submit(with_provenance(owned, tags, platform))
 
         # Not interruptible: a kill must not lose the reference of a job just created.
         self._ref = ref = self._call(submit, interruptible=False)
@@ -316,6 +319,24 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
                 build_spec(fields, key="airflow:check")
             if isinstance(self.jobrelay_conn_id, str) and not self.jobrelay_conn_id.strip():
                 raise JobRelayConfigError("must name a connection", field="jobrelay_conn_id")
+
+    def _owner(self, ti: Any) -> Owner | None:
+        """The job's owner: this task instance, or its DAG run for a job that outlives the
+        task on purpose (``wait_for`` running or none); see ``airflow_jobrelay.owners``."""
+        from airflow_jobrelay.owners import installation_id, task_owner
+
+        try:
+            installation = installation_id()
+        except ValueError as exc:  # a bad [jobrelay] installation: the user's to fix
+            raise AirflowException(str(exc)) from None
+        except Exception as exc:  # the API server did not answer: submit all the same
+            self.log.warning(
+                "This Airflow's installation id could not be read (%s): the job has no "
+                "owner, and the orphan sweep will not see it",
+                exc,
+            )
+            return None
+        return task_owner(ti, installation, run_scoped=self.wait_for != "finished")
 
     def _cancel_after_deferral_timeout(self, context: Context) -> None:
         from jobrelay import JobRef
