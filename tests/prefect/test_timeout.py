@@ -1,5 +1,7 @@
 """A task's ``timeout_seconds`` cancels its job: awaited or ``.submit()``-ed, async or sync
-(Prefect enforces the limit in the flow-run process, so the flows run in this one)."""
+(Prefect enforces the limit in the flow-run process, so the flows run in this one), on local
+and on the hosted platforms: there the limit is an anyio cancel scope, which cancels every
+await after it, and the cancel request must still reach the platform before the task ends."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from tests.platforms.local.conftest import job_pgid
 from tests.prefect import runs
 from tests.prefect.conftest import prefect_sync_client
 from tests.prefect.flows import run_ticks_sync, ticking_job
+from tests.prefect.hosted import HOSTED, hosted
 from tests.processes import group_gone_within
 
 pytestmark = pytest.mark.slow
@@ -25,9 +28,11 @@ LIMIT = 3.0
 
 
 @flow(name="jobrelay-async-timeout")
-async def async_timeout(credentials: str, mode: str) -> Any:
-    limited = run_job.with_options(timeout_seconds=LIMIT)
-    spec = ticking_job("async-limited")
+async def async_timeout(
+    credentials: str, mode: str, spec: dict[str, Any] | None = None, limit: float = LIMIT
+) -> Any:
+    limited = run_job.with_options(timeout_seconds=limit)
+    spec = spec or ticking_job("async-limited")
     if mode == "direct":
         return await limited(credentials, spec, poll_frequency_seconds=0.5)
     return limited.submit(credentials, spec, poll_frequency_seconds=0.5).result()
@@ -57,6 +62,30 @@ def test_a_sync_task_timeout_cancels_its_job(
     # A sync flow on this thread, with no event loop running, as a runner starts it.
     state = sync_timeout(f"local://{home}", mode, return_state=True)
     asyncio.run(_job_cancelled(home, state, f"sync/{mode}"))
+
+
+@pytest.mark.timeout(300)  # the first one starts Prefect's server (over 90 s on 2 busy cores)
+@pytest.mark.parametrize("mode", ["direct", "submit"])
+@pytest.mark.parametrize("platform", HOSTED)
+async def test_an_async_task_timeout_cancels_its_job_on_a_hosted_platform(
+    prefect_api: dict[str, str], tmp_path: Path, platform: str, mode: str
+) -> None:
+    async with hosted(platform, tmp_path) as target:
+        with prefect_sync_client():
+            state = await async_timeout(
+                target.credentials, mode, target.spec, target.limit_s, return_state=True
+            )
+        # Sent and answered before the task ended, not left to a client being closed.
+        cancels = None if target.cancels_seen is None else target.cancels_seen()
+        assert state.name == "TimedOut", state
+        (job,) = await target.flow_run_jobs(state.state_details.flow_run_id)
+        status = await target.state_once(job, {"CANCELLED"}, timeout=15)
+        print(f"{platform} async/{mode}: job {status.state.value} ({status.platform_state})")
+        assert status.state.value == "CANCELLED", status
+        if cancels is None:  # Ray keeps no request log: STOPPED is its answer to a stop
+            assert status.platform_state == "STOPPED", status
+        else:
+            assert cancels >= 1
 
 
 async def _job_cancelled(home: Path, state: Any, label: str) -> None:
