@@ -19,7 +19,7 @@ from jobrelay import JobSpec, JobState
 from jobrelay.platforms.wandb import WandbArtifactStore, WandbPlatform
 from jobrelay.testing.wandb import Outcome, WandbEmulator
 
-from tests.platforms.wandb.sdk_runner import sdk_env
+from tests.platforms.wandb.sdk_runner import run_sdk, sdk_env
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -155,3 +155,39 @@ async def test_a_file_artifact_carries_only_the_users_metadata_and_comes_back_a_
     result = json.loads(lines[-1].removeprefix("RESULT "))
     assert result["metadata"] == {"acc": 0.9}
     assert (Path(result["root"]) / "model.pt").read_bytes() == b"weights"
+
+
+REFERENCE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    import wandb
+
+    work = Path(sys.argv[1])
+    with wandb.init(project="proj", id="refrun") as run:
+        artifact = wandb.Artifact("sdk-ref", type="dataset")
+        artifact.add_reference((work / "one.csv").as_uri())
+        run.log_artifact(artifact)
+    print("RESULT " + json.dumps({"logged": True}))
+    """
+)
+
+
+async def test_fetching_a_reference_artifact_names_it_and_says_what_to_do(
+    emulator: WandbEmulator, store: WandbArtifactStore, tmp_path: Path
+) -> None:
+    # Issue 26: was "W&B lists no download URL for sdk-ref:v0/one.csv".
+    from jobrelay.errors import ArtifactError
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "one.csv").write_text("a,b\n1,2\n")
+    await run_sdk(REFERENCE_SCRIPT, str(work), env=sdk_env(emulator, tmp_path))
+    with pytest.raises(ArtifactError) as info:
+        await store.fetch("sdk-ref:latest", tmp_path / "back")
+    message = str(info.value)
+    assert "sdk-ref:v0 is a reference artifact" in message
+    assert "one.csv" in message
+    assert "jobrelay does not download" in message
+    assert "artifact.download()" in message  # what to do instead
+    assert not (tmp_path / "back").exists()

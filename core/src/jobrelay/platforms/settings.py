@@ -22,10 +22,19 @@ import os
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
 
 from jobrelay.errors import ConfigError
 from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, tls_verify
@@ -174,7 +183,6 @@ def load_settings(
     """
     parsed = url if isinstance(url, PlatformURL) else parse_platform_url(url)
     _refuse_url_credentials(parsed, model)
-    _refuse_url_location(parsed, model)
     given = dict(options or {})
     for name, text in parsed.query.items():
         if name in given and str(given[name]) != text:
@@ -187,14 +195,61 @@ def load_settings(
     for name, variable in model.env_options.items():
         if name not in given and os.environ.get(variable):
             given[name] = os.environ[variable]
-    if "credential" in fields and given.get("credential") in (None, ""):
+    if "credential" in fields and all(
+        given.get(name) in (None, "") for name in _names_of(fields["credential"], "credential")
+    ):
         found = next((os.environ[v] for v in model.credential_env if os.environ.get(v)), None)
         if found is not None:
             given["credential"] = found
+    _refuse_credential_elsewhere(parsed, given, model)
+    _refuse_url_location(parsed, model)
     try:
         return model.model_validate(given)
     except ValidationError as exc:
         raise _config_error(model, exc) from None
+
+
+# A credential shorter than this is not looked for elsewhere (it could be any word).
+_SHORTEST_CHECKED = 8
+
+
+def _refuse_credential_elsewhere(
+    parsed: PlatformURL, given: Mapping[str, Any], model: type[PlatformSettings]
+) -> None:
+    """A credential's text in another option or in the URL (a key pasted as the queue name
+    or into the path) would reach reprs, logs and error messages, which quote names and
+    URLs: refused, naming the place and never quoting it."""
+    fields = model.model_fields
+    if "credential" not in fields:
+        return
+    names = _names_of(fields["credential"], "credential")
+    value = next((given[n] for n in names if given.get(n) not in (None, "")), None)
+    secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not isinstance(secret, str) or len(secret) < _SHORTEST_CHECKED:
+        return
+    hint = f"the credential goes in credential=... only{_env_hint(model)}"
+    for name, option in given.items():
+        if name not in names and isinstance(option, str) and secret in unquote(option):
+            raise ConfigError(f"holds the credential; {hint}", field=name)
+    location = unquote(parsed.netloc + parsed.path + parsed.raw.partition("#")[2])
+    if secret in location:
+        raise ConfigError(f"the platform URL holds the credential; {hint}", field="platform")
+
+
+def _env_hint(model: type[PlatformSettings]) -> str:
+    return f" or ${model.credential_env[0]}" if model.credential_env else ""
+
+
+def _names_of(info: FieldInfo, name: str) -> tuple[str, ...]:
+    """Every name a field may be given by: its own and its aliases (``api_key=``, ``token=``
+    for ``credential``); the environment fills it only when none of them was given."""
+    alias = info.validation_alias
+    names = [name]
+    if isinstance(alias, str):
+        names.append(alias)
+    elif isinstance(alias, AliasChoices):
+        names.extend(choice for choice in alias.choices if isinstance(choice, str))
+    return tuple(names)
 
 
 def _refuse_url_credentials(parsed: PlatformURL, model: type[PlatformSettings]) -> None:

@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import string
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +201,7 @@ class WandbArtifactStore:
                 f"{name}:{version} has digest {node['digest']}, but the reference says {ref.digest}"
             )
         contents = await self._manifest(node["id"], f"{name}:{version}")
+        _refuse_references(f"{name}:{version}", contents)
         urls = await self._file_urls(entity, project, name, version)
         only = next(iter(contents.values())) if len(contents) == 1 else {}
         is_file = len(contents) == 1 and (
@@ -263,8 +265,6 @@ class WandbArtifactStore:
             cursor = files["pageInfo"]["endCursor"]
 
     async def _download(self, url: str, target: Path, entry: dict[str, Any], what: str) -> None:
-        if "ref" in entry:
-            raise ArtifactError(f"{what} is a reference to {entry['ref']}; not supported")
         target.parent.mkdir(parents=True, exist_ok=True)
         md5 = hashlib.md5()
         size = 0
@@ -541,3 +541,20 @@ def _metadata(node: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _refuse_references(what: str, contents: Mapping[str, Mapping[str, Any]]) -> None:
+    """A reference artifact's files stay where they point (a bucket, a URL, a path on the
+    logging machine); W&B stores no bytes to download, so it is refused up front, by name."""
+    refs = sorted((path, str(e["ref"])) for path, e in contents.items() if e.get("ref"))
+    if not refs:
+        return
+    path, target = refs[0]
+    shown = target.split("?", 1)[0]  # a signed URL's query is a credential
+    more = f" (and {len(refs) - 1} more)" if len(refs) > 1 else ""
+    raise ArtifactError(
+        f"W&B artifact {what} is a reference artifact: {path} points to {shown}{more}, "
+        "outside W&B's storage, and jobrelay does not download references. Read the files "
+        "from where they point, fetch it with the wandb SDK (artifact.download()), or log "
+        "the files themselves (not references) to pass it between jobs."
+    )

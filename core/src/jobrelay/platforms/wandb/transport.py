@@ -10,10 +10,11 @@ retried, as the reference says.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from jobrelay.errors import APIError, AuthError, ConflictError, NotFoundError
 from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, redact
@@ -26,10 +27,16 @@ _AUTH = re.compile(r"permission|not authori[sz]ed|unauthori[sz]ed|not logged in|
 _CONFLICT = re.compile(r"already exists|conflict", re.I)
 
 
-def graphql_error(operation: str, errors: list[Any], body: str) -> APIError:
-    """The typed error for a GraphQL ``errors`` list: NotFound, Auth, Conflict or APIError."""
+def graphql_error(
+    operation: str,
+    errors: list[Any],
+    body: str,
+    secrets: Iterable[SecretStr | str | None] = (),
+) -> APIError:
+    """The typed error for a GraphQL ``errors`` list: NotFound, Auth, Conflict or APIError.
+    The server's messages quote what was sent (a queue's name...): ``secrets`` are masked."""
     messages = [str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors]
-    text = "; ".join(messages) or "unknown error"
+    text = redact("; ".join(messages) or "unknown error", secrets)
     message = f"W&B {operation} failed: {text}"
     kind: type[APIError] = APIError
     if _NOT_FOUND.search(text):
@@ -110,7 +117,8 @@ class WandbTransport:
             ) from None
         errors = payload.get("errors") if isinstance(payload, dict) else None
         if errors:
-            raise graphql_error(operation, errors, redact(response.text, self._secrets))
+            body = redact(response.text, self._secrets)
+            raise graphql_error(operation, errors, body, self._secrets)
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, dict):
             raise APIError(f"W&B {operation} returned no data", operation=operation)
