@@ -259,10 +259,12 @@ def test_the_sensor_cancels_the_job_of_an_ended_group_and_keeps_the_others(
     ]
     assert _state(platform, orphan) is JobState.RUNNING
 
-    result = _evaluate(sensor, fresh_instance, resources=resources)
-    assert isinstance(result, dg.SensorResult)
+    # A tick's path (the daemon's): the resource comes from the context.
+    with dg.build_sensor_context(instance=fresh_instance, resources=resources) as context:
+        result = sensor.evaluate_tick(context)
     assert not result.run_requests
-    summary = json.loads(result.skip_reason.skip_message)
+    assert result.skip_message is not None
+    summary = json.loads(result.skip_message)
     assert [c["job"] for c in summary["cancelled"]] == [orphan]
     assert summary["cancelled"][0]["owner_state"] == "FAILURE"
     assert summary["kept"] == 1  # the alive one; the other instance's job is not even looked at

@@ -151,8 +151,10 @@ def cancel_orphaned_jobs_sensor(
         ),
     )
     def cancel_orphaned_jobs(context: SensorEvaluationContext, **resources: Any) -> SensorResult:
-        # Dagster hands the required resource as a keyword named by its key.
-        resource = _resource(given, resources.get(resource_key), resource_key)
+        # Called directly, Dagster hands the resource as a keyword named by its key; on a
+        # tick (the daemon's path) it is only in the context.
+        found = resources.get(resource_key) or getattr(context.resources, resource_key, None)
+        resource = _resource(given, found, resource_key)
         installation = installation_of(context.instance, resource.installation)
         lookup = DagsterOwnerLookup(context.instance, installation)
 
