@@ -272,3 +272,33 @@ def test_an_error_in_run_sync_after_the_submit_cancels_the_job_unless_told_to_le
     else:
         assert anyscale.calls("terminate") == []
         assert watched.job.state == "RUNNING"
+
+
+@pytest.mark.parametrize("stop", ["anyio scope", "task cancel"])
+async def test_a_keyed_submit_cut_short_in_flight_cancels_the_job_it_created(
+    anyscale: AnyscaleEmulator, client: AsyncClient, stop: str
+) -> None:
+    # The job is created at once and its answer comes 1 s later: the caller is stopped in
+    # between (Prefect's timeout during a submit), so it never learns the job's id.
+    anyscale.add_fault("create", "slow", delay_s=1.0, after=True)
+    spec = LONG_JOB.model_copy(update={"idempotency_key": f"cut-short-{stop}"})
+
+    async def in_flight() -> None:
+        await until(lambda: bool(anyscale.calls("create")), 20)
+        await asyncio.sleep(0.2)
+
+    if stop == "anyio scope":  # level-triggered, as Prefect's timeout_seconds
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as group:
+                group.start_soon(client.submit, spec)
+                await in_flight()
+                scope.cancel()
+    else:
+        task = asyncio.create_task(client.submit(spec))
+        await in_flight()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    jobs = anyscale.jobs_tagged("jobrelay-idempotency-key", spec.idempotency_key or "")
+    assert len(jobs) == 1
+    assert jobs[0].terminate_asked, "the job the cut-short submit created must be cancelled"

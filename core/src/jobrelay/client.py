@@ -160,10 +160,30 @@ class AsyncClient:
                     existing = await platform.find(key)
                     if existing is None:
                         raise
+                except BaseException as exc:
+                    if not isinstance(exc, Exception):
+                        await self._cancel_interrupted_submit(platform, key, exc)
+                    raise
             status = await platform.status(existing)
             if not status.state.is_terminal or status.state.is_success or not resubmit_failed:
                 return existing.model_copy(update={"reattached": True})
         raise AssertionError("unreachable")
+
+    async def _cancel_interrupted_submit(
+        self, platform: Platform, key: str, exc: BaseException
+    ) -> None:
+        """A submit cut short by a cancellation or an interrupt (a timeout scope, Ctrl-C) may
+        have created the job while its answer was in flight: found by its key, it is
+        cancelled, so no job is left that nobody holds a handle to. (A job without a key
+        cannot be found: the owner's sweep is what stops that one.)"""
+
+        async def find_and_cancel() -> None:
+            ref = await platform.find(key)
+            if ref is not None:
+                await cancel_job(self.cancel, ref, why="its submit was interrupted", exiting=exc)
+
+        with contextlib.suppress(Exception):
+            await run_to_end(find_and_cancel, exiting=exc)
 
     async def _submit_new(self, platform: Platform, spec: JobSpec) -> JobRef:
         handoff = await self._job_handoff()

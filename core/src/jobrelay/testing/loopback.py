@@ -205,7 +205,7 @@ class LoopbackEmulator(ABC):
             self._send(h, Answer(401, self.error_body(401, "Unauthorized")))
             return
         fault = self.faults.take(operation)
-        if fault is not None and fault.kind == "slow":
+        if fault is not None and fault.kind == "slow" and not fault.after:
             time.sleep(fault.delay_s)
         if fault is not None and fault.before_handler:
             self._fault(h, fault)
@@ -226,6 +226,8 @@ class LoopbackEmulator(ABC):
         if fault is not None and fault.after_handler:
             self._fault(h, fault)
             return
+        if fault is not None and fault.kind == "slow" and fault.after:
+            time.sleep(fault.delay_s)  # handled at once, answered late (a slow network)
         self._send(h, answer)
 
     def _fault(self, h: BaseHTTPRequestHandler, fault: Fault) -> None:
