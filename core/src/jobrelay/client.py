@@ -418,6 +418,7 @@ class AsyncClient:
         stop = asyncio.Event()
         ended = asyncio.Event()  # the waiter saw the job end: the follower reads what is left
         past_queue = asyncio.Event()  # ... saw it start: from now on there may be lines
+        final: list[JobUpdate] = []  # the end, told after the last line the follower gives
 
         async def remember(update: JobUpdate) -> None:
             latest[:] = [update.status]
@@ -426,7 +427,13 @@ class AsyncClient:
                 past_queue.set()
             if update.status.state.is_terminal:
                 ended.set()
+                final.append(update)
+                return
             await notify(on_update, update)
+
+        async def tell_the_end() -> None:
+            while final:
+                await notify(on_update, final.pop(0))
 
         async def follow() -> None:
             # A queued job has printed nothing: 1,000 queued jobs cost no log reads.
@@ -455,7 +462,11 @@ class AsyncClient:
             else:
                 stop.set()  # waited until RUNNING: stop following, keep nothing pending
             await follower
+            await tell_the_end()
             return status
+        except JobRelayError:
+            await tell_the_end()  # a wait limit that saw the end: told, as before
+            raise
         finally:
             if not follower.done():
                 follower.cancel()

@@ -39,9 +39,11 @@ def reporter(logger: Logger, ref: JobRef) -> Any:
     def report(update: JobUpdate) -> None:
         status = update.status
         if update.kind == "log":
+            # One level for every line: only the local platform tells stderr apart (Ray,
+            # Anyscale, W&B and Fused logs are the job's merged output), and a job's stderr is
+            # often its progress, not a warning.
             for line in update.lines:
-                level = logging.WARNING if line.stream == "stderr" else logging.INFO
-                logger.log(level, "%s", line.text)
+                logger.info("%s", line.text)
         elif update.kind == "state":
             where = f" in queue {status.queue}" if status.queue and status.state.is_waiting else ""
             position = (
