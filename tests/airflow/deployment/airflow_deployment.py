@@ -200,6 +200,20 @@ class AirflowDeployment:
 
         return self._until(reached, timeout=timeout, what=f"{task_id} to be {sorted(states)}")
 
+    def wait_dag(self, dag_id: str, *, timeout: float = 180) -> None:
+        """Until the dag-processor has parsed ``dag_id``."""
+        self._until(
+            lambda: self.get(f"/api/v2/dags/{dag_id}", ok_only=True),
+            timeout=timeout,
+            what=f"the dag-processor to parse {dag_id}",
+        )
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom value as the REST API gives it (JSON, not a Python repr)."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        value = self.get(path)["value"]
+        return json.loads(value) if isinstance(value, str) else value
+
     def clear(self, dag_id: str, run_id: str, task_id: str) -> None:
         body = {
             "dry_run": False,
