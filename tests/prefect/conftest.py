@@ -55,6 +55,7 @@ FLOWS = {
     "async": "jobrelay-async-job",
     "sync": "jobrelay-sync-job",
     "bare": "jobrelay-async-job-bare",
+    "reaper": "jobrelay-cancel-orphaned-jobs",
 }
 POOL = "jobrelay-process"
 

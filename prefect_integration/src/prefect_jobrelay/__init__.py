@@ -6,7 +6,9 @@ follow, cancel and hand artifacts between remote jobs.
 - tasks :func:`submit_job`, :func:`wait_for_job`, :func:`cancel_job`,
   :func:`get_job_logs`, :func:`run_job` (and :func:`run_job_sync` for sync tasks);
 - the flow :func:`run_job_flow`, and :func:`cancel_flow_run_jobs`, the hook that cancels a
-  flow run's jobs when it is cancelled or crashes.
+  flow run's jobs when it is cancelled or crashes;
+- the flow :func:`cancel_orphaned_jobs`, deployed on a schedule: it cancels the jobs whose
+  flow run has ended (every job records its owner, :mod:`prefect_jobrelay.ownership`).
 
 Register the blocks with ``prefect block register -m prefect_jobrelay``.
 """
@@ -16,6 +18,8 @@ from prefect_jobrelay.flows import run_job_flow
 from prefect_jobrelay.hooks import cancel_flow_run_jobs
 from prefect_jobrelay.identity import flow_run_prefix, job_key
 from prefect_jobrelay.jobs import JobRelayJob, JobRelayJobRun
+from prefect_jobrelay.ownership import current_owner, installation_id
+from prefect_jobrelay.reaper import PrefectOwnerLookup, cancel_orphaned_jobs
 from prefect_jobrelay.tasks import (
     arun_job,
     cancel_job,
@@ -30,11 +34,15 @@ __all__ = [
     "JobRelayCredentials",
     "JobRelayJob",
     "JobRelayJobRun",
+    "PrefectOwnerLookup",
     "arun_job",
     "cancel_flow_run_jobs",
     "cancel_job",
+    "cancel_orphaned_jobs",
+    "current_owner",
     "flow_run_prefix",
     "get_job_logs",
+    "installation_id",
     "job_key",
     "run_job",
     "run_job_flow",

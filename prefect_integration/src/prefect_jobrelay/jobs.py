@@ -17,6 +17,7 @@ from prefect.blocks.abstract import JobBlock, JobRun
 from pydantic import Field, ValidationError
 
 from prefect_jobrelay.credentials import DOCS, JobRelayCredentials
+from prefect_jobrelay.ownership import owned
 from prefect_jobrelay.reporting import run_logger, submitted
 from prefect_jobrelay.running import (
     Known,
@@ -138,7 +139,7 @@ class JobRelayJob(JobBlock[Record]):
         spec = self.spec()
         self.check()
         async with self.credentials.get_client() as client:
-            ref = await client.submit(spec)
+            ref = await client.submit(await owned(client, spec, self.run_timeout))
         submitted(self.logger, ref)
         return JobRelayJobRun(self, ref)
 

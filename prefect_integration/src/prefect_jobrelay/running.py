@@ -21,6 +21,7 @@ from jobrelay.integration import KillSwitch, normalize_inputs, run_record, until
 from jobrelay.models import JobRef, JobResult
 
 from prefect_jobrelay.identity import job_key, work_digest
+from prefect_jobrelay.ownership import owned
 from prefect_jobrelay.reporting import Logger, record_artifact, reporter, submitted
 from prefect_jobrelay.watch import watching
 
@@ -118,7 +119,7 @@ async def submit_and_wait(
     client: AsyncClient, spec: JobSpec, options: WaitOptions, logger: Logger, known: Known
 ) -> dict[str, Any]:
     """Submit (or reattach) and wait; ``known`` learns the job as soon as it is submitted."""
-    known.ref = await client.submit(spec)
+    known.ref = await client.submit(await owned(client, spec, options.run_timeout))
     submitted(logger, known.ref)
     return await wait_and_record(client, known.ref, options, logger)
 

@@ -24,6 +24,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from prefect_jobrelay.credentials import JobRelayCredentials, resolve_credentials
+from prefect_jobrelay.ownership import owned
 from prefect_jobrelay.reporting import run_logger, submitted
 from prefect_jobrelay.running import (
     Known,
@@ -57,7 +58,7 @@ async def submit_job(
     creds = await resolve_credentials(credentials)
     job = build_spec(spec, inputs=inputs, idempotency_key=idempotency_key)
     async with creds.get_client() as client:
-        ref = await client.submit(job)
+        ref = await client.submit(await owned(client, job, None))
     submitted(run_logger(), ref)
     return ref.model_dump(mode="json")
 
