@@ -91,7 +91,7 @@ async def _deploy_to_pool() -> None:
 
     async with get_client() as client:
         await client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
-    for name in ("async_job_flow", "sync_job_flow"):
+    for name in ("async_job_flow", "sync_job_flow", "bare_async_job_flow"):
         entrypoint = f"tests/prefect/flows.py:{name}"
         flow = await Flow.afrom_source(source=str(ROOT), entrypoint=entrypoint)
         await flow.adeploy(name="worker", work_pool_name=POOL, print_next_steps=False)

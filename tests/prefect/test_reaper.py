@@ -1,8 +1,9 @@
 """The deployed reaper (``cancel_orphaned_jobs``, served by a real runner) against flow runs
 killed outright (SIGKILL) while their job runs, in flows WITHOUT the ``on_crashed`` hook:
 
-- what happens without the reaper: the runner marks the flow run Crashed and the job runs
-  on (checked here before the reaper runs);
+- what happens without the reaper: the runner (``serve()``, or a process worker) marks the
+  flow run Crashed within about a second, and the job runs on (checked here before the
+  reaper runs);
 - one run of the reaper (grace 0) cancels the job;
 - a flow run retried after the kill reattaches to its job by key, and the reaper leaves
   that job running.
@@ -25,16 +26,18 @@ from tests.prefect.conftest import FLOWS, eventually, flow_run_logs
 pytestmark = pytest.mark.slow
 
 
-async def _killed_bare_flow_run(platform: str, log: Path) -> tuple[UUID, JobStatus, float]:
-    """A served flow run without hooks, its job running, then SIGKILLed: the flow run, its
-    job, and when it was killed (monotonic)."""
-    deployment = await runs.deployment_id(f"{FLOWS['bare']}/served")
+async def _killed_bare_flow_run(
+    platform: str, log: Path, runner: str = "served"
+) -> tuple[UUID, JobStatus, float]:
+    """A flow run without hooks (run by ``runner``: served, or a process worker), its job
+    running, then SIGKILLed: the flow run, its job, and when it was killed (monotonic)."""
+    deployment = await runs.deployment_id(f"{FLOWS['bare']}/{runner}")
     flow_run = await runs.start_flow_run(deployment, credentials=platform, mode="direct")
     job = await runs.wait_running_job(platform, flow_run)
     runs.flow_run_process(flow_run).send_signal(signal.SIGKILL)
     killed = time.monotonic()
     crashed = await runs.wait_flow_run_final(flow_run, timeout=30)
-    print(f"flow run {crashed.name} {time.monotonic() - killed:.2f} s after the SIGKILL")
+    print(f"{runner}: flow run {crashed.name} {time.monotonic() - killed:.2f} s after the SIGKILL")
     assert crashed.name == "Crashed", (crashed, log.read_text()[-3000:])
     return flow_run, job, killed
 
@@ -56,11 +59,20 @@ async def _run_reaper(platform: str, log: Path) -> tuple[list[str], float]:
     return await eventually(swept, timeout=10, every=0.3), took
 
 
+@pytest.fixture(params=["served", "worker"])
+def runner(request: pytest.FixtureRequest) -> tuple[str, Path]:
+    """What runs the killed flow run: ``serve()`` or a process worker; its log. (The
+    reaper is always the served one: one Prefect server, either way.)"""
+    log: Path = request.getfixturevalue(request.param)
+    return request.param, log
+
+
 async def test_the_deployed_reaper_cancels_the_job_of_a_killed_flow_run(
-    served: Path, home: Path
+    served: Path, home: Path, runner: tuple[str, Path]
 ) -> None:
     platform = f"local://{home}"
-    flow_run, job, killed = await _killed_bare_flow_run(platform, served)
+    name, log = runner
+    flow_run, job, killed = await _killed_bare_flow_run(platform, log, name)
     await asyncio.sleep(1)
     status, _ = await runs.wait_job_state(platform, job, {"RUNNING"}, timeout=1)
     assert status.state.value == "RUNNING"  # nothing else stops it
@@ -68,8 +80,8 @@ async def test_the_deployed_reaper_cancels_the_job_of_a_killed_flow_run(
     logs, reaper_took = await _run_reaper(platform, served)
     status, after = await runs.wait_job_state(platform, job, {"CANCELLED"}, timeout=10)
     print(
-        f"reaper flow run {reaper_took:.2f} s; job {status.state.value} {after:.2f} s after it "
-        f"ended, {time.monotonic() - killed:.2f} s after the SIGKILL"
+        f"{name}: reaper flow run {reaper_took:.2f} s; job {status.state.value} "
+        f"{after:.2f} s after it ended, {time.monotonic() - killed:.2f} s after the SIGKILL"
     )
     assert status.state.value == "CANCELLED"
     cancels = [line for line in logs if line.startswith("Cancelling job")]
