@@ -28,6 +28,7 @@ from dagster_jobrelay import (
     cancel_orphaned_jobs_sensor,
     installation_of,
 )
+from dagster_jobrelay.owners import INSTALLATION_KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jobrelay import AsyncClient, JobSpec, JobState
@@ -35,7 +36,7 @@ from jobrelay.errors import ConfigError
 from jobrelay.integration import OwnerState
 from jobrelay.owners import Owner
 
-from tests.dagster.conftest import platform_jobs
+from tests.dagster.conftest import platform_jobs, user_messages
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:InitResourceContext.dagster_run is deprecated:DeprecationWarning"
@@ -94,10 +95,17 @@ def _state(platform: str, job_id: str) -> JobState:
 
 
 def _running(platform: str, job_id: str, timeout: float = 30.0) -> None:
+    _reaches(platform, job_id, JobState.RUNNING, timeout)
+
+
+def _reaches(platform: str, job_id: str, state: JobState, timeout: float = 10.0) -> bool:
+    """Whether the job is in ``state`` within ``timeout`` (a cancelled local job's state
+    turns once its agent has stopped the process group)."""
     deadline = time.monotonic() + timeout
-    while _state(platform, job_id) is not JobState.RUNNING:
-        assert time.monotonic() < deadline, "the job did not start"
+    while _state(platform, job_id) is not state:
+        assert time.monotonic() < deadline, f"job {job_id} is not {state.value}"
         time.sleep(0.1)
+    return True
 
 
 def _evaluate(
@@ -160,6 +168,33 @@ def test_the_pipes_client_records_the_owner_and_an_explicit_installation_wins(
     assert result.success
     (job,) = platform_jobs(platform)
     assert job.owner == f"dagster:prod-eu:{result.run_id}:{result.run_id}:table:table:-"
+
+
+def test_an_instance_that_cannot_keep_its_id_still_runs_the_job_without_an_owner(
+    fresh_instance: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = fresh_instance.run_storage.get_cursor_values
+
+    def refuse(keys: set[str]) -> Any:  # Dagster's own keys still answer
+        if INSTALLATION_KEY in keys:
+            raise NotImplementedError("no key-value store here")
+        return read(keys)
+
+    monkeypatch.setattr(fresh_instance.run_storage, "get_cursor_values", refuse)
+
+    @dg.asset
+    def train(context: dg.AssetExecutionContext, jobrelay: JobRelayResource) -> Any:
+        return jobrelay.run(context, {"entrypoint": QUICK})
+
+    platform = f"local://{home}"
+    resources = {"jobrelay": JobRelayResource(platform=platform)}
+    result = dg.materialize([train], instance=fresh_instance, resources=resources)
+    assert result.success
+    (job,) = platform_jobs(platform)
+    assert job.owner is None
+    warned = [m for m in user_messages(fresh_instance, result.run_id) if "no owner" in m]
+    assert warned
+    assert "installation=" in warned[0]
 
 
 def test_the_installation_is_one_per_instance_storage(tmp_path: Path) -> None:
@@ -268,7 +303,7 @@ def test_the_sensor_cancels_the_job_of_an_ended_group_and_keeps_the_others(
     assert [c["job"] for c in summary["cancelled"]] == [orphan]
     assert summary["cancelled"][0]["owner_state"] == "FAILURE"
     assert summary["kept"] == 1  # the alive one; the other instance's job is not even looked at
-    assert _state(platform, orphan) is JobState.CANCELLED
+    assert _reaches(platform, orphan, JobState.CANCELLED)
     assert _state(platform, alive).is_active
     assert _state(platform, other).is_active
 
@@ -278,18 +313,24 @@ def test_the_grace_period_counts_from_the_runs_end_and_the_cursor_keeps_the_memo
 ) -> None:
     platform = f"local://{home}"
     mine = installation_of(fresh_instance)
-    failed = _add_run(fresh_instance, dg.DagsterRunStatus.FAILURE, ended=time.time())
+    ended = _add_run(fresh_instance, dg.DagsterRunStatus.FAILURE, ended=time.time() + 3600)
+    failed = _add_run(fresh_instance, dg.DagsterRunStatus.FAILURE)  # no end time recorded
+    within = _submit(platform, f"dagster:{mine}:{ended}:{ended}:train:train:-")
     job = _submit(platform, f"dagster:{mine}:{failed}:{failed}:train:train:-")
-    _running(platform, job)
+    _running(platform, within)
     sensor = cancel_orphaned_jobs_sensor(platform=platform, grace_period=3)
+    # The run's own end time counts (here in the future: clock skew, "not yet"); a run
+    # without one counts from the first tick that saw it ended, kept in the cursor.
     first = _evaluate(sensor, fresh_instance)
     assert json.loads(first.skip_reason.skip_message)["cancelled"] == []
     assert f"dagster:{mine}:{failed}:{failed}:train:train:-" in json.loads(first.cursor)["memory"]
-    assert _state(platform, job) is JobState.RUNNING
     time.sleep(3.2)
+    forgot = _evaluate(sensor, fresh_instance)  # no cursor: the grace period starts again
+    assert json.loads(forgot.skip_reason.skip_message)["cancelled"] == []
     second = _evaluate(sensor, fresh_instance, cursor=first.cursor)
     assert [c["job"] for c in json.loads(second.skip_reason.skip_message)["cancelled"]] == [job]
-    assert _state(platform, job) is JobState.CANCELLED
+    assert _reaches(platform, job, JobState.CANCELLED)
+    assert _state(platform, within).is_active
 
 
 class _BrokenInstance:

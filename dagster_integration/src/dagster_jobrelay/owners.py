@@ -30,7 +30,7 @@ from jobrelay.owners import Owner
 
 from dagster_jobrelay.identity import NAMESPACE, Context, _asset, _partition, work_scope
 
-__all__ = ["INSTALLATION_KEY", "installation_of", "owner_of"]
+__all__ = ["INSTALLATION_KEY", "installation_of", "job_owner", "owner_of"]
 
 INSTALLATION_KEY = "jobrelay/installation"
 _INSTALLATION = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -88,6 +88,25 @@ def owner_of(context: Context, installation: str) -> Owner:
             _bounded(_partition(context) or "-"),
         ),
     )
+
+
+def job_owner(context: Context, explicit: str | None = None) -> Owner | None:
+    """:func:`owner_of` the step of ``context`` in its instance; None, with a warning in
+    the run's log, when the instance cannot keep its id (the job then runs without an
+    owner, which no sensor reaps). A bad ``explicit`` id raises ``ConfigError``."""
+    try:
+        installation = installation_of(context.instance, explicit)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a storage that keeps no key-value pairs: never fail the step
+        context.log.warning(
+            "The job gets no owner: this Dagster instance's id could not be read or stored "
+            "(%s: %s); set JobRelayResource(installation=...) for the reaper sensor to see it",
+            type(exc).__name__,
+            str(exc)[:200],
+        )
+        return None
+    return owner_of(context, installation)
 
 
 def _bounded(part: str) -> str:

@@ -32,7 +32,7 @@ from jobrelay.settings import resolve_platform_url
 from pydantic import Field, SecretStr
 
 from dagster_jobrelay.identity import Context, job_key
-from dagster_jobrelay.owners import installation_of, owner_of
+from dagster_jobrelay.owners import job_owner
 from dagster_jobrelay.reporting import LineHandler, record_metadata, reporter, submitted
 from dagster_jobrelay.termination import forward_termination
 
@@ -240,7 +240,7 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         options = WaitOptions.of(wait)
         check_flag(self.cancel_on_termination, field="cancel_on_termination")
         job = _with_identity(spec, inputs, idempotency_key or job_key(context))
-        owner = owner_of(context, installation_of(context.instance, self.installation))
+        owner = job_owner(context, self.installation)
         log = context.log
         known: list[JobRef] = []
 
