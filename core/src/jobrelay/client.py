@@ -42,9 +42,9 @@ from jobrelay.models import (
     QueueMode,
 )
 from jobrelay.platforms.base import Platform, QueueAdmin
-from jobrelay.platforms.registry import open_platform
+from jobrelay.platforms.registry import open_platform, settings_model
 from jobrelay.platforms.spec_check import check_spec
-from jobrelay.settings import resolve_platform_url
+from jobrelay.settings import parse_platform_url, resolve_platform_url
 from jobrelay.waiting import (
     JobUpdate,
     PollPolicy,
@@ -115,8 +115,23 @@ class AsyncClient:
         if self._platform is None:
             async with self._lock:
                 if self._platform is None:
-                    self._platform = await open_platform(self._url, **self._options)
+                    self._platform = await open_platform(self._url, **self._platform_options())
         return self._platform
+
+    def _platform_options(self) -> dict[str, Any]:
+        """The opener's options. ``artifacts=`` given as a URL is also the platform's own
+        ``artifacts`` setting where the platform takes one (the store its jobs reach; where
+        Fused and W&B keep outputs), so the one name means one store, whichever way it is
+        given (``AsyncClient(url, artifacts=...)``, an adapter's options, the URL)."""
+        if not isinstance(self._artifacts, str) or "artifacts" in self._options:
+            return self._options
+        try:
+            model = settings_model(parse_platform_url(self._url).scheme)
+        except ConfigError:
+            return self._options  # an unknown scheme: open_platform says so
+        if "artifacts" not in model.model_fields:
+            return self._options
+        return {**self._options, "artifacts": self._artifacts}
 
     async def status_hub(self) -> StatusHub:
         """The hub that batches this client's waiters into one status call per tick."""
