@@ -13,28 +13,17 @@ from rich.table import Table
 from rich.text import Text
 
 from jobrelay.artifacts.digests import short_digest
+from jobrelay.cli import tables
 from jobrelay.models import JobRef, JobState, JobStatus, LogLine
 from jobrelay.waiting import JobUpdate
 
 console = Console(highlight=False)
 
-STATE_STYLE = {
-    JobState.QUEUED: "yellow",
-    JobState.STARTING: "cyan",
-    JobState.RUNNING: "blue",
-    JobState.SUCCEEDED: "green",
-    JobState.FAILED: "red",
-    JobState.CANCELLED: "magenta",
-    JobState.UNKNOWN: "dim",
-}
+STATE_STYLE = {state: tables.STATE_STYLE[state.value] for state in JobState}
 
 
 def state_text(state: JobState) -> Text:
     return Text(state.value, style=STATE_STYLE[state])
-
-
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}s"
 
 
 @dataclass
@@ -136,26 +125,10 @@ def write_job_line(line: LogLine) -> None:
 
 
 def status_table(statuses: Sequence[JobStatus]) -> Table:
-    table = Table(box=None, header_style="bold")
-    # A job id is what a user copies into the next command: it is never wrapped.
-    widest = max((len(s.ref.id) for s in statuses), default=2)
-    table.add_column("id", no_wrap=True, min_width=widest)
-    for column in ("state", "queue", "pos", "attempt", "exit", "queued", "ran", "owner", "message"):
-        table.add_column(column, overflow="fold")
-    for s in statuses:
-        table.add_row(
-            s.ref.id,
-            state_text(s.state),
-            s.queue or "-",
-            str(s.queue_position or "-"),
-            str(s.attempt),
-            "-" if s.exit_code is None else str(s.exit_code),
-            _seconds(s.queued_s),
-            _seconds(s.run_s),
-            Text(s.owner or "-"),  # plain text: ':-1:' in an owner is no emoji code
-            Text((s.message or "")[:60]),
-        )
-    return table
+    """The ``jobrelay ls`` table (the fast path draws the same cells: :mod:`.tables`)."""
+    return tables.rich_status_table(
+        [tables.status_cells(s.ref.id, s.state.value, s) for s in statuses]
+    )
 
 
 def status_detail(status: JobStatus) -> Table:

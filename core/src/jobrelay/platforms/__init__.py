@@ -1,13 +1,23 @@
-"""Platforms: each implements :class:`~jobrelay.platforms.base.Platform` and a settings model."""
+"""Platforms: each implements :class:`~jobrelay.platforms.base.Platform` and a settings model.
 
-from jobrelay.platforms.base import Capabilities, Platform, QueueAdmin
-from jobrelay.platforms.registry import (
-    open_platform,
-    platform_settings,
-    register_platform,
-    settings_model,
-)
-from jobrelay.platforms.settings import HttpPlatformSettings, PlatformSettings, load_settings
+Names load on first use (PEP 562): importing a platform's package does not import httpx,
+which only the hosted platforms' settings need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobrelay.platforms.base import Capabilities, Platform, QueueAdmin
+    from jobrelay.platforms.registry import (
+        open_platform,
+        platform_settings,
+        register_platform,
+        settings_model,
+    )
+    from jobrelay.platforms.settings import HttpPlatformSettings, PlatformSettings, load_settings
 
 __all__ = [
     "Capabilities",
@@ -21,3 +31,28 @@ __all__ = [
     "register_platform",
     "settings_model",
 ]
+
+_HOMES = {
+    **dict.fromkeys(("Capabilities", "Platform", "QueueAdmin"), "jobrelay.platforms.base"),
+    **dict.fromkeys(
+        ("open_platform", "platform_settings", "register_platform", "settings_model"),
+        "jobrelay.platforms.registry",
+    ),
+    **dict.fromkeys(
+        ("HttpPlatformSettings", "PlatformSettings", "load_settings"),
+        "jobrelay.platforms.settings",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'jobrelay.platforms' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -6,69 +6,38 @@ start an agent automatically) and ``idle_timeout=SECONDS`` (how long an auto-sta
 stays with nothing to do).
 
 >>> platform = await open_platform("local:///tmp/jobs?autostart=0")  # doctest: +SKIP
+
+Names load on first use (PEP 562): the CLI's fast path reads the database through
+``rows`` and ``schema`` without importing pydantic.
 """
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AliasChoices, Field, field_validator
-
-from jobrelay.errors import ConfigError
-from jobrelay.platforms.local.platform import LocalPlatform
-from jobrelay.platforms.settings import PlatformSettings, load_settings
-from jobrelay.settings import default_local_home, parse_platform_url, redact_url
+if TYPE_CHECKING:
+    from jobrelay.platforms.local.opening import LocalSettings, open_platform, resolve_home
+    from jobrelay.platforms.local.platform import LocalPlatform
 
 __all__ = ["LocalPlatform", "LocalSettings", "open_platform", "resolve_home"]
 
-
-class LocalSettings(PlatformSettings):
-    """``local://`` options: ``autostart`` (alias ``autostart_agent``) and ``idle_timeout``
-    (alias ``agent_idle_timeout``), in the URL's query or as keywords."""
-
-    platform_name = "local"
-
-    autostart: bool = Field(
-        default=True, validation_alias=AliasChoices("autostart", "autostart_agent")
-    )
-    idle_timeout: float = Field(
-        default=30.0, validation_alias=AliasChoices("idle_timeout", "agent_idle_timeout")
-    )
-
-    @field_validator("idle_timeout")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError("must be a positive number of seconds")
-        return value
+_HOMES = {
+    "LocalPlatform": "jobrelay.platforms.local.platform",
+    "LocalSettings": "jobrelay.platforms.local.opening",
+    "open_platform": "jobrelay.platforms.local.opening",
+    "resolve_home": "jobrelay.platforms.local.opening",
+}
 
 
-def resolve_home(url: str) -> Path:
-    """The home directory a ``local://`` URL names.
-
-    Raises ``ConfigError(field="platform")`` for a host part (``local://foo``).
-    """
-    parsed = parse_platform_url(url)
-    if parsed.base_scheme != "local":
-        raise ConfigError(f"{redact_url(url)!r} is not a local:// URL", field="platform")
-    if parsed.netloc:
-        raise ConfigError(
-            f"{redact_url(url)!r} has a host part; the local platform takes a path: use "
-            "local:///absolute/path (three slashes) or local:// for the default home",
-            field="platform",
-        )
-    home = Path(parsed.path).resolve() if parsed.path not in ("", "/") else default_local_home()
-    return home.absolute()
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'jobrelay.platforms.local' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
 
 
-async def open_platform(url: str, **options: object) -> LocalPlatform:
-    """Open the local platform a ``local://`` URL names, creating its home (0700).
-
-    ``options`` are :class:`LocalSettings`; an unknown one is a ``ConfigError`` naming it.
-    """
-    home = resolve_home(url)
-    settings = load_settings(LocalSettings, url, options)
-    return await LocalPlatform.open(
-        home, autostart_agent=settings.autostart, agent_idle_timeout=settings.idle_timeout
-    )
+def __dir__() -> list[str]:
+    return sorted(__all__)

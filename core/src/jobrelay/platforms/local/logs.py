@@ -21,6 +21,7 @@ from typing import Literal
 
 from jobrelay.errors import ConfigError
 from jobrelay.models import LogLine
+from jobrelay.platforms.local.rows import log_path
 
 __all__ = [
     "MAX_PAGE_BYTES",
@@ -39,10 +40,6 @@ Stream = Literal["stdout", "stderr", "system"]
 MAX_PAGE_LINES = 1000
 MAX_PAGE_BYTES = 1 << 20
 _STREAMS = frozenset({"stdout", "stderr", "system"})
-
-
-def log_path(home: Path, job_id: str) -> Path:
-    return home / "logs" / f"{job_id}.jsonl"
 
 
 def log_url(home: Path, job_id: str) -> str:

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
 
 from jobrelay.models import JobRef, JobState, JobStatus
+from jobrelay.platforms.local.rows import LOCAL_STATE_VALUES, parse_time, row_view
 
 __all__ = ["LOCAL_STATES", "parse_time", "row_to_status", "to_job_state"]
 
-# DESIGN §4: the local column of the state table.
+# DESIGN §4: the local column of the state table (rows.py holds it as plain values).
 LOCAL_STATES: dict[str, JobState] = {
-    "queued": JobState.QUEUED,
-    "claimed": JobState.STARTING,
-    "running": JobState.RUNNING,
-    "succeeded": JobState.SUCCEEDED,
-    "failed": JobState.FAILED,
-    "lost": JobState.FAILED,
-    "cancelled": JobState.CANCELLED,
+    local: JobState(value) for local, value in LOCAL_STATE_VALUES.items()
 }
 
 
@@ -26,31 +20,21 @@ def to_job_state(platform_state: str) -> JobState:
     return LOCAL_STATES.get(platform_state, JobState.UNKNOWN)
 
 
-def parse_time(text: str | None) -> datetime | None:
-    """A stored ISO time as an aware UTC datetime (naive values are taken as UTC)."""
-    if not text:
-        return None
-    value = datetime.fromisoformat(text)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def row_to_status(row: sqlite3.Row, ref: JobRef, *, url: str | None = None) -> JobStatus:
     """A :class:`JobStatus` from a row of ``Store.job_rows``; ``url`` is where its log is."""
-    platform_state = str(row["state"])
-    state = to_job_state(platform_state)
+    view = row_view(row)
     return JobStatus(
         ref=ref,
-        state=state,
-        platform_state=platform_state,
-        message=row["message"],
-        queue=row["queue"],
-        queue_position=row["queue_position"] if state is JobState.QUEUED else None,
-        attempt=row["attempt"],
-        submitted_at=parse_time(row["submitted_at"]),
-        # A job queued again for a retry shows no start, end or exit code until it runs.
-        started_at=None if state is JobState.QUEUED else parse_time(row["started_at"]),
-        ended_at=parse_time(row["ended_at"]) if state.is_terminal else None,
-        exit_code=row["exit_code"] if state.is_terminal else None,
+        state=JobState(view.state),
+        platform_state=view.platform_state,
+        message=view.message,
+        queue=view.queue,
+        queue_position=view.queue_position,
+        attempt=view.attempt,
+        submitted_at=view.submitted_at,
+        started_at=view.started_at,
+        ended_at=view.ended_at,
+        exit_code=view.exit_code,
         url=url,
-        owner=row["owner"],
+        owner=view.owner,
     )

@@ -9,7 +9,6 @@ operations (claim, finish, recovery) are in :mod:`.scheduling`.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import sqlite3
@@ -25,6 +24,7 @@ from typing import Literal
 from jobrelay.errors import ConfigError, ConflictError, NotFoundError
 from jobrelay.models import JobSpec, QueueMode
 from jobrelay.platforms.local.procs import pid_alive
+from jobrelay.platforms.local.rows import recent_ids, status_rows
 from jobrelay.platforms.local.schema import connect
 
 __all__ = [
@@ -50,30 +50,6 @@ QUEUE_ORDER_SQL: dict[str, str] = {
     "LIFO": "seq DESC",
     "PRIORITY": "priority DESC, seq ASC",
 }
-
-_STATUS_COLUMNS = (
-    "j.id, j.name, j.queue, j.priority, j.state, j.idempotency_key, j.attempt, j.max_retries,"
-    " j.timeout_s, j.submitted_at, j.started_at, j.ended_at, j.exit_code, j.message,"
-    " j.agent_id, j.cancel_requested, json_extract(j.spec, '$.owner') AS owner"
-)
-
-# Position of each queued job within its queue, in that queue's order, for the queues of
-# the asked jobs only. One statement answers any number of ids (passed as a JSON array).
-_STATUSES_SQL = f"""
-WITH wanted(id) AS (SELECT value FROM json_each(?)),
-ranked AS (
-    SELECT j.id AS id, ROW_NUMBER() OVER (
-        PARTITION BY j.queue
-        ORDER BY CASE COALESCE(q.mode, 'FIFO') WHEN 'PRIORITY' THEN -j.priority ELSE 0 END,
-                 CASE COALESCE(q.mode, 'FIFO') WHEN 'LIFO' THEN -j.seq ELSE j.seq END
-    ) AS position
-    FROM jobs j LEFT JOIN queues q ON q.name = j.queue
-    WHERE j.state = 'queued' AND j.queue IN (
-        SELECT queue FROM jobs WHERE state = 'queued' AND id IN (SELECT id FROM wanted))
-)
-SELECT {_STATUS_COLUMNS}, r.position AS queue_position
-FROM jobs j JOIN wanted w ON w.id = j.id LEFT JOIN ranked r ON r.id = j.id
-"""
 
 
 def utc_now() -> str:
@@ -251,19 +227,12 @@ class Store:
         if not ids:
             return []
         with self._lock:
-            return self._conn.execute(_STATUSES_SQL, (json.dumps(list(ids)),)).fetchall()
+            return status_rows(self._conn, list(ids))
 
     def recent_rows(self, limit: int, queue: str | None) -> list[sqlite3.Row]:
         """The newest ``limit`` jobs (optionally of one queue), newest first."""
-        where = "WHERE j.queue = ?" if queue else ""
-        params: tuple[object, ...] = (queue, limit) if queue else (limit,)
         with self._lock:
-            ids = [
-                r["id"]
-                for r in self._conn.execute(
-                    f"SELECT j.id FROM jobs j {where} ORDER BY j.seq DESC LIMIT ?", params
-                )
-            ]
+            ids = recent_ids(self._conn, limit, queue)
         order = {job_id: i for i, job_id in enumerate(ids)}
         return sorted(self.job_rows(ids), key=lambda r: order[r["id"]])
 

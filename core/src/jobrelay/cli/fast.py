@@ -1,0 +1,199 @@
+"""The CLI's fast path: ``jobrelay ls`` and ``jobrelay logs JOB`` on the local platform with
+the standard library alone (no typer, pydantic or httpx), so they start at once.
+
+It answers only the plain cases it is sure to answer exactly as the full command does
+(the same text, the same exit code): anything else -- another platform, an option it does
+not know, ``--json``, ``--follow``, a home with no database yet, a job it does not find, a
+table rich would fold -- returns None and the full command runs. ``JOBRELAY_CLI_FAST=0``
+turns it off (tests compare the two).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+__all__ = ["run_fast"]
+
+_OWNER_SEARCH = 1000  # as ``jobrelay ls --owner`` (cli.app.OWNER_SEARCH)
+
+
+def run_fast(argv: Sequence[str]) -> int | None:
+    """Run ``argv`` on the fast path and return its exit code, or None to run the full CLI."""
+    if os.environ.get("JOBRELAY_CLI_FAST", "1") == "0" or not argv:
+        return None
+    try:
+        if argv[0] == "ls":
+            out = _ls(argv[1:])
+        elif argv[0] == "logs":
+            out = _logs(argv[1:])
+        else:
+            return None
+    except (sqlite3.Error, OSError, ValueError, KeyError):
+        return None  # the full command reads it again and reports what is wrong
+    if out is None:
+        return None
+    sys.stdout.write(out)
+    sys.stdout.flush()
+    return 0
+
+
+def _options(args: Sequence[str], takes_value: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Options (by canonical name) and positional arguments; ValueError for anything else."""
+    found: dict[str, str] = {}
+    positional: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, value = arg.partition("=")
+        if arg == "--" or (arg.startswith("-") and arg != "-"):
+            canonical = takes_value.get(name)
+            if canonical is None or canonical in found or (eq and not name.startswith("--")):
+                raise ValueError(arg)  # unknown, repeated, or a form left to click
+            if not eq:
+                i += 1
+                if i >= len(args):
+                    raise ValueError(arg)
+                value = args[i]
+            found[canonical] = value
+        else:
+            positional.append(arg)
+        i += 1
+    return found, positional
+
+
+def _home(platform: str | None) -> Path | None:
+    """The local home the platform option names, or None when it is not plain ``local://``."""
+    url = platform or os.environ.get("JOBRELAY_PLATFORM") or "local://"
+    parts = urlsplit(url)
+    if parts.scheme != "local" or parts.netloc or parts.query or parts.fragment:
+        return None
+    if parts.path not in ("", "/"):
+        return Path(parts.path).resolve().absolute()
+    env = os.environ.get("JOBRELAY_HOME")
+    if env:
+        return Path(env).expanduser().absolute()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("jobrelay", appauthor=False)).absolute()
+
+
+def _connect(home: Path) -> sqlite3.Connection | None:
+    """The home's database, opened without creating it; None when it is not there yet or
+    not at the schema this version writes (the full command creates or migrates it)."""
+    from jobrelay.platforms.local.schema import BUSY_TIMEOUT_MS, DB_FILENAME, SCHEMA_VERSION
+
+    path = home / DB_FILENAME
+    if not path.is_file():
+        return None
+    conn = sqlite3.connect(
+        f"file:{quote(str(path))}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    conn.row_factory = sqlite3.Row
+    if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        conn.close()
+        return None
+    return conn
+
+
+def _ls(args: Sequence[str]) -> str | None:
+    from jobrelay.cli import tables
+    from jobrelay.platforms.local import rows
+
+    opts, positional = _options(
+        args,
+        {
+            "--platform": "platform",
+            "-p": "platform",
+            "--limit": "limit",
+            "--queue": "queue",
+            "-q": "queue",
+            "--owner": "owner",
+        },
+    )
+    limit_text = opts.get("limit", "20")
+    if positional or not limit_text.isdigit() or int(limit_text) < 1:
+        return None
+    limit = int(limit_text)
+    home = _home(opts.get("platform"))
+    conn = None if home is None else _connect(home)
+    if conn is None:
+        return None
+    owner = opts.get("owner")
+    with conn:
+        search = limit if owner is None else max(limit, _OWNER_SEARCH)
+        ids = rows.recent_ids(conn, search, opts.get("queue"))
+        order = {job_id: i for i, job_id in enumerate(ids)}
+        found = sorted(rows.status_rows(conn, ids), key=lambda r: order[r["id"]])
+    conn.close()
+    views = [rows.row_view(row) for row in found]
+    if owner is not None:
+        views = [v for v in views if (v.owner or "").startswith(owner)][:limit]
+    cells = [tables.status_cells(v.id, v.state, v) for v in views]
+    width = tables.plain_width()
+    text = None if width is None else tables.plain_table(cells, width)
+    if text is not None:
+        return text
+    # A terminal (colours) or a table rich folds: rich draws it, still without pydantic.
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    with console.capture() as captured:
+        console.print(tables.rich_status_table(cells))
+    return captured.get()
+
+
+def _logs(args: Sequence[str]) -> str | None:
+    from jobrelay.platforms.local.rows import log_path
+
+    opts, positional = _options(args, {"--platform": "platform", "-p": "platform"})
+    if len(positional) != 1:
+        return None
+    job_id = positional[0]
+    home = _home(opts.get("platform"))
+    conn = None if home is None else _connect(home)
+    if conn is None or home is None:
+        return None
+    with conn:
+        known = conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    conn.close()
+    if known is None:
+        return None  # the full command says it is not found, with its exit code
+    try:
+        data = log_path(home, job_id).read_bytes()
+    except FileNotFoundError:
+        data = b""
+    end = data.rfind(b"\n") + 1  # a record still being written is left out, as a drain does
+    out: list[str] = []
+    for raw in data[: end - 1].split(b"\n") if end else []:
+        text = _record_text(raw)
+        if text is None:
+            return None
+        out.append(text + "\n")
+    return "".join(out)
+
+
+def _record_text(raw: bytes) -> str | None:
+    """A record's text when it is a well-formed record; None for anything the full path's
+    model decides about (a damaged record, an unusual time)."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    when = record.get("t")
+    if when is not None:
+        if not isinstance(when, str):
+            return None
+        try:
+            datetime.fromisoformat(when)
+        except ValueError:
+            return None
+    return str(record.get("m", ""))
