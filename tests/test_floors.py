@@ -121,3 +121,51 @@ def test_a_local_job_runs_at_the_floors(floor_env: Path, tmp_path: Path) -> None
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ran at the floors" in done.stdout
     assert "SUCCEEDED" in done.stdout + done.stderr
+
+
+PROVIDER_MODULES = ("operators", "triggers", "sensors", "hooks", "links", "owners", "reaper")
+
+
+@pytest.mark.timeout(900)  # a cold cache downloads all of Airflow
+def test_the_airflow_provider_imports_at_its_airflow_floor(tmp_path: Path) -> None:
+    """Every module a DAG imports loads at the lowest Airflow the provider declares (on 3.1,
+    ``from airflow.sdk import conf`` failed: the floor is 3.2)."""
+    floor = declared_floors(ROOT / "airflow_provider" / "pyproject.toml")["apache-airflow"]
+    venv = tmp_path / "venv"
+    uv = uv_command()
+    major, minor = sys.version_info[:2]
+    subprocess.run(
+        [*uv, "venv", "--quiet", "--python", f"{major}.{minor}", str(venv)],
+        check=True,
+        capture_output=True,
+    )
+    python = venv / "bin" / "python"
+    done = subprocess.run(
+        [
+            *uv,
+            "pip",
+            "install",
+            "--python",
+            str(python),
+            "--resolution",
+            "lowest-direct",
+            str(ROOT / "core"),
+            str(ROOT / "airflow_provider"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=850,
+    )
+    if done.returncode != 0:
+        skip_if_unreachable(f"apache-airflow=={floor}", done.stderr)
+    assert installed(python)["apache-airflow"].startswith(floor + ".")
+    imports = "; ".join(f"import airflow_jobrelay.{module}" for module in PROVIDER_MODULES)
+    script = (
+        f"{imports}; import airflow_jobrelay as p; print(p.get_provider_info()['package-name'])"
+    )
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow")}
+    done = subprocess.run(
+        [python, "-c", script], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("airflow-provider-jobrelay")
