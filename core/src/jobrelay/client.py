@@ -24,6 +24,7 @@ from jobrelay.artifacts.jobs import JobHandoff, handoff_for
 from jobrelay.cancelling import CANCEL_DEADLINE_S, cancel_job, cancels_the_job, run_to_end
 from jobrelay.checks import (
     check_client_store,
+    check_flag,
     check_job_ref,
     check_job_spec,
     check_run_options,
@@ -71,6 +72,10 @@ class AsyncClient:
     ``options`` go to the platform's opener. ``poll`` overrides the platform's polling policy.
     ``artifacts`` is the artifact store (or its URL) that ``JobSpec.inputs`` are resolved in
     and job outputs are stored in; the local platform's own store by default.
+    ``shared_hub=True`` makes this client's waiters share the process's status hub for its
+    settings with every other such client, on any thread and event loop: N waiters cost one
+    status call per tick (:mod:`jobrelay.shared_hub`). It applies to a platform given as a
+    URL with options that are plain data; otherwise the client keeps a hub of its own.
     """
 
     def __init__(
@@ -79,8 +84,10 @@ class AsyncClient:
         *,
         poll: PollPolicy | None = None,
         artifacts: str | ArtifactStore | None = None,
+        shared_hub: bool = False,
         **options: Any,
     ) -> None:
+        self._given_platform = isinstance(platform, Platform)  # opened on some loop: not shared
         if isinstance(platform, Platform):
             self._platform: Platform | None = platform
             self._url = platform.url
@@ -90,6 +97,7 @@ class AsyncClient:
         self._options = options
         self._poll = poll
         self._artifacts = artifacts
+        self._shared_hub = check_flag(shared_hub, field="shared_hub")
         self._handoff: JobHandoff | None = None
         self._hub: StatusHub | None = None
         self._lock = asyncio.Lock()
@@ -137,7 +145,14 @@ class AsyncClient:
         """The hub that batches this client's waiters into one status call per tick."""
         platform = await self.platform()
         if self._hub is None:
-            self._hub = StatusHub(platform, self._poll or platform.capabilities.poll)
+            policy = self._poll or platform.capabilities.poll
+            if self._shared_hub and not self._given_platform:
+                from jobrelay.shared_hub import linked_hub
+
+                options = self._platform_options()
+                self._hub = linked_hub(self._url, options, policy, platform.url)
+            if self._hub is None:
+                self._hub = StatusHub(platform, policy)
         return self._hub
 
     # -- submitting ---------------------------------------------------------------------

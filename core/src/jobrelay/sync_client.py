@@ -28,12 +28,18 @@ class Client:
     >>> with Client("local://") as client:                     # doctest: +SKIP
     ...     client.run(JobSpec(entrypoint="echo hi")).state
     <JobState.SUCCEEDED: 'SUCCEEDED'>
+
+    Every ``Client`` has a loop of its own, so by default its waiters share the process's
+    status hub for its settings (``shared_hub``, see :class:`AsyncClient`): clients waiting
+    on many threads cost one status call per tick, not one each.
     """
 
-    def __init__(self, platform: str | None = None, **options: Any) -> None:
+    def __init__(
+        self, platform: str | None = None, *, shared_hub: bool = True, **options: Any
+    ) -> None:
+        self.aio = AsyncClient(platform, shared_hub=shared_hub, **options)
         self._portal_cm = start_blocking_portal("asyncio")
         self._portal: BlockingPortal = self._portal_cm.__enter__()
-        self.aio = AsyncClient(platform, **options)
 
     def __enter__(self) -> Client:
         return self
