@@ -202,13 +202,23 @@ class StatusHub:
 
     async def _run(self) -> None:
         interval = self._policy.initial_s
-        while self._watches:
-            self._wake.clear()
-            changed = await self._tick()
-            interval = self._policy.next_interval(interval, changed=changed)
-            with contextlib.suppress(TimeoutError):
-                # A new watcher cuts the sleep short so it gets its first status at once.
-                await asyncio.wait_for(self._wake.wait(), self._policy.jittered(interval))
+        # A platform that can tell when a job's state changed (the local platform's agents
+        # do) cuts the sleep short too: the end is seen at once, not at the next poll.
+        subscribe: Callable[[Callable[[], None]], Callable[[], None]] | None = getattr(
+            self._source, "subscribe_changes", None
+        )
+        unsubscribe = subscribe(self._wake.set) if subscribe is not None else None
+        try:
+            while self._watches:
+                self._wake.clear()
+                changed = await self._tick()
+                interval = self._policy.next_interval(interval, changed=changed)
+                with contextlib.suppress(TimeoutError):
+                    # A new watcher cuts the sleep short so it gets its first status at once.
+                    await asyncio.wait_for(self._wake.wait(), self._policy.jittered(interval))
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
 
     async def _tick(self) -> bool:
         refs = [group[0].ref for group in self._watches.values() if group]

@@ -32,7 +32,7 @@ from jobrelay.platforms.local import scheduling
 from jobrelay.platforms.local.runner import AttemptResult, JobRun
 from jobrelay.platforms.local.scheduling import Claim
 from jobrelay.platforms.local.store import Store, new_agent_id
-from jobrelay.platforms.local.wake import WakeReader
+from jobrelay.platforms.local.wake import WakeReader, announce
 
 __all__ = ["Agent", "main", "run_agent"]
 
@@ -119,15 +119,22 @@ class Agent:
             scheduling.heartbeat(self.store, self.id, os.getpid())
             self._last_heartbeat = now
         if now - self._last_recovery >= RECOVER_EVERY_S:
-            for job_id, state in scheduling.recover_lost_jobs(self.store, self.id):
+            recovered = scheduling.recover_lost_jobs(self.store, self.id)
+            for job_id, state in recovered:
                 log.warning("recovered job %s of a lost agent -> %s", job_id, state)
+            if recovered:
+                announce(self.home)
             self._last_recovery = now
         if self._runs:
             for job_id in scheduling.cancel_requested_ids(self.store, self.id):
                 if job_id in self._runs:
                     self._runs[job_id].request_cancel()
+        claimed = False
         while (claim := scheduling.claim_next(self.store, self.id)) is not None:
             self._start(claim)
+            claimed = True
+        if claimed:
+            announce(self.home)
         busy = bool(self._runs) or scheduling.active_job_count(self.store) > 0
         self._idle_since = None if busy else (self._idle_since or now)
         return busy
@@ -149,6 +156,7 @@ class Agent:
 
         def started(pid: int, start_ticks: int | None) -> None:
             scheduling.mark_running(self.store, claim, self.id, pid=pid, proc_start=start_ticks)
+            announce(self.home)
 
         try:
             result = await run.run(started)
@@ -174,6 +182,7 @@ class Agent:
                 log.exception("job %s: could not record its end (try %d)", claim.job_id, retry)
                 await asyncio.sleep(1.0)
             else:
+                announce(self.home)  # waiting clients see the end now, not at their next poll
                 log.info("job %s attempt %d -> %s", claim.job_id, claim.attempt, state)
                 return
 

@@ -7,6 +7,8 @@ demand (see :mod:`.spawn`); a client process never runs jobs itself.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import os
 import re
@@ -228,8 +230,11 @@ class LocalPlatform:
         The agent sends SIGTERM to the job's process group, then SIGKILL after a grace
         period. Raises ``NotFoundError`` for an unknown job.
         """
-        if await self._db(self._store.cancel, ref.id) == "requested":
+        outcome = await self._db(self._store.cancel, ref.id)
+        if outcome == "requested":
             wake.poke(self.home)
+        elif outcome == "cancelled":
+            wake.announce(self.home)  # other processes' waiters see it at once
 
     async def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
         """The ``limit`` most recently submitted jobs (of ``queue`` if given), newest first."""
@@ -295,6 +300,31 @@ class LocalPlatform:
         await self._db(
             functools.partial(spawn.ensure_agent, self._store, idle_timeout=self.agent_idle_timeout)
         )
+
+    def subscribe_changes(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` on the running event loop whenever an agent (or a client
+        cancelling a queued job) records a job's state change in this home; returns the
+        function that stops it. A status hub ticks at once on it, so a job's end is seen
+        within milliseconds instead of at the next poll (no-op where pipes cannot be made).
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            listener = wake.ChangeListener(self.home)
+        except OSError:
+            return lambda: None
+
+        def on_change() -> None:
+            listener.drain()
+            callback()
+
+        loop.add_reader(listener.fileno(), on_change)
+
+        def stop() -> None:
+            with contextlib.suppress(Exception):  # the loop may be closed already
+                loop.remove_reader(listener.fileno())
+            listener.close()
+
+        return stop
 
     async def aclose(self) -> None:
         """Close the database connection. Agents keep running until they are idle."""
