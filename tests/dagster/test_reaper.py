@@ -147,6 +147,43 @@ def test_every_submitted_job_names_its_instance_run_group_and_step(
     assert timeout_s == 90.0
 
 
+def test_cancel_on_termination_false_leaves_the_job_unowned(
+    fresh_instance: Any, home: Path
+) -> None:
+    # Such a job is meant to outlive its run: the orphan sensor must not cancel it later.
+    @dg.asset
+    def free(context: dg.AssetExecutionContext, jobrelay: JobRelayResource) -> Any:
+        return jobrelay.run(context, {"entrypoint": QUICK})
+
+    platform = f"local://{home}"
+    resource = JobRelayResource(platform=platform, cancel_on_termination=False)
+    result = dg.materialize([free], instance=fresh_instance, resources={"jobrelay": resource})
+    assert result.success
+    (job,) = platform_jobs(platform)
+    assert job.owner is None
+
+
+def test_a_step_retry_follows_every_attempt_but_the_last(fresh_instance: Any) -> None:
+    # An error that a step retry follows leaves the job for the retry (which reattaches by
+    # its key); the last attempt's error cancels it.
+    from dagster_jobrelay.resource import _retry_follows
+
+    seen: list[bool] = []
+
+    @dg.op(retry_policy=dg.RetryPolicy(max_retries=2))
+    def flaky(context: dg.OpExecutionContext) -> None:
+        seen.append(_retry_follows(context))
+        if len(seen) < 3:
+            raise RuntimeError("once more")
+
+    @dg.job
+    def retried() -> None:
+        flaky()
+
+    assert retried.execute_in_process(instance=fresh_instance).success
+    assert seen == [True, True, False]
+
+
 def test_the_pipes_client_records_the_owner_and_an_explicit_installation_wins(
     fresh_instance: Any, home: Path
 ) -> None:

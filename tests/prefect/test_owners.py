@@ -244,3 +244,49 @@ async def test_the_reaper_flow_remembers_deleted_flow_runs_between_runs(
     assert states["other"].is_active
     assert states["alive"].is_active
     assert states["gone"].value in {"CANCELLING", "CANCELLED"}
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=0)
+def retried_task() -> list[bool]:
+    from prefect_jobrelay.running import retry_follows
+
+    seen.append(retry_follows())
+    if len(seen) < 3:
+        raise RuntimeError("once more")
+    return list(seen)
+
+
+seen: list[bool] = []
+
+
+@flow(name="jobrelay-retry-follows")
+def retrying() -> list[bool]:
+    return retried_task()
+
+
+@flow(name="jobrelay-not-owned")
+async def not_owned(platform: str) -> str:
+    ran = await run_job(platform, {"entrypoint": ["echo", "free"]}, cancel_on_kill=False)
+    return str(ran["job_id"])
+
+
+@pytest.mark.slow
+async def test_a_retry_follows_every_attempt_but_the_last(prefect_api: dict[str, str]) -> None:
+    # An error of an attempt a retry follows leaves its job for the retry (which reattaches
+    # by key); the last attempt's error cancels it.
+    seen.clear()
+    with prefect_sync_client():
+        assert retrying() == [True, True, False]
+
+
+@pytest.mark.slow
+async def test_cancel_on_kill_false_leaves_the_job_unowned(
+    prefect_api: dict[str, str], home: Path
+) -> None:
+    # Such a job is meant to outlive its run: the orphan sweep must not cancel it later.
+    platform = f"local://{home}"
+    with prefect_sync_client():
+        job_id = await not_owned(platform)
+    async with AsyncClient(platform) as client:
+        (job,) = [j for j in await client.list_jobs(limit=5) if j.ref.id == job_id]
+    assert job.owner is None

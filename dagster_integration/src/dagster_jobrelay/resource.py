@@ -240,7 +240,9 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         options = WaitOptions.of(wait)
         check_flag(self.cancel_on_termination, field="cancel_on_termination")
         job = _with_identity(spec, inputs, idempotency_key or job_key(context))
-        owner = job_owner(context, self.installation)
+        # cancel_on_termination=False: the job is meant to outlive the run, so it is not
+        # owned by it either (the orphan sensor would cancel it once the run ended).
+        owner = job_owner(context, self.installation) if self.cancel_on_termination else None
         log = context.log
         known: list[JobRef] = []
 
@@ -271,6 +273,9 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
                     kill=kill,
                     job=lambda: known[0] if known else None,
                     cancel_on_kill=self.cancel_on_termination,
+                    # An error that a step retry follows leaves the job for the retry,
+                    # which reattaches to it by its key; the last attempt's error cancels.
+                    cancel_on_error=not _retry_follows(context),
                     logger=log,
                 )
             except Killed as killed:
@@ -281,6 +286,15 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
                 ref = known[0] if known else exc.status.ref
                 failed = JobResult(ref=ref, status=exc.status, outputs=exc.status.outputs)
                 raise Failure(description=str(exc), metadata=run_metadata(failed)) from exc
+
+
+def _retry_follows(context: Context) -> bool:
+    """Whether Dagster runs this step again if it fails now (its ``RetryPolicy``)."""
+    try:
+        policy = context.op_def.retry_policy
+    except Exception:  # a context without an op definition (a direct invocation)
+        return False
+    return policy is not None and context.retry_number < policy.max_retries
 
 
 def run_metadata(result: JobResult) -> dict[str, Any]:

@@ -139,7 +139,8 @@ class JobRelayJob(JobBlock[Record]):
         spec = self.spec()
         self.check()
         async with self.credentials.get_client() as client:
-            ref = await client.submit(await owned(client, spec, self.run_timeout))
+            owned_spec = await owned(client, spec, self.run_timeout, with_owner=self.cancel_on_kill)
+            ref = await client.submit(owned_spec)
         submitted(self.logger, ref)
         return JobRelayJobRun(self, ref)
 

@@ -21,7 +21,8 @@ import os
 
 from jobrelay import AsyncClient, JobSpec
 from jobrelay.errors import ConfigError
-from jobrelay.integration import Owner, with_deadline, with_owner
+from jobrelay.integration import Owner, with_deadline
+from jobrelay.integration import with_owner as owning
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.settings import get_current_settings
 
@@ -69,9 +70,13 @@ def current_owner() -> Owner | None:
     return None
 
 
-async def owned(client: AsyncClient, spec: JobSpec, run_timeout: float | None) -> JobSpec:
+async def owned(
+    client: AsyncClient, spec: JobSpec, run_timeout: float | None, *, with_owner: bool = True
+) -> JobSpec:
     """``spec`` as it is submitted from here: owned by this run (where the platform keeps
-    owners) and with the platform's own deadline after ``run_timeout`` (where it enforces
-    one). Call it where the run context is, right before ``client.submit``."""
+    owners, unless ``with_owner=False``) and with the platform's own deadline after
+    ``run_timeout`` (where it enforces one). Call it where the run context is, right before
+    ``client.submit``."""
     platform = await client.platform()
-    return with_deadline(with_owner(spec, current_owner(), platform), run_timeout, platform)
+    owner = current_owner() if with_owner else None
+    return with_deadline(owning(spec, owner, platform), run_timeout, platform)

@@ -19,6 +19,7 @@ from jobrelay.checks import (
 from jobrelay.errors import JobError
 from jobrelay.integration import KillSwitch, normalize_inputs, run_record, until_killed
 from jobrelay.models import JobRef, JobResult
+from prefect.context import FlowRunContext, TaskRunContext
 
 from prefect_jobrelay.identity import job_key, work_digest
 from prefect_jobrelay.ownership import owned
@@ -40,9 +41,12 @@ T = TypeVar("T")
 
 @dataclass
 class Known:
-    """The job a run submitted, once it is known (what a cancel needs)."""
+    """The job a run submitted, once it is known (what a cancel needs); ``owned``: whether
+    the job records this run as its owner (not with ``cancel_on_kill=False``: such a job is
+    meant to outlive its run, and the orphan sweep would cancel it once the run ended)."""
 
     ref: JobRef | None = None
+    owned: bool = True
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,9 @@ async def submit_and_wait(
     client: AsyncClient, spec: JobSpec, options: WaitOptions, logger: Logger, known: Known
 ) -> dict[str, Any]:
     """Submit (or reattach) and wait; ``known`` learns the job as soon as it is submitted."""
-    known.ref = await client.submit(await owned(client, spec, options.run_timeout))
+    known.ref = await client.submit(
+        await owned(client, spec, options.run_timeout, with_owner=known.owned)
+    )
     submitted(logger, known.ref)
     return await wait_and_record(client, known.ref, options, logger)
 
@@ -143,5 +149,19 @@ async def guarded(
         watching(work, kill),
         job=lambda: known.ref,
         cancel=cancel_on_kill,
+        cancel_on_error=not retry_follows(),
         logger=logger,
     )
+
+
+def retry_follows() -> bool:
+    """Whether Prefect runs this task (or flow) again if it fails now: an error then leaves
+    the job for the retry, which reattaches to it by its key; the last attempt's cancels."""
+    task_run_ctx = TaskRunContext.get()
+    if task_run_ctx is not None:
+        return task_run_ctx.task_run.run_count <= (task_run_ctx.task.retries or 0)
+    flow_run_ctx = FlowRunContext.get()
+    if flow_run_ctx is not None and flow_run_ctx.flow_run is not None:
+        flow = flow_run_ctx.flow
+        return flow is not None and flow_run_ctx.flow_run.run_count <= (flow.retries or 0)
+    return False

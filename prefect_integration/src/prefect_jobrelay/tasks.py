@@ -32,6 +32,7 @@ from prefect_jobrelay.running import (
     build_spec,
     guarded,
     poll_policy,
+    retry_follows,
     submit_and_wait,
     wait_and_record,
 )
@@ -176,7 +177,7 @@ async def arun_job(
     creds = await resolve_credentials(credentials)
     logger = run_logger()
     async with creds.get_client(poll=poll) as client:
-        known = Known()
+        known = Known(owned=cancel_on_kill)
         return await guarded(
             client,
             lambda: submit_and_wait(client, job, options, logger, known),
@@ -225,7 +226,7 @@ def run_job_sync(
     options = WaitOptions(queue_timeout, run_timeout, timeout, follow_logs, True, artifact_key)
     check_flag(cancel_on_kill, field="cancel_on_kill")
     logger = run_logger()
-    known = Known()
+    known = Known(owned=cancel_on_kill)
     poll = poll_policy(poll_frequency_seconds)
 
     async def open_client() -> AsyncClient:
@@ -240,5 +241,6 @@ def run_job_sync(
         kill=kill,
         job=lambda: known.ref,
         cancel_on_kill=cancel_on_kill,
+        cancel_on_error=not retry_follows(),
         logger=logger,
     )
