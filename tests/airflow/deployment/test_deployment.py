@@ -52,15 +52,23 @@ def _until(check: Callable[[], T | None], timeout: float, what: str) -> T:
     raise AssertionError(f"waited {timeout}s for {what}")
 
 
-def _start(airflow: AirflowDeployment, home: Path, lines: int, every: float) -> str:
+def _start(
+    airflow: AirflowDeployment, home: Path, lines: int, every: float, gate: Path | None = None
+) -> str:
     """Trigger a run; return its id once its task is deferred, its job runs and the
     triggerer runs its trigger (the job's first line is in the task's log).
 
     Airflow runs a trigger only while its task is deferred: a task marked failed before
     the triggerer picked its trigger up (about a second after the deferral, more on a
-    busy machine) never runs it, so nothing can cancel the job (README, Airflow)."""
+    busy machine) never runs it, so nothing can cancel the job (README, Airflow).
+    With ``gate``, the job ends only once that file exists: a fresh triggerer on a busy
+    machine has been seen to start its first trigger 18 s after the deferral, after a
+    15 s job had ended."""
     run_id = f"manual__{uuid.uuid4().hex[:10]}"
-    airflow.trigger(DAG_ID, run_id, {"lines": lines, "every": every})
+    conf: dict[str, object] = {"lines": lines, "every": every}
+    if gate is not None:
+        conf["gate"] = str(gate)
+    airflow.trigger(DAG_ID, run_id, conf)
     airflow.wait_task(DAG_ID, run_id, TASK_ID, {"deferred"})
     _until(
         lambda: [j for j in _jobs(home, run_id) if j.state is JobState.RUNNING],
@@ -82,8 +90,26 @@ def _job_lines(log: list[str]) -> list[str]:
 def test_clear_of_a_running_deferred_task_continues_its_job_and_the_task_succeeds(
     airflow: AirflowDeployment, platform_home: Path
 ) -> None:
-    run_id = _start(airflow, platform_home, lines=30, every=0.5)
+    gate = platform_home / f"gate-{uuid.uuid4().hex[:8]}"
+    run_id = _start(airflow, platform_home, lines=30, every=0.5, gate=gate)
+    assert [j.state for j in _jobs(platform_home, run_id)] == [JobState.RUNNING]
     airflow.clear(DAG_ID, run_id, TASK_ID)
+    # The job ends only after the first try's trigger was stopped by the clear: else it
+    # could see the job end first and fire, and there would be no clear to handle.
+    try:
+        _until(
+            lambda: any(
+                "its next try continues job" in line
+                for line in airflow.task_log(DAG_ID, run_id, TASK_ID, 1)
+            ),
+            60,
+            "the first try's trigger to leave the job to the next try",
+        )
+    except AssertionError as exc:
+        log = airflow.task_log(DAG_ID, run_id, TASK_ID, 1)
+        raise AssertionError(f"{exc}; the first try's log:\n" + "\n".join(log[-30:])) from None
+    finally:
+        gate.touch()
     ti = airflow.wait_task(DAG_ID, run_id, TASK_ID, {"success", "failed"}, timeout=240)
 
     jobs = _jobs(platform_home, run_id)
