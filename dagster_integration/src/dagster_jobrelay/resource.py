@@ -164,9 +164,10 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         return url, options
 
     def get_async_client(self, *, poll: PollPolicy | None = None) -> AsyncClient:
-        """An unopened ``AsyncClient`` (open it with ``async with``)."""
+        """An unopened ``AsyncClient`` (open it with ``async with``). Its waiters share the
+        process's status hub for these settings with every step's (``shared_hub``)."""
         url, options = self.client_settings()
-        return AsyncClient(url, poll=poll, **options)
+        return AsyncClient(url, poll=poll, shared_hub=True, **options)
 
     def get_client(self) -> Client:
         """A synchronous ``Client`` (close it, or use it in a ``with`` block)."""

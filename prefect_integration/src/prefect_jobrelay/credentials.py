@@ -61,9 +61,14 @@ class JobRelayCredentials(Block):
         return self.platform, client_options(self.platform, self.credential, self.options)
 
     def get_client(self, *, poll: PollPolicy | None = None) -> AsyncClient:
-        """An unopened ``AsyncClient`` (open it with ``async with``)."""
+        """An unopened ``AsyncClient`` (open it with ``async with``).
+
+        Its waiters share the process's status hub for these settings: ``.submit()``-ed
+        tasks each run on a thread and event loop of their own, and 50 of them waiting cost
+        one status call per tick, not 50 (``shared_hub``, :mod:`jobrelay.shared_hub`).
+        """
         url, options = self.client_settings()
-        return AsyncClient(url, poll=poll, **options)
+        return AsyncClient(url, poll=poll, shared_hub=True, **options)
 
     def identity(self) -> str:
         """A stable id of these settings (a digest: no secret in it), for caching clients."""
