@@ -108,6 +108,31 @@ def test_a_bad_installation_option_fails_the_task_before_submitting(
     assert jobs_for("jobrelay_hello", "hello", run.run_id) == []
 
 
+def test_a_job_with_cancel_on_kill_off_has_no_owner_and_the_sweep_leaves_it() -> None:
+    # wait_for="none": the task ends at once, and with an owner (its DAG run, finished
+    # then) the sweep would cancel the job; cancel_on_kill=False leaves it in every case.
+    run = hello_dag(wait_for="none", entrypoint="sleep 60", cancel_on_kill=False).test()
+    assert run.state == "success"
+    (job,) = jobs_for("jobrelay_hello", "hello", run.run_id)
+    assert job.owner is None
+
+    _delete_variable(memory_variable("jobrelay_default"))
+    sweep = sweep_only_dag(grace_period=0).test()
+
+    assert sweep.state == "success"
+    (job,) = jobs_for("jobrelay_hello", "hello", run.run_id)
+    assert job.state.is_active
+    # The same task with the default does record its run as owner and is swept.
+    owned = hello_dag(wait_for="none", entrypoint="sleep 60").test()
+    (owned_job,) = jobs_for("jobrelay_hello", "hello", owned.run_id)
+    assert owned_job.owner is not None
+    sweep_only_dag(grace_period=0).test()
+    assert _states({"owned": owned_job.ref.id, "unowned": job.ref.id}) == {
+        "owned": "CANCELLED",
+        "unowned": "active",
+    }
+
+
 def test_the_sweep_cancels_only_jobs_whose_task_ended_or_is_gone() -> None:
     _delete_variable(memory_variable("jobrelay_default"))
     run = sweep_test_dag(grace_period=0).test()

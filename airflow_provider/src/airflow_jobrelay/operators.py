@@ -82,7 +82,9 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         deferral's timeout; when that fires the job is cancelled (``cancel_on_timeout``).
     :param cancel_on_timeout: cancel the job when a phase timeout or the task's
         ``execution_timeout`` ends the wait (default true).
-    :param cancel_on_kill: cancel the job when the task is killed (default true).
+    :param cancel_on_kill: cancel the job when the task is killed (default true). False
+        leaves the job running in every case: it is submitted without an owner, so the
+        orphan sweep (``airflow_jobrelay.reaper``) leaves it alone too.
     :param poll_interval, max_poll_interval: override the platform's status polling.
 
     Returns (and pushes to XCom) ``{"ref", "job_id", "platform", "url", "state",
@@ -282,10 +284,10 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         from jobrelay import JobRef
 
         self._ref = ref = JobRef.model_validate(external_id)
-        if self.wait_for == "none":
+        if self.wait_for == "none":  # a read: the job outlives the task on purpose
             result = self._call(lambda client: client.result(ref))
         else:
-            result = self._call(lambda client: self._wait_following(client, ref))
+            result = self._wait(ref, context)
         return self._finish(context, result)
 
     def get_job_result(self, external_id: Any, context: Context) -> dict[str, Any]:
@@ -322,9 +324,18 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
 
     def _owner(self, ti: Any) -> Owner | None:
         """The job's owner: this task instance, or its DAG run for a job that outlives the
-        task on purpose (``wait_for`` running or none); see ``airflow_jobrelay.owners``."""
+        task on purpose (``wait_for`` running or none); see ``airflow_jobrelay.owners``.
+
+        ``cancel_on_kill=False`` leaves the job running in every case, so it has no owner:
+        the orphan sweep cancels only owned jobs. (A DAG-run owner would still have it
+        cancelled once the run ended; the job keeps its provenance tags and key.)"""
         from airflow_jobrelay.owners import installation_id, task_owner
 
+        if not self.cancel_on_kill:
+            self.log.info(
+                "cancel_on_kill is off: the job has no owner, and the orphan sweep leaves it"
+            )
+            return None
         try:
             installation = installation_id()
         except ValueError as exc:  # a bad [jobrelay] installation: the user's to fix
@@ -359,9 +370,17 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         finally:
             self._executing = False
 
-    def _call(self, fn: Callable[[AsyncClient], Awaitable[T]], *, interruptible: bool = True) -> T:
+    def _call(
+        self,
+        fn: Callable[[AsyncClient], Awaitable[T]],
+        *,
+        interruptible: bool = True,
+        cancel_on_error: bool = False,
+    ) -> T:
         """Run ``fn(client)``; a kill (``on_kill``) stops it and cancels the job, unless
-        not ``interruptible``."""
+        not ``interruptible``. An ordinary error raised by ``fn`` cancels the job only with
+        ``cancel_on_error``: the wait says so when the task has no try left (see
+        ``_wait``); a submit, a read or a log copy never does."""
         hook = self._hook()
         if self._conn is None:  # kept: on_kill must not look the connection up again
             self._conn = hook.get_connection(self.jobrelay_conn_id)
@@ -374,6 +393,7 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
                 job=lambda: self._ref,
                 cancel_on_kill=self.cancel_on_kill,
                 logger=self.log,
+                cancel_on_error=cancel_on_error,
             )
         except Killed as exc:
             raise AirflowException(str(exc)) from None
@@ -381,26 +401,52 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
     async def _stop_killed(self, client: AsyncClient) -> NoReturn:
         await cancel_after_kill(client, self._ref, cancel=self.cancel_on_kill, logger=self.log)
 
-    async def _wait_following(self, client: AsyncClient, ref: JobRef) -> JobResult:
-        from jobrelay import JobCancelled, JobFailed, JobState, JobTimeout
+    def _wait(self, ref: JobRef, context: Context) -> JobResult:
+        """Wait on a worker for ``ref`` (following its log into the task's).
+
+        An ordinary error in the wait (the platform refusing a status read, a failing log
+        handler) cancels the job only when Airflow will not retry the task: a try that
+        will be retried leaves the job for the next one, which reattaches to it by its
+        key. The job's own end (failed, cancelled, a limit) is raised as
+        ``JobRelayJobFailed``/``JobRelayJobTimeout`` outside the guarded call, so it
+        never cancels: a limit with ``cancel_on_timeout=False`` leaves the job running.
+        """
+        from jobrelay import JobCancelled, JobFailed, JobTimeout
 
         from airflow_jobrelay.exceptions import JobRelayJobFailed, JobRelayJobTimeout
 
+        retried = will_retry(context["ti"], self.retries)
         try:
-            return await client.wait(
-                ref,
-                until=JobState.RUNNING if self.wait_for == "running" else JobState.SUCCEEDED,
-                queue_timeout=self.queue_timeout,
-                run_timeout=self.run_timeout,
-                cancel_on_timeout=self.cancel_on_timeout,
-                on_update=self._render_update,
-                follow_logs=True,
+            return self._call(
+                lambda client: self._wait_following(client, ref), cancel_on_error=not retried
             )
         except JobTimeout as exc:
             status = exc.status.model_dump(mode="json")
             raise JobRelayJobTimeout(str(exc), status, phase=exc.phase) from exc
         except (JobFailed, JobCancelled) as exc:
             raise JobRelayJobFailed(str(exc), exc.status.model_dump(mode="json")) from exc
+        except Exception as exc:
+            if retried and not isinstance(exc, AirflowException):
+                self.log.warning(
+                    "The wait for job %s failed (%s); it keeps running for the task's "
+                    "next try to reattach",
+                    ref.id,
+                    type(exc).__name__,
+                )
+            raise
+
+    async def _wait_following(self, client: AsyncClient, ref: JobRef) -> JobResult:
+        from jobrelay import JobState
+
+        return await client.wait(
+            ref,
+            until=JobState.RUNNING if self.wait_for == "running" else JobState.SUCCEEDED,
+            queue_timeout=self.queue_timeout,
+            run_timeout=self.run_timeout,
+            cancel_on_timeout=self.cancel_on_timeout,
+            on_update=self._render_update,
+            follow_logs=True,
+        )
 
     def _render_update(self, update: JobUpdate) -> None:
         from airflow_jobrelay._logs import log_update
@@ -440,3 +486,17 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         context["ti"].xcom_push(key="outputs", value=value["outputs"])
         self._result = value
         return value
+
+
+def will_retry(ti: Any, retries: int | None) -> bool:
+    """Whether Airflow gives task instance ``ti`` another try if it fails now.
+
+    Airflow's own rule (the execution API's ``should_retry``): ``max_tries`` is not 0 and
+    the try number is at most ``max_tries`` (which starts at the task's ``retries`` and
+    grows when the task is cleared). A task instance without ``max_tries`` counts
+    ``retries``."""
+    max_tries = getattr(ti, "max_tries", None)
+    if not isinstance(max_tries, int) or isinstance(max_tries, bool):
+        max_tries = retries or 0
+    try_number = getattr(ti, "try_number", None) or 1
+    return max_tries != 0 and int(try_number) <= max_tries

@@ -111,6 +111,9 @@ class JobSensor(BaseSensorOperator):
                 job=lambda: ref,
                 cancel_on_kill=self.cancel_on_kill,
                 logger=self.log,
+                # A poke that could not read the job says nothing about it: the next poke
+                # (or the sensor's retry) reads it again. Only a kill cancels it.
+                cancel_on_error=False,
             )
         except Killed as exc:
             raise AirflowException(str(exc)) from None
