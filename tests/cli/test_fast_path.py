@@ -78,6 +78,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[
     kill_local_agents(home)
 
 
+@pytest.mark.slow  # two CLI processes per case (about 1-3 s each on 2 busy cores)
 @pytest.mark.parametrize(
     ("args", "columns"),
     [
@@ -103,6 +104,7 @@ def test_ls_prints_what_the_full_command_prints(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["ok", "failed", "queued", "nope"])
 def test_logs_prints_what_the_full_command_prints(
     home: tuple[Path, dict[str, str]], which: str
@@ -120,6 +122,7 @@ def test_logs_prints_what_the_full_command_prints(
         assert fast.stdout == "tab\there\nünïcode [red]x[/]\nerr\n"
 
 
+@pytest.mark.slow
 def test_the_fast_path_imports_neither_typer_nor_pydantic_nor_httpx(
     home: tuple[Path, dict[str, str]],
 ) -> None:
@@ -147,6 +150,24 @@ def test_import_jobrelay_leaves_httpx_out() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_client_and_the_local_platform_open_without_httpx(tmp_path: Path) -> None:
+    # httpx (and the click, rich and pygments its own CLI module imports) loads only when
+    # a hosted platform builds its HTTP sessions.
+    code = (
+        "import asyncio, sys\n"
+        "from jobrelay import AsyncClient\n"
+        "async def main():\n"
+        f"    async with AsyncClient('local://{tmp_path}/home?autostart=0') as client:\n"
+        "        await client.list_jobs()\n"
+        "asyncio.run(main())\n"
+        "print('httpx' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "False"
 
 
 cell = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=24)

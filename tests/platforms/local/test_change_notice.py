@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from jobrelay import AsyncClient, JobSpec, JobState, PollPolicy
 from jobrelay.platforms.local import wake
 
@@ -35,6 +36,7 @@ async def test_a_waiter_polling_every_30_s_sees_the_end_at_once(tmp_path: Path) 
         kill_local_agents(home)
 
 
+@pytest.mark.slow  # a CLI process
 async def test_a_cancel_from_another_process_reaches_the_waiter_at_once(tmp_path: Path) -> None:
     home = tmp_path / "home"
     url = f"local://{home}"

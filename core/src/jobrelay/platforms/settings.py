@@ -21,10 +21,9 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
 
-import httpx
 from pydantic import (
     AliasChoices,
     BaseModel,
@@ -37,8 +36,12 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from jobrelay.errors import ConfigError
-from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, tls_verify
 from jobrelay.settings import PlatformURL, parse_platform_url, redact_url
+
+if TYPE_CHECKING:  # httpx loads when a hosted platform builds its sessions, not before
+    import httpx
+
+    from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy
 
 __all__ = [
     "HttpPlatformSettings",
@@ -129,9 +132,13 @@ class HttpPlatformSettings(PlatformSettings):
         return value
 
     def http_timeout(self) -> httpx.Timeout:
+        import httpx
+
         return httpx.Timeout(self.timeout, connect=min(10.0, self.timeout))
 
     def retry_policy(self) -> RetryPolicy:
+        from jobrelay.http import RetryPolicy
+
         return RetryPolicy(attempts=self.retries, timeout_s=self.retry_timeout)
 
     def secret(self) -> str | None:
@@ -151,6 +158,10 @@ class HttpPlatformSettings(PlatformSettings):
         """The API's session (``auth`` sent to its host only) and a second session that
         holds no credential, for the URLs the API signs (downloads, log chunks). Both use
         these settings' timeout, TLS check and retries, and redact ``secret``."""
+        import httpx
+
+        from jobrelay.http import HttpSession, tls_verify
+
         policy = retry or self.retry_policy()
         api = HttpSession(
             base_url,
