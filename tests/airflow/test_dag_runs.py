@@ -32,9 +32,10 @@ def test_job_runs_and_its_result_and_log_reach_airflow(
     assert result["reattached"] is False
     assert result["outputs"] == {} == pushed["outputs"]
     assert pushed["jobrelay_job"] == result["ref"]
-    # No job page (local): the link has no URL. Airflow's task runner itself stores what
-    # get_link gives (""), and its extraLinks API answers null for it.
-    assert pushed["jobrelay_url"] == ""
+    # The link is the job's URL: a local job's is its log file (fcf1394); a job without
+    # one gives "" (Airflow's extraLinks API answers null for it).
+    assert result["url"].startswith("file://")
+    assert pushed["jobrelay_url"] == result["url"]
     assert result["ref"]["idempotency_key"] == idempotency_key(
         "jobrelay_hello", "hello", run.run_id, -1
     )
