@@ -4,8 +4,32 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+# Node ids measured slow (see the file's header); listed rather than decorated one by one.
+SLOW_TESTS = Path(__file__).with_name("slow_tests.txt")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m "not slow" deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    listed = {
+        line.strip()
+        for line in SLOW_TESTS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for item in items:
+        if item.nodeid in listed or _on_a_ray_head(item):
+            item.add_marker(pytest.mark.slow)
+
+
+def _on_a_ray_head(item: pytest.Item) -> bool:
+    """A test that needs a real Ray head (its start alone takes 10-30 s)."""
+    if "ray_head" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "ray" in callspec.params.values()
 
 
 @pytest.fixture(autouse=True, scope="session")
