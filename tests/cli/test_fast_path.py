@@ -89,6 +89,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[
         (("ls", "--queue=one", "--limit=1"), "250"),
         (("ls", "--owner", "airflow:"), "250"),
         (("ls", "--limit", "0"), "250"),  # an error: the full command says it
+        (("ls", "-p", "local:// "), "250"),  # refused by the full command
+        (("ls", "--json"), "250"),
     ],
 )
 def test_ls_prints_what_the_full_command_prints(

@@ -71,6 +71,8 @@ def _options(args: Sequence[str], takes_value: dict[str, str]) -> tuple[dict[str
 def _home(platform: str | None) -> Path | None:
     """The local home the platform option names, or None when it is not plain ``local://``."""
     url = platform or os.environ.get("JOBRELAY_PLATFORM") or "local://"
+    if "://" not in url or any(c.isspace() or c == "\0" for c in url):
+        return None  # the full command refuses it with its own message
     parts = urlsplit(url)
     if parts.scheme != "local" or parts.netloc or parts.query or parts.fragment:
         return None
