@@ -248,10 +248,25 @@ async def test_an_ignored_host_or_an_empty_name_is_refused_as_the_client_opens(
 async def test_a_client_store_a_native_artifact_platform_would_ignore_is_refused(
     tmp_path: Path,
 ) -> None:
+    # A store object the platform would not use (Fused keeps outputs in its own store).
+    from jobrelay.artifacts.registry import open_store
+
     counting = Counting()
     url = f"fused://?base_url=http://127.0.0.1:9&artifacts=file://{tmp_path}/own"
-    async with AsyncClient(url, credential=KEY, transport=counting, artifacts=str(tmp_path)) as c:
+    other = open_store(f"file://{tmp_path}/other")
+    async with AsyncClient(url, credential=KEY, transport=counting, artifacts=other) as c:
         with pytest.raises(ConfigError) as info:
             await c.submit(JobSpec(entrypoint="udf", config={"code": "x"}))
     assert info.value.field == "artifacts"
     assert counting.requests == []
+
+
+async def test_a_client_store_url_is_the_platforms_own_store_where_it_takes_one(
+    tmp_path: Path,
+) -> None:
+    # AsyncClient(url, artifacts=URL): one name, one store, also on Fused, whose jobs'
+    # result files go there (before, the keyword was silently ignored on Fused).
+    given = f"file://{tmp_path}/given"
+    url = "fused://?base_url=http://127.0.0.1:9"
+    async with AsyncClient(url, credential=KEY, transport=Counting(), artifacts=given) as c:
+        assert (await c.artifact_store()).url.rstrip("/") == given
