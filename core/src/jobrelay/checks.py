@@ -239,6 +239,8 @@ def check_poll_policy(policy: PollPolicy, *, names: Mapping[str, str] | None = N
             f"must be a positive number of seconds between status checks, got {initial:g}",
             field=_name("initial_s", names),
         )
+    if initial > MAX_SECONDS:
+        raise ConfigError(f"must be at most {MAX_SECONDS:g} s", field=_name("initial_s", names))
     if longest < initial:
         raise ConfigError(
             f"must be at least the first interval ({initial:g} s), got {longest:g}",
