@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowException
-from jobrelay.integration import Killed, KillSwitch, cancel_after_kill, run_sync
+from jobrelay.kills import Killed, KillSwitch
 
 from airflow_jobrelay._compat import ResumableJobMixin
 from airflow_jobrelay.exceptions import JobRelayConfigError, refused_as_airflow_error
@@ -385,6 +385,8 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         if self._conn is None:  # kept: on_kill must not look the connection up again
             self._conn = hook.get_connection(self.jobrelay_conn_id)
         conn = self._conn
+        from jobrelay.integration import run_sync  # the client: when a task runs, not at parse
+
         try:
             return run_sync(
                 lambda: hook.open_client(hook.client_from_connection(conn)),
@@ -399,6 +401,8 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
             raise AirflowException(str(exc)) from None
 
     async def _stop_killed(self, client: AsyncClient) -> NoReturn:
+        from jobrelay.integration import cancel_after_kill
+
         await cancel_after_kill(client, self._ref, cancel=self.cancel_on_kill, logger=self.log)
 
     def _wait(self, ref: JobRef, context: Context) -> JobResult:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException
-from jobrelay.integration import Killed, KillSwitch, run_sync
+from jobrelay.kills import Killed, KillSwitch
 
 from airflow_jobrelay.exceptions import refused_as_airflow_error
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
@@ -103,6 +103,8 @@ class JobSensor(BaseSensorOperator):
         if self._conn is None:
             self._conn = hook.get_connection(self.jobrelay_conn_id)
         conn = self._conn
+        from jobrelay.integration import run_sync  # the client: when a task runs, not at parse
+
         try:
             result = run_sync(
                 lambda: hook.open_client(hook.client_from_connection(conn)),
