@@ -46,6 +46,10 @@ def _until_deferred(airflow: AirflowDeployment, run_id: str, timeout: float = 12
     raise AssertionError(f"{run_id} was not deferred in {timeout} s:\n{airflow.diagnostics()}")
 
 
+def _run_state(airflow: AirflowDeployment, run_id: str) -> str:
+    return str(airflow.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")["state"])
+
+
 def _sweep(airflow: AirflowDeployment) -> dict[str, Any]:
     """Run the reaper DAG once; its summary (XCom), with ``took_s`` from trigger to end."""
     airflow.wait_dag(REAPER)
@@ -121,21 +125,46 @@ def test_triggerer_sigkill_then_mark_failed_leaves_no_job_after_one_sweep(
 def test_a_cleared_task_keeps_its_job_through_a_sweep_and_reattaches(
     airflow: AirflowDeployment, platform_home: Path
 ) -> None:
-    run_id = base._start(airflow, platform_home, lines=240, every=0.5)  # 2 min
-    # No triggerer: marking failed cannot cancel the job, so the sweep is all that could.
-    airflow.stop_component("triggerer", signal.SIGTERM)
-    airflow.mark(DAG_ID, run_id, TASK_ID, "failed")
-    airflow.clear(DAG_ID, run_id, TASK_ID)
-    assert [j.state for j in base._jobs(platform_home, run_id)] == [JobState.RUNNING]
+    # The job ends only once the gate exists, after the sweep and the new try's reattach:
+    # on a loaded machine these took longer than a job of fixed length (it had ended
+    # before the sweep ran). Each step waits for a state the API shows, never a sleep.
+    gate = platform_home / f"gate-{uuid.uuid4().hex[:8]}"
+    try:
+        run_id = base._start(airflow, platform_home, lines=10, every=0.5, gate=gate)
+        (job,) = base._jobs(platform_home, run_id)
+        # No triggerer: marking failed cannot cancel the job, so the sweep is all that could.
+        airflow.stop_component("triggerer", signal.SIGTERM)
+        airflow.mark(DAG_ID, run_id, TASK_ID, "failed")
+        assert airflow.task(DAG_ID, run_id, TASK_ID)["state"] == "failed"
+        # The scheduler ends the run after the mark; a clear before that could be undone by
+        # it (run failed, task cleared: never scheduled again), so clear once it is failed.
+        base._until(lambda: _run_state(airflow, run_id) == "failed", 120, "the run to fail")
+        airflow.clear(DAG_ID, run_id, TASK_ID)
+        assert [j.state for j in base._jobs(platform_home, run_id)] == [JobState.RUNNING]
 
-    summary = _sweep(airflow)
+        summary = _sweep(airflow)
 
-    (job,) = base._jobs(platform_home, run_id)
-    assert job.state is JobState.RUNNING, summary
-    assert job.ref.id not in {c["job"] for c in summary["cancelled"]}
-    airflow.start_component("triggerer")
-    ti = airflow.wait_task(DAG_ID, run_id, TASK_ID, {"success", "failed"}, timeout=300)
+        assert [j.state for j in base._jobs(platform_home, run_id)] == [JobState.RUNNING]
+        assert job.ref.id not in {c["job"] for c in summary["cancelled"]}, summary
+        # The new try runs without a triggerer: it reattaches, then defers.
+        try:
+            airflow.wait_task(DAG_ID, run_id, TASK_ID, {"deferred"}, timeout=240, try_number=2)
+        except AssertionError as exc:
+            ti = airflow.task(DAG_ID, run_id, TASK_ID)
+            raise AssertionError(
+                f"task {ti['state']} try {ti['try_number']}, run {_run_state(airflow, run_id)}"
+                f": {str(exc)[:3000]}"
+            ) from None
+        second = airflow.task_log(DAG_ID, run_id, TASK_ID, 2)
+        assert any(f"Reattached to job {job.ref.id}" in line for line in second), second[-30:]
+    finally:
+        gate.touch()  # the job ends (also on a failure, so that no job outlives the test)
+        if "triggerer" not in airflow.procs:  # the module's later tests need one
+            airflow.start_component("triggerer")
+    ti = airflow.wait_task(DAG_ID, run_id, TASK_ID, {"success", "failed"}, timeout=240)
+
     log = airflow.task_log(DAG_ID, run_id, TASK_ID, ti["try_number"])
     assert ti["state"] == "success", "\n".join(log[-40:])
+    assert ti["try_number"] == 2
     assert [j.state for j in base._jobs(platform_home, run_id)] == [JobState.SUCCEEDED]
-    assert any(f"Reattached to job {job.ref.id}" in line for line in log), log[-30:]
+    assert f"Job {job.ref.id} ended as SUCCEEDED" in "\n".join(log), log[-30:]
