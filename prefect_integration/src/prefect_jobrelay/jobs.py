@@ -14,7 +14,7 @@ from jobrelay.errors import JobRelayError
 from jobrelay.integration import run_record
 from jobrelay.models import JobRef, JobStatus, LogPage, config_error_from
 from prefect.blocks.abstract import JobBlock, JobRun
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from prefect_jobrelay.credentials import DOCS, JobRelayCredentials
 from prefect_jobrelay.ownership import owned
@@ -99,6 +99,23 @@ class JobRelayJob(JobBlock[Record]):
     cancel_on_kill: bool = Field(
         default=True, description="Cancel the job when the wait is cancelled or interrupted."
     )
+
+    @field_validator(
+        "priority",
+        "max_retries",
+        "job_timeout_s",
+        "timeout",
+        "queue_timeout",
+        "run_timeout",
+        "poll_frequency_seconds",
+        mode="before",
+    )
+    @classmethod
+    def _not_a_flag(cls, value: Any) -> Any:
+        # pydantic reads True as 1 in a number field: a flag there is a mistake, not a 1.
+        if isinstance(value, bool):
+            raise ValueError(f"must be a number, not {value}")
+        return value
 
     def __init__(self, *args: Any, **data: Any) -> None:
         # A mistyped field is a ConfigError naming it, as everywhere in jobrelay.
