@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from jobrelay.errors import ConfigError
 from jobrelay.owners import Owner
+from jobrelay.spans import seconds_between
 
 __all__ = [
     "ArtifactRef",
@@ -341,16 +342,12 @@ class JobStatus(_Lenient):
     @property
     def queued_s(self) -> float | None:
         """Seconds between submission and start, when both are known."""
-        if self.submitted_at and self.started_at:
-            return (self.started_at - self.submitted_at).total_seconds()
-        return None
+        return seconds_between(self.submitted_at, self.started_at)
 
     @property
     def run_s(self) -> float | None:
         """Seconds between start and end, when both are known."""
-        if self.started_at and self.ended_at:
-            return (self.ended_at - self.started_at).total_seconds()
-        return None
+        return seconds_between(self.started_at, self.ended_at)
 
 
 class JobResult(_Lenient):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from jobrelay.spans import seconds_between
+
 __all__ = [
     "LOCAL_STATE_VALUES",
     "STATUSES_SQL",
@@ -114,15 +116,11 @@ class RowView:
 
     @property
     def queued_s(self) -> float | None:
-        if self.submitted_at and self.started_at:
-            return (self.started_at - self.submitted_at).total_seconds()
-        return None
+        return seconds_between(self.submitted_at, self.started_at)
 
     @property
     def run_s(self) -> float | None:
-        if self.started_at and self.ended_at:
-            return (self.ended_at - self.started_at).total_seconds()
-        return None
+        return seconds_between(self.started_at, self.ended_at)
 
 
 def row_view(row: sqlite3.Row) -> RowView:
