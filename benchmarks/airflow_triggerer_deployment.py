@@ -449,7 +449,8 @@ def report(
             f"({top['worst_ms']:.0f} ms): loop thread CPU {top['worst_loop_cpu_ms']:.0f} ms, "
             f"process CPU {top['worst_process_cpu_ms']:.0f} ms; full collections "
             f"{sum(r['full_gcs'] for r in inside)}, longest "
-            f"{max(r['worst_full_gc_ms'] for r in inside):.0f} ms"
+            f"{max(r['worst_full_gc_ms'] for r in inside):.0f} ms; objects frozen "
+            f"{max(r.get('frozen', 0) for r in inside):,}"
         )
     print(
         f"Airflow watchdog 'async thread was blocked' warnings: {len(blocked)}"

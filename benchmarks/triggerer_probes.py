@@ -4,8 +4,10 @@
 as ``airflow triggerer``: it counts a platform class's ``statuses()`` calls (telling the status
 hub's from any other by the caller's frame) and ``logs()`` reads, and runs a 10 ms ticker on
 the trigger runner's loop that records, per second, the worst overshoot with the loop
-thread's and the process's CPU during it and the full collections. ``StackDumper`` samples
-the trigger runner's stacks with py-spy; ``tree_rss_mb`` is a process tree's RSS.
+thread's and the process's CPU during it, the full collections and how many objects are
+frozen (``gc.get_freeze_count()``: the provider freezes Airflow's idle heap in the runner).
+``StackDumper`` samples the trigger runner's stacks with py-spy; ``tree_rss_mb`` is a
+process tree's RSS.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ if any(a == "triggerer" for a in sys.argv):
                         "worst_loop_cpu_ms": worst_cpu * 1000,
                         "worst_process_cpu_ms": worst_proc * 1000,
                         "full_gcs": _gc["full"], "worst_full_gc_ms": _gc["full_ms"],
-                        "logs": _log_reads[0]})
+                        "logs": _log_reads[0], "frozen": gc.get_freeze_count()})
                 worst = worst_cpu = worst_proc = 0.0
                 _gc["full"], _gc["full_ms"] = 0, 0.0
                 window = time.monotonic()

@@ -30,6 +30,7 @@ from jobrelay import AsyncClient, JobRef, JobRelayError, JobState, JobUpdate, Po
 from jobrelay.integration import TerminalEvent, wait_event
 from jobrelay.integration import shared_client as shared_per_loop
 
+from airflow_jobrelay._gc import freeze_idle_heap_once
 from airflow_jobrelay._progress import LogProgress
 from airflow_jobrelay.exceptions import JobRelayConnectionError
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
@@ -156,6 +157,10 @@ class JobTrigger(BaseTrigger):
         return None if self.waiting_since is None else datetime.fromisoformat(self.waiting_since)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        # In Airflow's trigger runner, the first trigger freezes Airflow's idle heap, so
+        # that full collections (set off when many triggers start or end) stop walking it
+        # and holding the loop for seconds; see ``_gc``. Nowhere else, and only once.
+        freeze_idle_heap_once()
         ref = self._ref()
         progress = LogProgress(getattr(self, "task_instance", None), ref.id)
         cursor = (await progress.load() if self.follow_logs else None) or self.log_cursor
