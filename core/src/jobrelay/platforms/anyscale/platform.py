@@ -37,6 +37,7 @@ from jobrelay.waiting import PollPolicy
 __all__ = ["AnyscalePlatform", "AnyscaleSettings", "open_platform"]
 
 TOKEN_ENV = "ANYSCALE_CLI_TOKEN"
+HOST_ENV = "ANYSCALE_HOST"
 DEFAULT_HOST = "https://console.anyscale.com"
 NONCE_TAG = "jobrelay-submit-nonce"
 CREATE = "/api/v2/decorated_ha_jobs/create"
@@ -50,10 +51,12 @@ class AnyscaleSettings(HttpPlatformSettings):
     """``anyscale://`` options: ``host`` (default the Anyscale console), the default
     ``cloud``, ``project``, ``compute_config`` (``name[:version]`` or a ``cpt_`` id) and
     ``image`` (an image URI or a ``bld_`` build id), plus the shared HTTP options. The
-    credential comes from ``credential=`` or ``$ANYSCALE_CLI_TOKEN``."""
+    credential comes from ``credential=`` or ``$ANYSCALE_CLI_TOKEN``; the host, when the
+    URL and the options name none, from ``$ANYSCALE_HOST`` (as the official SDK reads it)."""
 
     platform_name = "Anyscale"
     credential_env = (TOKEN_ENV,)
+    env_options = {"host": HOST_ENV}
     address_option = "host"
 
     host: str = DEFAULT_HOST
