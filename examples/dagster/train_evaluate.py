@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_jobrelay import JobRelayIOManager, JobRelayResource, WaitOptions
-from jobrelay import ArtifactRef
+from dagster_jobrelay import JobRelayIOManager, JobRelayResource
+from jobrelay import ArtifactRef, WaitLimits
 
 JOBS = Path(__file__).resolve().parent / "jobs"
 EPOCHS = 3
@@ -40,7 +40,7 @@ def model(context: dg.AssetExecutionContext, jobrelay: JobRelayResource) -> dg.M
             "name": "train",
         },
         output="model",
-        wait=WaitOptions(run_timeout=600),
+        wait=WaitLimits(run_timeout=600),
     )
 
 
@@ -57,7 +57,7 @@ def evaluation(
             "name": "evaluate",
         },
         inputs={"model": model},
-        wait=WaitOptions(run_timeout=600),
+        wait=WaitLimits(run_timeout=600),
     )
 
 

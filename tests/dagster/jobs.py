@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_jobrelay import JobRelayResource, WaitOptions
+from dagster_jobrelay import JobRelayResource
+from jobrelay import WaitLimits
 
 
 class Marker(dg.Config):
@@ -34,7 +35,7 @@ def report(context: dg.AssetExecutionContext, jobrelay: JobRelayResource) -> dg.
 def slow(context: dg.AssetExecutionContext, jobrelay: JobRelayResource) -> dg.MaterializeResult:
     """The first attempt fails while waiting (a 1 s limit that leaves the job running)."""
     first = context.retry_number == 0
-    wait = WaitOptions(timeout=1.0, cancel_on_timeout=False) if first else WaitOptions()
+    wait = WaitLimits(timeout=1.0, cancel_on_timeout=False) if first else WaitLimits()
     code = "import time; print('slow started', flush=True); time.sleep(3); print('slow done')"
     return jobrelay.run(context, {"entrypoint": [sys.executable, "-c", code]}, wait=wait)
 

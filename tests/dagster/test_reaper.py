@@ -24,14 +24,13 @@ from dagster_jobrelay import (
     DagsterOwnerLookup,
     JobRelayPipesClient,
     JobRelayResource,
-    WaitOptions,
     cancel_orphaned_jobs_sensor,
     installation_of,
 )
 from dagster_jobrelay.owners import INSTALLATION_KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jobrelay import AsyncClient, JobSpec, JobState
+from jobrelay import AsyncClient, JobSpec, JobState, WaitLimits
 from jobrelay.errors import ConfigError
 from jobrelay.integration import OwnerState
 from jobrelay.owners import Owner
@@ -123,7 +122,7 @@ def test_every_submitted_job_names_its_instance_run_group_and_step(
 ) -> None:
     @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["eu", "us"]))
     def train(context: dg.AssetExecutionContext, jobrelay: JobRelayResource) -> Any:
-        return jobrelay.run(context, {"entrypoint": QUICK}, wait=WaitOptions(run_timeout=30.0))
+        return jobrelay.run(context, {"entrypoint": QUICK}, wait=WaitLimits(run_timeout=30.0))
 
     platform = f"local://{home}"
     result = dg.materialize(
@@ -147,16 +146,14 @@ def test_every_submitted_job_names_its_instance_run_group_and_step(
     assert timeout_s == 90.0
 
 
-def test_cancel_on_termination_false_leaves_the_job_unowned(
-    fresh_instance: Any, home: Path
-) -> None:
+def test_forward_termination_false_leaves_the_job_unowned(fresh_instance: Any, home: Path) -> None:
     # Such a job is meant to outlive its run: the orphan sensor must not cancel it later.
     @dg.asset
     def free(context: dg.AssetExecutionContext, jobrelay: JobRelayResource) -> Any:
         return jobrelay.run(context, {"entrypoint": QUICK})
 
     platform = f"local://{home}"
-    resource = JobRelayResource(platform=platform, cancel_on_termination=False)
+    resource = JobRelayResource(platform=platform, forward_termination=False)
     result = dg.materialize([free], instance=fresh_instance, resources={"jobrelay": resource})
     assert result.success
     (job,) = platform_jobs(platform)

@@ -1,4 +1,4 @@
-"""``JobRelayResource.run``/``run_job`` and ``JobRelayPipesClient.run`` refuse every bad
+"""``JobRelayResource.run``/``submit_and_wait`` and ``JobRelayPipesClient.run`` refuse every bad
 argument before anything is sent (hypothesis): a ``ConfigError`` naming the argument
 (``wait.NAME`` for an unknown key of a ``wait`` dict), never an ``AttributeError`` or a
 ``TypeError``, and the local platform (a temp home) has no job.
@@ -12,10 +12,9 @@ from typing import Any
 import dagster as dg
 import pytest
 from dagster_jobrelay import JobRelayPipesClient, JobRelayResource
-from dagster_jobrelay.resource import WaitOptions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jobrelay import AsyncClient, ConfigError
+from jobrelay import AsyncClient, ConfigError, WaitLimits
 from jobrelay.integration import run_sync
 
 from tests.core.test_validation_fuzz import bad_flags, bad_seconds, bad_spec_fields, bad_specs
@@ -23,7 +22,7 @@ from tests.core.test_validation_fuzz import bad_flags, bad_seconds, bad_spec_fie
 SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-WAIT_FIELDS = ("queue_timeout", "run_timeout", "timeout", "cancel_on_timeout", "follow_logs")
+WAIT_FIELDS = ("queue_timeout", "run_timeout", "timeout", "cancel_on_timeout")
 
 
 def bad_wait(draw: st.DrawFn) -> tuple[Any, str]:
@@ -54,7 +53,9 @@ def context(instance: Any) -> Any:
 
 
 def _arguments(data: st.DataObject) -> tuple[dict[str, Any], tuple[str, ...]]:
-    which = data.draw(st.sampled_from(["spec", "spec_field", "wait", "inputs", "output"]))
+    which = data.draw(
+        st.sampled_from(["spec", "spec_field", "wait", "inputs", "output", "follow_logs"])
+    )
     if which == "spec":
         return {"spec": data.draw(bad_specs)}, ("spec",)
     if which == "spec_field":
@@ -63,13 +64,15 @@ def _arguments(data: st.DataObject) -> tuple[dict[str, Any], tuple[str, ...]]:
     if which == "inputs":
         bad = data.draw(st.one_of(st.integers(), st.just({"m": 3}), st.just({"i" * 300: "m:x"})))
         return {"inputs": bad}, ("inputs",)
+    if which == "follow_logs":
+        return {"follow_logs": data.draw(bad_flags)}, ("follow_logs",)
     if which == "output":
         return {"output": data.draw(st.one_of(st.integers(), st.just(["m"])))}, ("output",)
     wait, field = data.draw(st.composite(bad_wait)())
     if isinstance(wait, dict) and "__options__" in wait:
-        # WaitOptions itself refuses as it is made: before any run at all
+        # WaitLimits itself refuses as it is made: before any run at all
         with pytest.raises(ConfigError) as info:
-            WaitOptions(**wait["__options__"])
+            WaitLimits(**wait["__options__"])
         assert info.value.field == field
         wait = {}
     return {"wait": wait}, (field,)
@@ -84,7 +87,7 @@ def test_the_resource_refuses_every_bad_argument_before_the_submit(
     resource = JobRelayResource(platform=url)
     kwargs, names = _arguments(data)
     if kwargs.get("wait") == {}:
-        return  # refused above, as WaitOptions was made
+        return  # refused above, as WaitLimits was made
     kwargs.setdefault("spec", {"entrypoint": "true"})
     with pytest.raises(ConfigError) as info:
         resource.run(context, idempotency_key="fuzz", **kwargs)
@@ -102,6 +105,7 @@ def test_the_pipes_client_refuses_every_bad_argument_before_the_session(
     pipes = JobRelayPipesClient(jobrelay=JobRelayResource(platform=url))
     kwargs, names = _arguments(data)
     kwargs.pop("output", None)
+    kwargs.pop("follow_logs", None)  # Pipes always follows the log: its messages are there
     if not kwargs or kwargs.get("wait") == {}:
         return
     if data.draw(st.booleans()):

@@ -11,7 +11,7 @@ from dagster_jobrelay.io_manager import JobRelayIOManager, artifact_metadata, pa
 from dagster_jobrelay.owners import installation_of, owner_of
 from dagster_jobrelay.pipes import JobLogMessageReader, JobRelayPipesClient
 from dagster_jobrelay.reaper import DagsterOwnerLookup, cancel_orphaned_jobs_sensor
-from dagster_jobrelay.resource import JobRelayResource, WaitOptions, run_metadata
+from dagster_jobrelay.resource import JobRelayResource, run_metadata
 
 __all__ = [
     "DagsterOwnerLookup",
@@ -19,7 +19,6 @@ __all__ = [
     "JobRelayIOManager",
     "JobRelayPipesClient",
     "JobRelayResource",
-    "WaitOptions",
     "artifact_metadata",
     "cancel_orphaned_jobs_sensor",
     "installation_of",

@@ -31,18 +31,13 @@ from dagster import (
     open_pipes_session,
 )
 from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD, PipesExtras, PipesMessage, PipesParams
-from jobrelay import JobSpec
+from jobrelay import JobSpec, WaitLimits
 from jobrelay.checks import spec_fields
 from jobrelay.errors import ConfigError
 from jobrelay.models import LogLine
 
 from dagster_jobrelay.identity import Context
-from dagster_jobrelay.resource import (
-    JobRelayResource,
-    WaitOptions,
-    _with_identity,
-    run_metadata,
-)
+from dagster_jobrelay.resource import JobRelayResource, _with_identity, run_metadata, wait_limits
 
 __all__ = ["JobLogMessageReader", "JobRelayPipesClient"]
 
@@ -98,17 +93,19 @@ class JobRelayPipesClient(ConfigurableResource["JobRelayPipesClient"], PipesClie
         spec: JobSpec | Mapping[str, Any],
         extras: PipesExtras | None = None,
         inputs: Any = None,
-        wait: WaitOptions | Mapping[str, Any] | None = None,
+        wait: WaitLimits | Mapping[str, Any] | None = None,
     ) -> PipesClientCompletedInvocation:
         """Run the job as a Pipes session; the invocation's results carry the run record
-        as metadata next to what the job reported."""
+        as metadata next to what the job reported. ``wait`` holds the core's limits, as
+        for :meth:`JobRelayResource.run`. (The job's log is always followed: the Pipes
+        messages come through it.)"""
         # Checked before the session opens and the job is submitted.
         fields = spec_fields(spec)
         env = fields.get("env") or {}
         if not isinstance(env, Mapping):
             raise ConfigError(f"must map names to values, got {type(env).__name__}", field="env")
         _with_identity(fields, inputs, "check")  # the whole spec, before the session opens
-        wait = WaitOptions.of(wait)
+        limits = wait_limits(wait)
         reader = JobLogMessageReader()
         # The op context: Dagster's session reads ``run_id``, deprecated on the asset one.
         session_context = (
@@ -121,8 +118,12 @@ class JobRelayPipesClient(ConfigurableResource["JobRelayPipesClient"], PipesClie
             extras=extras,
         ) as session:
             fields["env"] = {**env, **session.get_bootstrap_env_vars()}
-            result = self.jobrelay.run_job(
-                context, fields, inputs=inputs, wait=wait, take_line=reader.take
+            result = self.jobrelay.submit_and_wait(
+                context,
+                fields,
+                inputs=inputs,
+                wait=limits,
+                take_line=reader.take,
             )
         return PipesClientCompletedInvocation(session, metadata=run_metadata(result))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from dagster import (
@@ -13,8 +12,8 @@ from dagster import (
     InitResourceContext,
     MaterializeResult,
 )
-from jobrelay import AsyncClient, Client, JobSpec, PollPolicy
-from jobrelay.checks import check_flag, check_wait_options, spec_fields
+from jobrelay import AsyncClient, Client, JobSpec, PollPolicy, WaitLimits
+from jobrelay.checks import check_flag, spec_fields
 from jobrelay.errors import ConfigError, JobError
 from jobrelay.integration import (
     Killed,
@@ -34,57 +33,35 @@ from pydantic import Field, SecretStr
 from dagster_jobrelay.identity import Context, job_key
 from dagster_jobrelay.owners import job_owner
 from dagster_jobrelay.reporting import LineHandler, record_metadata, reporter, submitted
-from dagster_jobrelay.termination import forward_termination
+from dagster_jobrelay.termination import termination_held
 
-__all__ = ["JobRelayResource", "WaitOptions", "run_metadata"]
+__all__ = ["JobRelayResource", "run_metadata", "wait_limits"]
 
 
-@dataclass(frozen=True)
-class WaitOptions:
-    """How a run waits: the core's limits (seconds; None for no limit), whether a limit
-    that runs out cancels the job, and log following."""
+def wait_limits(wait: object) -> WaitLimits:
+    """``wait`` as the core's :class:`~jobrelay.WaitLimits`: a ``WaitLimits``, a dict of
+    its fields (as run config gives them), or None (no limits).
 
-    queue_timeout: float | None = None
-    run_timeout: float | None = None
-    timeout: float | None = None
-    cancel_on_timeout: bool = True
-    follow_logs: bool = True
-
-    def __post_init__(self) -> None:
-        # Checked as the options are made, before any submit: a bad limit leaves no job.
-        check_wait_options(
-            {
-                "queue_timeout": self.queue_timeout,
-                "run_timeout": self.run_timeout,
-                "timeout": self.timeout,
-                "cancel_on_timeout": self.cancel_on_timeout,
-                "follow_logs": self.follow_logs,
-            }
+    A dict with a name ``WaitLimits`` does not have is a ``ConfigError`` naming it
+    (``wait.NAME``); a bad value is one naming the field.
+    """
+    if wait is None:
+        return WaitLimits()
+    if isinstance(wait, WaitLimits):
+        return wait
+    if not isinstance(wait, Mapping):
+        raise ConfigError(
+            f"must be WaitLimits(...) or a dict of its fields, got {type(wait).__name__}",
+            field="wait",
         )
-
-    @classmethod
-    def of(cls, wait: object) -> WaitOptions:
-        """``wait`` as options: ``WaitOptions``, a dict of its fields, or None (defaults).
-
-        A dict with a name ``WaitOptions`` does not have is a ``ConfigError`` naming it.
-        """
-        if wait is None:
-            return cls()
-        if isinstance(wait, WaitOptions):
-            return wait
-        if not isinstance(wait, Mapping):
+    known = set(WaitLimits.__dataclass_fields__)
+    for name in wait:
+        if name not in known:
             raise ConfigError(
-                f"must be WaitOptions(...) or a dict of its fields, got {type(wait).__name__}",
-                field="wait",
+                f"is not a wait limit; the limits are: {', '.join(sorted(known))}",
+                field=f"wait.{name}",
             )
-        known = set(cls.__dataclass_fields__)
-        for name in wait:
-            if name not in known:
-                raise ConfigError(
-                    f"is not a wait option; the options are: {', '.join(sorted(known))}",
-                    field=f"wait.{name}",
-                )
-        return cls(**wait)
+    return WaitLimits(**wait)
 
 
 class JobRelayResource(ConfigurableResource["JobRelayResource"]):
@@ -135,9 +112,12 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
             "(default: the platform's own)."
         ),
     )
-    cancel_on_termination: bool = Field(
+    forward_termination: bool = Field(
         default=True,
-        description="Cancel the running job when the Dagster run is terminated.",
+        description=(
+            "Cancel the running job when the Dagster run is terminated (the name Dagster's "
+            "Pipes clients use). False: the job outlives the run, and no run owns it."
+        ),
     )
     installation: str | None = Field(
         default=None,
@@ -183,7 +163,8 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         *,
         inputs: Any = None,
         output: str | None = None,
-        wait: WaitOptions | Mapping[str, Any] | None = None,
+        wait: WaitLimits | Mapping[str, Any] | None = None,
+        follow_logs: bool = True,
         idempotency_key: str | None = None,
     ) -> MaterializeResult[Any]:
         """Submit the job (or reattach to it), stream its state changes and log lines to
@@ -195,8 +176,10 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         ``ArtifactRef``, an upstream run record's ``outputs``, ``"name:alias"``).
         ``output`` names one of the job's outputs to hand to the asset's IO manager as
         the asset's value (``JobRelayIOManager`` stores it), with its digest as the data
-        version. The key comes from the Dagster identity of the work, so a step retry
-        reattaches to the job instead of submitting it again.
+        version. ``wait`` holds the core's limits (``WaitLimits`` or a dict of its fields);
+        ``follow_logs=False`` leaves the job's lines out of the run's log. The key comes
+        from the Dagster identity of the work, so a step retry reattaches to the job
+        instead of submitting it again.
 
         Raises ``dagster.Failure`` (with the run record as metadata) when the job fails,
         is cancelled or runs out of a wait limit; Dagster's own interrupt, after the job
@@ -204,8 +187,13 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
         """
         if output is not None and not isinstance(output, str):
             raise ConfigError(f"must name one of the job's outputs, got {output!r}", field="output")
-        result = self.run_job(
-            context, spec, inputs=inputs, wait=wait, idempotency_key=idempotency_key
+        result = self.submit_and_wait(
+            context,
+            spec,
+            inputs=inputs,
+            wait=wait,
+            follow_logs=follow_logs,
+            idempotency_key=idempotency_key,
         )
         metadata = run_metadata(result)
         if output is None:
@@ -222,58 +210,61 @@ class JobRelayResource(ConfigurableResource["JobRelayResource"]):
             metadata=metadata, data_version=DataVersion(artifact.digest), value=artifact
         )
 
-    def run_job(
+    def submit_and_wait(
         self,
         context: Context,
         spec: JobSpec | Mapping[str, Any],
         *,
         inputs: Any = None,
-        wait: WaitOptions | Mapping[str, Any] | None = None,
+        wait: WaitLimits | Mapping[str, Any] | None = None,
+        follow_logs: bool = True,
         idempotency_key: str | None = None,
         take_line: LineHandler | None = None,
     ) -> JobResult:
-        """What :meth:`run` does, for an op or a custom result: the finished job.
+        """What :meth:`run` does, for an op or a custom result: the finished job (the core's
+        ``JobResult``, as ``Client.run`` returns it).
 
         ``take_line`` sees each log line first and returns True for one it consumed
         (which then is not logged): how the Pipes client reads its messages.
         """
         # Everything is checked before the submit: a bad value must not leave a job behind.
-        options = WaitOptions.of(wait)
-        check_flag(self.cancel_on_termination, field="cancel_on_termination")
+        limits = wait_limits(wait)
+        check_flag(follow_logs, field="follow_logs")
+        check_flag(self.forward_termination, field="forward_termination")
         job = _with_identity(spec, inputs, idempotency_key or job_key(context))
-        # cancel_on_termination=False: the job is meant to outlive the run, so it is not
+        # forward_termination=False: the job is meant to outlive the run, so it is not
         # owned by it either (the orphan sensor would cancel it once the run ended).
-        owner = job_owner(context, self.installation) if self.cancel_on_termination else None
+        owner = job_owner(context, self.installation) if self.forward_termination else None
         log = context.log
         known: list[JobRef] = []
 
         async def work(client: AsyncClient) -> JobResult:
             platform = await client.platform()
             owned = with_owner(job, owner, platform)
-            ref = await client.submit(with_deadline(owned, options.run_timeout, platform))
+            ref = await client.submit(with_deadline(owned, limits.run_timeout, platform))
             known.append(ref)
             submitted(log, ref)
             result = await client.wait(
                 ref,
                 on_update=reporter(log, ref, take_line),
-                follow_logs=options.follow_logs,
-                queue_timeout=options.queue_timeout,
-                run_timeout=options.run_timeout,
-                timeout=options.timeout,
-                cancel_on_timeout=options.cancel_on_timeout,
+                follow_logs=follow_logs,
+                queue_timeout=limits.queue_timeout,
+                run_timeout=limits.run_timeout,
+                timeout=limits.timeout,
+                cancel_on_timeout=limits.cancel_on_timeout,
             )
             log.info("Job %s succeeded (exit code %s)", ref.id, result.status.exit_code)
             return result
 
         kill = KillSwitch()
-        with forward_termination(kill) as termination:
+        with termination_held(kill) as termination:
             try:
                 return run_sync(
                     self.get_async_client,
                     work,
                     kill=kill,
                     job=lambda: known[0] if known else None,
-                    cancel_on_kill=self.cancel_on_termination,
+                    cancel_on_kill=self.forward_termination,
                     # An error that a step retry follows leaves the job for the retry,
                     # which reattaches to it by its key; the last attempt's error cancels.
                     cancel_on_error=not _retry_follows(context),

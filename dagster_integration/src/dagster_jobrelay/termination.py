@@ -8,7 +8,7 @@ about 11 ms apart, the second of which can cut a cancel short. Blocking signals 
 help in the step process: it has several threads, and a signal blocked on one is taken
 by another.
 
-So while a job is waited on, :func:`forward_termination` puts handlers in place that only
+So while a job is waited on, :func:`termination_held` puts handlers in place that only
 record the signal and ask the core's :class:`~jobrelay.integration.KillSwitch` to stop
 the wait; the core cancels the job on the wait's own loop, where no second signal can
 interrupt it; then the signal is handed to the handler that was there before (Dagster's),
@@ -27,7 +27,7 @@ from typing import Any
 from dagster import DagsterExecutionInterruptedError
 from jobrelay.integration import KillSwitch
 
-__all__ = ["Termination", "forward_termination"]
+__all__ = ["Termination", "termination_held"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -58,7 +58,7 @@ class Termination:
 
 
 @contextlib.contextmanager
-def forward_termination(kill: KillSwitch) -> Iterator[Termination]:
+def termination_held(kill: KillSwitch) -> Iterator[Termination]:
     """Hold SIGINT/SIGTERM for ``kill`` while the body runs (main thread only: elsewhere
     no handler can be set, and an interrupt raised into the wait cancels the job anyway)."""
     termination = Termination(kill)
