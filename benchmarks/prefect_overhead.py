@@ -1,4 +1,4 @@
-"""The overhead the ``run_job`` task adds over calling the core ``AsyncClient`` directly, in
+"""The overhead the ``arun_job`` task adds over calling the core ``AsyncClient`` directly, in
 the same Prefect flow run.
 
 One flow run, against a temporary Prefect API server (the test harness's, SQLite on this
@@ -8,9 +8,9 @@ each way, interleaved:
 - **direct**: the core ``AsyncClient``, opened once for the flow run,
   ``client.run(spec, follow_logs=True)``, its lines and state changes written to the run
   logger by a small callback (what flow code without the integration would write);
-- **arun_job**: the integration's body awaited in the flow (a key from the Prefect
+- **arun_job.fn**: the integration's body awaited in the flow (a key from the Prefect
   identity, the flow-run watch, the run record and its artifact), no task run;
-- **run_job task**: ``await run_job(...)``: the same inside a Prefect task run (created
+- **arun_job task**: ``await arun_job(...)``: the same inside a Prefect task run (created
   and finished on the server, its own run logger).
 
 Prints the medians, the difference and the ratio of each to the direct way.
@@ -18,8 +18,8 @@ Prints the medians, the difference and the ratio of each to the direct way.
     python3 -m uv run python benchmarks/prefect_overhead.py [N]
 
 Last figures (2 cores, other agents' work running, load average 1.5-3; N = 15, 25, 25):
-direct 26.9 / 32.6 / 30.7 ms; ``arun_job`` +13.3 / +14.6 / +8.7 ms (1.29-1.49x);
-``run_job`` task +27.6 / +30.3 / +29.6 ms (1.93-2.02x). Of the body's overhead, the
+direct 26.9 / 32.6 / 30.7 ms; ``arun_job.fn`` +13.3 / +14.6 / +8.7 ms (1.29-1.49x);
+``arun_job`` task +27.6 / +30.3 / +29.6 ms (1.93-2.02x). Of the body's overhead, the
 run-record artifact is ~9 ms (one API call) and opening a client ~3 ms; the task run's
 own ~15 ms is Prefect creating and finishing the task run on the server.
 """
@@ -49,10 +49,10 @@ from jobrelay.waiting import JobUpdate  # noqa: E402
 from prefect import flow, get_run_logger  # noqa: E402
 from prefect.context import SyncClientContext  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
-from prefect_jobrelay import arun_job, run_job  # noqa: E402
+from prefect_jobrelay import arun_job  # noqa: E402
 
 SPEC = {"entrypoint": ["echo", "hello from the job"]}
-WAYS = ("direct", "arun_job", "run_job task")
+WAYS = ("direct", "arun_job.fn", "arun_job task")
 
 
 @flow(name="jobrelay-prefect-overhead")
@@ -75,14 +75,14 @@ async def bench(platform: str, n: int) -> dict[str, list[float]]:
             timings["direct"].append(time.perf_counter() - t0)
 
             t0 = time.perf_counter()
-            record: dict[str, Any] = await arun_job(platform, SPEC)
+            record: dict[str, Any] = await arun_job.fn(platform, SPEC)
             assert record["state"] == "SUCCEEDED"
-            timings["arun_job"].append(time.perf_counter() - t0)
+            timings["arun_job.fn"].append(time.perf_counter() - t0)
 
             t0 = time.perf_counter()
-            record = await run_job(platform, SPEC)
+            record = await arun_job(platform, SPEC)
             assert record["state"] == "SUCCEEDED"
-            timings["run_job task"].append(time.perf_counter() - t0)
+            timings["arun_job task"].append(time.perf_counter() - t0)
     return timings
 
 

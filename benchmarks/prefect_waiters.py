@@ -1,7 +1,7 @@
-"""Status calls of N concurrent ``run_job`` tasks in one Prefect flow run, with one status hub
+"""Status calls of N concurrent ``arun_job`` tasks in one Prefect flow run, with one status hub
 per task (as before issue 27) and with the process's shared hub, in the same run.
 
-A sync flow ``.submit()``s N ``run_job`` tasks (a thread pool of N: each async task runs on
+A sync flow ``.submit()``s N ``arun_job`` tasks (a thread pool of N: each async task runs on
 a thread and event loop of its own) whose jobs sleep a few seconds, on the local platform
 (a queue of concurrency N, so every job runs at once) and on the Anyscale emulator. Every
 ``statuses()`` call of the platform is counted, with the jobs it carried, and every tick of
@@ -46,7 +46,7 @@ from prefect import flow  # noqa: E402
 from prefect.context import SyncClientContext  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
-from prefect_jobrelay import JobRelayCredentials, run_job  # noqa: E402
+from prefect_jobrelay import JobRelayCredentials, arun_job  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
 MODES = ("one hub per task", "shared hub")
@@ -113,7 +113,7 @@ def hub_per_task(on: bool) -> Iterator[None]:
 def waiters_flow(n: int) -> Any:
     @flow(name="jobrelay-prefect-waiters", task_runner=ThreadPoolTaskRunner(max_workers=n))
     def fifty(creds: JobRelayCredentials, spec: dict[str, Any]) -> list[str]:
-        futures = [run_job.submit(creds, spec, follow_logs=False) for _ in range(n)]
+        futures = [arun_job.submit(creds, spec, follow_logs=False) for _ in range(n)]
         return [f.result()["state"] for f in futures]
 
     return fifty
@@ -196,7 +196,7 @@ def on_anyscale(n: int, seconds: float) -> dict[str, Counts]:
 
 
 def main(n: int, seconds: float) -> None:
-    print(f"{n} run_job tasks .submit()-ed in one flow run, jobs of {seconds:g} s each")
+    print(f"{n} arun_job tasks .submit()-ed in one flow run, jobs of {seconds:g} s each")
     with prefect_test_harness(server_startup_timeout=120), SyncClientContext.get_or_create():
         local = on_local(n, seconds)
         anyscale = on_anyscale(n, seconds)

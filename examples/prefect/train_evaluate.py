@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow
-from prefect_jobrelay import cancel_flow_run_jobs, run_job
+from prefect_jobrelay import arun_job, cancel_flow_run_jobs
 
 JOBS = Path(__file__).resolve().parent.parent / "airflow" / "jobs"
 
@@ -31,7 +31,7 @@ JOBS = Path(__file__).resolve().parent.parent / "airflow" / "jobs"
     on_crashed=[cancel_flow_run_jobs()],
 )
 async def train_evaluate(credentials: str = "local://", epochs: int = 3) -> dict[str, Any]:
-    trained = await run_job(
+    trained = await arun_job(
         credentials,
         {
             "entrypoint": [sys.executable, "train.py", str(epochs)],
@@ -41,7 +41,7 @@ async def train_evaluate(credentials: str = "local://", epochs: int = 3) -> dict
         run_timeout=600,
         artifact_key="train-run-record",
     )
-    evaluated = await run_job(
+    evaluated = await arun_job(
         credentials,
         {
             "entrypoint": [sys.executable, "evaluate.py"],

@@ -3,8 +3,9 @@
 Each flow runs one long job (a Python loop that prints a tick every 0.1 s) on the local
 platform home it is given, through the integration, in one of the ways a user writes it:
 
-- ``async_job_flow``: the async task ``run_job``, awaited directly or ``.submit()``-ed;
-- ``sync_job_flow``: a sync task around ``run_job_sync``, called directly or ``.submit()``-ed.
+- ``async_job_flow``: the async task ``arun_job``, awaited directly or ``.submit()``-ed;
+- ``sync_job_flow``: a sync task around ``run_job.fn`` (the sync task's body), called
+  directly or ``.submit()``-ed.
 
 Both carry the integration's hook for ``on_cancellation`` and ``on_crashed``; it finds the
 flow run's jobs through the ``credentials`` parameter. ``bare_async_job_flow`` has none.
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect_jobrelay import cancel_flow_run_jobs, run_job, run_job_sync
+from prefect_jobrelay import arun_job, cancel_flow_run_jobs, run_job
 
 Mode = Literal["direct", "submit"]
 
@@ -35,7 +36,7 @@ def ticking_job(name: str = "ticks") -> dict[str, Any]:
 
 @task(cache_policy=NO_CACHE)
 def run_ticks_sync(credentials: str, timeout: float | None = None) -> dict[str, Any]:
-    record: dict[str, Any] = run_job_sync(
+    record: dict[str, Any] = run_job.fn(
         credentials, ticking_job("sync-ticks"), timeout=timeout, poll_frequency_seconds=0.5
     )
     return record
@@ -50,9 +51,9 @@ hooks: dict[str, Any] = {
 async def _run_ticks(credentials: str, mode: Mode) -> dict[str, Any]:
     spec = ticking_job("async-ticks")
     if mode == "direct":
-        record: dict[str, Any] = await run_job(credentials, spec, poll_frequency_seconds=0.5)
+        record: dict[str, Any] = await arun_job(credentials, spec, poll_frequency_seconds=0.5)
         return record
-    future = run_job.submit(credentials, spec, poll_frequency_seconds=0.5)
+    future = arun_job.submit(credentials, spec, poll_frequency_seconds=0.5)
     submitted: dict[str, Any] = future.result()
     return submitted
 

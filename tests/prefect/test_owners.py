@@ -25,10 +25,10 @@ from prefect_jobrelay import (
     JobRelayCredentials,
     JobRelayJob,
     PrefectOwnerLookup,
+    arun_job,
     cancel_orphaned_jobs,
     installation_id,
     run_job,
-    run_job_sync,
     submit_job,
 )
 from prefect_jobrelay.ownership import INSTALLATION_ENV
@@ -62,13 +62,13 @@ def _ticks(name: str) -> dict[str, Any]:
 
 @task(cache_policy=NO_CACHE)
 def sync_task(platform: str) -> dict[str, Any]:
-    record: dict[str, Any] = run_job_sync(platform, {"entrypoint": ["echo", "sync"]})
+    record: dict[str, Any] = run_job.fn(platform, {"entrypoint": ["echo", "sync"]})
     return record
 
 
 @flow(name="jobrelay-owners")
 async def every_submitter(platform: str) -> dict[str, Any]:
-    ran = await run_job(platform, {"entrypoint": ["echo", "run"]}, run_timeout=30)
+    ran = await arun_job(platform, {"entrypoint": ["echo", "run"]}, run_timeout=30)
     ref = await submit_job(platform, {"entrypoint": ["echo", "submit"], "name": "submitted"})
     block = JobRelayJob(
         credentials=JobRelayCredentials(platform=platform),
@@ -266,7 +266,7 @@ def retrying() -> list[bool]:
 
 @flow(name="jobrelay-not-owned")
 async def not_owned(platform: str) -> str:
-    ran = await run_job(platform, {"entrypoint": ["echo", "free"]}, cancel_on_kill=False)
+    ran = await arun_job(platform, {"entrypoint": ["echo", "free"]}, cancel_on_kill=False)
     return str(ran["job_id"])
 
 

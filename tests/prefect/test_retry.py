@@ -20,7 +20,7 @@ attempts: list[dict[str, Any]] = []
 
 @task(retries=1, retry_delay_seconds=0, cache_policy=NO_CACHE)
 async def train_then_fail_once(platform: str) -> dict[str, Any]:
-    record: dict[str, Any] = await arun_job(platform, {"entrypoint": ["echo", "trained"]})
+    record: dict[str, Any] = await arun_job.fn(platform, {"entrypoint": ["echo", "trained"]})
     attempts.append(record)
     if len(attempts) == 1:
         raise RuntimeError("the task failed after its job succeeded")

@@ -1,4 +1,4 @@
-"""Prefect's ``run_job``, ``submit_job``, ``wait_for_job`` and ``JobRelayJob`` refuse every
+"""Prefect's ``arun_job``, ``submit_job``, ``wait_for_job`` and ``JobRelayJob`` refuse every
 bad argument before anything is sent (hypothesis): a ``ConfigError`` naming the argument,
 never another exception type, and the local platform (a temp home) has no job.
 
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jobrelay import AsyncClient, ConfigError
 from prefect_jobrelay import JobRelayCredentials, JobRelayJob
-from prefect_jobrelay.tasks import run_job, submit_job, wait_for_job
+from prefect_jobrelay.tasks import arun_job, submit_job, wait_for_job
 
 from tests.core.test_validation_fuzz import bad_flags, bad_seconds, bad_spec_fields, bad_specs
 
@@ -61,14 +61,14 @@ def _field_of(exc: ConfigError) -> str:
 
 @SETTINGS
 @given(data=st.data(), argument=st.sampled_from(sorted(BAD_RUN)))
-async def test_run_job_refuses_every_bad_argument_before_the_submit(
+async def test_arun_job_refuses_every_bad_argument_before_the_submit(
     data: st.DataObject, argument: str, tmp_path: Path
 ) -> None:
     value = data.draw(BAD_RUN[argument])
     kwargs: dict[str, Any] = {"spec": {"entrypoint": "true"}, argument: value}
     with pytest.raises(ConfigError) as info:
         # bounded: an accepted value would wait on a job no agent runs
-        await asyncio.wait_for(run_job.fn(_url(tmp_path), **kwargs), 20)
+        await asyncio.wait_for(arun_job.fn(_url(tmp_path), **kwargs), 20)
     assert _field_of(info.value) == argument, info.value
     assert await _jobs(_url(tmp_path)) == 0
 

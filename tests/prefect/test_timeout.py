@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from jobrelay import ConfigError
 from prefect import flow
-from prefect_jobrelay import run_job, run_job_sync
+from prefect_jobrelay import arun_job, run_job
 
 from tests.platforms.local.conftest import job_pgid
 from tests.prefect import runs
@@ -31,7 +31,7 @@ LIMIT = 3.0
 async def async_timeout(
     credentials: str, mode: str, spec: dict[str, Any] | None = None, limit: float = LIMIT
 ) -> Any:
-    limited = run_job.with_options(timeout_seconds=limit)
+    limited = arun_job.with_options(timeout_seconds=limit)
     spec = spec or ticking_job("async-limited")
     if mode == "direct":
         return await limited(credentials, spec, poll_frequency_seconds=0.5)
@@ -101,10 +101,10 @@ async def _job_cancelled(home: Path, state: Any, label: str) -> None:
         os.killpg(pgid, 0)
 
 
-def test_run_job_sync_on_a_running_loop_says_what_to_do_instead(home: Path) -> None:
+def test_run_jobs_sync_body_on_a_running_loop_says_what_to_do_instead(home: Path) -> None:
     async def on_a_loop() -> None:
-        run_job_sync(f"local://{home}", ticking_job())
+        run_job.fn(f"local://{home}", ticking_job())
 
-    with pytest.raises(ConfigError, match="await run_job"):
+    with pytest.raises(ConfigError, match="await arun_job"):
         asyncio.run(on_a_loop())
     assert not (home / "jobrelay.db").exists()  # nothing was sent

@@ -4,7 +4,8 @@ follow, cancel and hand artifacts between remote jobs.
 - :class:`JobRelayCredentials` — where jobs run and how to sign in (a block);
 - :class:`JobRelayJob` / :class:`JobRelayJobRun` — Prefect's ``JobBlock`` / ``JobRun``;
 - tasks :func:`submit_job`, :func:`wait_for_job`, :func:`cancel_job`,
-  :func:`get_job_logs`, :func:`run_job` (and :func:`run_job_sync` for sync tasks);
+  :func:`get_job_logs`, and :func:`arun_job` / :func:`run_job` (async / sync, Prefect's
+  ``afoo``/``foo`` convention: ``run_job`` in async code is ``arun_job``);
 - the flow :func:`run_job_flow`, and :func:`cancel_flow_run_jobs`, the hook that cancels a
   flow run's jobs when it is cancelled or crashes;
 - the flow :func:`cancel_orphaned_jobs`, deployed on a schedule: it cancels the jobs whose
@@ -25,7 +26,6 @@ from prefect_jobrelay.tasks import (
     cancel_job,
     get_job_logs,
     run_job,
-    run_job_sync,
     submit_job,
     wait_for_job,
 )
@@ -46,7 +46,6 @@ __all__ = [
     "job_key",
     "run_job",
     "run_job_flow",
-    "run_job_sync",
     "submit_job",
     "wait_for_job",
 ]

@@ -8,7 +8,7 @@ from prefect import flow
 
 from prefect_jobrelay.credentials import JobRelayCredentials
 from prefect_jobrelay.hooks import cancel_flow_run_jobs
-from prefect_jobrelay.tasks import run_job
+from prefect_jobrelay.tasks import arun_job
 
 __all__ = ["run_job_flow"]
 
@@ -30,7 +30,7 @@ async def run_job_flow(
 ) -> dict[str, Any]:
     """Run ``spec`` (a ``JobSpec``'s fields) on the platform ``credentials`` names (a saved
     block's name in a deployment) and return its run record."""
-    record: dict[str, Any] = await run_job(
+    record: dict[str, Any] = await arun_job(
         credentials,
         spec,
         inputs=inputs,

@@ -21,7 +21,7 @@ from prefect_jobrelay.ownership import owned
 from prefect_jobrelay.reporting import run_logger, submitted
 from prefect_jobrelay.running import (
     Known,
-    WaitOptions,
+    RunOptions,
     build_spec,
     guarded,
     poll_policy,
@@ -64,8 +64,12 @@ class JobRelayJob(JobBlock[Record]):
         default_factory=dict, description="Environment variables for the job."
     )
     working_dir: str | None = Field(default=None, description="The job's working directory.")
-    job_timeout_s: float | None = Field(
-        default=None, description="A limit on each attempt, enforced by the platform."
+    job_timeout: float | None = Field(
+        default=None,
+        description=(
+            "Seconds each attempt may take, enforced by the platform (JobSpec.timeout_s); "
+            "timeout is the wait's own limit."
+        ),
     )
     max_retries: int = Field(default=0, description="How often the platform re-runs a failure.")
     config: dict[str, Any] = Field(default_factory=dict, description="Platform-specific config.")
@@ -103,7 +107,7 @@ class JobRelayJob(JobBlock[Record]):
     @field_validator(
         "priority",
         "max_retries",
-        "job_timeout_s",
+        "job_timeout",
         "timeout",
         "queue_timeout",
         "run_timeout",
@@ -124,12 +128,12 @@ class JobRelayJob(JobBlock[Record]):
         except ValidationError as exc:
             raise config_error_from(exc, type(self).__name__) from None
 
-    def check(self) -> WaitOptions:
+    def check(self) -> RunOptions:
         """How a run of this job waits; ``ConfigError`` naming a bad option. Called before
         the submit, so a bad limit leaves no job behind."""
         poll_policy(self.poll_frequency_seconds)
         check_flag(self.cancel_on_kill, field="cancel_on_kill")
-        return WaitOptions(self.queue_timeout, self.run_timeout, self.timeout, self.follow_logs)
+        return RunOptions.of(self.queue_timeout, self.run_timeout, self.timeout, self.follow_logs)
 
     def spec(self) -> JobSpec:
         """The ``JobSpec`` this block describes, with the Prefect identity's key."""
@@ -141,7 +145,7 @@ class JobRelayJob(JobBlock[Record]):
                 "priority": self.priority,
                 "env": self.env,
                 "working_dir": self.working_dir,
-                "timeout_s": self.job_timeout_s,
+                "timeout_s": self.job_timeout,
                 "max_retries": self.max_retries,
                 "config": self.config,
                 "resources": self.resources,

@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from jobrelay import AsyncClient, JobSpec, PollPolicy
-from jobrelay.checks import (
-    check_artifact_key,
-    check_flag,
-    check_wait_options,
-    poll_policy_from,
-    spec_fields,
-)
+from jobrelay import AsyncClient, JobSpec, PollPolicy, WaitLimits
+from jobrelay.checks import check_artifact_key, check_flag, poll_policy_from, spec_fields
 from jobrelay.errors import JobError
 from jobrelay.integration import KillSwitch, normalize_inputs, run_record, until_killed
 from jobrelay.models import JobRef, JobResult
@@ -28,7 +22,7 @@ from prefect_jobrelay.watch import watching
 
 __all__ = [
     "Known",
-    "WaitOptions",
+    "RunOptions",
     "build_spec",
     "guarded",
     "poll_policy",
@@ -50,27 +44,40 @@ class Known:
 
 
 @dataclass(frozen=True)
-class WaitOptions:
-    """How a run waits: the core's limits, log following and the artifact."""
+class RunOptions:
+    """How a run waits: the core's :class:`~jobrelay.WaitLimits`, log following and the
+    run record's artifact."""
 
-    queue_timeout: float | None = None
-    run_timeout: float | None = None
-    timeout: float | None = None
+    limits: WaitLimits = field(default_factory=WaitLimits)
     follow_logs: bool = True
     artifact: bool = True
     artifact_key: str | None = None
 
     def __post_init__(self) -> None:
-        # Checked as the options are made, before any submit: a bad limit (or a key Prefect
-        # would refuse after the job ran) must not leave a job behind.
-        check_wait_options(self.wait_kwargs())
+        # Checked as the options are made, before any submit: a bad flag (or a key Prefect
+        # would refuse after the job ran) must not leave a job behind. The limits checked
+        # themselves as they were made.
+        check_flag(self.follow_logs, field="follow_logs")
         check_artifact_key(self.artifact_key, field="artifact_key")
+
+    @classmethod
+    def of(
+        cls,
+        queue_timeout: float | None,
+        run_timeout: float | None,
+        timeout: float | None,
+        follow_logs: bool = True,
+        artifact_key: str | None = None,
+    ) -> RunOptions:
+        """The options a task's arguments give (limits named as the core names them)."""
+        return cls(WaitLimits(queue_timeout, run_timeout, timeout), follow_logs, True, artifact_key)
 
     def wait_kwargs(self) -> dict[str, Any]:
         return {
-            "queue_timeout": self.queue_timeout,
-            "run_timeout": self.run_timeout,
-            "timeout": self.timeout,
+            "queue_timeout": self.limits.queue_timeout,
+            "run_timeout": self.limits.run_timeout,
+            "timeout": self.limits.timeout,
+            "cancel_on_timeout": self.limits.cancel_on_timeout,
             "follow_logs": self.follow_logs,
         }
 
@@ -99,7 +106,7 @@ def build_spec(
 
 
 async def wait_and_record(
-    client: AsyncClient, ref: JobRef, options: WaitOptions, logger: Logger
+    client: AsyncClient, ref: JobRef, options: RunOptions, logger: Logger
 ) -> dict[str, Any]:
     """Wait for ``ref`` reporting to ``logger``; the run record (and its artifact).
 
@@ -120,11 +127,11 @@ async def wait_and_record(
 
 
 async def submit_and_wait(
-    client: AsyncClient, spec: JobSpec, options: WaitOptions, logger: Logger, known: Known
+    client: AsyncClient, spec: JobSpec, options: RunOptions, logger: Logger, known: Known
 ) -> dict[str, Any]:
     """Submit (or reattach) and wait; ``known`` learns the job as soon as it is submitted."""
     known.ref = await client.submit(
-        await owned(client, spec, options.run_timeout, with_owner=known.owned)
+        await owned(client, spec, options.limits.run_timeout, with_owner=known.owned)
     )
     submitted(logger, known.ref)
     return await wait_and_record(client, known.ref, options, logger)

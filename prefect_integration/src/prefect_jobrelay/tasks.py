@@ -1,26 +1,32 @@
 """Prefect tasks: submit, wait for, cancel and read the logs of jobs; run one end to end.
 
-Every task is async and returns JSON (a job ref dict, a run record), so results travel
-through Prefect unchanged and a downstream job takes an upstream's ``outputs`` as its
-``inputs``. :func:`run_job_sync` is the same run for a synchronous task, through the core's
-sync bridge.
+Every task returns JSON (a job ref dict, a run record), so results travel through Prefect
+unchanged and a downstream job takes an upstream's ``outputs`` as its ``inputs``.
+
+Running a job end to end follows Prefect's own ``foo``/``afoo`` convention
+(``@async_dispatch``, as in prefect-aws): :func:`arun_job` is the async task;
+:func:`run_job` is the sync one, and in an async flow or task it dispatches to
+:func:`arun_job`, so ``await run_job(...)`` works there too. Their bodies, for use inside
+a task of your own without a task run of theirs, are ``arun_job.fn`` and ``run_job.fn``.
+The other tasks are async; Prefect runs them from sync flows as well.
 
 >>> @flow(on_cancellation=[cancel_flow_run_jobs(creds)], on_crashed=[cancel_flow_run_jobs(creds)])
 ... async def pipeline():                                     # doctest: +SKIP
-...     trained = await run_job(creds, {"entrypoint": "python train.py"})
-...     await run_job(creds, {"entrypoint": "python eval.py"}, inputs=trained["outputs"])
+...     trained = await arun_job(creds, {"entrypoint": "python train.py"})
+...     await arun_job(creds, {"entrypoint": "python eval.py"}, inputs=trained["outputs"])
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from jobrelay import AsyncClient, ConfigError, JobSpec
 from jobrelay.checks import check_flag
 from jobrelay.integration import KillSwitch, job_ref_from, run_sync
-from prefect import task
+from prefect import Task, task
+from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.cache_policies import NO_CACHE
 
 from prefect_jobrelay.credentials import JobRelayCredentials, resolve_credentials
@@ -28,7 +34,7 @@ from prefect_jobrelay.ownership import owned
 from prefect_jobrelay.reporting import run_logger, submitted
 from prefect_jobrelay.running import (
     Known,
-    WaitOptions,
+    RunOptions,
     build_spec,
     guarded,
     poll_policy,
@@ -38,8 +44,9 @@ from prefect_jobrelay.running import (
 )
 from prefect_jobrelay.watch import watching
 
-__all__ = ["cancel_job", "get_job_logs", "run_job", "run_job_sync", "submit_job", "wait_for_job"]
+__all__ = ["arun_job", "cancel_job", "get_job_logs", "run_job", "submit_job", "wait_for_job"]
 
+T = TypeVar("T")
 Spec = JobSpec | Mapping[str, Any]
 Credentials = JobRelayCredentials | str
 
@@ -85,7 +92,7 @@ async def wait_for_job(
     ``cancel_on_kill=False``.
     """
     ref = job_ref_from(job)
-    options = WaitOptions(queue_timeout, run_timeout, timeout, follow_logs, True, artifact_key)
+    options = RunOptions.of(queue_timeout, run_timeout, timeout, follow_logs, artifact_key)
     poll = poll_policy(poll_frequency_seconds)
     creds = await resolve_credentials(credentials)
     logger = run_logger()
@@ -126,40 +133,9 @@ async def get_job_logs(
 
 
 @task(cache_policy=NO_CACHE)
-async def run_job(
-    credentials: Credentials,
-    spec: Spec,
-    inputs: Mapping[str, Any] | None = None,
-    idempotency_key: str | None = None,
-    queue_timeout: float | None = None,
-    run_timeout: float | None = None,
-    timeout: float | None = None,
-    poll_frequency_seconds: float | None = None,
-    follow_logs: bool = True,
-    artifact_key: str | None = None,
-    cancel_on_kill: bool = True,
-) -> dict[str, Any]:
-    """Submit a job and wait for it: :func:`submit_job` then :func:`wait_for_job` in one
-    task, so a retry or a rerun of the flow run reattaches to the same job."""
-    return await arun_job(
-        credentials,
-        spec,
-        inputs=inputs,
-        idempotency_key=idempotency_key,
-        queue_timeout=queue_timeout,
-        run_timeout=run_timeout,
-        timeout=timeout,
-        poll_frequency_seconds=poll_frequency_seconds,
-        follow_logs=follow_logs,
-        artifact_key=artifact_key,
-        cancel_on_kill=cancel_on_kill,
-    )
-
-
 async def arun_job(
     credentials: Credentials,
     spec: Spec,
-    *,
     inputs: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
     queue_timeout: float | None = None,
@@ -170,9 +146,13 @@ async def arun_job(
     artifact_key: str | None = None,
     cancel_on_kill: bool = True,
 ) -> dict[str, Any]:
-    """:func:`run_job`'s body, to await inside your own async task."""
+    """Submit a job and wait for it (:func:`submit_job` then :func:`wait_for_job` in one
+    task, so a retry or a rerun of the flow run reattaches to the same job); returns the
+    run record. ``queue_timeout``, ``run_timeout`` and ``timeout`` are the core's wait
+    limits; a cancel of the task (flow-run cancel, ``timeout_seconds``) cancels the job,
+    unless ``cancel_on_kill=False``."""
     job = build_spec(spec, inputs=inputs, idempotency_key=idempotency_key)
-    options = WaitOptions(queue_timeout, run_timeout, timeout, follow_logs, True, artifact_key)
+    options = RunOptions.of(queue_timeout, run_timeout, timeout, follow_logs, artifact_key)
     poll = poll_policy(poll_frequency_seconds)
     creds = await resolve_credentials(credentials)
     logger = run_logger()
@@ -195,10 +175,10 @@ def _loop_running() -> bool:
     return True
 
 
-def run_job_sync(
+@task(cache_policy=NO_CACHE, name="run_job")
+def _run_job(
     credentials: Credentials,
     spec: Spec,
-    *,
     inputs: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
     queue_timeout: float | None = None,
@@ -209,21 +189,22 @@ def run_job_sync(
     artifact_key: str | None = None,
     cancel_on_kill: bool = True,
 ) -> dict[str, Any]:
-    """:func:`run_job` from a synchronous task (the core's sync bridge, one private loop).
+    """:func:`arun_job` as a sync task (the core's sync bridge, one private loop); in an
+    async flow or task, ``run_job(...)`` is ``arun_job(...)``.
 
     Prefect's termination signal and its ``timeout_seconds`` interrupt the wait, and the
     job is cancelled before the interrupt propagates. Raises ``ConfigError`` where an event
     loop already runs on this thread (a sync task called directly from an async flow runs
-    there): await :func:`arun_job` or :func:`run_job` instead.
+    there): await :func:`arun_job` there instead.
     """
     if _loop_running():
         raise ConfigError(
-            "run_job_sync was called on a thread that runs an event loop (a sync task "
-            "called directly from an async flow runs on the flow's loop); await run_job "
-            "(or arun_job) there instead, or .submit() the sync task"
+            "run_job's sync body was called on a thread that runs an event loop (a sync "
+            "task called directly from an async flow runs on the flow's loop); await "
+            "arun_job (or arun_job.fn) there instead, or .submit() the sync task"
         )
     job = build_spec(spec, inputs=inputs, idempotency_key=idempotency_key)
-    options = WaitOptions(queue_timeout, run_timeout, timeout, follow_logs, True, artifact_key)
+    options = RunOptions.of(queue_timeout, run_timeout, timeout, follow_logs, artifact_key)
     check_flag(cancel_on_kill, field="cancel_on_kill")
     logger = run_logger()
     known = Known(owned=cancel_on_kill)
@@ -244,3 +225,17 @@ def run_job_sync(
         cancel_on_error=not retry_follows(),
         logger=logger,
     )
+
+
+def _dispatching(sync_task: T, async_task: Task[Any, Any]) -> T:
+    """``sync_task`` that is ``async_task`` in an async context (Prefect's
+    ``@async_dispatch``), keeping the sync task's ``fn``, ``submit``, ``map``,
+    ``with_options`` and ``name`` (the dispatcher alone has only ``fn``)."""
+    dispatcher = async_dispatch(async_task)(sync_task)  # type: ignore[arg-type]
+    for name in ("fn", "submit", "map", "with_options", "delay", "name"):
+        setattr(dispatcher, name, getattr(sync_task, name))
+    return cast("T", dispatcher)
+
+
+# Typed as the sync task: a sync caller gets the record (await arun_job in async code).
+run_job = _dispatching(_run_job, arun_job)
