@@ -75,7 +75,7 @@ def test_wait_timeout_exits_3_and_cancels(home: Path) -> None:
     ("args", "field"),
     [
         (["submit", ""], "entrypoint"),
-        (["submit", "--timeout", "-1", "true"], "timeout_s"),
+        (["submit", "--attempt-timeout", "-1", "true"], "timeout_s"),
         (["queue", "create", "q", "--mode", "RANDOM"], "mode"),
         (["--platform", "local", "ls"], "platform"),
         (["submit", "--queue", "nope", "true"], "queue"),

@@ -39,7 +39,7 @@ SUBMIT_OPTIONS: dict[str, tuple[st.SearchStrategy[str], bool, str]] = {
         False,
         "max_retries",
     ),
-    "--timeout": (numbers_out_of_range, False, "timeout_s"),
+    "--attempt-timeout": (numbers_out_of_range, False, "timeout_s"),
     "--queue-timeout": (numbers_out_of_range, True, "queue_timeout"),
     "--run-timeout": (numbers_out_of_range, True, "run_timeout"),
     "--env": (st.sampled_from(["NOEQ", "=x", "A"]), False, "env"),

@@ -253,7 +253,7 @@ CLI_CASES = [
     ("submit", "--platform", "wandb://team/proj?host=http://h%00st", "echo hi"),
     ("submit", "--platform", "ray://127.0.0.1:9?timeout=nan", "echo hi"),
     ("submit", "--platform", "ray://127.0.0.1:9", "--queue", "gpu", "echo hi"),
-    ("submit", "--platform", "ray://127.0.0.1:9", "--timeout", "60", "echo hi"),
+    ("submit", "--platform", "ray://127.0.0.1:9", "--attempt-timeout", "60", "echo hi"),
     ("submit", "--platform", "ray://127.0.0.1:9?colour=red", "echo hi"),
     ("submit", "--queue", "", "echo hi"),
     ("submit", "--run-timeout", "nan", "--wait", "echo hi"),

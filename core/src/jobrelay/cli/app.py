@@ -15,22 +15,52 @@ from rich.text import Text
 from jobrelay.cancelling import cancel_job, cancels_the_job
 from jobrelay.checks import check_wait_options
 from jobrelay.cli import artifacts, emulators, render
+from jobrelay.cli.demo import demo_summary
 from jobrelay.cli.exits import FAILED, INTERRUPTED, SUCCEEDED, err_console, fail, run
 from jobrelay.client import AsyncClient, check_limit
 from jobrelay.errors import ConfigError, JobRelayError
-from jobrelay.models import JobRef, JobResult, JobSpec, JobStatus
+from jobrelay.models import MAX_PRIORITY, JobRef, JobResult, JobSpec, JobStatus
 from jobrelay.settings import resolve_platform_url
 from jobrelay.waiting import WaitLimits
 
+# Help is plain text (click's formatter), not rich markup: '[default: ...]' and
+# "pip install 'jobrelay[emulators]'" print as written, and flags show without a type.
 app = typer.Typer(
     name="jobrelay",
     help="Submit, queue, wait on, follow and cancel jobs on remote platforms.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-queue_app = typer.Typer(help="Create and list named queues.", no_args_is_help=True)
+queue_app = typer.Typer(
+    help="Create and list named queues.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(queue_app, name="queue")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"jobrelay {version('jobrelay')}")
+        raise typer.Exit(SUCCEEDED)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the installed jobrelay version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Submit, queue, wait on, follow and cancel jobs on remote platforms."""
+
 
 PlatformOpt = Annotated[
     str | None,
@@ -39,11 +69,27 @@ PlatformOpt = Annotated[
         "-p",
         envvar="JOBRELAY_PLATFORM",
         help="Platform URL, e.g. local:// or ray://127.0.0.1:8265 [default: local://]",
+        show_default=False,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-QueueTimeoutOpt = Annotated[float | None, typer.Option(help="Seconds allowed in the queue.")]
-RunTimeoutOpt = Annotated[float | None, typer.Option(help="Seconds allowed running.")]
+QueueTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        metavar="SECONDS",
+        help="Seconds the job may wait queued or starting; then the wait cancels it.",
+    ),
+]
+RunTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(metavar="SECONDS", help="Seconds the job may run; then the wait cancels it."),
+]
+QueueOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--queue", "-q", help="Queue name (see `jobrelay queue ls`) [default: the platform's]."
+    ),
+]
 OWNER_SEARCH = 1000  # the most recent jobs ``ls --owner`` looks through
 
 
@@ -69,23 +115,91 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
     return env
 
 
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON a platform accepts: such a VALUE stays text.
+    raise ValueError(name)
+
+
+def job_config(pairs: list[str], path: Path | None) -> dict[str, Any]:
+    """A job's ``config`` from ``--config-file`` (a JSON object) and ``--config KEY=VALUE``
+    pairs, which override the file's keys. A VALUE that parses as JSON is that value
+    (``3``, ``true``, ``["a"]``); anything else is the text itself.
+
+    Raises ``ConfigError(field="config")`` for a pair without ``=`` or a file that is not
+    a JSON object.
+    """
+    config: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ConfigError(f"cannot read {str(path)!r} as JSON: {exc}", field="config") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{str(path)!r} must hold a JSON object", field="config")
+        config.update(loaded)
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"expected KEY=VALUE, got {pair[:60]!r}", field="config")
+        try:
+            config[key] = json.loads(text, parse_constant=_no_constant)
+        except ValueError:
+            config[key] = text
+    return config
+
+
 @app.command()
 def submit(
     entrypoint: Annotated[
         list[str],
         typer.Argument(
-            help="One argument is a shell command; several are an argv list (use -- before it)."
+            metavar="COMMAND",
+            help="One argument is a shell command; several are an argv list (use -- before it).",
         ),
     ],
     platform: PlatformOpt = None,
     name: Annotated[str | None, typer.Option(help="A name for the job.")] = None,
-    queue: Annotated[str | None, typer.Option("--queue", "-q")] = None,
-    priority: int = 0,
+    queue: QueueOpt = None,
+    priority: Annotated[
+        int,
+        typer.Option(
+            help=f"-{MAX_PRIORITY}..{MAX_PRIORITY}; higher runs first in a PRIORITY queue."
+        ),
+    ] = 0,
     env: Annotated[
-        list[str] | None, typer.Option("--env", "-e", help="NAME=VALUE, repeatable.")
+        list[str] | None,
+        typer.Option(
+            "--env", "-e", metavar="NAME=VALUE", help="An environment variable; repeatable."
+        ),
+    ] = None,
+    config: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--config",
+            metavar="KEY=VALUE",
+            help="A platform setting of the job (e.g. code=... for Fused, job=... for W&B); "
+            "VALUE is read as JSON when it is valid JSON, else as text; repeatable, and "
+            "overrides --config-file.",
+        ),
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config-file",
+            metavar="PATH",
+            help="A JSON object of the job's platform settings.",
+        ),
     ] = None,
     cwd: Annotated[Path | None, typer.Option(help="Working directory of the job.")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds each attempt may run.")] = None,
+    attempt_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--attempt-timeout",
+            metavar="SECONDS",
+            help="Seconds each attempt may run on the platform before it is stopped "
+            "(not a limit on --wait: see --run-timeout).",
+        ),
+    ] = None,
     retries: Annotated[int, typer.Option(help="Re-run a failed attempt this many times.")] = 0,
     key: Annotated[
         str | None, typer.Option(help="Idempotency key: resubmitting reattaches.")
@@ -109,8 +223,9 @@ def submit(
                 queue=queue,
                 priority=priority,
                 env=env or [],
+                config=(config or [], config_file),
                 working_dir=str(cwd.resolve()) if cwd else None,
-                timeout_s=timeout,
+                timeout_s=attempt_timeout,
                 max_retries=retries,
                 idempotency_key=key,
             ),
@@ -136,7 +251,8 @@ async def _submit(
     as_json: bool,
 ) -> None:
     # Everything is checked before anything is sent: no job is left queued by a bad limit.
-    spec = JobSpec(**{**fields, "env": _parse_env(fields["env"])})
+    config = job_config(*fields["config"])
+    spec = JobSpec(**{**fields, "env": _parse_env(fields["env"]), "config": config})
     check_wait_options({"queue_timeout": queue_timeout, "run_timeout": run_timeout})
     if not wait:  # a limit nothing waits on would be silently ignored
         for field, value in (("queue_timeout", queue_timeout), ("run_timeout", run_timeout)):
@@ -149,7 +265,7 @@ async def _submit(
             if as_json:
                 _print_json(ref.model_dump(mode="json"))
             else:
-                render.console.print(f"{verb} job [bold]{ref.id}[/]")
+                render.console.print(Text.assemble(f"{verb} job ", (ref.id, "bold")))
             return
         err_console.print(f"{verb} job {ref.id}")
         try:
@@ -243,7 +359,14 @@ def wait_cmd(
     platform: PlatformOpt = None,
     queue_timeout: QueueTimeoutOpt = None,
     run_timeout: RunTimeoutOpt = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds allowed in total.")] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS",
+            help="Seconds this wait may take in all, queue and run together; the job is "
+            "cancelled when it is exceeded.",
+        ),
+    ] = None,
     logs: Annotated[bool, typer.Option(help="Print the job's log lines.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -307,8 +430,8 @@ def cancel(job_id: str, platform: PlatformOpt = None) -> None:
 @app.command("ls")
 def list_cmd(
     platform: PlatformOpt = None,
-    limit: int = 20,
-    queue: Annotated[str | None, typer.Option("--queue", "-q")] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many jobs.")] = 20,
+    queue: QueueOpt = None,
     owner: Annotated[
         str | None,
         typer.Option(
@@ -397,13 +520,12 @@ def queue_ls(platform: PlatformOpt = None, as_json: JsonOpt = False) -> None:
     render.console.print(table)
 
 
-@app.command()
+@app.command(help=demo_summary())
 def demo(
     home: Annotated[
         Path | None, typer.Option(help="Local platform home [default: $JOBRELAY_HOME].")
     ] = None,
 ) -> None:
-    """Run a three-job pipeline on the local platform through a queue of concurrency 1."""
     from jobrelay.cli.demo import run_demo
 
     ok = run(run_demo(home))

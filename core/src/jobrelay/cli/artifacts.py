@@ -31,6 +31,7 @@ app = typer.Typer(
     help="Put, get, list and show artifacts; compute digests.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # help as written: '[default: ...]' is no markup
 )
 
 StoreOption = Annotated[

@@ -21,10 +21,11 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
+from jobrelay.artifacts.base import earlier_producer
 from jobrelay.artifacts.digests import short_digest
 from jobrelay.cli import render
 from jobrelay.client import AsyncClient
-from jobrelay.models import ArtifactRef, JobResult, JobSpec, JobState
+from jobrelay.models import ArtifactRef, JobRef, JobResult, JobSpec, JobState
 
 DEMO_QUEUE = "demo"
 
@@ -91,6 +92,18 @@ def demo_stages() -> list[list[JobSpec]]:
     ]
 
 
+def demo_summary() -> str:
+    """What ``jobrelay demo`` runs, counted from :func:`demo_stages` (its ``--help``)."""
+    stages = demo_stages()
+    jobs = sum(len(stage) for stage in stages)
+    names = ", ".join(spec.display_name for stage in stages for spec in stage)
+    return (
+        f"Run a {jobs}-job pipeline ({names}) in {len(stages)} stages on the local platform, "
+        f"through a queue of concurrency 1, and show each job's states, logs and the "
+        "lineage of the artifacts they pass on."
+    )
+
+
 def demo_platform_url(home: Path | None) -> str:
     return f"local://{home.expanduser().resolve()}" if home else "local://"
 
@@ -99,20 +112,25 @@ async def run_demo(home: Path | None = None) -> bool:
     """Run the pipeline; True when every job succeeded."""
     async with AsyncClient(demo_platform_url(home)) as client:
         platform = await client.platform()
-        render.console.print(f"[bold]jobrelay demo[/] on {platform.url}")
+        render.console.print(Text.assemble(("jobrelay demo", "bold"), f" on {platform.url}"))
         await client.create_queue(DEMO_QUEUE, max_concurrency=1, mode="FIFO")
-        render.console.print(f"queue [bold]{DEMO_QUEUE}[/]: max_concurrency=1, FIFO")
+        render.console.print(
+            Text.assemble("queue ", (DEMO_QUEUE, "bold"), ": max_concurrency=1, FIFO")
+        )
         lines: list[render.JobLine] = []
         results: list[JobResult] = []
-        for number, stage in enumerate(demo_stages(), start=1):
-            render.console.print(f"\n[bold]stage {number}[/]")
+        stages = demo_stages()
+        for number, stage in enumerate(stages, start=1):
+            render.console.print(Text(f"\nstage {number}", style="bold"))
             stage_lines, stage_results = await _run_stage(client, stage)
             lines += stage_lines
             results += stage_results
             if not all(result.state.is_success for result in stage_results):
                 break
         await _summary(client, lines, results)
-        return len(results) == 4 and all(result.state.is_success for result in results)
+        return len(results) == sum(map(len, stages)) and all(
+            result.state.is_success for result in results
+        )
 
 
 async def _run_stage(
@@ -159,7 +177,7 @@ async def _summary(
     render.console.print(table)
     for line, result in zip(lines, results, strict=True):
         tail = await client.tail_logs(result.ref, n=2)
-        render.console.print(f"[bold]{line.name}[/] log, last lines:")
+        render.console.print(Text.assemble((line.name, "bold"), " log, last lines:"))
         for log_line in tail:
             render.print_log_line(log_line, prefix="  ")
     await _lineage(client, lines, results)
@@ -170,19 +188,42 @@ async def _lineage(
 ) -> None:
     names = {line.ref.id: line.name for line in lines}
     store = await client.artifact_store()
-    outputs: list[ArtifactRef] = [ref for r in results for ref in r.outputs.values()]
-    table = Table(title="artifact lineage", header_style="bold", title_justify="left")
+    outputs = [(r.ref, ref) for r in results for ref in r.outputs.values()]
+    # The home (and its store) is shared by every run: a rerun's identical outputs are the
+    # versions an earlier run stored, and the table says so rather than name that run's
+    # jobs as if they had run now.
+    table = Table(
+        title="artifact lineage",
+        header_style="bold",
+        title_justify="left",
+        caption=f"store {store.url}: shared by every run in this jobrelay home "
+        "($JOBRELAY_HOME); identical bytes are one version",
+        caption_justify="left",
+    )
     for column in ("artifact", "digest", "produced by", "read by"):
         # Names and digests whole; job names and ids wrap when the terminal is narrow.
         table.add_column(column, no_wrap=column in ("artifact", "digest"))
-    for ref in outputs:
+    for made_by, ref in outputs:
         lineage = await store.lineage(ref)
-        producer = lineage.producer
         table.add_row(
             ref.qualified_name,
             short_digest(ref.digest),
-            f"{names.get(producer.id, producer.id)} ({producer.id})" if producer else "-",
-            ", ".join(f"{names.get(c.id, c.id)} ({c.id})" for c in lineage.consumers) or "-",
+            _produced_by(made_by, ref, names),
+            _read_by(lineage.consumers, names),
         )
     render.console.print()
     render.console.print(table)
+
+
+def _produced_by(job: JobRef, output: ArtifactRef, names: dict[str, str]) -> str:
+    made = f"{names.get(job.id, job.id)} ({job.id})"
+    earlier = earlier_producer(output, job)
+    return made if earlier is None else f"{made}: same bytes as {earlier.id} (an earlier run)"
+
+
+def _read_by(consumers: list[JobRef], names: dict[str, str]) -> str:
+    now = [f"{names[c.id]} ({c.id})" for c in consumers if c.id in names]
+    earlier = sum(c.id not in names for c in consumers)
+    if earlier:
+        now.append(f"+{earlier} job(s) of earlier runs")
+    return ", ".join(now) or "-"

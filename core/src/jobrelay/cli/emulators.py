@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -20,14 +20,15 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Serve offline emulators of hosted platforms (needs jobrelay[emulators]).",
+    help="Serve offline emulators of hosted platforms (W&B's needs jobrelay[emulators]).",
     no_args_is_help=True,
+    rich_markup_mode=None,  # help as written: '[emulators]' is no markup
 )
 
 
 @app.callback()
 def emulators() -> None:
-    """Serve offline emulators of hosted platforms (needs jobrelay[emulators])."""
+    """Serve offline emulators of hosted platforms (W&B's needs jobrelay[emulators])."""
 
 
 @app.command("wandb")
@@ -57,9 +58,7 @@ def wandb(
     try:
         from jobrelay.testing.wandb import DEFAULT_API_KEY, WandbEmulator
     except ImportError as exc:
-        console.print(f"[red]the emulator needs the emulators extra: {exc}[/red]")
-        console.print("install it with: pip install 'jobrelay[emulators]'")
-        raise typer.Exit(2) from None
+        _needs_extra(exc)
     emulator = WandbEmulator(
         api_key=api_key or DEFAULT_API_KEY,
         entity=entity,
@@ -82,6 +81,16 @@ def wandb(
         console.print(line, soft_wrap=True, highlight=False, markup=False)
     sys.stdout.flush()
     emulator.serve_forever()
+
+
+def _needs_extra(exc: ImportError) -> NoReturn:
+    """Say which extra is missing and how to install it, then exit 2 (a usage error)."""
+    from jobrelay.cli.exits import USAGE, err_console
+
+    # markup=False: the text is shown as written, '[emulators]' included.
+    err_console.print(f"error: the emulator needs the emulators extra: {exc}", markup=False)
+    err_console.print("install it with: pip install 'jobrelay[emulators]'", markup=False)
+    raise typer.Exit(USAGE)
 
 
 def _check_port(port: int) -> None:

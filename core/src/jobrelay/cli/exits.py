@@ -11,6 +11,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from jobrelay.errors import (
     ArtifactError,
@@ -27,7 +28,9 @@ SUCCEEDED, FAILED, USAGE, TIMEOUT, UNREACHABLE, NOT_FOUND, INTERRUPTED = 0, 1, 2
 
 T = TypeVar("T")
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: an error's text (a queue name, an install hint with '[emulators]') is
+# printed as written; styling is given explicitly with Text.
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 def exit_code_for(exc: JobRelayError) -> int:
@@ -47,7 +50,7 @@ def exit_code_for(exc: JobRelayError) -> int:
 def fail(exc: JobRelayError) -> NoReturn:
     """Print the error as one line (plus a failed job's log tail) and exit with its code."""
     first, _, rest = str(exc).partition("\n")
-    err_console.print(f"[bold red]error:[/] {first}", markup=True, highlight=False)
+    err_console.print(Text.assemble(("error:", "bold red"), " ", first))
     if rest:
         err_console.print(rest, markup=False)
     raise typer.Exit(exit_code_for(exc))
@@ -63,7 +66,7 @@ class _FirstRetryLine(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if not self.shown:
             self.shown = True
-            err_console.print("[dim]platform busy or unreachable; retrying…[/]", markup=True)
+            err_console.print(Text("platform busy or unreachable; retrying…", style="dim"))
 
 
 @contextlib.contextmanager

@@ -17,7 +17,9 @@ from jobrelay.cli import tables
 from jobrelay.models import JobRef, JobState, JobStatus, LogLine
 from jobrelay.waiting import JobUpdate
 
-console = Console(highlight=False)
+# markup=False: job names, ids, queue names and messages are the user's or the platform's
+# text, printed as written ('[x]', ':smile:' stay); styling is given explicitly with Text.
+console = Console(highlight=False, markup=False, emoji=False)
 
 STATE_STYLE = {state: tables.STATE_STYLE[state.value] for state in JobState}
 
@@ -136,7 +138,7 @@ def status_detail(status: JobStatus) -> Table:
     table.add_column(style="bold")
     table.add_column()
     rows: list[tuple[str, RenderableType]] = [
-        ("job", status.ref.id),
+        ("job", Text(status.ref.id)),
         ("state", state_text(status.state)),
         ("platform state", status.platform_state),
         ("queue", status.queue or "-"),

@@ -1,0 +1,269 @@
+"""What a new user meets in the first hour with ``jobrelay`` (issue 28): help that shows
+what it says, ``--version``, brackets printed as written, a Fused job started from the
+command line, tables with the job's name that do not split states, an unknown queue
+refused the same way by ``ls`` and ``submit``, a DNS failure reported at once.
+
+Help and bad-value cases run in-process (typer's runner); what a shell sees (exit codes,
+a missing extra, a whole job) runs ``python -m jobrelay`` as a user does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from jobrelay.cli.app import app, job_config
+from jobrelay.cli.demo import demo_stages
+from jobrelay.models import MAX_PRIORITY
+from typer.testing import CliRunner
+
+pytestmark = pytest.mark.timeout(120)
+
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _invoke(home: Path, *args: str, columns: int = 200) -> Any:
+    env = {"JOBRELAY_PLATFORM": f"local://{home}?autostart=0", "COLUMNS": str(columns)}
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def _help(*command: str) -> str:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "2000"})
+    assert result.exit_code == 0, result.output
+    return str(result.output)
+
+
+def _subcommands(command: Any) -> dict[str, Any]:
+    # A click group (typer >= 0.25 carries its own copy of click, so no isinstance).
+    return dict(getattr(command, "commands", None) or {})
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for name, command in _subcommands(group).items():
+        found.append((*path, name))
+        found += _commands(command, (*path, name))
+    return found
+
+
+CLICK_APP = typer.main.get_command(app)
+COMMANDS = _commands(CLICK_APP)
+
+
+def _command(path: tuple[str, ...]) -> Any:
+    command: Any = CLICK_APP
+    for name in path:
+        command = _subcommands(command)[name]
+    return command
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _bare(text: str) -> str:
+    # Help wraps at 80 columns, at spaces or after a hyphen ('--run-' / 'timeout').
+    return "".join(text.split())
+
+
+# -- help -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) for p in COMMANDS])
+def test_every_options_help_is_printed_as_written(path: tuple[str, ...]) -> None:
+    """Brackets in help ('[default: local://]', 'jobrelay[emulators]') are no markup."""
+    shown = _bare(_help(*path))
+    for param in _command(path).params:
+        help_text = getattr(param, "help", None)
+        if help_text:
+            assert _bare(help_text) in shown, (param.name, help_text)
+
+
+def test_help_shows_defaults_and_the_priority_range() -> None:
+    shown = _flat(_help("submit"))
+    assert "[default: local://]" in shown
+    assert f"-{MAX_PRIORITY}..{MAX_PRIORITY}" in shown
+    assert "[default: 0]" in shown
+    assert "[default: 20]" in _flat(_help("ls"))
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) for p in COMMANDS])
+def test_a_flag_shows_as_a_plain_flag(path: tuple[str, ...]) -> None:
+    shown = _help(*path)
+    assert "<bool>" not in shown
+    assert re.search(r"--json\s+<", shown) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "option"),
+    [
+        (("submit",), "--queue"),
+        (("submit",), "--priority"),
+        (("ls",), "--queue"),
+        (("ls",), "--limit"),
+    ],
+)
+def test_queue_priority_and_limit_say_what_they_do(path: tuple[str, ...], option: str) -> None:
+    param = next(p for p in _command(path).params if option in p.opts)
+    assert getattr(param, "help", None), option
+
+
+def test_the_two_timeouts_are_named_for_what_they_limit() -> None:
+    submit = {opt for p in _command(("submit",)).params for opt in p.opts}
+    assert "--attempt-timeout" in submit
+    assert "--timeout" not in submit  # it meant a per-attempt limit there, the whole wait elsewhere
+    wait = _flat(_help("wait"))
+    assert "--timeout" in wait
+    assert "in all" in wait
+
+
+def test_demo_help_says_what_the_demo_runs() -> None:
+    stages = demo_stages()
+    jobs = [spec.display_name for stage in stages for spec in stage]
+    shown = _flat(_help("demo"))
+    assert f"{len(jobs)}-job" in shown
+    assert len(jobs) == 4  # prepare-train, prepare-test, train, evaluate
+    for name in jobs:
+        assert name in shown
+
+
+def test_version_prints_the_installed_version() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "jobrelay", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"jobrelay {version('jobrelay')}"
+
+
+# -- text as written -----------------------------------------------------------------------
+
+bracketed = st.text(alphabet=st.sampled_from("ab[]/:_-= .x"), min_size=1, max_size=30).filter(
+    lambda s: "[" in s and s.strip()
+)
+
+
+@SETTINGS
+@given(queue=bracketed)
+def test_an_error_prints_the_users_text_as_written(queue: str, tmp_path: Path) -> None:
+    result = _invoke(tmp_path / "home", "submit", "--queue", queue, "true")
+    assert result.exit_code in (2, 5), result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert repr(queue) in lines[0] or repr(queue.strip()) in lines[0], lines[0]
+
+
+_BLOCK_EMULATOR_DEPS = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("uvicorn", "starlette", "graphql"):
+            raise ImportError(f"No module named {name!r}")
+        return None
+sys.meta_path.insert(0, Block())
+sys.argv = ["jobrelay", *sys.argv[1:]]
+from jobrelay.cli import main
+main()
+"""
+
+
+def test_the_wandb_emulator_without_its_extra_names_the_extra_to_install() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _BLOCK_EMULATOR_DEPS, "emulator", "wandb", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "pip install 'jobrelay[emulators]'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# -- --config ------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+keys = st.text(
+    alphabet=st.characters(blacklist_characters="=", blacklist_categories=["Cs"]),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=keys, value=json_values)
+def test_a_config_value_that_is_json_is_that_value(key: str, value: Any) -> None:
+    assert job_config([f"{key}={json.dumps(value)}"], None) == {key: value}
+
+
+def _refuse(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text, parse_constant=_refuse)
+    except ValueError:
+        return False
+    return True
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=keys, text=st.text(max_size=40) | st.sampled_from(["NaN", "-Infinity", "[1,", "yes"]))
+def test_a_config_value_that_is_not_json_is_the_text(key: str, text: str) -> None:
+    assume(not _is_json(text))
+    assert job_config([f"{key}={text}"], None) == {key: text}
+
+
+def test_config_pairs_override_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps({"code": "from file", "region": "us-west-2"}))
+    assert job_config(["code=print(1)", "disk_size_gb=20"], path) == {
+        "code": "print(1)",
+        "region": "us-west-2",
+        "disk_size_gb": 20,
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "written"),
+    [
+        (["--config", "novalue"], None),
+        (["--config", "=x"], None),
+        (["--config-file", "{path}"], "[1, 2]"),
+        (["--config-file", "{path}"], "not json"),
+        (["--config-file", "{path}"], None),  # no such file
+    ],
+)
+def test_a_bad_config_is_one_line_and_exit_2_before_any_job(
+    args: list[str], written: str | None, tmp_path: Path
+) -> None:
+    path = tmp_path / "config.json"
+    if written is not None:
+        path.write_text(written)
+    args = [a.replace("{path}", str(path)) for a in args]
+    result = _invoke(tmp_path / "home", "submit", *args, "true")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "config" in lines[0], result.stderr
+    assert not (tmp_path / "home" / "jobrelay.db").exists()
