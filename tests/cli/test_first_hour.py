@@ -10,6 +10,7 @@ a missing extra, a whole job) runs ``python -m jobrelay`` as a user does.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -267,3 +268,79 @@ def test_a_bad_config_is_one_line_and_exit_2_before_any_job(
     assert len(lines) == 1, result.stderr
     assert "config" in lines[0], result.stderr
     assert not (tmp_path / "home" / "jobrelay.db").exists()
+
+
+# -- a Fused job from the command line --------------------------------------------------
+
+SQUARE = """
+@fused.udf
+def udf(x: int = 2):
+    print(f"squaring {x}")
+    return {"x": x, "square": x * x}
+"""
+
+
+@pytest.mark.slow
+def test_a_fused_job_starts_from_the_command_line_and_succeeds(tmp_path: Path) -> None:
+    from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
+
+    code_file = tmp_path / "square.py"
+    code_file.write_text(SQUARE)
+    emulator = FusedEmulator(workdir=tmp_path / "fused-jobs").start()
+    try:
+        env = {
+            **os.environ,
+            "JOBRELAY_PLATFORM": f"fused://?base_url={emulator.base_url}"
+            f"&artifacts={tmp_path / 'store'}",
+            "FUSED_AUTH_TOKEN": emulator.token,
+            "FUSED_AUTH_TOKEN_TYPE": TOKEN_TYPE,
+            "COLUMNS": "200",
+        }
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "jobrelay",
+                "submit",
+                "--wait",
+                "--json",
+                "--config",
+                f"code={json.dumps(SQUARE)}",
+                "--config",
+                'parameters={"x": 7}',
+                "udf",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        result = json.loads(done.stdout)
+        assert result["status"]["state"] == "SUCCEEDED"
+        assert "squaring 7" in done.stderr  # the job's log, beside the JSON
+        # The same job from a config file (config.code_file), the way a longer UDF is kept.
+        config = tmp_path / "job.json"
+        config.write_text(json.dumps({"code_file": str(code_file)}))
+        again = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "jobrelay",
+                "submit",
+                "--wait",
+                "--config-file",
+                str(config),
+                "udf",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            stdin=subprocess.DEVNULL,
+        )
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "SUCCEEDED" in again.stdout
+    finally:
+        emulator.stop()
