@@ -108,7 +108,10 @@ async def test_local_inputs_are_handed_over_in_place_and_verified(
     env = await prepare_inputs({"data": ref}, local_store, tmp_path / "job")
     path = Path(json.loads(env["JOBRELAY_INPUTS"])["data"]["path"])
 
-    assert not path.is_relative_to(tmp_path / "job")  # no copy was made
+    blob = await local_store.verified_local_path(ref)
+    assert blob is not None
+    assert path.samefile(blob)  # no copy was made: the blob, under the file's own name
+    assert path.name == "data.txt"
     assert _replace_text(path, "HELLO") == "hello"
     with pytest.raises(IntegrityError):
         await prepare_inputs({"data": ref}, local_store, tmp_path / "job2")

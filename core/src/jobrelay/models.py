@@ -142,7 +142,9 @@ class ArtifactRef(_Lenient):
 
     ``uri`` is canonical and round-trippable; ``digest`` is algorithm-prefixed
     (``sha256-4mib:…``, see :mod:`jobrelay.artifacts.digests`); ``producer`` is the job
-    that made it, when a job did.
+    that made it, when a job did. ``file_name`` is the name the file or folder had when it
+    was stored (``data.csv``): a job's local copy of an input keeps it, so loaders that
+    choose a format by suffix work; None where the store did not record one.
     """
 
     uri: str
@@ -153,6 +155,7 @@ class ArtifactRef(_Lenient):
     type: str = "file"
     producer: JobRef | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    file_name: str | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -321,9 +324,14 @@ class JobSpec(_Strict):
 
 
 class JobStatus(_Lenient):
-    """What the platform says about a job right now."""
+    """What the platform says about a job right now.
+
+    ``name`` is the job's ``JobSpec.name`` where the platform keeps it (local, Ray), else
+    None.
+    """
 
     ref: JobRef
+    name: str | None = None
     state: JobState
     platform_state: str
     message: str | None = None

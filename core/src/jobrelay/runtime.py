@@ -12,16 +12,18 @@ The contract between the client and the job is two environment variables:
 ``JOBRELAY_INPUTS``
     JSON object, input name -> ``{"path": "<local path>", "ref": {<ArtifactRef JSON>}}``.
     ``path`` is a file, or a folder for a folder artifact, that the job may read but must
-    not modify; it has already been checked against the artifact's digest. ``ref`` is the
+    not modify; it has already been checked against the artifact's digest. It keeps the
+    name the artifact was stored from (``.../inputs/<input name>/data.csv``), so a loader
+    that chooses a format by suffix works. ``ref`` is the
     exact version (``uri``, ``name``, ``version``, ``digest``, ``size``, ``type``,
     ``producer``, ``metadata``). A bare string instead of the object is taken as the path,
     which is handy for running a job by hand.
 
     A job that shares no filesystem with the client (Ray, a hosted cluster) gets
     ``{"ref": {...}, "store": "<store URL>"}`` instead, with no path: :func:`input_path`
-    then fetches the version from that store into a temp folder on first use, checked
-    against its digest (this needs the ``jobrelay`` package in the job; everything else
-    here needs only the standard library).
+    then fetches the version from that store into a temp folder on first use (under the
+    same file name), checked against its digest (this needs the ``jobrelay`` package in
+    the job; everything else here needs only the standard library).
 
 ``JOBRELAY_OUTPUTS``
     A folder the job may write its output files to. :func:`log_output` writes one record

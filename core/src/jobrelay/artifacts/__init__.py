@@ -5,6 +5,8 @@
 * :func:`open_store` — a store from its URL, through one registry of schemes (``local://``,
   a folder, ``wandb://``, the fsspec schemes; :func:`register_store` adds one);
   :func:`stage` — copy a version between stores.
+* :func:`earlier_producer` — the job that first stored an output's bytes, when a job's
+  output is a version an earlier job made (identical bytes are one version).
 * :func:`prepare_inputs`, :func:`record_inputs_consumed`, :func:`collect_outputs` — what
   the client runs around a job; the job side is :mod:`jobrelay.runtime`.
 """
@@ -17,6 +19,7 @@ from jobrelay.artifacts.base import (
     check_alias,
     check_name,
     check_relative_path,
+    earlier_producer,
     parse_reference,
     split_artifact_uri,
 )
@@ -44,6 +47,7 @@ __all__ = [
     "check_name",
     "check_relative_path",
     "collect_outputs",
+    "earlier_producer",
     "input_refs",
     "known_store_schemes",
     "open_store",

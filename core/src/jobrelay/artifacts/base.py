@@ -36,10 +36,13 @@ __all__ = [
     "check_alias",
     "check_name",
     "check_relative_path",
+    "earlier_producer",
+    "local_file_name",
     "parse_reference",
     "ref_to_json",
     "reference_for",
     "split_artifact_uri",
+    "stored_file_name",
 ]
 
 LATEST = "latest"
@@ -49,6 +52,7 @@ FOLDER_TYPE = "dir"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 _VERSION = re.compile(r"^v(0|[1-9][0-9]*)$")  # W&B counts from v0, jobrelay stores from v1
 _MAX_NAME = 128
+_MAX_FILE_NAME = 255  # one path component on Linux and macOS
 
 
 class Reference(NamedTuple):
@@ -70,6 +74,23 @@ class Lineage(BaseModel):
     artifact: ArtifactRef
     producer: JobRef | None = None
     consumers: list[JobRef] = Field(default_factory=list)
+
+
+def earlier_producer(output: ArtifactRef, job: JobRef) -> JobRef | None:
+    """The job that first stored these bytes, when ``output`` (an output of ``job``) was
+    already in the store: else None.
+
+    A store keeps one version per content: a job that logs bytes identical to a version
+    of the same name (a rerun of a pipeline in the same jobrelay home) gets that version
+    back, and its producer stays the job that stored it first. Lineage shown for ``job``'s
+    outputs should say so ("same bytes as ..."), not name the earlier job as if it ran now.
+
+    >>> earlier_producer(result.outputs["model"], result.ref)         # doctest: +SKIP
+    JobRef(platform='local://', id='job-1')
+    """
+    if output.producer is None or output.producer == job:
+        return None
+    return output.producer
 
 
 def _check_token(value: object, what: str) -> str:
@@ -190,6 +211,23 @@ def check_relative_path(path: object) -> str:
     if any(part in ("", ".", "..") for part in parts):
         raise ArtifactError(f"relative path {path!r} must not hold empty, '.' or '..' parts")
     return str(PurePosixPath(*parts))
+
+
+def stored_file_name(path: Path) -> str | None:
+    """The name a put records for ``path`` (``data.csv``); None when it has none."""
+    return path.absolute().name or None
+
+
+def local_file_name(ref: ArtifactRef, fallback: str) -> str:
+    """The name a job's local copy of ``ref`` gets: the name it was stored under, when that
+    is one safe path component (a ref read from JSON may carry anything), else ``fallback``.
+    """
+    name = ref.file_name
+    if not isinstance(name, str) or not name or len(name) > _MAX_FILE_NAME:
+        return fallback
+    if name in (".", "..") or any(bad in name for bad in ("/", "\\", "\0")):
+        return fallback
+    return name
 
 
 def parse_reference(reference: str) -> Reference:

@@ -35,6 +35,7 @@ from jobrelay.artifacts.base import (
     check_reference,
     parse_reference,
     reference_for,
+    stored_file_name,
 )
 from jobrelay.artifacts.digests import digest_bytes
 from jobrelay.artifacts.filecopy import copy_file
@@ -62,6 +63,7 @@ class VersionRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     producer: JobRef | None = None
     created_at: str = ""
+    file_name: str | None = None  # what the stored file or folder was called
 
     @property
     def version(self) -> str:
@@ -78,6 +80,7 @@ class VersionRecord:
             "metadata": self.metadata,
             "producer": self.producer.model_dump(mode="json") if self.producer else None,
             "created_at": self.created_at,
+            "file_name": self.file_name,
         }
 
     @classmethod
@@ -93,6 +96,7 @@ class VersionRecord:
             metadata=dict(data.get("metadata") or {}),
             producer=JobRef.model_validate(producer) if producer else None,
             created_at=data.get("created_at", ""),
+            file_name=data.get("file_name"),
         )
 
     def to_ref(self, store_url: str) -> ArtifactRef:
@@ -105,6 +109,7 @@ class VersionRecord:
             type=self.type,
             producer=self.producer,
             metadata=self.metadata,
+            file_name=self.file_name,
         )
 
 
@@ -257,6 +262,7 @@ class BlobStore(ABC):
             metadata=metadata,
             producer=producer,
             created_at=datetime.now(UTC).isoformat(),
+            file_name=stored_file_name(path),
         )
         return self._commit(draft, checked_aliases)
 

@@ -15,6 +15,7 @@ The job side of the contract (``JOBRELAY_INPUTS`` / ``JOBRELAY_OUTPUTS``) is doc
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from jobrelay.artifacts.base import (
     SupportsLocalBlobs,
     check_alias,
     check_name,
+    local_file_name,
     ref_to_json,
     split_artifact_uri,
 )
@@ -57,9 +59,11 @@ async def prepare_inputs(
     ``inputs`` maps the name the job asks for (``runtime.input_path("data")``) to an
     ``ArtifactRef``, a reference in ``store`` (``"dataset:latest"``, ``"dataset:v3"``) or
     an artifact URI. Each is pinned to an exact version; one held in another store is
-    staged into ``store`` first (once per digest). A file the job can read in place (the
-    local store's verified blob) is passed as is; anything else is fetched, verified,
-    under ``workdir/inputs/<name>``. ``workdir/outputs`` is created for the job's outputs.
+    staged into ``store`` first (once per digest). The job's path is
+    ``workdir/inputs/<name>/<file name>``: the name the file or folder was stored under
+    (``data.csv``), so a loader that picks a format by suffix works. A file the job can read
+    in place (the local store's verified blob) is linked there, not copied; anything else
+    is fetched there, verified. ``workdir/outputs`` is created for the job's outputs.
 
     Returns ``{"JOBRELAY_INPUTS": <JSON>, "JOBRELAY_OUTPUTS": <folder>}``. Raises
     ``ArtifactNotFound``, ``IntegrityError`` or ``ArtifactError``.
@@ -69,7 +73,7 @@ async def prepare_inputs(
     for name, item in inputs.items():
         check_name(name)
         ref = await pin_input(item, store, store)
-        path = await _materialize(ref, store, workdir / "inputs" / name)
+        path = await _materialize(ref, store, workdir / "inputs" / name, name)
         entries[name] = {"path": str(path), "ref": ref_to_json(ref)}
     return {INPUTS_ENV: json.dumps(entries, sort_keys=True), OUTPUTS_ENV: str(outputs)}
 
@@ -109,13 +113,25 @@ async def pin_input(
     return pinned if source is target else await stage(pinned, source, target)
 
 
-async def _materialize(ref: ArtifactRef, store: ArtifactStore, dest: Path) -> Path:
+async def _materialize(ref: ArtifactRef, store: ArtifactStore, folder: Path, name: str) -> Path:
+    dest = folder / local_file_name(ref, name)
+    await run_blocking(remove_quietly, folder)  # a retried job gets a fresh, verified copy
     if isinstance(store, SupportsLocalBlobs):
         in_place = await store.verified_local_path(ref)
         if in_place is not None:
-            return in_place
-    await run_blocking(remove_quietly, dest)  # a retried job gets a fresh, verified copy
+            return await run_blocking(_link, in_place, dest)
     return await store.fetch(ref, dest)
+
+
+def _link(blob: Path, dest: Path) -> Path:
+    """``dest`` names the verified ``blob`` without copying it: a hard link (the job sees a
+    plain file), or a symbolic link where the two are on different filesystems."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(blob, dest)
+    except OSError:
+        os.symlink(blob, dest)
+    return dest
 
 
 def input_refs(env: Mapping[str, str]) -> dict[str, ArtifactRef]:

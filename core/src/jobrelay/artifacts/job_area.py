@@ -30,7 +30,7 @@ from typing import Any, TypeVar, cast
 import fsspec  # type: ignore[import-untyped]
 from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-untyped]
 
-from jobrelay.artifacts.base import ArtifactStore, ref_to_json
+from jobrelay.artifacts.base import ArtifactStore, local_file_name, ref_to_json
 from jobrelay.artifacts.blobstore import run_blocking
 from jobrelay.artifacts.fsspec_store import FsspecArtifactStore
 from jobrelay.artifacts.handoff import check_record
@@ -81,7 +81,8 @@ def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 def fetch_input(name: str, entry: dict[str, Any], folder: Path) -> Path:
-    """Fetch input ``name`` from the store its entry names into ``folder``, verified."""
+    """Fetch input ``name`` from the store its entry names into ``folder``, verified, under
+    the name it was stored with (``folder/data.csv``; ``folder/<name>`` when none is known)."""
     store_url = entry.get("store")
     try:
         ref = ArtifactRef.model_validate(entry.get("ref"))
@@ -92,7 +93,7 @@ def fetch_input(name: str, entry: dict[str, Any], folder: Path) -> Path:
 
     async def fetch() -> Path:
         async with opened_store(store_url) as store:
-            return await store.fetch(ref, folder / name)
+            return await store.fetch(ref, folder / local_file_name(ref, name))
 
     return _run(fetch)
 

@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from jobrelay.artifacts.base import ArtifactStore
+from jobrelay.artifacts.base import ArtifactStore, local_file_name
 from jobrelay.artifacts.registry import opened_store
 from jobrelay.models import ArtifactRef
 
@@ -53,7 +53,8 @@ async def stage(
             ):
                 return existing
         with tempfile.TemporaryDirectory(prefix="jobrelay-stage-") as tmp:
-            payload = await src.fetch(original, Path(tmp) / "payload")
+            # Fetched under its own name, so the staged version keeps the file name too.
+            payload = await src.fetch(original, Path(tmp) / local_file_name(original, "payload"))
             return await dst.put(
                 original.name,
                 payload,
