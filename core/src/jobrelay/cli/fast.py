@@ -1,11 +1,13 @@
-"""The CLI's fast path: ``jobrelay ls`` and ``jobrelay logs JOB`` on the local platform with
-the standard library alone (no typer, pydantic or httpx), so they start at once.
+"""The CLI's fast path: ``jobrelay ls``, ``jobrelay status JOB`` and ``jobrelay logs JOB``
+on the local platform with the standard library alone (no typer, pydantic, httpx or rich),
+so they start at once.
 
-It answers only the plain cases it is sure to answer exactly as the full command does
-(the same text, the same exit code): anything else -- another platform, an option it does
-not know, ``--json``, ``--follow``, a home with no database yet, a job it does not find, a
-table rich would fold -- returns None and the full command runs. ``JOBRELAY_CLI_FAST=0``
-turns it off (tests compare the two).
+It answers only the plain cases it is sure to answer as the full command does (the same
+cells, the same exit code; a table that fits the console is the same text, a wider one is
+folded by :mod:`.fast_table` rather than by rich): anything else -- another platform, an
+option it does not know, ``--json``, ``--follow``, a home with no database yet, a job it
+does not find, outputs still to collect -- returns None and the full command runs.
+``JOBRELAY_CLI_FAST=0`` turns it off (tests compare the two).
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from jobrelay.cli import fast_table
+
 __all__ = ["run_fast"]
 
 _OWNER_SEARCH = 1000  # as ``jobrelay ls --owner`` (cli.app.OWNER_SEARCH)
+# The ``ls`` columns of free text, narrowed and wrapped first when the table is too wide.
+_FREE_TEXT = frozenset({"name", "queue", "owner", "message"})
 
 
 def run_fast(argv: Sequence[str]) -> int | None:
@@ -33,6 +39,8 @@ def run_fast(argv: Sequence[str]) -> int | None:
             out = _ls(argv[1:])
         elif argv[0] == "logs":
             out = _logs(argv[1:])
+        elif argv[0] == "status":
+            out = _status(argv[1:])
         else:
             return None
     except (sqlite3.Error, OSError, ValueError, KeyError):
@@ -138,17 +146,37 @@ def _ls(args: Sequence[str]) -> str | None:
     if owner is not None:
         views = [v for v in views if (v.owner or "").startswith(owner)][:limit]
     cells = [tables.status_cells(v.id, v.state, v) for v in views]
-    width = tables.plain_width()
-    text = None if width is None else tables.plain_table(cells, width)
-    if text is not None:
-        return text
-    # A terminal (colours) or a table rich folds: rich draws it, still without pydantic.
-    from rich.console import Console
+    header = tables.STATUS_COLUMNS
+    return fast_table.draw(
+        cells,
+        fast_table.console(),
+        header=header,
+        flexible=[column in _FREE_TEXT for column in header],
+        styles=[
+            [
+                tables.STATE_STYLE.get(cell, "") if column == "state" else ""
+                for column, cell in zip(header, row, strict=True)
+            ]
+            for row in cells
+        ],
+    )
 
-    console = Console(highlight=False)
-    with console.capture() as captured:
-        console.print(tables.rich_status_table(cells))
-    return captured.get()
+
+def _status(args: Sequence[str]) -> str | None:
+    from jobrelay.cli.fast_status import status_text
+
+    opts, positional = _options(args, {"--platform": "platform", "-p": "platform"})
+    if len(positional) != 1:
+        return None
+    home = _home(opts.get("platform"))
+    conn = None if home is None else _connect(home)
+    if conn is None or home is None:
+        return None
+    try:
+        with conn:
+            return status_text(conn, home, positional[0], fast_table.console())
+    finally:
+        conn.close()
 
 
 def _logs(args: Sequence[str]) -> str | None:

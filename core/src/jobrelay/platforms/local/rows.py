@@ -102,6 +102,7 @@ class RowView:
     """What a job's row says once the local state rules are applied (see ``row_view``)."""
 
     id: str
+    name: str | None
     state: str  # a JobState value
     platform_state: str
     message: str | None
@@ -131,6 +132,7 @@ def row_view(row: sqlite3.Row) -> RowView:
     terminal = state in TERMINAL_VALUES
     return RowView(
         id=str(row["id"]),
+        name=row["name"],
         state=state,
         platform_state=platform_state,
         message=row["message"],
