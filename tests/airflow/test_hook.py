@@ -48,7 +48,7 @@ async def test_the_token_reaches_the_platform_as_its_credential() -> None:
 @pytest.mark.parametrize(
     ("conn", "field"),
     [
-        ({"schema": "nosuch", "host": "h"}, "host"),
+        ({"schema": "nosuch", "host": "h"}, "schema"),
         ({"host": "local://host-part"}, "host"),
         ({"schema": "authlocal", "host": "/tmp/x"}, "password"),
         ({"schema": "wandb", "host": "team/project"}, "password"),
@@ -145,8 +145,9 @@ def test_test_connection_reports_success_and_failure(monkeypatch: pytest.MonkeyP
 
     assert (ok, message) == (True, f"Connected to local://{PLATFORM_HOME}")
     assert bad is False
-    assert "field 'host'" in why
-    assert "unknown platform scheme 'nosuch'" in why
+    # The field the user typed the platform in (Platform), and what it could be.
+    assert "field 'schema' (Platform) is 'nosuch', not a platform" in why
+    assert "use one of: anyscale, authlocal, fused, local, ray, ray+https, wandb" in why
 
 
 FORM_PROBE = """

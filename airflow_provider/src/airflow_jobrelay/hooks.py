@@ -57,6 +57,27 @@ class JobRelayHook(BaseHook):
         super().__init__(**kwargs)
         self.jobrelay_conn_id = jobrelay_conn_id
 
+    # -- the connection -----------------------------------------------------------------
+
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Connection:
+        """The connection, its fields as the user wrote them.
+
+        An Address holding a URL (``?host=http://...``) given in Airflow's URI form (an
+        ``AIRFLOW_CONN_*`` URI, or the form's fields as the Test button passes them) is
+        read as written, where Airflow's URI parser would cut it at its ``://``.
+        """
+        from airflow_jobrelay._conn_uri import reread_from_environment
+
+        return reread_from_environment(super().get_connection(conn_id))
+
+    @classmethod
+    async def aget_connection(cls, conn_id: str) -> Connection:
+        """Like :meth:`get_connection`, without blocking the event loop."""
+        from airflow_jobrelay._conn_uri import reread_from_environment
+
+        return reread_from_environment(await super().aget_connection(conn_id))
+
     # -- clients ------------------------------------------------------------------------
 
     def get_async_client(self, *, poll: PollPolicy | None = None) -> AsyncClient:
@@ -141,6 +162,7 @@ def platform_url(conn: Connection) -> str:
     if _URL.match(host):
         return host
     scheme = (conn.schema or DEFAULT_PLATFORM).strip().lower()
+    _check_platform(conn, scheme)
     if scheme == "local":
         return f"local://{host}" if host.startswith("/") or not host else f"local:///{host}"
     port = f":{conn.port}" if conn.port else ""
@@ -148,6 +170,20 @@ def platform_url(conn: Connection) -> str:
         head, _, tail = host.partition("/")
         return f"{scheme}://{head}{port}/{tail}"
     return f"{scheme}://{host}{port}"
+
+
+def _check_platform(conn: Connection, scheme: str) -> None:
+    """A Platform (``schema``) that names no platform is an error naming that field."""
+    from jobrelay.platforms.registry import known_schemes
+
+    known = known_schemes()
+    if scheme not in known:
+        raise JobRelayConnectionError(
+            f"connection {conn.conn_id!r} (type jobrelay): field 'schema' (Platform) is "
+            f"{scheme!r}, not a platform; use one of: {', '.join(known)}",
+            conn_id=conn.conn_id,
+            field="schema",
+        )
 
 
 def _extra_options(conn: Connection) -> dict[str, Any]:
