@@ -2,8 +2,9 @@
 against `python -c pass`, interleaved in the same run (medians of N rounds).
 
 A throwaway home with 20 finished jobs (the default `ls` page). Each command runs with
-stdout to a pipe (as in a script) and, for `ls`, to a pseudo-terminal (colours: rich draws
-the table); `JOBRELAY_CLI_FAST=0` rows are the full typer command for comparison.
+stdout to a pipe (as in a script) and, for `ls`, to a pseudo-terminal (ANSI colours);
+`JOBRELAY_CLI_FAST=0` rows are the full typer command for comparison. `ls`, `status` and
+`logs` take the fast path (`jobrelay/cli/fast.py`: standard library only, no rich).
 
     uv run python benchmarks/cli_start.py [N]
 
@@ -75,6 +76,7 @@ def main(n: int) -> None:
             f"jobrelay logs {job_id}": ([JOBRELAY, "logs", job_id], env, False),
             f"jobrelay status {job_id}": ([JOBRELAY, "status", job_id], env, False),
             "full command: jobrelay ls (pipe)": ([JOBRELAY, "ls"], slow, False),
+            "full command: jobrelay status": ([JOBRELAY, "status", job_id], slow, False),
         }
         times: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(n):

@@ -3,9 +3,12 @@
 (a) runs `true` through jobrelay (submit, then wait until SUCCEEDED) and compares it with a
 bare `subprocess.run(["true"])` measured in the same run; both medians of N runs.
 (b) each job writes `time.time()` as its very last act; the client notes when it first sees
-SUCCEEDED (its `on_update` callback); latency = seen - written; also until `run()` returns
-(the result with its outputs read). Both with the agent's change announcements (as
-shipped) and without them (the hub polls: the figures before), in turns in one run.
+SUCCEEDED (its `on_update` callback); latency = seen - written, split at the `ended_at` the
+agent records; also until `run()` returns (the result with its outputs read). Both with the
+agent's change announcements (as shipped) and without them (the hub polls: the figures
+before), in turns in one run. The floor, in the same turns: the same job run by a bare
+`subprocess.run`, whose return is the OS telling its parent the process exited (the job's
+interpreter shutdown after its write is in every figure).
 
     uv run python benchmarks/overhead.py [N]
 """
@@ -30,6 +33,8 @@ LAST_ACT = "import sys, time; open(sys.argv[1], 'w').write(repr(time.time()))"
 def _first_end(seen: list[float], update: JobUpdate) -> None:
     if update.status.state.is_terminal and not seen:
         seen.append(time.time())
+        ended = update.status.ended_at  # when the agent recorded the end
+        seen.append(ended.timestamp() if ended is not None else float("nan"))
 
 
 async def main(n: int) -> None:
@@ -50,6 +55,8 @@ async def main(n: int) -> None:
         through: dict[str, list[float]] = {mode: [] for mode in modes}
         latencies: dict[str, list[float]] = {mode: [] for mode in modes}
         returns: dict[str, list[float]] = {mode: [] for mode in modes}
+        agent_part: dict[str, list[float]] = {mode: [] for mode in modes}
+        floor: list[float] = []
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(n):
                 for mode, c in modes.items():
@@ -65,7 +72,11 @@ async def main(n: int) -> None:
                     returned = time.time()
                     ended = float(stamp.read_text())
                     latencies[mode].append(seen[0] - ended)
+                    agent_part[mode].append(seen[1] - ended)
                     returns[mode].append(returned - ended)
+                stamp = Path(tmp) / f"floor{i}"
+                subprocess.run([sys.executable, "-c", LAST_ACT, str(stamp)], check=True)
+                floor.append(time.time() - float(stamp.read_text()))
 
     print(f"runs per measure: {n}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"bare subprocess.run(['true']) median: {median_ms(bare):8.1f} ms")
@@ -79,6 +90,12 @@ async def main(n: int) -> None:
         print(f"  detection latency median:           {median_ms(latencies[mode]):8.1f} ms")
         print(f"  detection latency max:              {max(latencies[mode]) * 1000:8.1f} ms")
         print(f"  ... to run() returning (outputs in): {median_ms(returns[mode]):8.1f} ms median")
+        # The split: last write -> the agent records the end (the job's exit, its log pipes
+        # drained, the row written), then -> the client's callback (announcement, hub tick,
+        # status read).
+        recorded = median_ms(agent_part[mode])
+        print(f"  ... of which to the end's record:    {recorded:8.1f} ms median")
+    print(f"[floor] subprocess.run of the same job sees its end: {median_ms(floor):.1f} ms median")
     print(f"detection latency median: {median_ms(latencies['notified']):.1f} ms   target <= 5 ms")
 
 

@@ -3,8 +3,8 @@
 Exit codes: 0 succeeded, 1 failed or cancelled, 2 usage or configuration error, 3 timeout,
 4 platform unreachable, 130 interrupted with ``--detach`` (the job keeps running).
 
-``main`` first tries :mod:`.fast` (``ls`` and ``logs`` on the local platform, standard
-library only), then loads the typer app; ``app`` loads on first use (PEP 562).
+``main`` first tries :mod:`.fast` (``ls``, ``status`` and ``logs`` on the local platform,
+standard library only), then loads the typer app; ``app`` loads on first use (PEP 562).
 """
 
 from __future__ import annotations
