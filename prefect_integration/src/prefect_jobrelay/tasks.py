@@ -175,8 +175,8 @@ def _loop_running() -> bool:
     return True
 
 
-@task(cache_policy=NO_CACHE, name="run_job")
-def _run_job(
+@task(cache_policy=NO_CACHE)
+def run_job(
     credentials: Credentials,
     spec: Spec,
     inputs: Mapping[str, Any] | None = None,
@@ -238,4 +238,4 @@ def _dispatching(sync_task: T, async_task: Task[Any, Any]) -> T:
 
 
 # Typed as the sync task: a sync caller gets the record (await arun_job in async code).
-run_job = _dispatching(_run_job, arun_job)
+run_job = _dispatching(run_job, arun_job)
