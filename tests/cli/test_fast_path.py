@@ -21,7 +21,7 @@ from jobrelay import Client, JobFailed, JobSpec, JobState
 from jobrelay.cli import fast_status, fast_table
 from jobrelay.cli.tables import STATUS_COLUMNS, plain_table, rich_status_table
 from jobrelay.owners import Owner
-from jobrelay.platforms.local import store
+from jobrelay.platforms.local import procs, store
 from rich.console import Console
 
 from tests.platforms.conftest import kill_local_agents
@@ -273,8 +273,22 @@ def test_on_a_terminal_states_are_coloured_unless_no_color(
     assert "\x1b[" not in run_on_terminal(path, *args, TERM="dumb")
 
 
-def test_the_fast_path_s_agent_staleness_is_the_store_s() -> None:
+def test_the_fast_path_tells_a_live_agent_as_the_store_does() -> None:
     assert fast_status.AGENT_STALE_AFTER_S == store.AGENT_STALE_AFTER_S
+    zombie = subprocess.Popen(["true"])
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    deadline = time.monotonic() + 10
+    while procs.pid_alive(zombie.pid):  # exited, not reaped yet
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    try:
+        for pid in (os.getpid(), zombie.pid, ended.pid, 1, 0):
+            assert fast_status.pid_alive(pid) == procs.pid_alive(pid), pid
+        assert fast_status.pid_alive(os.getpid())
+        assert not fast_status.pid_alive(zombie.pid)
+    finally:
+        zombie.wait()
 
 
 @pytest.mark.slow

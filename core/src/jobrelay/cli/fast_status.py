@@ -10,6 +10,7 @@ collected (it stores them), an active job with no live agent (it starts one).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -18,9 +19,8 @@ from typing import Any
 from jobrelay.cli import fast_table
 from jobrelay.cli.tables import STATE_STYLE
 from jobrelay.platforms.local import rows
-from jobrelay.platforms.local.procs import pid_alive
 
-__all__ = ["AGENT_STALE_AFTER_S", "status_text"]
+__all__ = ["AGENT_STALE_AFTER_S", "pid_alive", "status_text"]
 
 # As ``platforms.local.store.AGENT_STALE_AFTER_S`` (that module imports pydantic; a test
 # keeps the two equal): an agent whose heartbeat is older is taken for dead.
@@ -50,6 +50,7 @@ def status_text(
 
     pairs = [
         ("job", view.id),
+        ("name", view.name or "-"),
         ("state", view.state),
         ("platform state", view.platform_state),
         ("queue", view.queue or "-"),
@@ -79,6 +80,25 @@ def _agent_alive(conn: sqlite3.Connection) -> bool:
         now - heartbeat < AGENT_STALE_AFTER_S and pid_alive(pid)
         for pid, heartbeat in conn.execute("SELECT pid, heartbeat_at FROM agents")
     )
+
+
+def pid_alive(pid: int) -> bool:
+    """As ``platforms.local.procs.pid_alive`` (a running process, not a zombie), without
+    the ``ctypes`` that module loads."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return bool(fields) and fields[0] not in ("Z", "X")
 
 
 def _collected_outputs(home: Path, job_id: str) -> list[tuple[str, str]] | None:

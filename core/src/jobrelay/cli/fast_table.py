@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Console", "console", "draw", "text_width"]
 
@@ -34,8 +34,7 @@ _FLOOR = 8  # a flexible column is narrowed below this (or its header) only if i
 _LAST_FLOOR = 4
 
 
-@dataclass(frozen=True)
-class Console:
+class Console(NamedTuple):  # not a dataclass: that imports inspect, slow to start
     """Where the table goes: its width in columns and which ANSI codes it takes."""
 
     width: int

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from jobrelay.spans import seconds_between
 
@@ -97,9 +97,11 @@ def parse_time(text: str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@dataclass(frozen=True)
-class RowView:
-    """What a job's row says once the local state rules are applied (see ``row_view``)."""
+class RowView(NamedTuple):
+    """What a job's row says once the local state rules are applied (see ``row_view``).
+
+    A named tuple, not a dataclass: ``dataclasses`` imports ``inspect``, which the CLI's
+    fast path has no time for."""
 
     id: str
     name: str | None
