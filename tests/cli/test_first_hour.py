@@ -344,3 +344,66 @@ def test_a_fused_job_starts_from_the_command_line_and_succeeds(tmp_path: Path) -
         assert "SUCCEEDED" in again.stdout
     finally:
         emulator.stop()
+
+
+# -- the job table -----------------------------------------------------------------------
+
+
+def _run(home: Path, *args: str, columns: int = 200, fast: bool = True) -> Any:
+    env = {
+        **os.environ,
+        "JOBRELAY_PLATFORM": f"local://{home}",
+        "COLUMNS": str(columns),
+        "JOBRELAY_CLI_FAST": "1" if fast else "0",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "jobrelay", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+STATES = {"QUEUED", "STARTING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "UNKNOWN"}
+
+
+@pytest.mark.slow
+def test_ls_and_status_show_the_jobs_name_and_80_columns_split_no_state(tmp_path: Path) -> None:
+    from tests.platforms.conftest import kill_local_agents
+
+    home = tmp_path / "home"
+    names = {"train-the-large-model-on-all-shards": "true", "evaluate": "exit 3"}
+    ids: dict[str, str] = {}
+    try:
+        for name, command in names.items():
+            done = _run(home, "submit", "--json", "--name", name, command)
+            assert done.returncode == 0, done.stderr
+            ids[name] = json.loads(done.stdout)["id"]
+        for job_id in ids.values():
+            assert _run(home, "wait", job_id).returncode in (0, 1)
+        for fast in (True, False):
+            wide = _run(home, "ls", fast=fast).stdout
+            header = wide.splitlines()[0].split()
+            assert header[:3] == ["id", "name", "state"], wide
+            for name, job_id in ids.items():
+                line = next(x for x in wide.splitlines() if job_id in x)
+                assert name in line.split(), line
+            status = _run(home, "status", ids["evaluate"], fast=fast).stdout
+            assert re.search(r"^\s*name\s+evaluate\s*$", status, re.M), status
+            narrow = _run(home, "ls", columns=80, fast=fast).stdout
+            lines = narrow.splitlines()
+            assert max(map(len, lines)) <= 80
+            for job_id in ids.values():  # a job's first line holds its whole id and state
+                line = next(x for x in lines if job_id in x)
+                assert set(line.split()) & STATES, (fast, narrow)
+            # The folded name is all there, read down its column (a free-text header may
+            # fold too: the header row is the one that starts with the id column).
+            at = next(i for i, x in enumerate(lines) if x.startswith(" id "))
+            start, end = lines[at].index(" name") + 1, lines[at].index(" state")
+            folded = "".join(x[start:end].strip() for x in lines[at + 1 :])
+            for name in names:
+                assert name in folded, (fast, narrow)
+    finally:
+        kill_local_agents(home)

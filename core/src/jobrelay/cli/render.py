@@ -139,6 +139,7 @@ def status_detail(status: JobStatus) -> Table:
     table.add_column()
     rows: list[tuple[str, RenderableType]] = [
         ("job", Text(status.ref.id)),
+        ("name", Text(status.name or "-")),
         ("state", state_text(status.state)),
         ("platform state", status.platform_state),
         ("queue", status.queue or "-"),

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 __all__ = [
+    "NO_WRAP_COLUMNS",
     "STATE_STYLE",
     "STATUS_COLUMNS",
     "StatusLike",
@@ -34,21 +35,27 @@ STATE_STYLE = {
 }
 STATUS_COLUMNS = (
     "id",
+    "name",
     "state",
     "queue",
     "pos",
-    "attempt",
     "exit",
     "queued",
     "ran",
     "owner",
     "message",
 )
+# Columns whose cells are never wrapped: an id is what a user copies into the next command,
+# a state, a count or a time is read at a glance ('SUCCEEDE' / 'D' is neither). The others
+# (name, queue, owner, message: free text) fold when the console is narrow.
+NO_WRAP_COLUMNS = frozenset({"id", "state", "pos", "exit", "queued", "ran"})
 
 
 class StatusLike(Protocol):
     """What a row of the table needs: a ``JobStatus`` or a local ``RowView``."""
 
+    @property
+    def name(self) -> str | None: ...
     @property
     def queue(self) -> str | None: ...
     @property
@@ -75,10 +82,10 @@ def status_cells(job_id: str, state: str, s: StatusLike) -> list[str]:
     """One row of the table as text, in ``STATUS_COLUMNS`` order (``state`` a JobState value)."""
     return [
         job_id,
+        s.name or "-",
         state,
         s.queue or "-",
         str(s.queue_position or "-"),
-        str(s.attempt),
         "-" if s.exit_code is None else str(s.exit_code),
         _seconds(s.queued_s),
         _seconds(s.run_s),
@@ -88,21 +95,27 @@ def status_cells(job_id: str, state: str, s: StatusLike) -> list[str]:
 
 
 def rich_status_table(rows: Sequence[list[str]]) -> Table:
-    """The table as rich draws it: bold headers, the state coloured, ids never wrapped."""
+    """The table as rich draws it: bold headers, the state coloured; the ``NO_WRAP_COLUMNS``
+    as wide as their widest cell, the others folded when the console is narrow."""
     from rich.table import Table
     from rich.text import Text
 
     table = Table(box=None, header_style="bold")
-    # A job id is what a user copies into the next command: it is never wrapped.
-    widest = max((len(row[0]) for row in rows), default=2)
-    table.add_column("id", no_wrap=True, min_width=widest)
-    for column in STATUS_COLUMNS[1:]:
-        table.add_column(column, overflow="fold")
+    for i, column in enumerate(STATUS_COLUMNS):
+        if column in NO_WRAP_COLUMNS:
+            widest = max((len(row[i]) for row in rows), default=0)
+            table.add_column(
+                column, no_wrap=True, overflow="ellipsis", min_width=max(widest, len(column))
+            )
+        else:
+            table.add_column(column, overflow="fold")
+    state = STATUS_COLUMNS.index("state")
     for row in rows:
         # Every cell plain Text: ':-1:' in an owner is no emoji code, '[x]' in a queue name
         # no markup.
-        state = Text(row[1], style=STATE_STYLE.get(row[1], ""))
-        table.add_row(Text(row[0]), state, *(Text(cell) for cell in row[2:]))
+        cells = [Text(cell) for cell in row]
+        cells[state].stylize(STATE_STYLE.get(row[state], ""))
+        table.add_row(*cells)
     return table
 
 

@@ -25,6 +25,7 @@ def row_to_status(row: sqlite3.Row, ref: JobRef, *, url: str | None = None) -> J
     view = row_view(row)
     return JobStatus(
         ref=ref,
+        name=row["name"],
         state=JobState(view.state),
         platform_state=view.platform_state,
         message=view.message,

@@ -333,8 +333,10 @@ def parse_status(details: Mapping[str, Any], ref: JobRef, base_url: str) -> JobS
     exit_code = details.get("driver_exit_code")
     metadata = details.get("metadata")
     owner = metadata.get(OWNER_METADATA) if isinstance(metadata, Mapping) else None
+    name = metadata.get(NAME_METADATA) if isinstance(metadata, Mapping) else None
     return JobStatus(
         ref=ref,
+        name=name if isinstance(name, str) else None,
         state=_STATES.get(raw_state, JobState.UNKNOWN),
         platform_state=raw_state or "<missing>",
         message=_message(details),
