@@ -18,12 +18,15 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import typer
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from jobrelay.cli.app import app, job_config
 from jobrelay.cli.demo import demo_stages
+from jobrelay.errors import TransportError
+from jobrelay.http import HttpSession, RetryPolicy
 from jobrelay.models import MAX_PRIORITY
 from typer.testing import CliRunner
 
@@ -407,3 +410,60 @@ def test_ls_and_status_show_the_jobs_name_and_80_columns_split_no_state(tmp_path
                 assert name in folded, (fast, narrow)
     finally:
         kill_local_agents(home)
+
+
+# -- a host that does not resolve ----------------------------------------------------------
+
+
+class _CountingTransport(httpx.AsyncHTTPTransport):
+    """The real transport (real DNS), counting the attempts it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.attempts += 1
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_host_that_does_not_resolve_fails_at_once_naming_the_host(method: str) -> None:
+    transport = _CountingTransport()
+    # '.invalid' never resolves (RFC 2606); the policy would retry a refused connection.
+    session = HttpSession(
+        "http://no-such-host.invalid:8265",
+        transport=transport,
+        retry=RetryPolicy(attempts=5, timeout_s=30, wait_initial_s=0.01, wait_max_s=0.05),
+    )
+    try:
+        with pytest.raises(TransportError) as caught:
+            await session.request(method, "/api/jobs/", operation="list Ray jobs")
+    finally:
+        await session.aclose()
+    assert transport.attempts == 1
+    assert "'no-such-host.invalid' does not resolve" in str(caught.value)
+    assert "host setting" in str(caught.value)
+
+
+async def test_a_refused_connection_is_still_retried() -> None:
+    transport = _CountingTransport()
+    session = HttpSession(
+        "http://127.0.0.1:9",  # discard port: nothing listens
+        transport=transport,
+        retry=RetryPolicy(attempts=3, timeout_s=30, wait_initial_s=0.01, wait_max_s=0.05),
+    )
+    try:
+        with pytest.raises(TransportError, match=r"could not reach 127\.0\.0\.1:9"):
+            await session.request("GET", "/", operation="probe")
+    finally:
+        await session.aclose()
+    assert transport.attempts == 3
+
+
+def test_the_cli_reports_an_unresolvable_host_with_exit_4(tmp_path: Path) -> None:
+    done = _run(tmp_path / "home", "ls", "--platform", "ray://no-such-host.invalid:8265")
+    assert done.returncode == 4, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: list Ray jobs: the host name 'no-such-host.invalid'")
+    assert "retrying" not in done.stderr

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import socket
 import ssl
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
@@ -247,7 +248,7 @@ class HttpSession:
         def backoff(exc: Exception) -> bool | float:
             if isinstance(exc, _Retryable):
                 return exc.retry_after if exc.retry_after is not None else True
-            return isinstance(exc, httpx.TransportError)
+            return isinstance(exc, httpx.TransportError) and not _unresolved(exc)
 
         try:
             async for attempt in stamina.retry_context(
@@ -274,6 +275,12 @@ class HttpSession:
         except httpx.TransportError as exc:
             base = self.client.base_url
             port = base.port or (443 if base.scheme == "https" else 80)
+            if _unresolved(exc):
+                host = base.host or _request_host(exc)
+                raise TransportError(
+                    f"{operation}: the host name {host!r} does not resolve (DNS): check the "
+                    "platform's host setting (the URL's host, ?host= or ?base_url=)"
+                ) from None
             raise TransportError(
                 f"{operation}: could not reach {base.host}:{port}: "
                 f"{redact(str(exc) or type(exc).__name__, self._secrets)}"
@@ -290,3 +297,23 @@ class HttpSession:
 
 def _never(_exc: Exception) -> bool:
     return False
+
+
+def _unresolved(exc: BaseException) -> bool:
+    """True when ``exc`` comes from a host name that does not resolve (``socket.gaierror``
+    anywhere in its chain): a mistyped host, which retrying for half a minute cannot mend."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, socket.gaierror):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _request_host(exc: httpx.TransportError) -> str:
+    try:
+        return exc.request.url.host
+    except RuntimeError:  # an error raised without its request
+        return "?"
