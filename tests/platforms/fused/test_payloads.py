@@ -167,3 +167,82 @@ def test_the_cursor_gives_every_record_once_in_order_whatever_shares_a_milliseco
         cursor = payloads.read_log_cursor(payloads.write_log_cursor(cursor))  # a restart
         seen.extend(line.text for line in lines)
     assert seen == [str(r["message"]) for r in records]
+
+
+OURS = "tiles.n0123456789abcdef"  # a name payloads.job_name makes
+RUN = {
+    "job_id": "j1",
+    "job_name": OURS,
+    "status": "pending",
+    "terminal_status": False,
+    "job_status": "Pending",
+    "job_status_date": "2026-01-01T00:00:00+00:00",
+    "total_tasks": 3,
+    "finished_tasks": 0,
+}
+
+
+def listed(job_status: str, date: str = "2026-01-01T00:00:05+00:00") -> dict[str, object]:
+    return {"id": "j1", "job_status": job_status, "job_status_date": date}
+
+
+def test_the_list_tells_a_job_started_running_without_its_own_read() -> None:
+    run = payloads.with_listed(RUN, listed("Running"))
+    assert run is not None
+    status = payloads.parse_status(run, REF)
+    assert (status.state, status.platform_state) == (JobState.RUNNING, "Running")
+    assert status.started_at is not None
+    assert status.started_at.second == 5
+    assert "status" not in run  # the list does not vouch for the instance
+
+
+def test_a_listed_done_of_a_job_jobrelay_started_is_its_end_with_every_task() -> None:
+    run = payloads.with_listed(RUN, listed("Done", "2026-01-01T00:01:00+00:00"))
+    assert run is not None
+    status = payloads.parse_status(run, REF)
+    assert status.state is JobState.SUCCEEDED
+    assert status.message == "3 of 3 tasks finished"
+    assert status.ended_at is not None
+    assert status.ended_at.minute == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "job_status"),
+    [
+        (OURS, "Failed"),  # how far it got is part of what went wrong: read in full
+        (OURS, "Canceled"),
+        (OURS, "Preempted"),  # a value Fused may add later: only the instance tells
+        ("someone-elses-job", "Done"),  # its step may ignore chunk errors
+        ("tiles.n0123", "Done"),
+    ],
+)
+def test_what_the_list_cannot_tell_needs_the_jobs_own_read(name: str, job_status: str) -> None:
+    assert payloads.with_listed({**RUN, "job_name": name}, listed(job_status)) is None
+
+
+def test_an_unchanged_listed_status_keeps_the_last_response() -> None:
+    run = {**RUN, "status": "running", "job_status": "Running"}
+    assert payloads.with_listed(run, listed("Running")) is run
+
+
+NAMES = hs.from_regex(r"[a-zA-Z][a-zA-Z0-9_:.\-]{0,30}", fullmatch=True)
+
+
+@given(
+    name=NAMES,
+    key=hs.none()
+    | hs.text(hs.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=20).filter(
+        str.strip
+    ),
+    nonce=hs.text("0123456789abcdef", min_size=16, max_size=16),
+)
+def test_every_name_jobrelay_makes_counts_as_started_by_jobrelay(
+    name: str, key: str | None, nonce: str
+) -> None:
+    spec = JobSpec(entrypoint="udf", name=name, idempotency_key=key, config={"code": SQUARE})
+    assert payloads.started_by_jobrelay(payloads.job_name(spec, nonce))
+
+
+@given(hs.from_regex(r"[a-zA-Z][a-zA-Z0-9_:\-]{0,40}", fullmatch=True))
+def test_a_name_given_in_another_client_does_not(name: str) -> None:
+    assert not payloads.started_by_jobrelay(name)  # no ".n<nonce>" part

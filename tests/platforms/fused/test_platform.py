@@ -6,6 +6,7 @@ cancel, a state Fused may add later)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import json
 import sys
@@ -245,3 +246,53 @@ async def test_100_waiters_cost_one_status_request_per_tick(
     assert [r.operation for r in fused.requests[before:]] == ["list"]
     for ref in refs:
         await platform.cancel(ref)
+
+
+GATED = """
+import os, time
+
+@fused.udf
+def udf(x: int, gate: str = ""):
+    while not os.path.exists(gate):
+        time.sleep(0.02)
+    print("past the gate", x)
+    return {"x": x}
+"""
+
+
+@pytest.mark.slow
+async def test_waiters_on_many_jobs_cost_the_list_and_one_results_read_per_job(
+    fused: FusedEmulator, platform: FusedPlatform, tmp_path: Path
+) -> None:
+    """What a hosted API's rate limit sees while 40 waiters wait: one list a tick and each
+    succeeded job's results once; no job's own status read. Every wait still gets its
+    outputs, its progress and its start and end times."""
+    gate = tmp_path / "gate"
+    client = client_of(platform)
+    refs = [
+        await client.submit(
+            udf_spec(GATED, config={"inputs": [k], "parameters": {"gate": str(gate)}})
+        )
+        for k in range(40)
+    ]
+    for _ in range(400):  # running before the waits begin (read off the emulator: no request)
+        if all(fused.world.jobs[r.id].job_status == "Running" for r in refs):
+            break
+        await asyncio.sleep(0.05)
+    before = len(fused.requests)
+    waits = [asyncio.create_task(client.wait(ref, timeout=120)) for ref in refs]
+    await asyncio.sleep(0.5)
+    gate.touch()
+    results = await asyncio.gather(*waits)
+    during = collections.Counter(r.operation for r in fused.requests[before:])
+    for k, result in enumerate(results):
+        assert result.state is JobState.SUCCEEDED
+        assert json.loads(fused.world.jobs[result.ref.id].results["0.json"]) == {"x": k}
+        assert sorted(result.outputs) == ["0.json"]
+        assert result.status.message == "1 of 1 tasks finished"
+        assert result.status.started_at is not None
+        assert result.status.ended_at is not None
+    assert during["status"] == 0, during
+    assert during["results"] == len(refs), during
+    assert set(during) <= {"list", "results", "file"}, during
+    assert (during["list"] + during["results"]) / len(refs) <= 1.5, during

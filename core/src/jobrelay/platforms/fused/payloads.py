@@ -42,6 +42,8 @@ __all__ = [
     "read_log_cursor",
     "records_after",
     "started_at_of",
+    "started_by_jobrelay",
+    "with_listed",
     "write_log_cursor",
 ]
 
@@ -71,6 +73,15 @@ _INSTANCE_STATES: Mapping[str, JobState] = {
     "pending": JobState.STARTING,
     "running": JobState.RUNNING,
 }
+# The job list (``JobResponse``) carries the job's ``job_status`` but not the instance's
+# ``status``. These live values are the ones a ``RunResponse`` pairs with an instance that
+# is ``pending`` / ``running``; any other live value needs the job's own read.
+_LIVE_JOB_STATES: Mapping[str, JobState] = {
+    "Pending": JobState.STARTING,
+    "Running": JobState.RUNNING,
+}
+# What a RunResponse says of the instance, which a JobResponse cannot vouch for.
+_INSTANCE_FIELDS = ("status", "terminal_status", "finished_job_status", "last_heartbeat")
 
 
 # -- starting -----------------------------------------------------------------------------
@@ -233,10 +244,44 @@ def build_start(spec: JobSpec, *, nonce: str) -> tuple[dict[str, Any], dict[str,
 
 def map_state(job_status: str | None, instance_status: str | None) -> JobState:
     """DESIGN §4: the job's terminal ``job_status`` first, else the instance's ``status``;
-    anything else is UNKNOWN."""
+    with no instance status (a listed job), the live ``job_status`` (``Pending``,
+    ``Running``); anything else is UNKNOWN."""
     if job_status is not None and job_status in _JOB_STATES:
         return _JOB_STATES[job_status]
-    return _INSTANCE_STATES.get(instance_status or "", JobState.UNKNOWN)
+    if instance_status is None:
+        return _LIVE_JOB_STATES.get(job_status or "", JobState.UNKNOWN)
+    return _INSTANCE_STATES.get(instance_status, JobState.UNKNOWN)
+
+
+def started_by_jobrelay(name: object) -> bool:
+    """Whether a job's name is one :func:`job_name` made (it ends in ``.n<nonce>``): such
+    a job's step was sent with ``ignore_chunk_error: false``."""
+    last = name.rsplit(".", 1)[-1] if isinstance(name, str) and "." in name else ""
+    return len(last) == 17 and last[0] == "n" and all(c in "0123456789abcdef" for c in last[1:])
+
+
+def with_listed(run: Mapping[str, Any], job: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The job's last ``RunResponse`` brought up to date by its entry in the job list (a
+    ``JobResponse``), when the list tells enough; None when only the job's own read does.
+
+    Enough means: ``job_status`` unchanged (the response stands), a live value of
+    :data:`_LIVE_JOB_STATES` (the instance fields are dropped: the list does not carry
+    them), or ``Done`` of a job jobrelay started. A step sent with ``ignore_chunk_error:
+    false`` fails on any UDF call's error, so such a job is Done once every one of its
+    ``total_tasks`` calls finished. ``Failed`` and ``Canceled`` are read in full (how many
+    calls finished is part of what went wrong), as is a ``Done`` of another client's job."""
+    listed = job.get("job_status")
+    if listed == run.get("job_status"):
+        return run
+    done = listed == "Done" and started_by_jobrelay(run.get("job_name"))
+    if not (done or (isinstance(listed, str) and listed in _LIVE_JOB_STATES)):
+        return None
+    merged = {k: v for k, v in run.items() if k not in _INSTANCE_FIELDS}
+    merged["job_status"] = listed
+    merged["job_status_date"] = job.get("job_status_date")
+    if done and isinstance(run.get("total_tasks"), int):
+        merged["finished_tasks"] = run["total_tasks"]
+    return merged
 
 
 def _time(value: Any) -> datetime | None:

@@ -33,6 +33,7 @@ from jobrelay.models import ArtifactRef, JobRef, JobSpec, JobState, JobStatus, L
 from jobrelay.platforms.base import Capabilities
 from jobrelay.platforms.create_once import create_once
 from jobrelay.platforms.fused import payloads
+from jobrelay.platforms.fused.bounded import Bounded
 from jobrelay.platforms.settings import HttpPlatformSettings, load_settings, platform_host
 from jobrelay.waiting import PollPolicy
 
@@ -45,6 +46,7 @@ TOKEN_TYPES = ("Bearer", "Fused-Env-Bearer", "Fused-Rtenv-Bearer", "Fused-Servic
 LIST_PAGE = 25
 FIND_PAGES = 4  # a key is looked for among the newest 100 jobs
 READS_AT_ONCE = 16  # per-job reads of one statuses() call in flight together
+REMEMBERED = 4096  # jobs whose name, last response and dates a platform keeps (LRU)
 
 
 class FusedSettings(HttpPlatformSettings):
@@ -101,8 +103,11 @@ class FusedPlatform:
         },
         batch_status=True,
         native_artifacts=True,  # the job's result files, fetched from their signed URLs
-        # A hosted API: start fast, back off to 2 s (the SDK's wait_for_job polls every 5 s).
-        poll=PollPolicy(initial_s=0.25, max_s=2.0, backoff=1.5, jitter=0.1),
+        # One list request a tick answers for every job of the process (statuses()), so a
+        # short interval costs per process, not per job: at most 4 requests a second, about
+        # what the SDK's own tail_logs makes for one job (a status and a logs read a
+        # second). Its wait_for_job polls every 5 s: an end is seen ~2.5 s late, here ~0.15.
+        poll=PollPolicy(initial_s=0.25, max_s=0.3, backoff=1.2, jitter=0.1),
     )
 
     def __init__(
@@ -116,15 +121,15 @@ class FusedPlatform:
         self._session = session
         self._downloads = downloads
         self._store: ArtifactStore | None = None
-        self._names: dict[str, str] = {}  # job id -> name (names never change)
-        self._seen: dict[str, tuple[Any, Any]] = {}  # job id -> listed (job_status, date)
-        self._runs: dict[str, Mapping[str, Any]] = {}  # job id -> its last RunResponse
-        self._finished: dict[str, JobStatus] = {}  # terminal statuses, outputs included
+        # Per job, bounded (least recently used forgotten: one read again).
+        self._names: Bounded[str, str] = Bounded(REMEMBERED)  # names never change
+        self._runs: Bounded[str, Mapping[str, Any]] = Bounded(REMEMBERED)  # last RunResponse
+        self._finished: Bounded[str, JobStatus] = Bounded(REMEMBERED)  # outputs included
         # What a RunResponse no longer tells: when a job was created (the job list tells)
-        # and when it started (a Running response told).
-        self._created: dict[str, datetime] = {}
-        self._started: dict[str, datetime] = {}
-        self._collecting: dict[str, asyncio.Lock] = {}  # job id -> its outputs being read
+        # and when it started (a Running response or list entry told).
+        self._created: Bounded[str, datetime] = Bounded(REMEMBERED)
+        self._started: Bounded[str, datetime] = Bounded(REMEMBERED)
+        self._collecting: Bounded[str, asyncio.Lock] = Bounded(REMEMBERED)  # outputs being read
 
     def __repr__(self) -> str:
         return f"FusedPlatform({self._settings.base_url!r})"
@@ -161,8 +166,12 @@ class FusedPlatform:
                 headers={"Fused-Recursion": "1"},
                 idempotent=False,
             )
-            self._names[str(run["job_id"])] = name
-            return self._ref(str(run["job_id"]), spec.idempotency_key)
+            job_id = str(run["job_id"])
+            self._names[job_id] = name
+            # The start's answer is the job's first RunResponse: no read to learn its name
+            # and size when the list first shows it.
+            self._runs[job_id] = run
+            return self._ref(job_id, spec.idempotency_key)
 
         async def find() -> JobRef | None:
             found = await self._find(lambda job_name: job_name == name, pages=2)
@@ -259,8 +268,10 @@ class FusedPlatform:
         return self._finished[ref.id].model_copy(update={"ref": ref})
 
     async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
-        """One list request per 100 jobs a tick; a job's own status is read only when the
-        list shows its job_status moved (and once for a job seen the first time)."""
+        """One list request per 100 jobs a tick. The list carries each job's
+        ``job_status``; a job's own status is read only when that does not tell its state
+        (:func:`payloads.with_listed`: a job this platform has no response of yet, a new
+        ``Failed`` or ``Canceled``, a value Fused may add later) or the list misses it."""
         wanted = {ref.id: ref for ref in refs if ref.id not in self._finished}
         found = {ref.id: self._finished[ref.id] for ref in refs if ref.id in self._finished}
         listed: dict[str, Mapping[str, Any]] = {}
@@ -275,16 +286,18 @@ class FusedPlatform:
 
         async def read(job_id: str, ref: JobRef) -> JobStatus | None:
             item = listed.get(job_id)
-            mark = (item.get("job_status"), item.get("job_status_date")) if item else None
-            run = self._runs.get(job_id)
+            known = self._runs.get(job_id)
+            run = None if item is None or known is None else payloads.with_listed(known, item)
             async with limit:
-                if run is None or mark is None or mark != self._seen.get(job_id):
+                if run is None:
                     try:
                         run = await self._run(job_id)
                     except Exception:
                         return None
-                    if mark is not None:
-                        self._seen[job_id] = mark
+                else:
+                    started = payloads.started_at_of(run)
+                    if started is not None:
+                        self._started.setdefault(job_id, started)
                 return await self._status_of(ref, run)
 
         # The jobs that moved are read at once (a tick costs one round trip, not one per job).
@@ -389,8 +402,7 @@ class FusedPlatform:
             operation=f"cancel Fused job {ref.id}",
             idempotent=True,
         )
-        self._runs.pop(ref.id, None)
-        self._seen.pop(ref.id, None)
+        self._runs.pop(ref.id, None)  # its next status is read, not taken from the list
 
     async def aclose(self) -> None:
         await self._session.aclose()
