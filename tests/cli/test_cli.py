@@ -78,7 +78,6 @@ def test_wait_timeout_exits_3_and_cancels(home: Path) -> None:
         (["submit", "--attempt-timeout", "-1", "true"], "timeout_s"),
         (["queue", "create", "q", "--mode", "RANDOM"], "mode"),
         (["--platform", "local", "ls"], "platform"),
-        (["submit", "--queue", "nope", "true"], "queue"),
         (["submit", "--env", "NOEQ", "true"], "env"),
         (["submit", "--wait", "--queue-timeout", "-1", "true"], "queue_timeout"),
         (["submit", "--wait", "--run-timeout", "nan", "true"], "run_timeout"),

@@ -467,3 +467,51 @@ def test_the_cli_reports_an_unresolvable_host_with_exit_4(tmp_path: Path) -> Non
     lines = done.stderr.strip().splitlines()
     assert lines[-1].startswith("error: list Ray jobs: the host name 'no-such-host.invalid'")
     assert "retrying" not in done.stderr
+
+
+# -- an unknown queue, exit codes --------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_ls_and_submit_refuse_an_unknown_queue_alike_with_exit_5(tmp_path: Path) -> None:
+    from tests.platforms.conftest import kill_local_agents
+
+    home = tmp_path / "home"
+    try:
+        assert _run(home, "queue", "create", "gpu").returncode == 0
+        for fast in (True, False):
+            listed = _run(home, "ls", "--queue", "nope", fast=fast)
+            submitted = _run(home, "submit", "--queue", "nope", "true", fast=fast)
+            for done in (listed, submitted):
+                assert done.returncode == 5, (fast, done.stdout, done.stderr)
+                assert done.stdout == ""
+                lines = done.stderr.strip().splitlines()
+                assert len(lines) == 1, done.stderr
+                assert "queue 'nope' does not exist" in lines[0]
+            assert "gpu" in listed.stderr  # the queues there are
+            known = _run(home, "ls", "--queue", "gpu", fast=fast)
+            assert known.returncode == 0, known.stderr
+            assert known.stdout.split()[:2] == ["id", "name"]
+    finally:
+        kill_local_agents(home)
+
+
+def _exit_code_sentences() -> list[str]:
+    root = Path(__file__).resolve().parents[2]
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    found: list[str] = []
+    for page in pages:
+        if page.is_file():
+            text = _flat(page.read_text())
+            found += [m.group(0) for m in re.finditer(r"Exit codes: [^.]*\.", text)]
+    return found
+
+
+def test_the_documented_exit_codes_are_the_ones_the_cli_uses() -> None:
+    from jobrelay.cli.exits import exit_codes_text
+
+    sentences = _exit_code_sentences()
+    assert sentences, "no 'Exit codes:' sentence in README.md or docs/"
+    for sentence in sentences:
+        assert sentence == exit_codes_text() + "."
+    assert exit_codes_text() in _flat(_help())

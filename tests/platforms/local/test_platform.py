@@ -59,9 +59,9 @@ async def test_bad_urls_are_config_errors_naming_the_option(
 
 
 async def test_submit_to_unknown_queue_writes_nothing(manual: LocalPlatform, home: Path) -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(NotFoundError) as info:
         await manual.submit(JobSpec(entrypoint="true", queue="gpu"))
-    assert info.value.field == "queue"
+    assert "queue 'gpu' does not exist" in str(info.value)
     assert "jobrelay queue create gpu" in str(info.value)
     assert db_rows(home, "SELECT COUNT(*) FROM jobs") == [(0,)]
 

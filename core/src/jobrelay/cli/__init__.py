@@ -1,7 +1,8 @@
 """The ``jobrelay`` command line.
 
-Exit codes: 0 succeeded, 1 failed or cancelled, 2 usage or configuration error, 3 timeout,
-4 platform unreachable, 130 interrupted with ``--detach`` (the job keeps running).
+Exit codes: ``jobrelay.cli.exits.EXIT_CODES`` (0 succeeded, 1 failed or cancelled, 2 usage
+or configuration error, 3 timeout, 4 platform unreachable, 5 no such job or queue, 130
+interrupted with ``--detach``); ``jobrelay --help`` prints them.
 
 ``main`` first tries :mod:`.fast` (``ls``, ``status`` and ``logs`` on the local platform,
 standard library only), then loads the typer app; ``app`` loads on first use (PEP 562).

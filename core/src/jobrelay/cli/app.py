@@ -16,10 +16,19 @@ from jobrelay.cancelling import cancel_job, cancels_the_job
 from jobrelay.checks import check_wait_options
 from jobrelay.cli import artifacts, emulators, render
 from jobrelay.cli.demo import demo_summary
-from jobrelay.cli.exits import FAILED, INTERRUPTED, SUCCEEDED, err_console, fail, run
+from jobrelay.cli.exits import (
+    FAILED,
+    INTERRUPTED,
+    SUCCEEDED,
+    err_console,
+    exit_codes_text,
+    fail,
+    run,
+)
 from jobrelay.client import AsyncClient, check_limit
-from jobrelay.errors import ConfigError, JobRelayError
+from jobrelay.errors import ConfigError, JobRelayError, NotFoundError
 from jobrelay.models import MAX_PRIORITY, JobRef, JobResult, JobSpec, JobStatus
+from jobrelay.platforms.base import QueueAdmin
 from jobrelay.settings import resolve_platform_url
 from jobrelay.waiting import WaitLimits
 
@@ -28,6 +37,7 @@ from jobrelay.waiting import WaitLimits
 app = typer.Typer(
     name="jobrelay",
     help="Submit, queue, wait on, follow and cancel jobs on remote platforms.",
+    epilog=exit_codes_text() + ".",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -447,6 +457,8 @@ def list_cmd(
     async def go() -> list[JobStatus]:
         check_limit(limit)  # before the platform is opened
         async with _client(platform) as client:
+            if queue is not None:
+                await _check_queue(client, queue)
             if owner is None:
                 return list(await client.list_jobs(limit=limit, queue=queue))
             found = await client.list_jobs(limit=max(limit, OWNER_SEARCH), queue=queue)
@@ -457,6 +469,17 @@ def list_cmd(
         _print_json([s.model_dump(mode="json") for s in jobs])
     else:
         render.console.print(render.status_table(jobs))
+
+
+async def _check_queue(client: AsyncClient, queue: str) -> None:
+    """Raise ``NotFoundError`` (exit 5, as ``submit --queue`` to it) when the platform has
+    named queues and none is called ``queue``: an empty table would read as 'no jobs'."""
+    if not isinstance(await client.platform(), QueueAdmin):
+        return  # the platform's list_jobs says what a queue means there (Ray: none)
+    known = sorted(q.name for q in await client.list_queues())
+    if queue not in known:
+        shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+        raise NotFoundError(f"queue {queue!r} does not exist; its queues: {shown or 'none'}")
 
 
 @app.command()

@@ -25,6 +25,23 @@ from jobrelay.errors import (
 )
 
 SUCCEEDED, FAILED, USAGE, TIMEOUT, UNREACHABLE, NOT_FOUND, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
+# What each exit code means, as ``jobrelay --help`` and the README say it (a test holds the
+# README to this).
+EXIT_CODES: dict[int, str] = {
+    SUCCEEDED: "succeeded",
+    FAILED: "failed or cancelled",
+    USAGE: "usage or configuration error",
+    TIMEOUT: "timeout",
+    UNREACHABLE: "platform unreachable or refusing",
+    NOT_FOUND: "no such job (or queue) on the platform",
+    INTERRUPTED: "interrupted with --detach (the job keeps running)",
+}
+
+
+def exit_codes_text() -> str:
+    """``"Exit codes: 0 succeeded, 1 failed or cancelled, ..."``, from ``EXIT_CODES``."""
+    return "Exit codes: " + ", ".join(f"{code} {what}" for code, what in EXIT_CODES.items())
+
 
 T = TypeVar("T")
 

@@ -135,10 +135,16 @@ def _ls(args: Sequence[str]) -> str | None:
     conn = None if home is None else _connect(home)
     if conn is None:
         return None
-    owner = opts.get("owner")
+    owner, queue = opts.get("owner"), opts.get("queue")
+    if (
+        queue is not None
+        and not conn.execute("SELECT 1 FROM queues WHERE name = ?", (queue,)).fetchone()
+    ):
+        conn.close()
+        return None  # the full command says the queue does not exist, with its exit code
     with conn:
         search = limit if owner is None else max(limit, _OWNER_SEARCH)
-        ids = rows.recent_ids(conn, search, opts.get("queue"))
+        ids = rows.recent_ids(conn, search, queue)
         order = {job_id: i for i, job_id in enumerate(ids)}
         found = sorted(rows.status_rows(conn, ids), key=lambda r: order[r["id"]])
     conn.close()

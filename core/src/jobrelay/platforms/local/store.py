@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from jobrelay.errors import ConfigError, ConflictError, NotFoundError
+from jobrelay.errors import ConflictError, NotFoundError
 from jobrelay.models import JobSpec, QueueMode
 from jobrelay.platforms.local.procs import pid_alive
 from jobrelay.platforms.local.rows import recent_ids, status_rows
@@ -173,17 +173,19 @@ class Store:
     def insert_job(self, spec: JobSpec) -> str:
         """Queue a job; returns its id.
 
-        Raises ``ConfigError(field="queue")`` for an unknown queue and ``ConflictError``
-        when another job already holds the idempotency key. Nothing is written then.
+        Raises ``NotFoundError`` for an unknown queue (as W&B does for a run queue that is
+        not there) and ``ConflictError`` when another job already holds the idempotency
+        key. Nothing is written then.
         """
         queue = spec.queue or DEFAULT_QUEUE
         job_id = new_job_id()
         with self.transaction() as conn:
             if self.queue(conn, queue) is None:
-                raise ConfigError(
+                raise NotFoundError(
                     f"queue {queue!r} does not exist on this local platform; create it with "
                     f"`jobrelay queue create {queue}` or submit to 'default'",
-                    field="queue",
+                    status_code=404,
+                    operation="submit",
                 )
             seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()[0]
             try:
