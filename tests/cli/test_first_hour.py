@@ -515,3 +515,33 @@ def test_the_documented_exit_codes_are_the_ones_the_cli_uses() -> None:
     for sentence in sentences:
         assert sentence == exit_codes_text() + "."
     assert exit_codes_text() in _flat(_help())
+
+
+# -- --priority ------------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    priority=st.one_of(
+        st.integers(-3 * MAX_PRIORITY, 3 * MAX_PRIORITY),
+        st.sampled_from([-MAX_PRIORITY - 1, -MAX_PRIORITY, MAX_PRIORITY, MAX_PRIORITY + 1]),
+        st.integers(min_value=10**6),
+    )
+)
+def test_a_priority_is_taken_exactly_within_the_documented_range(
+    priority: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    home = tmp_path_factory.mktemp("home")
+    result = _invoke(home, "submit", "--json", "--priority", str(priority), "true")
+    if -MAX_PRIORITY <= priority <= MAX_PRIORITY:
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["id"]
+        return
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "priority" in lines[0]
+    assert f"-{MAX_PRIORITY}..{MAX_PRIORITY}" in lines[0]  # the range --help shows
+    assert not (home / "jobrelay.db").exists()  # refused before anything was written

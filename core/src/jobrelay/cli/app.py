@@ -508,7 +508,9 @@ def agent(
 def queue_create(
     name: str,
     platform: PlatformOpt = None,
-    max_concurrency: Annotated[int, typer.Option("--max-concurrency", "-c")] = 1,
+    max_concurrency: Annotated[
+        int, typer.Option("--max-concurrency", "-c", help="How many of its jobs run at once.")
+    ] = 1,
     mode: Annotated[str, typer.Option(help="FIFO, LIFO or PRIORITY.")] = "FIFO",
 ) -> None:
     """Create a queue, or update its concurrency and mode."""
