@@ -331,6 +331,10 @@ def main() -> None:
         if sampler is not None:
             sampler.stop.set()
         log = deployment.component_log("triggerer")
+        # Kept: the temporary folder goes, and a triggerer that died or restarted says why here.
+        saved_log = Path(tempfile.gettempdir()) / f"jr-triggerer-{args.platform}-{n}.log"
+        saved_log.write_text(log)
+        print(f"triggerer log saved to {saved_log}", flush=True)
         deployment.stop()
         bench.close()
 
@@ -449,8 +453,14 @@ def report(
             f"({top['worst_ms']:.0f} ms): loop thread CPU {top['worst_loop_cpu_ms']:.0f} ms, "
             f"process CPU {top['worst_process_cpu_ms']:.0f} ms; full collections "
             f"{sum(r['full_gcs'] for r in inside)}, longest "
-            f"{max(r['worst_full_gc_ms'] for r in inside):.0f} ms; objects frozen "
+            f"{max(r['worst_full_gc_ms'] for r in inside):.0f} ms (most CPU in one: "
+            f"{max(r.get('worst_full_gc_cpu_ms', 0) for r in inside):.0f} ms); objects frozen "
             f"{max(r.get('frozen', 0) for r in inside):,}"
+        )
+    if runner_lags and runner_lags[-1]["t"] < resumed - 5:
+        print(
+            f"the trigger runner's probe stopped {resumed - runner_lags[-1]['t']:.0f} s before "
+            f"the end (runner pids {sorted(runner_pids)}): see the saved triggerer log"
         )
     print(
         f"Airflow watchdog 'async thread was blocked' warnings: {len(blocked)}"
