@@ -7,6 +7,7 @@ Skipped only when the package registry cannot be reached.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -169,3 +170,124 @@ def test_the_airflow_provider_imports_at_its_airflow_floor(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("airflow-provider-jobrelay")
+
+
+# -- the integrations at their floors: import, and one job end to end ---------------------
+
+SMOKE_SCRIPTS = ROOT / "tests" / "floors"
+
+# A floor release with everything else at today's newest can break on a dependency released
+# after it, with no jobrelay code involved: such a dependency is held at the version the
+# project's uv.lock has (what the rest of the suite runs with), as Airflow's constraints
+# files hold an Airflow install. Found by running these tests:
+# - Airflow 3.2.x: its execution API's routes fail to build on FastAPI 0.163 ("Model
+#   'TITerminalStatePayload' needs a discriminator field"), so every task fails.
+# - Prefect 3.4.x-3.6.0: its server passes Body(min_items=...), which FastAPI refuses from a
+#   release between 0.150.0 and 0.155.0; with 0.150.0 the server starts, then fails
+#   ("'PrefectRouter' object has no attribute 'routes'").
+HELD_AT_THE_LOCK = ("fastapi",)
+
+
+def locked_versions(*names: str) -> list[str]:
+    """``name==version`` as uv.lock has each of ``names``."""
+    packages = tomllib.loads((ROOT / "uv.lock").read_text())["package"]
+    locked = {package["name"]: package["version"] for package in packages}
+    return [f"{name}=={locked[name]}" for name in names]
+
+
+def floor_command(pins: list[str], packages: list[str]) -> list[str]:
+    """``uv run`` in a throwaway environment with ``pins`` and the workspace ``packages``
+    (editable, so the tested code is the working tree's, never a stale cached build)."""
+    major, minor = sys.version_info[:2]
+    command = [*uv_command(), "run", "--isolated", "--no-project", "--python", f"{major}.{minor}"]
+    for pin in pins:
+        command += ["--with", pin]
+    for package in ("core", *packages):
+        command += ["--with-editable", str(ROOT / package)]
+    return command
+
+
+def floor_pins(package: str, *names: str) -> list[str]:
+    floors = declared_floors(ROOT / package / "pyproject.toml")
+    return [f"{name}=={floors[name]}" for name in names]
+
+
+def smoke_at_floor(
+    pins: list[str], package: str, module: str, tmp_path: Path, env: dict[str, str]
+) -> str:
+    """Import ``module`` and run ``tests/floors/<script>`` at ``pins``; return its output.
+
+    The import runs first, on its own: a failure to build the environment is then told
+    apart from a failure of the smoke job (only the former may be the registry's fault).
+    """
+    command = floor_command(pins, [package])
+    probe = subprocess.run(
+        [*command, "python", "-c", f"import {module}; print('imported')"],
+        capture_output=True,
+        text=True,
+        timeout=850,
+        cwd=tmp_path,
+    )
+    if probe.returncode != 0 and "Traceback" not in probe.stderr:
+        skip_if_unreachable(" ".join(pins), probe.stderr)
+    assert probe.returncode == 0, f"import {module} at {pins}: {probe.stderr[-3000:]}"
+    home = tmp_path / "home"
+    full_env = {**os.environ, "JOBRELAY_HOME": str(home), **env}
+    for variable in ("JOBRELAY_PLATFORM", "JOBRELAY_ARTIFACTS", "DAGSTER_HOME", "PREFECT_API_URL"):
+        full_env.pop(variable, None)
+    from tests.platforms.conftest import kill_local_agents
+
+    script = SMOKE_SCRIPTS / f"{module.split('_')[0]}_smoke.py"
+    try:
+        done = subprocess.run(
+            [*command, "python", str(script)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+            env=full_env,
+        )
+    finally:
+        kill_local_agents(home)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    assert "ran at the floor" in done.stdout
+    assert "state SUCCEEDED" in done.stdout
+    return done.stdout
+
+
+@pytest.mark.timeout(1200)
+def test_prefect_integration_runs_a_job_at_its_prefect_floor(tmp_path: Path) -> None:
+    """A flow calling ``run_job`` at the lowest Prefect that prefect-jobrelay declares."""
+    pins = floor_pins("prefect_integration", "prefect") + locked_versions(*HELD_AT_THE_LOCK)
+    env = {
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        # The flow runs against Prefect's ephemeral server; a busy machine starts it slowly.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }
+    smoke_at_floor(pins, "prefect_integration", "prefect_jobrelay", tmp_path, env)
+
+
+@pytest.mark.timeout(1200)
+def test_dagster_integration_runs_a_job_at_its_dagster_floor(tmp_path: Path) -> None:
+    """An asset materialized with ``JobRelayResource`` at the lowest Dagster (and Dagster
+    Pipes) that dagster-jobrelay declares."""
+    pins = floor_pins("dagster_integration", "dagster", "dagster-pipes")
+    smoke_at_floor(pins, "dagster_integration", "dagster_jobrelay", tmp_path, {})
+
+
+@pytest.mark.timeout(1200)
+def test_airflow_provider_runs_a_job_at_its_airflow_floor(tmp_path: Path) -> None:
+    """``dag.test()`` of a DAG with ``SubmitJobOperator`` at the lowest Airflow the provider
+    declares, on a fresh SQLite metadata DB."""
+    pins = floor_pins("airflow_provider", "apache-airflow") + locked_versions(*HELD_AT_THE_LOCK)
+    home = tmp_path / "home"
+    env = {
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(SMOKE_SCRIPTS / "airflow_dags"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
+        "AIRFLOW_CONN_JOBRELAY_DEFAULT": json.dumps(
+            {"conn_type": "jobrelay", "host": f"local://{home}"}
+        ),
+    }
+    smoke_at_floor(pins, "airflow_provider", "airflow_jobrelay", tmp_path, env)
