@@ -121,6 +121,15 @@ class JobRelayJob(JobBlock[Record]):
             raise ValueError(f"must be a number, not {value}")
         return value
 
+    @field_validator("follow_logs", "cancel_on_kill", mode="before")
+    @classmethod
+    def _a_flag(cls, value: Any) -> Any:
+        # pydantic reads 0, "no" or "off" as False in a flag: cancel_on_kill=0 would then
+        # quietly leave the job running. A flag is true or false, as everywhere in jobrelay.
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false, got {value!r}")
+        return value
+
     def __init__(self, *args: Any, **data: Any) -> None:
         # A mistyped field is a ConfigError naming it, as everywhere in jobrelay.
         try:
