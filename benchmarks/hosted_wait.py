@@ -415,8 +415,13 @@ async def main(trials: int, nodelay: bool) -> None:
         ):
             if nodelay:  # answers sent at once, not held back by Nagle's algorithm
                 target.emulator._server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
+            load = os.getloadavg()[0]
             await bench(target, trials, Path(name))
-        print(f"    ({platform}: {time.perf_counter() - t0:.0f} s)", flush=True)
+        print(
+            f"    ({platform}: {time.perf_counter() - t0:.0f} s; load average "
+            f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
