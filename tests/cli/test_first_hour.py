@@ -461,6 +461,7 @@ async def test_a_refused_connection_is_still_retried() -> None:
     assert transport.attempts == 3
 
 
+@pytest.mark.slow
 def test_the_cli_reports_an_unresolvable_host_with_exit_4(tmp_path: Path) -> None:
     done = _run(tmp_path / "home", "ls", "--platform", "ray://no-such-host.invalid:8265")
     assert done.returncode == 4, done.stdout + done.stderr
@@ -520,6 +521,7 @@ def test_the_documented_exit_codes_are_the_ones_the_cli_uses() -> None:
 # -- --priority ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
