@@ -10,6 +10,9 @@ on the site, says how to run it when the default does not fit::
     <!-- docs-test: dagster-defs -->        a module whose Definitions Dagster validates
     <!-- docs-test: prefect-flow -->        a module Prefect imports, with its flows
     <!-- docs-test: continues -->           run after the page's previous python block
+    <!-- docs-test: emulator=fused -->      run while ``jobrelay emulator fused`` serves, with
+                                            the exports its banner prints and its platform URL
+                                            as ``$JOBRELAY_PLATFORM``
     <!-- docs-test: serves -->              bash: servers, stopped once they print their banner
     <!-- docs-test: output -->              text: what the previous bash block printed
 
@@ -22,6 +25,7 @@ install commands are resolved against the workspace's metadata instead of downlo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -30,6 +34,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +47,8 @@ JOB_ID = re.compile(r"\bj-[0-9a-f]{12}\b")
 SERVE_BANNER_END = "Ctrl-C to stop."
 TIMEOUT_S = 180.0
 
-# The stand-ins for the scripts the examples name: a training job that records a model.
+# Stand-ins for the files the examples name (a training job that records a model, a data
+# file), unless a block of the page gives the file itself.
 STAND_INS = {
     "train.py": (
         "from pathlib import Path\n"
@@ -54,6 +60,7 @@ STAND_INS = {
     ),
     "evaluate.py": "print('evaluated')\n",
     "eval.py": "print('evaluated')\n",
+    "data.csv": "x,y\n1,2\n",
 }
 
 
@@ -181,7 +188,18 @@ def _run_python(block: Block, session: Session) -> None:
     else:
         script_path = session.workdir / f"block_{block.line}.py"
         script_path.write_text(code)
-        _check(block, _call([sys.executable, str(script_path)], session))
+        emulator = block.option("emulator")
+        if emulator is None:
+            _check(block, _call([sys.executable, str(script_path)], session))
+            return
+        command = [str(VENV_BIN / "jobrelay"), "emulator", emulator, "--port", "0"]
+        with _serving(block, session, command) as banner:
+            env = dict(re.findall(r"^\s*export (\w+)=(\S+)$", banner, re.MULTILINE))
+            platform = re.search(r"^\s*platform: (\S+)$", banner, re.MULTILINE)
+            if platform is not None:
+                env["JOBRELAY_PLATFORM"] = platform.group(1)
+            done = _call([sys.executable, str(script_path)], session, extra_env=env)
+        _check(block, done)
 
 
 def _compile(block: Block, code: str) -> None:
@@ -307,8 +325,11 @@ def _uv_command(block: Block, session: Session, words: list[str]) -> None:
         raise BlockFailed(f"{block.where}: only 'uv run' is understood: {words}")
     rest = [w for w in words[1:] if w not in ("--frozen", "--no-dev")]
     if rest[:1] == ["pytest"]:
-        for arg in rest[1:]:
-            if not arg.startswith("-") and not (ROOT / arg.split("::")[0]).exists():
+        values = {i + 1 for i, a in enumerate(rest) if a in ("-m", "-k")}
+        for i, arg in enumerate(rest[1:], start=1):
+            if i in values or arg.startswith("-"):
+                continue
+            if not (ROOT / arg.split("::")[0]).exists():
                 raise BlockFailed(f"{block.where}: pytest names a path that is missing: {arg}")
         if any(a in ("-m", "-k") for a in rest) or len(rest) > 1:
             return
@@ -334,9 +355,10 @@ def _uv_command(block: Block, session: Session, words: list[str]) -> None:
 
 
 def _jobrelay(block: Block, session: Session, words: list[str]) -> None:
+    if "JOB_ID" in words and session.last_job is None:
+        # JOB_ID stands for any job: the page has made none yet, so one is made for it.
+        _jobrelay(block, session, ["jobrelay", "submit", "echo a job for JOB_ID"])
     args = [session.last_job if w == "JOB_ID" and session.last_job else w for w in words[1:]]
-    if "JOB_ID" in args:
-        raise BlockFailed(f"{block.where}: JOB_ID before any command printed a job id")
     command = [str(VENV_BIN / "jobrelay"), *args]
     if "serves" in block.directives:
         session.last_output += _serve_until_banner(block, session, command)
@@ -351,6 +373,13 @@ def _jobrelay(block: Block, session: Session, words: list[str]) -> None:
 
 def _serve_until_banner(block: Block, session: Session, command: list[str]) -> str:
     """Start a server, read what it prints up to its banner's end, then Ctrl-C it."""
+    with _serving(block, session, command) as banner:
+        return banner
+
+
+@contextlib.contextmanager
+def _serving(block: Block, session: Session, command: list[str]) -> Iterator[str]:
+    """A server running while the ``with`` body runs; yields its banner. Ctrl-C at the end."""
     proc = subprocess.Popen(
         command,
         cwd=session.workdir,
@@ -370,8 +399,12 @@ def _serve_until_banner(block: Block, session: Session, command: list[str]) -> s
                 break
             lines.append(line)
             if line.strip() == SERVE_BANNER_END:
-                return "".join(lines)
-        raise BlockFailed(f"{block.where}: {command[1:]} printed no banner:\n{''.join(lines)}")
+                break
+        else:
+            lines.append("(no banner within 60 s)")
+        if not lines or lines[-1].strip() != SERVE_BANNER_END:
+            raise BlockFailed(f"{block.where}: {command[1:]} printed no banner:\n{''.join(lines)}")
+        yield "".join(lines)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -379,6 +412,7 @@ def _serve_until_banner(block: Block, session: Session, command: list[str]) -> s
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        proc.stdout.close()
 
 
 def _check_output(block: Block, session: Session) -> None:

@@ -54,6 +54,8 @@ def session(tmp_path: Path) -> Iterator[Session]:
             stop_local_home(home)  # the agents the blocks' jobs started
 
 
+# A page's blocks run one after another; each Prefect block starts Prefect's temporary server.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("page", [_page_param(p) for p in PAGES])
 def test_every_code_block_of_the_page_runs(page: Path, session: Session) -> None:
     blocks = blocks_of(page)
