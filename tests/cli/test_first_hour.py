@@ -547,3 +547,19 @@ def test_a_priority_is_taken_exactly_within_the_documented_range(
     assert "priority" in lines[0]
     assert f"-{MAX_PRIORITY}..{MAX_PRIORITY}" in lines[0]  # the range --help shows
     assert not (home / "jobrelay.db").exists()  # refused before anything was written
+
+
+def test_a_ray_jobs_status_carries_the_name_it_was_submitted_with() -> None:
+    # JobDetails as Ray's Jobs API answers (reference/ray.md): the name rides in metadata.
+    from jobrelay.models import JobRef
+    from jobrelay.platforms.ray import payloads
+
+    details = {
+        "submission_id": "raysubmit_1",
+        "status": "SUCCEEDED",
+        "metadata": {payloads.NAME_METADATA: "nightly-train"},
+    }
+    ref = JobRef(platform="ray://127.0.0.1:8265", id="raysubmit_1")
+    status = payloads.parse_status(details, ref, "http://127.0.0.1:8265")
+    assert status.name == "nightly-train"
+    assert payloads.parse_status({**details, "metadata": {}}, ref, "http://x").name is None
