@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pty
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,7 +28,19 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 JOBRELAY = str(ROOT / ".venv" / "bin" / "jobrelay")
 
 
-def _timed(argv: list[str], env: dict[str, str], *, tty: bool = False) -> float:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(argv: list[str], env: dict[str, str], *, tty: bool = False) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one whole process."""
+    cpu0 = _cpu()
+    wall = _wall(argv, env, tty=tty)
+    return wall, _cpu() - cpu0
+
+
+def _wall(argv: list[str], env: dict[str, str], *, tty: bool = False) -> float:
     if tty:
         leader, follower = pty.openpty()
         try:
@@ -79,13 +92,20 @@ def main(n: int) -> None:
             "full command: jobrelay status": ([JOBRELAY, "status", job_id], slow, False),
         }
         times: dict[str, list[float]] = {name: [] for name in cases}
+        cpu: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(n):
             for name, (argv, case_env, tty) in cases.items():
-                times[name].append(_timed(argv, case_env, tty=tty))
+                wall, used = _timed(argv, case_env, tty=tty)
+                times[name].append(wall)
+                cpu[name].append(used)
     base = statistics.median(times["python -c pass"])
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"{name:<44} median {median * 1000:7.1f} ms   {median / base:5.1f}x `pass`")
+        print(
+            f"{name:<44} median {median * 1000:7.1f} ms   {median / base:5.1f}x `pass`"
+            # CPU time barely moves with the machine's load, unlike wall time.
+            f"   cpu {statistics.median(cpu[name]) * 1000:6.1f} ms"
+        )
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"cli start median: {statistics.median(times['jobrelay ls (pipe)']):.3f} s")
 
