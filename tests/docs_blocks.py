@@ -480,17 +480,30 @@ def _normalize(name: str) -> str:
 def _call(
     command: list[str], session: Session, *, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """Run a command in a process group of its own; whatever it leaves in the group (a
+    Prefect temporary server, a job's child) is killed when it ends or times out."""
     env = session.base_env()
     env.update(extra_env or {})
-    return subprocess.run(
+    proc = subprocess.Popen(
         command,
         cwd=session.workdir,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
         stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        stderr += f"\n(killed after {TIMEOUT_S:.0f} s)"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
 
 
 def _check(block: Block, done: subprocess.CompletedProcess[str]) -> None:
