@@ -96,6 +96,7 @@ def test_a_python_block_that_is_not_python_fails(tmp_path: Path, session: Sessio
         _run_all(blocks, session)
 
 
+@pytest.mark.slow  # a CLI start: seconds on a busy machine
 def test_an_option_the_command_does_not_have_fails(tmp_path: Path, session: Session) -> None:
     """What the README once said: ``jobrelay agent --cancel-grace`` (no such option)."""
     blocks = _page(tmp_path, "```bash\njobrelay agent --cancel-grace 5\n```\n")
