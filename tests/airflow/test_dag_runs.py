@@ -93,7 +93,7 @@ def test_sensors_wait_for_a_job_submitted_upstream(capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(
     ("conn", "field"),
     [
-        ({"conn_type": "jobrelay", "schema": "nosuch", "host": "somewhere"}, "host"),
+        ({"conn_type": "jobrelay", "schema": "nosuch", "host": "somewhere"}, "schema"),
         ({"conn_type": "jobrelay", "schema": "authlocal", "host": "/tmp/x"}, "password"),
     ],
     ids=["unknown-scheme", "missing-token"],

@@ -14,10 +14,20 @@ import asyncio
 import time
 from typing import Any
 
-__all__ = ["LogProgress"]
+__all__ = ["LogProgress", "save_start"]
 
 XCOM_KEY = "jobrelay_log_cursor"
 SAVE_EVERY_S = 1.0
+
+
+def save_start(context: Any, job_id: str, cursor: str | None = None) -> None:
+    """Save where a deferral's log copy starts, from the task before it defers.
+
+    The trigger's first run then finds a saved cursor: reading one that is not there
+    would make Airflow log ``[error] XCom not found`` in the triggerer's log for every
+    deferral (a triggerer cannot ask whether an XCom exists without that).
+    """
+    context["ti"].xcom_push(key=XCOM_KEY, value={"job": job_id, "cursor": cursor})
 
 
 class LogProgress:

@@ -24,6 +24,12 @@ class JobRelayJobLink(BaseOperatorLink):
         return self.key
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        # Airflow calls this as the task ends, in the task's process, and stores the answer
+        # as the link. The operator knows its job's URL by then; asking XCom for one never
+        # pushed makes Airflow log "[error] XCom not found" in every such task's log.
+        known = getattr(operator, _URL_ATTR, None)
+        if isinstance(known, str):
+            return known
         from airflow.sdk.execution_time.xcom import XCom
 
         url: Any = XCom.get_value(ti_key=ti_key, key=self.key)
@@ -32,6 +38,12 @@ class JobRelayJobLink(BaseOperatorLink):
     @classmethod
     def persist(cls, context: Any, url: str | None) -> None:
         """Push the URL so the link works while the job still runs; a job with no page
-        (a local job) pushes nothing, so the link has no URL and the UI shows none."""
+        pushes nothing, so the link has no URL and the UI shows no button for it."""
+        task = context.get("task")
+        if task is not None:
+            setattr(task, _URL_ATTR, url or "")
         if url:
             context["ti"].xcom_push(key=cls.key, value=url)
+
+
+_URL_ATTR = "_jobrelay_job_url"

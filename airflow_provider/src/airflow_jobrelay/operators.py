@@ -27,6 +27,7 @@ from airflow.sdk.exceptions import AirflowException
 from jobrelay.kills import Killed, KillSwitch
 
 from airflow_jobrelay._compat import ResumableJobMixin
+from airflow_jobrelay._progress import save_start
 from airflow_jobrelay.exceptions import JobRelayConfigError, refused_as_airflow_error
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
 from airflow_jobrelay.links import JobRelayJobLink
@@ -163,6 +164,7 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
             ref = self.submit_job(context)
             if self._interrupt.requested:  # killed since the submit: do not defer
                 self._call(self._stop_killed, interruptible=False)
+            save_start(context, ref["id"])
             self.defer(  # raises
                 trigger=self._trigger(ref),
                 method_name="execute_complete",
