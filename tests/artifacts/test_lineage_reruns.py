@@ -31,9 +31,9 @@ async def client(tmp_path: Path) -> AsyncIterator[AsyncClient]:
 
 
 async def test_a_rerun_s_identical_output_names_the_job_that_first_stored_it(
-    client: AsyncClient,
+    client: AsyncClient, tmp_path: Path
 ) -> None:
-    job = JobSpec(entrypoint=[sys.executable, "-c", WRITE_MODEL])
+    job = JobSpec(entrypoint=[sys.executable, "-c", WRITE_MODEL], working_dir=str(tmp_path))
     first = await client.run(job)
     rerun = await client.run(job)
 
@@ -45,11 +45,14 @@ async def test_a_rerun_s_identical_output_names_the_job_that_first_stored_it(
 
 
 async def test_different_bytes_are_a_new_version_of_the_rerun_s_own(
-    client: AsyncClient,
+    client: AsyncClient, tmp_path: Path
 ) -> None:
-    first = await client.run(JobSpec(entrypoint=[sys.executable, "-c", WRITE_MODEL]))
+    where = str(tmp_path)
+    first = await client.run(
+        JobSpec(entrypoint=[sys.executable, "-c", WRITE_MODEL], working_dir=where)
+    )
     other = WRITE_MODEL.replace("b'weights'", "b'other weights'")
-    rerun = await client.run(JobSpec(entrypoint=[sys.executable, "-c", other]))
+    rerun = await client.run(JobSpec(entrypoint=[sys.executable, "-c", other], working_dir=where))
     assert rerun.outputs["model"].version == "v2"
     assert earlier_producer(rerun.outputs["model"], rerun.ref) is None
     assert earlier_producer(first.outputs["model"], first.ref) is None
