@@ -127,6 +127,8 @@ class Session:
     last_output: str = ""
     last_job: str | None = None
     previous_python: str = ""
+    # Shared by the pages of a test session: Prefect migrates its database once, not per block.
+    prefect_home: Path | None = None
 
     def base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JOBRELAY_", "PYTEST_"))}
@@ -138,7 +140,7 @@ class Session:
             NO_COLOR="1",
             # A Prefect flow run starts Prefect's temporary server in a home of its own; on two
             # busy cores its start can take longer than Prefect's default 20 s.
-            PREFECT_HOME=str(self.workdir / "prefect"),
+            PREFECT_HOME=str(self.prefect_home or self.workdir / "prefect"),
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
         )

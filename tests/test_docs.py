@@ -42,13 +42,18 @@ def _page_param(page: Path) -> object:
     return pytest.param(page, id=str(page.relative_to(ROOT)), marks=marks)
 
 
+@pytest.fixture(scope="module")
+def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("prefect-home")
+
+
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
+def session(tmp_path: Path, prefect_home: Path) -> Iterator[Session]:
     home = tmp_path / "home"
     workdir = tmp_path / "work"
     workdir.mkdir()
     try:
-        yield Session(workdir=workdir, home=home)
+        yield Session(workdir=workdir, home=home, prefect_home=prefect_home)
     finally:
         if home.exists():
             stop_local_home(home)  # the agents the blocks' jobs started
