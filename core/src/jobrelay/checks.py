@@ -254,6 +254,16 @@ def check_poll_policy(policy: PollPolicy, *, names: Mapping[str, str] | None = N
         raise ConfigError("must be from 0 up to (not including) 1", field=_name("jitter", names))
     if number("outage_s") < 0:
         raise ConfigError("must be 0 or more seconds", field=_name("outage_s", names))
+    if not 0 <= number("brisk_s") <= MAX_SECONDS:
+        raise ConfigError(
+            f"must be from 0 to {MAX_SECONDS:g} seconds", field=_name("brisk_s", names)
+        )
+    if policy.brisk_max_s is not None and not initial <= number("brisk_max_s") <= longest:
+        raise ConfigError(
+            f"must be from the first interval ({initial:g} s) to the longest ({longest:g} s),"
+            f" got {policy.brisk_max_s}",
+            field=_name("brisk_max_s", names),
+        )
 
 
 def poll_policy_from(

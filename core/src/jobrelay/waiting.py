@@ -44,6 +44,12 @@ class PollPolicy:
     ``outage_s`` is how long the platform may keep failing with transient errors (it was
     unreachable, rate-limited or answered 5xx, after the HTTP layer's own retries) before
     a wait gives up with that error: a wait of hours must outlive a minute's outage.
+
+    ``brisk_s`` and ``brisk_max_s``: for ``brisk_s`` seconds after a job joins the watch or
+    anything changes, the interval grows no longer than ``brisk_max_s``; only then does it
+    back off towards ``max_s``. Short jobs, the usual steps of a pipeline, are seen to end
+    within a fraction of a second, while a job that runs for hours costs a request every
+    ``max_s``. ``brisk_s=0`` (the default) turns the phase off.
     """
 
     initial_s: float = 0.25
@@ -51,16 +57,25 @@ class PollPolicy:
     backoff: float = 1.5
     jitter: float = 0.1
     outage_s: float = 120.0
+    brisk_s: float = 0.0
+    brisk_max_s: float | None = None
 
     def __post_init__(self) -> None:
         from jobrelay.checks import check_poll_policy
 
         check_poll_policy(self)
 
-    def next_interval(self, current: float, *, changed: bool) -> float:
+    def next_interval(
+        self, current: float, *, changed: bool, quiet_s: float = float("inf")
+    ) -> float:
+        """The next interval after a tick; ``quiet_s`` is how long nothing has changed and
+        no job has joined (the brisk phase's clock)."""
         if changed:
             return self.initial_s
-        return min(self.max_s, max(self.initial_s, current * self.backoff))
+        longest = self.max_s
+        if quiet_s < self.brisk_s and self.brisk_max_s is not None:
+            longest = min(longest, self.brisk_max_s)
+        return min(longest, max(self.initial_s, current * self.backoff))
 
     def jittered(self, interval: float) -> float:
         return interval * (1 + random.uniform(-self.jitter, self.jitter))
@@ -167,12 +182,14 @@ class StatusHub:
         self._task: asyncio.Task[None] | None = None
         self._last: dict[str, tuple[JobState, int | None, bool]] = {}
         self._failing_since: float | None = None
+        self._news_at = 0.0  # when a job last joined or anything changed (loop time)
         self.ticks = 0
 
     @contextlib.asynccontextmanager
     async def watch(self, ref: JobRef) -> AsyncIterator[_Watch]:
         w = _Watch(ref)
         self._watches.setdefault(ref.id, []).append(w)
+        self._news_at = asyncio.get_running_loop().time()
         self._wake.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="jobrelay-status-hub")
@@ -212,7 +229,12 @@ class StatusHub:
             while self._watches:
                 self._wake.clear()
                 changed = await self._tick()
-                interval = self._policy.next_interval(interval, changed=changed)
+                now = asyncio.get_running_loop().time()
+                if changed:
+                    self._news_at = now
+                interval = self._policy.next_interval(
+                    interval, changed=changed, quiet_s=now - self._news_at
+                )
                 with contextlib.suppress(TimeoutError):
                     # A new watcher cuts the sleep short so it gets its first status at once.
                     await asyncio.wait_for(self._wake.wait(), self._policy.jittered(interval))

@@ -104,10 +104,13 @@ class FusedPlatform:
         batch_status=True,
         native_artifacts=True,  # the job's result files, fetched from their signed URLs
         # One list request a tick answers for every job of the process (statuses()), so a
-        # short interval costs per process, not per job: at most 4 requests a second, about
-        # what the SDK's own tail_logs makes for one job (a status and a logs read a
-        # second). Its wait_for_job polls every 5 s: an end is seen ~2.5 s late, here ~0.15.
-        poll=PollPolicy(initial_s=0.25, max_s=0.3, backoff=1.2, jitter=0.1),
+        # short interval costs per process, not per job. For a minute after a job joins or
+        # anything moves, at most 0.3 s between ticks (about what the SDK's own tail_logs
+        # makes for one job); then backing off to 2 s, so an hours-long job costs a request
+        # every 2 s. The SDK's wait_for_job polls every 5 s: an end is seen ~2.5 s late.
+        poll=PollPolicy(
+            initial_s=0.25, max_s=2.0, backoff=1.2, jitter=0.1, brisk_s=60.0, brisk_max_s=0.3
+        ),
     )
 
     def __init__(
