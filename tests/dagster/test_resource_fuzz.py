@@ -29,7 +29,8 @@ def bad_wait(draw: st.DrawFn) -> tuple[Any, str]:
     """A bad ``wait`` argument and the field its refusal names."""
     kind = draw(st.sampled_from(["options", "dict", "unknown", "type"]))
     name = draw(st.sampled_from(WAIT_FIELDS))
-    value = draw(bad_seconds if name.endswith("timeout") else bad_flags)
+    # cancel_on_timeout is a flag, though its name ends like the limits
+    value = draw(bad_flags if name == "cancel_on_timeout" else bad_seconds)
     if kind == "options":
         return {"__options__": {name: value}}, name
     if kind == "dict":
