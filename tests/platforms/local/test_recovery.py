@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from jobrelay._procs import kill_job_group, pid_alive, proc_start_time
 from jobrelay.models import JobSpec, JobState
 from jobrelay.platforms.local import LocalPlatform
-from jobrelay.platforms.local.procs import kill_job_group, pid_alive, proc_start_time
 
 from tests.processes import group_gone_within
 

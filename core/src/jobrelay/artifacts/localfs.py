@@ -16,10 +16,10 @@ import uuid
 from pathlib import Path
 from typing import IO
 
+from jobrelay._procs import pid_alive
 from jobrelay.artifacts.digests import ALGORITHM, digest_hex
 from jobrelay.artifacts.filecopy import copy_file
 from jobrelay.artifacts.streams import fsync_dir
-from jobrelay.platforms.local.procs import pid_alive
 
 __all__ = [
     "blob_path",

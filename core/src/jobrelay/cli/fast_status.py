@@ -83,7 +83,7 @@ def _agent_alive(conn: sqlite3.Connection) -> bool:
 
 
 def pid_alive(pid: int) -> bool:
-    """As ``platforms.local.procs.pid_alive`` (a running process, not a zombie), without
+    """As ``jobrelay._procs.pid_alive`` (a running process, not a zombie), without
     the ``ctypes`` that module loads."""
     if pid <= 0:
         return False

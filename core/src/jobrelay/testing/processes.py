@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobrelay.platforms.local.procs import proc_start_time
+from jobrelay._procs import proc_start_time
 
 __all__ = ["ProcessGroups", "Stopping"]
 

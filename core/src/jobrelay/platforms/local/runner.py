@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobrelay._procs import kill_group, pdeathsig_preexec, proc_start_time
 from jobrelay.platforms.local.logs import LogWriter, Stream
-from jobrelay.platforms.local.procs import kill_group, pdeathsig_preexec, proc_start_time
 from jobrelay.platforms.local.scheduling import Claim, Outcome
 
 __all__ = ["AttemptResult", "JobRun", "job_argv", "job_env"]

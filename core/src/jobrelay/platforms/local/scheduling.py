@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from jobrelay._procs import kill_job_group, pid_alive
 from jobrelay.platforms.local import logs
-from jobrelay.platforms.local.procs import kill_job_group, pid_alive
 from jobrelay.platforms.local.store import (
     AGENT_STALE_AFTER_S,
     DEFAULT_QUEUE,

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from jobrelay._procs import pid_alive
 from jobrelay.errors import ConflictError, NotFoundError
 from jobrelay.models import JobSpec, QueueMode
-from jobrelay.platforms.local.procs import pid_alive
 from jobrelay.platforms.local.rows import recent_ids, status_rows
 from jobrelay.platforms.local.schema import connect
 

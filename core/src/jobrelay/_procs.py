@@ -1,4 +1,4 @@
-"""Process and process-group helpers for the local agent (Linux ``/proc`` based).
+"""Process and process-group helpers (Linux ``/proc`` based), for the local agent and the stores.
 
 Every job runs as the leader of its own session and process group, so the group id is
 the leader's pid. A group id can be reused once every member is gone, so before killing
