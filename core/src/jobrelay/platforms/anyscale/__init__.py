@@ -8,10 +8,7 @@ requests the official SDK was measured to make.
 """
 
 from jobrelay.platforms.anyscale.payloads import KEY_TAG
-from jobrelay.platforms.anyscale.platform import (
-    AnyscalePlatform,
-    AnyscaleSettings,
-    open_platform,
-)
+from jobrelay.platforms.anyscale.platform import AnyscalePlatform, open_platform
+from jobrelay.platforms.anyscale.settings import AnyscaleSettings
 
 __all__ = ["KEY_TAG", "AnyscalePlatform", "AnyscaleSettings", "open_platform"]

@@ -22,54 +22,31 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr
 
 from jobrelay.errors import ConfigError
 from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy
 from jobrelay.models import JobRef, JobSpec, JobStatus, LogLine, LogPage
 from jobrelay.platforms.anyscale import payloads
+from jobrelay.platforms.anyscale.settings import (
+    DEFAULT_HOST,
+    TOKEN_ENV,
+    AnyscaleSettings,
+)
 from jobrelay.platforms.anyscale.upload import WorkingDirUploader, pack
 from jobrelay.platforms.base import Capabilities
 from jobrelay.platforms.create_once import create_once
-from jobrelay.platforms.settings import HttpPlatformSettings, load_settings, platform_host
+from jobrelay.platforms.settings import load_settings, platform_host
 from jobrelay.waiting import PollPolicy
 
-__all__ = ["AnyscalePlatform", "AnyscaleSettings", "open_platform"]
+__all__ = ["AnyscalePlatform", "open_platform"]
 
-TOKEN_ENV = "ANYSCALE_CLI_TOKEN"
-HOST_ENV = "ANYSCALE_HOST"
-DEFAULT_HOST = "https://console.anyscale.com"
 NONCE_TAG = "jobrelay-submit-nonce"
 CREATE = "/api/v2/decorated_ha_jobs/create"
 JOBS = "/api/v2/decorated_ha_jobs/"
 RUNS = "/api/v2/decorated_ha_jobs/job_runs/search"
 _RUN_FINISHED = frozenset({"COMPLETED", "SUCCEEDED", "STOPPED", "FAILED"})
 _CHUNKS_PER_READ = 200
-
-
-class AnyscaleSettings(HttpPlatformSettings):
-    """``anyscale://`` options: ``host`` (default the Anyscale console), the default
-    ``cloud``, ``project``, ``compute_config`` (``name[:version]`` or a ``cpt_`` id) and
-    ``image`` (an image URI or a ``bld_`` build id), plus the shared HTTP options. The
-    credential comes from ``credential=`` or ``$ANYSCALE_CLI_TOKEN``; the host, when the
-    URL and the options name none, from ``$ANYSCALE_HOST`` (as the official SDK reads it)."""
-
-    platform_name = "Anyscale"
-    credential_env = (TOKEN_ENV,)
-    env_options = {"host": HOST_ENV}
-    address_option = "host"
-
-    host: str = DEFAULT_HOST
-    cloud: str | None = None
-    project: str | None = None
-    compute_config: str | None = None
-    image: str | None = None
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str) -> str:
-        platform_host(value)
-        return value.rstrip("/")
 
 
 @dataclass(frozen=True)
