@@ -8,6 +8,7 @@ requests the official SDK was measured to make.
 """
 
 from jobrelay.platforms.fused.payloads import KEY_FIELD
-from jobrelay.platforms.fused.platform import FusedPlatform, FusedSettings, open_platform
+from jobrelay.platforms.fused.platform import FusedPlatform, open_platform
+from jobrelay.platforms.fused.settings import FusedSettings
 
 __all__ = ["KEY_FIELD", "FusedPlatform", "FusedSettings", "open_platform"]

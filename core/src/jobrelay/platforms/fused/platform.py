@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr
 
 from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.artifacts.registry import open_store
@@ -34,51 +34,21 @@ from jobrelay.platforms.base import Capabilities
 from jobrelay.platforms.create_once import create_once
 from jobrelay.platforms.fused import payloads
 from jobrelay.platforms.fused.bounded import Bounded
-from jobrelay.platforms.settings import HttpPlatformSettings, load_settings, platform_host
+from jobrelay.platforms.fused.settings import (
+    DEFAULT_BASE_URL,
+    TOKEN_ENV,
+    TOKEN_TYPE_ENV,
+    FusedSettings,
+)
+from jobrelay.platforms.settings import load_settings, platform_host
 from jobrelay.waiting import PollPolicy
 
-__all__ = ["FusedPlatform", "FusedSettings", "open_platform"]
+__all__ = ["FusedPlatform", "open_platform"]
 
-TOKEN_ENV = "FUSED_AUTH_TOKEN"
-TOKEN_TYPE_ENV = "FUSED_AUTH_TOKEN_TYPE"
-DEFAULT_BASE_URL = "https://www.fused.io/server/v1"
-TOKEN_TYPES = ("Bearer", "Fused-Env-Bearer", "Fused-Rtenv-Bearer", "Fused-Service-Token")
 LIST_PAGE = 25
 FIND_PAGES = 4  # a key is looked for among the newest 100 jobs
 READS_AT_ONCE = 16  # per-job reads of one statuses() call in flight together
 REMEMBERED = 4096  # jobs whose name, last response and dates a platform keeps (LRU)
-
-
-class FusedSettings(HttpPlatformSettings):
-    """``fused://`` options: ``base_url`` (default ``https://www.fused.io/server/v1``) and
-    ``token_type`` (the ``Authorization`` scheme: ``Bearer`` for a user token, or one of the
-    headless ``Fused-Env-Bearer``, ``Fused-Rtenv-Bearer``, ``Fused-Service-Token``), plus the
-    shared HTTP options. The credential comes from ``credential=`` or ``$FUSED_AUTH_TOKEN``,
-    the type from ``$FUSED_AUTH_TOKEN_TYPE``."""
-
-    platform_name = "Fused"
-    credential_env = (TOKEN_ENV,)
-    address_option = "base_url"
-    env_options = {"token_type": TOKEN_TYPE_ENV}
-
-    base_url: str = DEFAULT_BASE_URL
-    token_type: str = "Bearer"
-
-    @field_validator("base_url")
-    @classmethod
-    def _base(cls, value: str) -> str:
-        try:
-            platform_host(value)
-        except ConfigError as exc:
-            raise ValueError(str(exc).removeprefix("host: ")) from None
-        return value.rstrip("/")
-
-    @field_validator("token_type")
-    @classmethod
-    def _type(cls, value: str) -> str:
-        if value not in TOKEN_TYPES:
-            raise ValueError(f"must be one of {', '.join(TOKEN_TYPES)}")
-        return value
 
 
 class FusedPlatform:
