@@ -16,7 +16,8 @@ from jobrelay.platforms.ray.packaging import (
     package_module,
 )
 from jobrelay.platforms.ray.payloads import submission_id_for
-from jobrelay.platforms.ray.platform import TOKEN_ENV, RayPlatform, RaySettings, open_platform
+from jobrelay.platforms.ray.platform import RayPlatform, open_platform
+from jobrelay.platforms.ray.settings import TOKEN_ENV, RaySettings
 
 __all__ = [
     "MAX_PACKAGE_BYTES",

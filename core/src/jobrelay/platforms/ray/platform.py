@@ -22,20 +22,19 @@ from urllib.parse import quote
 
 import anyio
 import httpx
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import SecretStr
 
 from jobrelay.errors import ConfigError, ConflictError
 from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, tls_verify
 from jobrelay.models import JobRef, JobSpec, JobStatus, LogPage
 from jobrelay.platforms.base import Capabilities
 from jobrelay.platforms.ray import guard, packaging, payloads
-from jobrelay.platforms.settings import HttpPlatformSettings, load_settings
+from jobrelay.platforms.ray.settings import RaySettings
+from jobrelay.platforms.settings import load_settings
 from jobrelay.waiting import PollPolicy
 
-__all__ = ["TOKEN_ENV", "RayPlatform", "RaySettings", "open_platform"]
+__all__ = ["RayPlatform", "open_platform"]
 
-TOKEN_ENV = "JOBRELAY_RAY_TOKEN"
-RAY_TOKEN_ENV = "RAY_AUTH_TOKEN"  # Ray's own variable, used when ours is not set
 JOBS = "/api/jobs/"
 
 
@@ -357,18 +356,6 @@ class RayPlatform:
 
     async def aclose(self) -> None:
         await self._session.aclose()
-
-
-class RaySettings(HttpPlatformSettings):
-    """``ray://host:port`` options: the shared ones (``credential`` -- alias ``token`` --,
-    ``timeout``, ``verify``, ``retries``, ``retry_timeout``, ``artifacts``)."""
-
-    platform_name = "Ray"
-    credential_env = (TOKEN_ENV, RAY_TOKEN_ENV)
-
-    credential: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("credential", "token")
-    )
 
 
 def _same_paths(checked: JobSpec, spec: JobSpec) -> bool:
