@@ -17,16 +17,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from jobrelay.platforms.local.opening import LocalSettings, open_platform, resolve_home
-    from jobrelay.platforms.local.platform import LocalPlatform
+    from jobrelay.platforms.local.platform import LocalPlatform, open_platform
+    from jobrelay.platforms.local.settings import LocalSettings, resolve_home
 
 __all__ = ["LocalPlatform", "LocalSettings", "open_platform", "resolve_home"]
 
 _HOMES = {
     "LocalPlatform": "jobrelay.platforms.local.platform",
-    "LocalSettings": "jobrelay.platforms.local.opening",
-    "open_platform": "jobrelay.platforms.local.opening",
-    "resolve_home": "jobrelay.platforms.local.opening",
+    "LocalSettings": "jobrelay.platforms.local.settings",
+    "open_platform": "jobrelay.platforms.local.platform",
+    "resolve_home": "jobrelay.platforms.local.settings",
 }
 
 

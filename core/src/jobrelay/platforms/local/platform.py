@@ -24,11 +24,13 @@ from jobrelay.errors import ConfigError, NotFoundError
 from jobrelay.models import JobRef, JobSpec, JobStatus, LogPage, QueueInfo, QueueMode
 from jobrelay.platforms.base import Capabilities
 from jobrelay.platforms.local import logs, spawn, wake
-from jobrelay.platforms.local.states import row_to_status
+from jobrelay.platforms.local.payloads import row_to_status
+from jobrelay.platforms.local.settings import LocalSettings, resolve_home
 from jobrelay.platforms.local.store import QueueRow, Store
+from jobrelay.platforms.settings import load_settings
 from jobrelay.waiting import PollPolicy
 
-__all__ = ["LocalPlatform"]
+__all__ = ["LocalPlatform", "open_platform"]
 
 T = TypeVar("T")
 
@@ -334,3 +336,15 @@ class LocalPlatform:
 
     def __repr__(self) -> str:
         return f"LocalPlatform({self.url!r})"
+
+
+async def open_platform(url: str, **options: object) -> LocalPlatform:
+    """Open the local platform a ``local://`` URL names, creating its home (0700).
+
+    ``options`` are :class:`LocalSettings`; an unknown one is a ``ConfigError`` naming it.
+    """
+    home = resolve_home(url)
+    settings = load_settings(LocalSettings, url, options)
+    return await LocalPlatform.open(
+        home, autostart_agent=settings.autostart, agent_idle_timeout=settings.idle_timeout
+    )

@@ -1,4 +1,5 @@
-"""Database rows -> the unified models: state mapping, times and messages (pure logic)."""
+"""Database rows -> the unified models: state mapping, times and messages (pure logic, no
+I/O: the rows come from the store). Local has no wire format; these are its payloads."""
 
 from __future__ import annotations
 

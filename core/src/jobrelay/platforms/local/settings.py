@@ -1,4 +1,5 @@
-"""Opening ``local://`` URLs: the settings model and the opener the registry calls."""
+"""``local://`` settings: the options a user gives (:class:`LocalSettings`) and the home
+directory a URL names (:func:`resolve_home`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, field_validator
 
 from jobrelay.errors import ConfigError
-from jobrelay.platforms.local.platform import LocalPlatform
-from jobrelay.platforms.settings import PlatformSettings, load_settings
+from jobrelay.platforms.settings import PlatformSettings
 from jobrelay.settings import default_local_home, parse_platform_url, redact_url
 
-__all__ = ["LocalPlatform", "LocalSettings", "open_platform", "resolve_home"]
+__all__ = ["LocalSettings", "resolve_home"]
 
 
 class LocalSettings(PlatformSettings):
@@ -52,15 +52,3 @@ def resolve_home(url: str) -> Path:
         )
     home = Path(parsed.path).resolve() if parsed.path not in ("", "/") else default_local_home()
     return home.absolute()
-
-
-async def open_platform(url: str, **options: object) -> LocalPlatform:
-    """Open the local platform a ``local://`` URL names, creating its home (0700).
-
-    ``options`` are :class:`LocalSettings`; an unknown one is a ``ConfigError`` naming it.
-    """
-    home = resolve_home(url)
-    settings = load_settings(LocalSettings, url, options)
-    return await LocalPlatform.open(
-        home, autostart_agent=settings.autostart, agent_idle_timeout=settings.idle_timeout
-    )
