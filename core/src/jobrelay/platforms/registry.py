@@ -26,7 +26,7 @@ _BUILTIN: dict[str, tuple[str, str, str]] = {
     "local": ("jobrelay.platforms.local", "open_platform", "LocalSettings"),
     "ray": ("jobrelay.platforms.ray", "open_platform", "RaySettings"),
     "ray+https": ("jobrelay.platforms.ray", "open_platform", "RaySettings"),
-    "wandb": ("jobrelay.platforms.wandb", "open_platform", "WandbOptions"),
+    "wandb": ("jobrelay.platforms.wandb", "open_platform", "WandbSettings"),
     "anyscale": ("jobrelay.platforms.anyscale", "open_platform", "AnyscaleSettings"),
     "fused": ("jobrelay.platforms.fused", "open_platform", "FusedSettings"),
 }

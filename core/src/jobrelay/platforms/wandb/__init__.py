@@ -16,17 +16,17 @@ import httpx
 
 from jobrelay.http import RetryPolicy
 from jobrelay.platforms.wandb.artifacts import WandbArtifactStore, open_store
-from jobrelay.platforms.wandb.config import WandbOptions, WandbSettings, resolve_settings
 from jobrelay.platforms.wandb.platform import WandbPlatform
+from jobrelay.platforms.wandb.settings import WandbSettings, WandbTarget, resolve_target
 
 __all__ = [
     "WandbArtifactStore",
-    "WandbOptions",
     "WandbPlatform",
     "WandbSettings",
+    "WandbTarget",
     "open_platform",
     "open_store",
-    "resolve_settings",
+    "resolve_target",
 ]
 
 
@@ -39,7 +39,7 @@ async def open_platform(
 ) -> WandbPlatform:
     """Open the W&B platform a ``wandb://`` URL names. No network call is made here.
 
-    ``options`` are :class:`WandbOptions`. Raises ``ConfigError`` for a malformed URL, an
+    ``options`` are :class:`WandbSettings`. Raises ``ConfigError`` for a malformed URL, an
     unknown option or a missing API key.
     """
-    return WandbPlatform(resolve_settings(url, **options), transport=transport, retry=retry)
+    return WandbPlatform(resolve_target(url, **options), transport=transport, retry=retry)

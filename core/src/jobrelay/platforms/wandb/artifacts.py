@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from jobrelay._threads import run_blocking
 from jobrelay.artifacts.base import (
     FILE_TYPE,
     FOLDER_TYPE,
@@ -36,15 +37,14 @@ from jobrelay.artifacts.base import (
     check_put,
     check_reference,
 )
-from jobrelay.artifacts.blobstore import run_blocking
 from jobrelay.artifacts.localfs import remove_quietly, temp_name
 from jobrelay.errors import ArtifactError, ArtifactNotFound, ConfigError, IntegrityError
 from jobrelay.http import RetryPolicy
 from jobrelay.models import ArtifactRef, JobRef
 from jobrelay.platforms.wandb import operations as ops
-from jobrelay.platforms.wandb.config import WandbSettings, parse_artifact_path, resolve_settings
 from jobrelay.platforms.wandb.digests import artifact_digest, b64_md5, file_b64_md5
 from jobrelay.platforms.wandb.payloads import JobId, artifact_ref, store_url
+from jobrelay.platforms.wandb.settings import WandbTarget, parse_artifact_path, resolve_target
 from jobrelay.platforms.wandb.transport import WandbTransport
 
 __all__ = ["WandbArtifactStore", "open_store"]
@@ -65,9 +65,9 @@ def open_store(
 ) -> WandbArtifactStore:
     """Open ``wandb://ENTITY/PROJECT[?host=URL]``; ``ConfigError`` for a bad URL or no key.
 
-    ``options`` are the platform's (:class:`~jobrelay.platforms.wandb.WandbOptions`).
+    ``options`` are the platform's (:class:`~jobrelay.platforms.wandb.WandbSettings`).
     """
-    settings = resolve_settings(url, **options)
+    settings = resolve_target(url, **options)
     return WandbArtifactStore(settings, transport=transport, retry=retry)
 
 
@@ -92,7 +92,7 @@ class WandbArtifactStore:
 
     def __init__(
         self,
-        settings: WandbSettings,
+        settings: WandbTarget,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
@@ -134,7 +134,7 @@ class WandbArtifactStore:
         node = await self._membership(entity, project, name, alias)
         return artifact_ref(node, self._settings_for(entity, project), None)
 
-    def _settings_for(self, entity: str, project: str) -> WandbSettings:
+    def _settings_for(self, entity: str, project: str) -> WandbTarget:
         return dataclasses.replace(self.settings, entity=entity, project=project)
 
     async def list(self, name: str | None = None) -> builtins.list[ArtifactRef]:

@@ -14,8 +14,8 @@ from typing import Any
 
 from jobrelay.errors import ConfigError
 from jobrelay.models import ArtifactRef, JobRef, JobSpec, JobState, JobStatus
-from jobrelay.platforms.wandb.config import (
-    WandbSettings,
+from jobrelay.platforms.wandb.settings import (
+    WandbTarget,
     check_queue_name,
     parse_artifact_path,
     parse_job_path,
@@ -87,7 +87,7 @@ class JobId:
 OWNER_FIELD = "jobrelay_owner"
 
 
-def run_id_for_key(settings: WandbSettings, key: str | None) -> str:
+def run_id_for_key(settings: WandbTarget, key: str | None) -> str:
     """A deterministic run id for an idempotency key, else a random 8-character one."""
     if key is None:
         alphabet = string.ascii_lowercase + string.digits
@@ -132,7 +132,7 @@ def wandb_priority(spec: JobSpec) -> int | None:
     return 0 if p >= 10 else 1 if p >= 5 else 2 if p > 0 else 3
 
 
-def _input_paths(spec: JobSpec, settings: WandbSettings) -> dict[str, str]:
+def _input_paths(spec: JobSpec, settings: WandbTarget) -> dict[str, str]:
     out: dict[str, str] = {}
     base = store_url(settings)
     for name, value in spec.inputs.items():
@@ -156,7 +156,7 @@ def _input_paths(spec: JobSpec, settings: WandbSettings) -> dict[str, str]:
     return out
 
 
-def build_launch_spec(spec: JobSpec, settings: WandbSettings, run_id: str) -> dict[str, Any]:
+def build_launch_spec(spec: JobSpec, settings: WandbTarget, run_id: str) -> dict[str, Any]:
     """The launch spec (reference §3) for a jobrelay ``JobSpec``; ``ConfigError`` if invalid.
 
     ``config`` keys: ``job`` (``entity/project/name:alias``) or ``docker_image`` (else the
@@ -228,9 +228,7 @@ def owner_in_spec(run_spec: object) -> str | None:
     return owner if isinstance(owner, str) else None
 
 
-def push_variables(
-    spec: JobSpec, settings: WandbSettings, launch: dict[str, Any]
-) -> dict[str, Any]:
+def push_variables(spec: JobSpec, settings: WandbTarget, launch: dict[str, Any]) -> dict[str, Any]:
     """Variables of ``pushToRunQueueByName`` for a launch spec."""
     template = spec.config.get("template_variables")
     if template is not None and not isinstance(template, dict):
@@ -294,16 +292,16 @@ def _summary(run: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k != "_wandb"} if isinstance(data, dict) else {}
 
 
-def store_url(settings: WandbSettings) -> str:
+def store_url(settings: WandbTarget) -> str:
     """The canonical URL of the W&B artifact store of a project (no secrets)."""
     url = f"wandb://{settings.entity}/{settings.project}"
-    from jobrelay.platforms.wandb.config import DEFAULT_BASE_URL
+    from jobrelay.platforms.wandb.settings import DEFAULT_BASE_URL
 
     return url if settings.base_url == DEFAULT_BASE_URL else f"{url}?host={settings.base_url}"
 
 
 def artifact_ref(
-    node: dict[str, Any], settings: WandbSettings, producer: JobRef | None
+    node: dict[str, Any], settings: WandbTarget, producer: JobRef | None
 ) -> ArtifactRef:
     """An ``ArtifactRef`` for an ``Artifact`` node (``uri`` = ``<store url>#name:vN``)."""
     sequence = node.get("artifactSequence") or {}
@@ -312,7 +310,7 @@ def artifact_ref(
     project_name = project.get("name") or settings.project
     name = str(sequence.get("name"))
     version = f"v{node.get('versionIndex')}"
-    where = WandbSettings(**{**settings.__dict__, "entity": entity, "project": project_name})
+    where = WandbTarget(**{**settings.__dict__, "entity": entity, "project": project_name})
     try:
         metadata = json.loads(node.get("metadata") or "{}")
     except ValueError:
@@ -338,7 +336,7 @@ def artifact_ref(
 
 def job_status(
     ref: JobRef,
-    settings: WandbSettings,
+    settings: WandbTarget,
     item: dict[str, Any] | None,
     run: dict[str, Any] | None,
     *,

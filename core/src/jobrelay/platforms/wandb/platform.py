@@ -20,7 +20,6 @@ from jobrelay.platforms.base import Capabilities
 from jobrelay.platforms.wandb import operations as ops
 from jobrelay.platforms.wandb import queues
 from jobrelay.platforms.wandb.artifacts import WandbArtifactStore
-from jobrelay.platforms.wandb.config import LAUNCH_PROJECT, WandbSettings, parse_artifact_path
 from jobrelay.platforms.wandb.payloads import (
     LAUNCH_CONFIG_KEYS,
     JobId,
@@ -30,6 +29,7 @@ from jobrelay.platforms.wandb.payloads import (
     push_variables,
     run_id_for_key,
 )
+from jobrelay.platforms.wandb.settings import LAUNCH_PROJECT, WandbTarget, parse_artifact_path
 from jobrelay.platforms.wandb.transport import WandbTransport
 from jobrelay.waiting import PollPolicy
 
@@ -69,7 +69,7 @@ class WandbPlatform:
 
     def __init__(
         self,
-        settings: WandbSettings,
+        settings: WandbTarget,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,

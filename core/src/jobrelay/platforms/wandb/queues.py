@@ -15,7 +15,7 @@ from typing import Any
 from jobrelay.errors import ConfigError, ConflictError, NotFoundError
 from jobrelay.models import QueueInfo, QueueMode
 from jobrelay.platforms.wandb import operations as ops
-from jobrelay.platforms.wandb.config import LAUNCH_PROJECT, WandbSettings, check_queue_name
+from jobrelay.platforms.wandb.settings import LAUNCH_PROJECT, WandbTarget, check_queue_name
 from jobrelay.platforms.wandb.transport import WandbTransport
 
 __all__ = [
@@ -84,7 +84,7 @@ def _info(queue: dict[str, Any]) -> QueueInfo:
     )
 
 
-async def _queues(api: WandbTransport, settings: WandbSettings) -> list[dict[str, Any]]:
+async def _queues(api: WandbTransport, settings: WandbTarget) -> list[dict[str, Any]]:
     data = await api.execute(
         ops.PROJECT_RUN_QUEUES,
         {"entity": settings.queue_entity, "projectName": LAUNCH_PROJECT},
@@ -93,18 +93,18 @@ async def _queues(api: WandbTransport, settings: WandbSettings) -> list[dict[str
     return list((data.get("project") or {}).get("runQueues") or [])
 
 
-async def list_queues(api: WandbTransport, settings: WandbSettings) -> list[QueueInfo]:
+async def list_queues(api: WandbTransport, settings: WandbTarget) -> list[QueueInfo]:
     """Every run queue of the entity, with its PENDING (queued) and LEASED (starting) counts."""
     return [_info(q) for q in await _queues(api, settings)]
 
 
-async def _find(api: WandbTransport, settings: WandbSettings, name: str) -> dict[str, Any] | None:
+async def _find(api: WandbTransport, settings: WandbTarget, name: str) -> dict[str, Any] | None:
     return next((q for q in await _queues(api, settings) if q["name"] == name), None)
 
 
 async def create_queue(
     api: WandbTransport,
-    settings: WandbSettings,
+    settings: WandbTarget,
     name: str,
     *,
     max_concurrency: int = 1,
@@ -175,7 +175,7 @@ async def create_queue(
 
 async def upsert_queue(
     api: WandbTransport,
-    settings: WandbSettings,
+    settings: WandbTarget,
     name: str,
     *,
     resource: str = DEFAULT_RESOURCE,
@@ -216,7 +216,7 @@ async def upsert_queue(
     return _info(found) if found else QueueInfo(name=name, max_concurrency=0, mode=mode)
 
 
-async def list_items(api: WandbTransport, settings: WandbSettings, queue: str) -> list[QueueItem]:
+async def list_items(api: WandbTransport, settings: WandbTarget, queue: str) -> list[QueueItem]:
     """The first 100 items of ``queue``; ``NotFoundError`` naming it if it does not exist."""
     data = await api.execute(
         ops.GET_RUN_QUEUE_ITEMS,
@@ -248,9 +248,7 @@ async def list_items(api: WandbTransport, settings: WandbSettings, queue: str) -
     return items
 
 
-async def delete_item(
-    api: WandbTransport, settings: WandbSettings, queue: str, item_id: str
-) -> None:
+async def delete_item(api: WandbTransport, settings: WandbTarget, queue: str, item_id: str) -> None:
     """``fetchRunQueuesFromProject`` then ``deleteFromRunQueue``; a clear error if missing."""
     data = await api.execute(
         ops.FETCH_RUN_QUEUE_ID,

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from jobrelay.errors import APIError, AuthError, ConflictError, NotFoundError
 from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, redact
-from jobrelay.platforms.wandb.config import WandbSettings
+from jobrelay.platforms.wandb.settings import WandbTarget
 
 __all__ = ["WandbTransport", "graphql_error"]
 
@@ -53,7 +53,7 @@ class WandbTransport:
 
     def __init__(
         self,
-        settings: WandbSettings,
+        settings: WandbTarget,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,

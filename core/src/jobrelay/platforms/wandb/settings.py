@@ -1,4 +1,5 @@
-"""``wandb://ENTITY/PROJECT?queue=NAME&host=URL`` and the environment -> :class:`WandbSettings`.
+"""``wandb://`` settings: :class:`WandbSettings` (the options a user gives, as every platform's
+settings model) and :class:`WandbTarget` (what they resolve to: where and as whom to talk to W&B).
 
 Resolution order (:mod:`jobrelay.platforms.settings`): the opener's argument, then the URL,
 then ``$WANDB_API_KEY`` / ``$WANDB_BASE_URL``, then the default (``https://api.wandb.ai``,
@@ -24,12 +25,12 @@ from jobrelay.settings import parse_platform_url, redact_url
 __all__ = [
     "DEFAULT_BASE_URL",
     "LAUNCH_PROJECT",
-    "WandbOptions",
     "WandbSettings",
+    "WandbTarget",
     "parse_artifact_path",
     "parse_job_path",
-    "resolve_options",
     "resolve_settings",
+    "resolve_target",
 ]
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
@@ -40,8 +41,9 @@ _QUEUE = re.compile(r"^[^\s:/]{1,64}$")
 
 
 @dataclass(frozen=True)
-class WandbSettings:
-    """Where and as whom to talk to W&B. ``api_key`` never appears in a repr."""
+class WandbTarget:
+    """Where and as whom to talk to W&B, resolved from :class:`WandbSettings` and the URL
+    (:func:`resolve_target`). ``api_key`` never appears in a repr."""
 
     base_url: str
     entity: str
@@ -99,7 +101,7 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
-class WandbOptions(HttpPlatformSettings):
+class WandbSettings(HttpPlatformSettings):
     """``wandb://ENTITY/PROJECT`` options, in the URL's query or as keywords: ``queue``,
     ``queue_entity``, ``host`` (else ``$WANDB_BASE_URL``), ``image``, ``resource``, and the
     shared ones (``credential`` -- alias ``api_key`` --, ``timeout``, ``verify``,
@@ -119,13 +121,13 @@ class WandbOptions(HttpPlatformSettings):
     resource: str | None = None
 
 
-def resolve_options(url: str, options: Mapping[str, Any] | None = None) -> WandbOptions:
+def resolve_settings(url: str, options: Mapping[str, Any] | None = None) -> WandbSettings:
     """The checked options of a ``wandb://`` URL: ``ConfigError`` naming what is wrong."""
     options = {name: value for name, value in (options or {}).items() if value is not None}
     parsed = parse_platform_url(url)
     if parsed.base_scheme != "wandb":
         raise ConfigError(f"{redact_url(url)!r} is not a wandb:// URL", field="platform")
-    loaded = load_settings(WandbOptions, parsed, options)
+    loaded = load_settings(WandbSettings, parsed, options)
     if loaded.credential is None or not loaded.credential.get_secret_value():
         raise ConfigError(
             "missing: pass credential=... (or api_key=...) or set $WANDB_API_KEY; never in the URL",
@@ -139,13 +141,13 @@ def resolve_options(url: str, options: Mapping[str, Any] | None = None) -> Wandb
     return loaded
 
 
-def resolve_settings(url: str, **options: Any) -> WandbSettings:
+def resolve_target(url: str, **options: Any) -> WandbTarget:
     """Typed settings from a ``wandb://`` URL, the opener's options and the environment.
 
-    >>> resolve_settings("wandb://team/vision?queue=gpu", api_key="k" * 40).queue
+    >>> resolve_target("wandb://team/vision?queue=gpu", api_key="k" * 40).queue
     'gpu'
     """
-    loaded = resolve_options(url, options)
+    loaded = resolve_settings(url, options)
     parsed = parse_platform_url(url)
     project = parsed.path.strip("/")
     if not parsed.netloc or not project or "/" in project:
@@ -157,8 +159,8 @@ def resolve_settings(url: str, **options: Any) -> WandbSettings:
     entity = check_name(parsed.netloc, "entity")
     check_name(project, "project")
     check_queue_name(loaded.queue)
-    assert loaded.credential is not None  # resolve_options refused a missing one
-    return WandbSettings(
+    assert loaded.credential is not None  # resolve_settings refused a missing one
+    return WandbTarget(
         base_url=loaded.host.rstrip("/"),
         entity=entity,
         project=project,
