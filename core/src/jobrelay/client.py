@@ -18,8 +18,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+from jobrelay._threads import run_blocking
 from jobrelay.artifacts.base import ArtifactStore
-from jobrelay.artifacts.blobstore import run_blocking
 from jobrelay.artifacts.jobs import JobHandoff, handoff_for
 from jobrelay.cancelling import CANCEL_DEADLINE_S, cancel_job, cancels_the_job, run_to_end
 from jobrelay.checks import (

@@ -40,7 +40,7 @@ The contract between the client and the job is two environment variables:
     For a job that shares no filesystem with the client it is a store URL instead (the
     job's area in its platform's job store, ``s3://bucket/jobs/.handoff/<token>/``):
     :func:`log_output` uploads the file or folder there at once, then its record, so the
-    job may delete its files afterwards (see :mod:`jobrelay.artifacts.job_area`).
+    job may delete its files afterwards (see :mod:`jobrelay.artifacts.job_side`).
 """
 
 # Annotations stay strings (PEP 563), so the modern syntax below also runs on Python 3.9.
@@ -153,7 +153,7 @@ def _local_path(name: str, entry: dict[str, Any]) -> Path:
         return Path(entry["path"])
     if name in _fetched and _fetched[name][0] == entry:
         return _fetched[name][1]
-    from jobrelay.artifacts.job_area import fetch_input  # the only non-stdlib import
+    from jobrelay.artifacts.job_side import fetch_input  # the only non-stdlib import
 
     folder = Path(tempfile.mkdtemp(prefix=f"jobrelay-input-{name}-"))
     atexit.register(shutil.rmtree, folder, True)
@@ -240,7 +240,7 @@ def log_output(
     except (TypeError, ValueError) as exc:
         raise HandoffError(f"output {name!r}: metadata is not JSON-serializable: {exc}") from None
     if "://" in folder:
-        from jobrelay.artifacts.job_area import upload_output  # the only non-stdlib import
+        from jobrelay.artifacts.job_side import upload_output  # the only non-stdlib import
 
         upload_output(folder, record, target)
         return

@@ -10,19 +10,17 @@ never blocks the event loop.
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Any, Literal
 
-import anyio.to_thread
-
+from jobrelay._threads import run_blocking
 from jobrelay.artifacts.base import (
     FILE_TYPE,
     FOLDER_TYPE,
@@ -45,6 +43,8 @@ from jobrelay.artifacts.streams import verify
 from jobrelay.errors import ArtifactError, IntegrityError
 from jobrelay.models import ArtifactRef, JobRef
 
+# run_blocking lives in jobrelay._threads; named here only until platforms/wandb/artifacts.py
+# (being reshaped in parallel) commits its import from there.
 __all__ = ["BlobStore", "Layout", "VersionRecord", "next_number", "run_blocking", "with_number"]
 
 Layout = Literal["file", "dir"]
@@ -111,14 +111,6 @@ class VersionRecord:
             metadata=self.metadata,
             file_name=self.file_name,
         )
-
-
-T = TypeVar("T")
-
-
-async def run_blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a blocking call in a worker thread so the event loop stays responsive."""
-    return await anyio.to_thread.run_sync(functools.partial(func, *args, **kwargs))
 
 
 class BlobStore(ABC):

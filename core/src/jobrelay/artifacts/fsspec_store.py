@@ -43,8 +43,9 @@ from typing import IO, Any, cast
 import fsspec  # type: ignore[import-untyped]
 from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-untyped]
 
+from jobrelay._threads import run_blocking
 from jobrelay.artifacts.base import LATEST, Reference, check_name
-from jobrelay.artifacts.blobstore import BlobStore, VersionRecord, run_blocking, with_number
+from jobrelay.artifacts.blobstore import BlobStore, VersionRecord, with_number
 from jobrelay.artifacts.digests import ALGORITHM, digest_hex, hash_file
 from jobrelay.artifacts.localfs import (
     blob_path,

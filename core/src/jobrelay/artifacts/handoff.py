@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from jobrelay._threads import run_blocking
 from jobrelay.artifacts.base import (
     ArtifactStore,
     SupportsLocalBlobs,
@@ -29,7 +30,6 @@ from jobrelay.artifacts.base import (
     ref_to_json,
     split_artifact_uri,
 )
-from jobrelay.artifacts.blobstore import run_blocking
 from jobrelay.artifacts.localfs import remove_quietly, write_atomic
 from jobrelay.artifacts.staging import stage
 from jobrelay.errors import ArtifactError

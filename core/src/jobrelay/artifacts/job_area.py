@@ -1,4 +1,4 @@
-"""A remote job's handoff area in its platform's job store, for both sides of the handoff.
+"""A remote job's handoff area in its platform's job store: the client's side of it.
 
 A job that shares no filesystem with the client (Ray, a hosted cluster) reads its inputs
 from, and writes its outputs to, a store it can reach: the platform's ``artifacts``
@@ -8,117 +8,42 @@ setting (``s3://bucket/jobs``, ``file:///shared/nfs``). In that store::
     .handoff/<token>/.jobrelay/<name>.json  its record, written once the bytes are up
     .handoff/jobs/<job id>.json             {"token": ...}; plus "outputs" once collected
 
-The job side (:func:`fetch_input`, :func:`upload_output`) is what :mod:`jobrelay.runtime`
-imports when an input has no local path or ``$JOBRELAY_OUTPUTS`` is a URL. The client side
-is :class:`JobArea`: it names the area before the submit, remembers it for the job, and
-after the job succeeded turns each record into a version of the client's store, saves the
-refs and removes the area. A second collect returns the saved refs.
+The job side is :mod:`jobrelay.artifacts.job_side`. The client side, here, is
+:class:`JobArea`: it names the area before the submit, remembers it for the job, and after
+the job succeeded turns each record into a version of the client's store, saves the refs
+and removes the area. A second collect returns the saved refs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import tempfile
-import threading
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 # fsspec ships no type information; what we use of it is typed at this boundary.
-import fsspec  # type: ignore[import-untyped]
 from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-untyped]
 
-from jobrelay.artifacts.base import ArtifactStore, local_file_name, ref_to_json
-from jobrelay.artifacts.blobstore import run_blocking
+from jobrelay._threads import run_blocking
+from jobrelay.artifacts.base import ArtifactStore, ref_to_json
 from jobrelay.artifacts.fsspec_store import FsspecArtifactStore
 from jobrelay.artifacts.handoff import check_record
+from jobrelay.artifacts.job_side import OUTPUTS_DIR
 from jobrelay.artifacts.local import LocalArtifactStore
-from jobrelay.artifacts.registry import opened_store
 from jobrelay.errors import ArtifactError, ConfigError
 from jobrelay.models import ArtifactRef, JobRef
-from jobrelay.runtime import RECORDS_DIR, HandoffError
+from jobrelay.runtime import RECORDS_DIR
 
-__all__ = ["AREAS_DIR", "JobArea", "fetch_input", "safe_job_id", "upload_output"]
+__all__ = ["AREAS_DIR", "JobArea", "safe_job_id"]
 
 AREAS_DIR = ".handoff"
-_OUTPUTS = "outputs"
 _JOBS = "jobs"
-
-T = TypeVar("T")
 
 
 def safe_job_id(job_id: str) -> str:
     """A job id as one file name: anything but letters, digits, '-', '_', '.' becomes '_'."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in job_id)
-
-
-# -- the job side ---------------------------------------------------------------------------
-
-
-def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to the end from synchronous job code, even inside a running loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())
-    result: list[T] = []
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(asyncio.run(make()))
-        except BaseException as exc:  # handed to the caller's thread below
-            failure.append(exc)
-
-    thread = threading.Thread(target=target, name="jobrelay-handoff")
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
-    return result[0]
-
-
-def fetch_input(name: str, entry: dict[str, Any], folder: Path) -> Path:
-    """Fetch input ``name`` from the store its entry names into ``folder``, verified, under
-    the name it was stored with (``folder/data.csv``; ``folder/<name>`` when none is known)."""
-    store_url = entry.get("store")
-    try:
-        ref = ArtifactRef.model_validate(entry.get("ref"))
-    except ValueError:
-        raise HandoffError(f"input {name!r} has no valid ref to fetch") from None
-    if not isinstance(store_url, str):
-        raise HandoffError(f"input {name!r} names neither a path nor a store")
-
-    async def fetch() -> Path:
-        async with opened_store(store_url) as store:
-            return await store.fetch(ref, folder / local_file_name(ref, name))
-
-    return _run(fetch)
-
-
-def upload_output(outputs_url: str, record: dict[str, Any], path: Path) -> None:
-    """Upload the file or folder at ``path`` into the area, then its record.
-
-    The record goes up last, so the client never sees a record whose bytes are missing.
-    Logging a name again replaces both.
-    """
-    fs, root = fsspec.core.url_to_fs(outputs_url)
-    root = root.rstrip("/")
-    name = record["name"]
-    target = f"{root}/{_OUTPUTS}/{name}"
-    with contextlib.suppress(FileNotFoundError):
-        fs.rm(target, recursive=True)
-    if path.is_dir():
-        fs.makedirs(target, exist_ok=True)
-        fs.put(f"{path}/", target, recursive=True)
-    else:
-        fs.makedirs(f"{root}/{_OUTPUTS}", exist_ok=True)
-        fs.put_file(str(path), target)
-    body = {**record, "path": f"{_OUTPUTS}/{name}", "layout": "dir" if path.is_dir() else "file"}
-    fs.makedirs(f"{root}/{RECORDS_DIR}", exist_ok=True)
-    fs.pipe_file(f"{root}/{RECORDS_DIR}/{name}.json", json.dumps(body, sort_keys=True).encode())
 
 
 # -- the client side --------------------------------------------------------------------------
@@ -147,7 +72,7 @@ class JobArea:
         self._fs, self._root, self._url = _filesystem(job_store)
 
     def outputs_url(self, token: str) -> str:
-        """What the job gets as ``$JOBRELAY_OUTPUTS``: the URL of its area."""
+        """What the job gets as ``$JOBRELAYOUTPUTS_DIR``: the URL of its area."""
         return f"{self._url}/{token}/"
 
     def _job_record(self, ref: JobRef) -> str:
@@ -253,7 +178,7 @@ def _token(record: dict[str, Any]) -> str:
 def _check_record(path: str, record: Any) -> dict[str, Any]:
     try:
         checked = check_record(record, path.rsplit("/", 1)[-1])
-        if checked["path"] != f"{_OUTPUTS}/{checked['name']}":
+        if checked["path"] != f"{OUTPUTS_DIR}/{checked['name']}":
             raise ValueError(f"puts output {checked['name']!r} at {checked['path']!r}")
         if checked.get("layout") not in ("file", "dir"):
             raise ValueError(f"unknown layout {checked.get('layout')!r}")

@@ -32,8 +32,8 @@ import secrets
 from pathlib import Path
 from typing import Protocol
 
+from jobrelay._threads import run_blocking
 from jobrelay.artifacts.base import ArtifactStore, check_name, ref_to_json
-from jobrelay.artifacts.blobstore import run_blocking
 from jobrelay.artifacts.handoff import (
     collect_outputs,
     pin_input,

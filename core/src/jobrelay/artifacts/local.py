@@ -24,8 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from jobrelay._threads import run_blocking
 from jobrelay.artifacts.base import LATEST, Reference
-from jobrelay.artifacts.blobstore import BlobStore, VersionRecord, run_blocking, with_number
+from jobrelay.artifacts.blobstore import BlobStore, VersionRecord, with_number
 from jobrelay.artifacts.digests import hash_file
 from jobrelay.artifacts.localfs import blob_path, store_blob, sweep_stale_temps
 from jobrelay.artifacts.streams import verify
