@@ -20,7 +20,6 @@ from typing import Any
 
 from jobrelay._threads import run_blocking
 from jobrelay.artifacts.base import ArtifactStore
-from jobrelay.artifacts.jobs import JobHandoff, handoff_for
 from jobrelay.cancelling import CANCEL_DEADLINE_S, cancel_job, cancels_the_job, run_to_end
 from jobrelay.checks import (
     check_client_store,
@@ -31,6 +30,7 @@ from jobrelay.checks import (
     check_wait_options,
 )
 from jobrelay.errors import ConfigError, ConflictError, JobCancelled, JobFailed, JobRelayError
+from jobrelay.handoff import JobHandoff, handoff_for
 from jobrelay.models import (
     JobRef,
     JobResult,
