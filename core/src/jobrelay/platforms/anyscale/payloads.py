@@ -25,15 +25,22 @@ from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogLine
 
 __all__ = [
     "CONFIG_KEYS",
+    "JOB_LIST_MAX",
     "KEY_TAG",
     "LogCursor",
     "build_create_body",
     "check_spec",
+    "compute_search_body",
     "decode_chunk",
     "exit_code_of",
+    "job_list_params",
     "map_state",
     "parse_status",
+    "queue_position",
     "read_log_cursor",
+    "runs_search_body",
+    "settled_state",
+    "tagged_job",
     "write_log_cursor",
 ]
 
@@ -364,3 +371,75 @@ def chunk_lines(text: str, *, skip: int, final: bool) -> tuple[list[LogLine], in
         parts.append(tail)
     new = parts[skip:]
     return [LogLine(text=line.removesuffix("\r")) for line in new], max(skip, len(parts))
+
+
+# -- requests the platform sends and the listings it reads --------------------------------
+
+JOB_LIST_MAX = 1000  # the largest page the job list answers
+RUNS_PER_JOB = 100  # the runs one search returns per job
+
+
+def job_list_params(*, count: int, archived: bool = True, **filters: str) -> dict[str, Any]:
+    """Query parameters of the batch-job list, newest first: ``count`` clamped to the API's
+    page (1..1000), archived jobs included unless ``archived`` is false, and ``filters``
+    (``tag_filter``, ``job_queue_id``, ``state_filter``) as given."""
+    return {
+        "type_filter": "BATCH_JOB",
+        "archive_status": "ALL" if archived else "NOT_ARCHIVED",
+        "sort_field": "CREATED_AT",
+        "sort_order": "DESC",
+        "count": min(max(count, 1), JOB_LIST_MAX),
+        **filters,
+    }
+
+
+def tagged_job(
+    listed: Sequence[Mapping[str, Any]], tag: str, value: str
+) -> Mapping[str, Any] | None:
+    """The first job of a tag-filtered listing that carries ``tag`` = ``value``.
+
+    A job listed without a tag map is taken: the server filtered on the tag already, and
+    some listings leave tags out. A job tagged with another value is never taken.
+    """
+    for job in listed:
+        tags = job.get("tags")
+        if not isinstance(tags, Mapping) or tags.get(tag) == value:
+            return job
+    return None
+
+
+def queue_position(listed: Sequence[Mapping[str, Any]], job_id: str) -> int | None:
+    """The queue position the listing gives job ``job_id``; None when it is not listed."""
+    return next(
+        (job.get("position_in_job_queue") for job in listed if job.get("id") == job_id), None
+    )
+
+
+def runs_search_body(job_ids: Sequence[str]) -> dict[str, Any]:
+    """The body of one runs search for all of ``job_ids``, each job's runs oldest first."""
+    return {
+        "ha_job_ids": list(job_ids),
+        "max_runs_per_job": RUNS_PER_JOB,
+        "sort_by_clauses": [{"sort_field": "CREATED_AT", "sort_order": "ASC"}],
+    }
+
+
+def compute_search_body(compute: str, cloud_id: str | None) -> dict[str, Any]:
+    """The search for a compute config named ``name[:version]`` (any version: the newest),
+    in ``cloud_id`` when known, across the organization."""
+    name, _, version = compute.partition(":")
+    body: dict[str, Any] = {
+        "orgwide": True,
+        "name": {"equals": name},
+        "include_anonymous": True,
+        "archive_status": "NOT_ARCHIVED",
+        "version": int(version) if version.isdigit() else -1,
+    }
+    if cloud_id is not None:
+        body["cloud_id"] = cloud_id
+    return body
+
+
+def settled_state(job: Mapping[str, Any]) -> JobState:
+    """A job's unified state read outside its queue: enough to tell whether it has ended."""
+    return map_state(str((job.get("state") or {}).get("current_state") or ""), in_queue=False)

@@ -224,21 +224,11 @@ class AnyscalePlatform:
         return _Resolved(str(cloud_id), str(project_id), str(build_id), str(compute_id))
 
     async def _find_compute(self, compute: str, cloud_id: str | None) -> str:
-        name, _, version = compute.partition(":")
-        body: dict[str, Any] = {
-            "orgwide": True,
-            "name": {"equals": name},
-            "include_anonymous": True,
-            "archive_status": "NOT_ARCHIVED",
-            "version": int(version) if version.isdigit() else -1,
-        }
-        if cloud_id is not None:
-            body["cloud_id"] = cloud_id
         found = await self._session.json(
             "POST",
             "/api/v2/compute_templates/search",
             operation=f"find compute config {compute!r}",
-            json=body,
+            json=payloads.compute_search_body(compute, cloud_id),
             idempotent=True,
         )
         if not found.get("results"):
@@ -283,31 +273,19 @@ class AnyscalePlatform:
         return None if job is None else self._ref(job, idempotency_key)
 
     async def _find_tag(self, tag: str, value: str) -> Mapping[str, Any] | None:
-        params = {
-            "tag_filter": f"{tag}:{value}",
-            "archive_status": "ALL",
-            "type_filter": "BATCH_JOB",
-            "sort_field": "CREATED_AT",
-            "sort_order": "DESC",
-            "count": 50,
-        }
+        params = payloads.job_list_params(count=50, tag_filter=f"{tag}:{value}")
         data = await self._session.json("GET", JOBS, operation="find Anyscale job", params=params)
-        for job in data.get("results") or []:
-            tags = job.get("tags")
-            if not isinstance(tags, Mapping) or tags.get(tag) == value:
-                return job  # type: ignore[no-any-return]
-        return None
+        return payloads.tagged_job(data.get("results") or [], tag, value)
 
     # -- observing ----------------------------------------------------------------------
 
     async def _runs(self, job_ids: Sequence[str]) -> Mapping[str, list[Mapping[str, Any]]]:
-        body = {
-            "ha_job_ids": list(job_ids),
-            "max_runs_per_job": 100,
-            "sort_by_clauses": [{"sort_field": "CREATED_AT", "sort_order": "ASC"}],
-        }
         data = await self._session.json(
-            "POST", RUNS, operation="search Anyscale job runs", json=body, idempotent=True
+            "POST",
+            RUNS,
+            operation="search Anyscale job runs",
+            json=payloads.runs_search_body(job_ids),
+            idempotent=True,
         )
         found: Mapping[str, list[Mapping[str, Any]]] = data.get("results") or {}
         return found
@@ -330,21 +308,13 @@ class AnyscalePlatform:
                 "GET",
                 JOBS,
                 operation="list Anyscale job queue",
-                params={
-                    "job_queue_id": job["job_queue_id"],
-                    "type_filter": "BATCH_JOB",
-                    "state_filter": "PENDING",
-                    "count": 1000,
-                },
-            )
-            position = next(
-                (
-                    j.get("position_in_job_queue")
-                    for j in queued.get("results") or []
-                    if j.get("id") == ref.id
+                params=payloads.job_list_params(
+                    count=payloads.JOB_LIST_MAX,
+                    job_queue_id=str(job["job_queue_id"]),
+                    state_filter="PENDING",
                 ),
-                None,
             )
+            position = payloads.queue_position(queued.get("results") or [], ref.id)
         return payloads.parse_status(job, ref, runs=runs, queue_position=position)
 
     async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
@@ -357,13 +327,7 @@ class AnyscalePlatform:
             "GET",
             JOBS,
             operation="list Anyscale jobs",
-            params={
-                "type_filter": "BATCH_JOB",
-                "archive_status": "ALL",
-                "sort_field": "CREATED_AT",
-                "sort_order": "DESC",
-                "count": 1000,
-            },
+            params=payloads.job_list_params(count=payloads.JOB_LIST_MAX),
         )
         jobs = {j["id"]: j for j in listed.get("results") or [] if j.get("id") in wanted}
         for missing in [i for i in wanted if i not in jobs]:  # older than the newest 1000
@@ -379,13 +343,7 @@ class AnyscalePlatform:
 
     async def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
         """The newest batch jobs (not archived), optionally those of one job queue."""
-        params: dict[str, Any] = {
-            "type_filter": "BATCH_JOB",
-            "archive_status": "NOT_ARCHIVED",
-            "sort_field": "CREATED_AT",
-            "sort_order": "DESC",
-            "count": min(max(limit, 1), 1000),
-        }
+        params = payloads.job_list_params(count=limit, archived=False)
         listed = await self._session.json(
             "GET", JOBS, operation="list Anyscale jobs", params=params
         )
@@ -408,9 +366,7 @@ class AnyscalePlatform:
         at = payloads.read_log_cursor(cursor)
         if terminal is None:
             job = await self._job(ref.id)
-            terminal = payloads.map_state(
-                str((job.get("state") or {}).get("current_state") or ""), in_queue=False
-            ).is_terminal
+            terminal = payloads.settled_state(job).is_terminal
         runs = (await self._runs([ref.id])).get(ref.id, [])
         lines: list[LogLine] = []
         downloads = 0
@@ -476,10 +432,7 @@ class AnyscalePlatform:
         """Terminate the job (its cluster's entrypoint is stopped; a queued job leaves the
         queue). A no-op on a finished job."""
         job = await self._job(ref.id)
-        state = payloads.map_state(
-            str((job.get("state") or {}).get("current_state") or ""), in_queue=False
-        )
-        if state.is_terminal:
+        if payloads.settled_state(job).is_terminal:
             return
         await self._session.request(
             "POST",
