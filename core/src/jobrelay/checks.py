@@ -16,19 +16,19 @@ run_timeout
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jobrelay.errors import ConfigError
-from jobrelay.models import MAX_SECONDS, JobRef, JobSpec, JobState
+from jobrelay.models import JobRef, JobSpec, JobState
+from jobrelay.scalars import check_flag, check_seconds, field_name
+from jobrelay.waiting import PollPolicy, WaitLimits
 
 if TYPE_CHECKING:
     from jobrelay.artifacts.base import ArtifactStore
     from jobrelay.platforms.base import Platform
-    from jobrelay.waiting import PollPolicy
 
 __all__ = [
     "RUN_OPTIONS",
@@ -38,7 +38,6 @@ __all__ = [
     "check_flag",
     "check_job_ref",
     "check_job_spec",
-    "check_poll_policy",
     "check_run_options",
     "check_seconds",
     "check_wait_options",
@@ -63,44 +62,6 @@ WAIT_OPTIONS = frozenset(
 )
 RUN_OPTIONS = frozenset({"cancel_on_kill", "on_submit"})
 _UNTIL = (JobState.SUCCEEDED, JobState.RUNNING)
-
-
-def _name(field: str, names: Mapping[str, str] | None) -> str:
-    return names.get(field, field) if names else field
-
-
-def check_seconds(value: object, *, field: str, optional: bool = True) -> float | None:
-    """``value`` as seconds: a positive, finite number (``None`` too when ``optional``).
-
-    Refuses booleans, strings, NaN, infinity, zero and negatives with a ``ConfigError``
-    naming ``field``.
-    """
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(
-            f"must be a number of seconds{' or None' if optional else ''}, got {value!r}",
-            field=field,
-        )
-    if not (value > 0 and math.isfinite(value)):
-        hint = " (None: no limit)" if optional else ""
-        raise ConfigError(
-            f"must be a positive, finite number of seconds, got {value}{hint}", field=field
-        )
-    if value > MAX_SECONDS:
-        raise ConfigError(
-            f"must be at most {MAX_SECONDS:g} seconds, got {value:g}"
-            + (" (None: no limit)" if optional else ""),
-            field=field,
-        )
-    return float(value)
-
-
-def check_flag(value: object, *, field: str) -> bool:
-    """``value`` if it is ``True`` or ``False`` (not a truthy string such as ``"no"``)."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"must be True or False, got {value!r}", field=field)
-    return value
 
 
 def _check_callable(value: object, *, field: str) -> None:
@@ -158,8 +119,6 @@ def check_wait_options(
     An unknown name is refused too (it would otherwise fail only when the wait begins,
     after the submit). ``names`` maps a core option name to the caller's own.
     """
-    from jobrelay.waiting import WaitLimits
-
     unknown = sorted(str(name) for name in set(options) - WAIT_OPTIONS)
     if unknown:
         known = ", ".join(sorted(WAIT_OPTIONS))
@@ -172,28 +131,28 @@ def check_wait_options(
             options.get("cancel_on_timeout", True),
         )
     except ConfigError as exc:
-        raise ConfigError(_message(exc), field=_name(exc.field or "", names)) from None
+        raise ConfigError(_message(exc), field=field_name(exc.field or "", names)) from None
     until = options.get("until", JobState.SUCCEEDED)
     if not isinstance(until, JobState) or until not in _UNTIL:
         raise ConfigError(
             f"must be JobState.SUCCEEDED (the end) or JobState.RUNNING, got {until!r}",
-            field=_name("until", names),
+            field=field_name("until", names),
         )
     for flag in ("follow_logs", "raise_on_failure"):
         if flag in options:
-            check_flag(options[flag], field=_name(flag, names))
-    _check_callable(options.get("on_update"), field=_name("on_update", names))
+            check_flag(options[flag], field=field_name(flag, names))
+    _check_callable(options.get("on_update"), field=field_name("on_update", names))
     cursor = options.get("log_cursor")
     if cursor is not None and not isinstance(cursor, str):
         raise ConfigError(
             f"must be a cursor string from an earlier page, got {type(cursor).__name__}",
-            field=_name("log_cursor", names),
+            field=field_name("log_cursor", names),
         )
     since = options.get("since")
     if since is not None and (not isinstance(since, datetime) or since.tzinfo is None):
         raise ConfigError(
             f"must be a timezone-aware datetime (e.g. datetime.now(UTC)), got {since!r}",
-            field=_name("since", names),
+            field=field_name("since", names),
         )
 
 
@@ -205,10 +164,10 @@ def check_run_options(
 ) -> JobSpec:
     """Check what ``AsyncClient.run`` takes: the spec, ``cancel_on_kill``, ``on_submit``
     and the wait options. Returns the spec as a ``JobSpec``."""
-    job = check_job_spec(spec, field=_name("spec", names))
+    job = check_job_spec(spec, field=field_name("spec", names))
     if "cancel_on_kill" in options:
-        check_flag(options["cancel_on_kill"], field=_name("cancel_on_kill", names))
-    _check_callable(options.get("on_submit"), field=_name("on_submit", names))
+        check_flag(options["cancel_on_kill"], field=field_name("cancel_on_kill", names))
+    _check_callable(options.get("on_submit"), field=field_name("on_submit", names))
     check_wait_options(
         {name: value for name, value in options.items() if name not in RUN_OPTIONS}, names=names
     )
@@ -218,52 +177,6 @@ def check_run_options(
 def _message(exc: ConfigError) -> str:
     text = str(exc)
     return text.removeprefix(f"{exc.field}: ") if exc.field else text
-
-
-def check_poll_policy(policy: PollPolicy, *, names: Mapping[str, str] | None = None) -> None:
-    """A polling policy that polls: a positive first interval, a longest one no shorter,
-    a backoff of at least 1, a jitter in [0, 1) and an outage allowance of 0 or more,
-    all finite. ``PollPolicy`` runs this as it is built."""
-
-    def number(field: str) -> float:
-        value = getattr(policy, field)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"must be a number, got {value!r}", field=_name(field, names))
-        if not math.isfinite(value):
-            raise ConfigError(f"must be finite, got {value}", field=_name(field, names))
-        return float(value)
-
-    initial, longest = number("initial_s"), number("max_s")
-    if initial <= 0:
-        raise ConfigError(
-            f"must be a positive number of seconds between status checks, got {initial:g}",
-            field=_name("initial_s", names),
-        )
-    if initial > MAX_SECONDS:
-        raise ConfigError(f"must be at most {MAX_SECONDS:g} s", field=_name("initial_s", names))
-    if longest < initial:
-        raise ConfigError(
-            f"must be at least the first interval ({initial:g} s), got {longest:g}",
-            field=_name("max_s", names),
-        )
-    if longest > MAX_SECONDS:
-        raise ConfigError(f"must be at most {MAX_SECONDS:g} s", field=_name("max_s", names))
-    if number("backoff") < 1:
-        raise ConfigError("must be 1 or more (1: no backoff)", field=_name("backoff", names))
-    if not 0 <= number("jitter") < 1:
-        raise ConfigError("must be from 0 up to (not including) 1", field=_name("jitter", names))
-    if number("outage_s") < 0:
-        raise ConfigError("must be 0 or more seconds", field=_name("outage_s", names))
-    if not 0 <= number("brisk_s") <= MAX_SECONDS:
-        raise ConfigError(
-            f"must be from 0 to {MAX_SECONDS:g} seconds", field=_name("brisk_s", names)
-        )
-    if policy.brisk_max_s is not None and not initial <= number("brisk_max_s") <= longest:
-        raise ConfigError(
-            f"must be from the first interval ({initial:g} s) to the longest ({longest:g} s),"
-            f" got {policy.brisk_max_s}",
-            field=_name("brisk_max_s", names),
-        )
 
 
 def poll_policy_from(
@@ -277,8 +190,6 @@ def poll_policy_from(
     ``first`` is the first interval in seconds, ``longest`` the longest one while nothing
     changes (default: ``first``); ``fields`` are the adapter's names for them.
     """
-    from jobrelay.waiting import PollPolicy
-
     if first is None and longest is None:
         return None
     initial = check_seconds(first, field=fields[0])

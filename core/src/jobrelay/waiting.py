@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -18,8 +19,9 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from jobrelay.cancelling import run_to_end
-from jobrelay.errors import JobRelayError, JobTimeout, NotFoundError, is_transient
-from jobrelay.models import JobRef, JobState, JobStatus, LogLine
+from jobrelay.errors import ConfigError, JobRelayError, JobTimeout, NotFoundError, is_transient
+from jobrelay.models import MAX_SECONDS, JobRef, JobState, JobStatus, LogLine
+from jobrelay.scalars import check_flag, check_seconds, field_name
 
 __all__ = [
     "JobUpdate",
@@ -27,6 +29,7 @@ __all__ = [
     "StatusHub",
     "UpdateCallback",
     "WaitLimits",
+    "check_poll_policy",
     "notify",
     "wait_for_job",
 ]
@@ -61,8 +64,6 @@ class PollPolicy:
     brisk_max_s: float | None = None
 
     def __post_init__(self) -> None:
-        from jobrelay.checks import check_poll_policy
-
         check_poll_policy(self)
 
     def next_interval(
@@ -104,8 +105,6 @@ class WaitLimits:
     cancel_on_timeout: bool = True
 
     def __post_init__(self) -> None:
-        from jobrelay.checks import check_flag, check_seconds
-
         for name in ("queue_timeout", "run_timeout", "timeout"):
             check_seconds(getattr(self, name), field=name)
         check_flag(self.cancel_on_timeout, field="cancel_on_timeout")
@@ -452,3 +451,53 @@ async def _on_timeout(
         status,
         phase=phase,
     )
+
+
+def check_poll_policy(policy: PollPolicy, *, names: Mapping[str, str] | None = None) -> None:
+    """A polling policy that polls: a positive first interval, a longest one no shorter,
+    a backoff of at least 1, a jitter in [0, 1) and an outage allowance of 0 or more,
+    all finite. ``PollPolicy`` runs this as it is built."""
+
+    def number(field: str) -> float:
+        value = getattr(policy, field)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"must be a number, got {value!r}", field=field_name(field, names))
+        if not math.isfinite(value):
+            raise ConfigError(f"must be finite, got {value}", field=field_name(field, names))
+        return float(value)
+
+    initial, longest = number("initial_s"), number("max_s")
+    if initial <= 0:
+        raise ConfigError(
+            f"must be a positive number of seconds between status checks, got {initial:g}",
+            field=field_name("initial_s", names),
+        )
+    if initial > MAX_SECONDS:
+        raise ConfigError(
+            f"must be at most {MAX_SECONDS:g} s", field=field_name("initial_s", names)
+        )
+    if longest < initial:
+        raise ConfigError(
+            f"must be at least the first interval ({initial:g} s), got {longest:g}",
+            field=field_name("max_s", names),
+        )
+    if longest > MAX_SECONDS:
+        raise ConfigError(f"must be at most {MAX_SECONDS:g} s", field=field_name("max_s", names))
+    if number("backoff") < 1:
+        raise ConfigError("must be 1 or more (1: no backoff)", field=field_name("backoff", names))
+    if not 0 <= number("jitter") < 1:
+        raise ConfigError(
+            "must be from 0 up to (not including) 1", field=field_name("jitter", names)
+        )
+    if number("outage_s") < 0:
+        raise ConfigError("must be 0 or more seconds", field=field_name("outage_s", names))
+    if not 0 <= number("brisk_s") <= MAX_SECONDS:
+        raise ConfigError(
+            f"must be from 0 to {MAX_SECONDS:g} seconds", field=field_name("brisk_s", names)
+        )
+    if policy.brisk_max_s is not None and not initial <= number("brisk_max_s") <= longest:
+        raise ConfigError(
+            f"must be from the first interval ({initial:g} s) to the longest ({longest:g} s),"
+            f" got {policy.brisk_max_s}",
+            field=field_name("brisk_max_s", names),
+        )
