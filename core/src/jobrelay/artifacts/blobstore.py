@@ -43,9 +43,7 @@ from jobrelay.artifacts.streams import verify
 from jobrelay.errors import ArtifactError, IntegrityError
 from jobrelay.models import ArtifactRef, JobRef
 
-# run_blocking lives in jobrelay._threads; named here only until platforms/wandb/artifacts.py
-# (being reshaped in parallel) commits its import from there.
-__all__ = ["BlobStore", "Layout", "VersionRecord", "next_number", "run_blocking", "with_number"]
+__all__ = ["BlobStore", "Layout", "VersionRecord", "next_number", "with_number"]
 
 Layout = Literal["file", "dir"]
 
