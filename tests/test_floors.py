@@ -232,7 +232,10 @@ def smoke_at_floor(
         skip_if_unreachable(" ".join(pins), probe.stderr)
     assert probe.returncode == 0, f"import {module} at {pins}: {probe.stderr[-3000:]}"
     home = tmp_path / "home"
-    full_env = {**os.environ, "JOBRELAY_HOME": str(home), **env}
+    # Only the smoke's own Airflow settings: tests/airflow/conftest.py puts its homes and DAG
+    # bundles in os.environ, and a run of the whole suite would hand them to the floor env.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    full_env = {**inherited, "JOBRELAY_HOME": str(home), **env}
     for variable in ("JOBRELAY_PLATFORM", "JOBRELAY_ARTIFACTS", "DAGSTER_HOME", "PREFECT_API_URL"):
         full_env.pop(variable, None)
     from tests.platforms.conftest import kill_local_agents

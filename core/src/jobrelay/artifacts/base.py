@@ -222,11 +222,15 @@ def local_file_name(ref: ArtifactRef, fallback: str) -> str:
     """The name a job's local copy of ``ref`` gets: the name it was stored under, when that
     is one safe path component (a ref read from JSON may carry anything), else ``fallback``.
     """
-    name = ref.file_name
+    return safe_file_name(ref.file_name) or fallback
+
+
+def safe_file_name(name: object) -> str | None:
+    """``name`` when it is one safe path component, else ``None``."""
     if not isinstance(name, str) or not name or len(name) > _MAX_FILE_NAME:
-        return fallback
+        return None
     if name in (".", "..") or any(bad in name for bad in ("/", "\\", "\0")):
-        return fallback
+        return None
     return name
 
 

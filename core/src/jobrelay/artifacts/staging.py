@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from jobrelay.artifacts.base import ArtifactStore, local_file_name
+from jobrelay.artifacts.base import ArtifactStore, local_file_name, safe_file_name
 from jobrelay.artifacts.registry import opened_store
 from jobrelay.models import ArtifactRef
 
@@ -54,7 +54,9 @@ async def stage(
                 return existing
         with tempfile.TemporaryDirectory(prefix="jobrelay-stage-") as tmp:
             # Fetched under its own name, so the staged version keeps the file name too.
-            payload = await src.fetch(original, Path(tmp) / local_file_name(original, "payload"))
+            # A store that keeps no file name (W&B) leaves the artifact's own name.
+            fallback = safe_file_name(original.name) or "payload"
+            payload = await src.fetch(original, Path(tmp) / local_file_name(original, fallback))
             return await dst.put(
                 original.name,
                 payload,
