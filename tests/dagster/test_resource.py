@@ -20,14 +20,14 @@ LINES = "; ".join(
         "import sys, time, pathlib",
         "print('step 1 of 3', flush=True)",
         "print('a warning', file=sys.stderr, flush=True)",
-        "[time.sleep(0.05) for _ in range(400) if not pathlib.Path(sys.argv[1]).exists()]",
+        "[time.sleep(0.05) for _ in range(1600) if not pathlib.Path(sys.argv[1]).exists()]",
         "print('step 2 of 3', flush=True)",
         "print('step 3 of 3 (100%)', flush=True)",
     ]
 )
 
 
-def _wait_for(check: Any, timeout: float = 20.0) -> Any:
+def _wait_for(check: Any, timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
