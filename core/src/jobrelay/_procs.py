@@ -8,8 +8,6 @@ from ``/proc`` with the start time recorded when the job was launched.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import signal
 from collections.abc import Callable
@@ -111,6 +109,10 @@ def pdeathsig_preexec() -> Callable[[], None]:
     libc is resolved here, in the parent, so the forked child only makes two system calls.
     If the parent died between fork and prctl the child exits at once.
     """
+    # ctypes loads here, not at import: the CLI fast path imports pid_alive.
+    import ctypes
+    import ctypes.util
+
     libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
     prctl = libc.prctl
     parent = os.getpid()

@@ -10,12 +10,12 @@ collected (it stores them), an active job with no live agent (it starts one).
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
+from jobrelay._procs import pid_alive
 from jobrelay.cli import fast_table
 from jobrelay.cli.tables import STATE_STYLE
 from jobrelay.platforms.local import rows
@@ -80,25 +80,6 @@ def _agent_alive(conn: sqlite3.Connection) -> bool:
         now - heartbeat < AGENT_STALE_AFTER_S and pid_alive(pid)
         for pid, heartbeat in conn.execute("SELECT pid, heartbeat_at FROM agents")
     )
-
-
-def pid_alive(pid: int) -> bool:
-    """As ``jobrelay._procs.pid_alive`` (a running process, not a zombie), without
-    the ``ctypes`` that module loads."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return bool(fields) and fields[0] not in ("Z", "X")
 
 
 def _collected_outputs(home: Path, job_id: str) -> list[tuple[str, str]] | None:
