@@ -115,7 +115,7 @@ def local_bench(tmp: Path, n: int) -> Bench:
         return {int(f.name): float(f.read_text()) for f in ends.iterdir() if f.read_text()}
 
     def close() -> None:
-        from jobrelay.testing.local_home import stop_local_home
+        from jobrelay_emulators.local_home import stop_local_home
 
         stop_local_home(home)
 

@@ -210,7 +210,7 @@ class Target:
 @asynccontextmanager
 async def local_target(tmp: Path) -> AsyncIterator[Target]:
     from jobrelay import AsyncClient, JobSpec
-    from jobrelay.testing.local_home import stop_local_home
+    from jobrelay_emulators.local_home import stop_local_home
 
     home = tmp / "home"
 
@@ -307,7 +307,7 @@ def start_wandb_server(
 
 def serve_wandb(ends_file: Path, count: int) -> None:
     """The emulator process: hold the queue, script ``count`` runs, record each run's end."""
-    from jobrelay.testing.wandb import Outcome, WandbEmulator
+    from jobrelay_emulators.wandb import Outcome, WandbEmulator
 
     emulator = WandbEmulator(api_key=os.environ["BENCH_WANDB_API_KEY"])
     emulator.create_queue(WANDB_QUEUE)

@@ -24,8 +24,8 @@ from pathlib import Path
 import dagster as dg
 from dagster_jobrelay import JobRelayResource
 from jobrelay import Client, JobSpec
-from jobrelay.testing.local_home import stop_local_home
 from jobrelay.waiting import JobUpdate
+from jobrelay_emulators.local_home import stop_local_home
 
 SPEC = {"entrypoint": ["echo", "hello from the job"]}
 

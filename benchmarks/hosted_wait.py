@@ -45,10 +45,10 @@ from typing import Any
 
 from _common import lag_summary
 from jobrelay import AsyncClient, JobRef, JobSpec, JobState, JobStatus
-from jobrelay.testing.anyscale import AnyscaleEmulator
-from jobrelay.testing.faults import RecordedRequest
-from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
-from jobrelay.testing.loopback import LoopbackEmulator
+from jobrelay_emulators.anyscale import AnyscaleEmulator
+from jobrelay_emulators.faults import RecordedRequest
+from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
+from jobrelay_emulators.loopback import LoopbackEmulator
 
 DRIVER = Path(__file__).with_name("hosted_sdk_wait.py")
 WAITERS = 100

@@ -44,8 +44,8 @@ os.environ.update(
 )
 
 from jobrelay import AsyncClient, JobSpec  # noqa: E402
-from jobrelay.testing.local_home import stop_local_home  # noqa: E402
 from jobrelay.waiting import JobUpdate  # noqa: E402
+from jobrelay_emulators.local_home import stop_local_home  # noqa: E402
 from prefect import flow, get_run_logger  # noqa: E402
 from prefect.context import SyncClientContext  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402

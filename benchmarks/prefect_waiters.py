@@ -40,8 +40,8 @@ os.environ.update(
 )
 
 from jobrelay import AsyncClient, JobRef, JobStatus, PollPolicy  # noqa: E402
-from jobrelay.testing.local_home import stop_local_home  # noqa: E402
 from jobrelay.waiting import StatusHub  # noqa: E402
+from jobrelay_emulators.local_home import stop_local_home  # noqa: E402
 from prefect import flow  # noqa: E402
 from prefect.context import SyncClientContext  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
@@ -174,7 +174,7 @@ def on_local(n: int, seconds: float) -> dict[str, Counts]:
 
 def on_anyscale(n: int, seconds: float) -> dict[str, Counts]:
     from jobrelay.platforms.anyscale.platform import AnyscalePlatform
-    from jobrelay.testing.anyscale import AnyscaleEmulator
+    from jobrelay_emulators.anyscale import AnyscaleEmulator
 
     emulator = AnyscaleEmulator(workdir=Path(_TMP) / "anyscale-jobs").start()
     try:

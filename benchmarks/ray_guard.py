@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from jobrelay import JobSpec
 from jobrelay.platforms.ray import guard, payloads
-from jobrelay.testing.ray_head import RayHead
+from jobrelay_emulators.ray_head import RayHead
 
 ENTRYPOINT = "date +%s.%N"
 

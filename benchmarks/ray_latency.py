@@ -7,7 +7,7 @@
     tails the log WebSocket) from ``end_time`` to the CLI's exit, median of 3.
 (f) 100 concurrent waiters on 100 PENDING jobs: HTTP list calls per hub tick (target 1).
 
-Starts its own Ray head on loopback (jobrelay.testing.ray_head) and stops it at the end.
+Starts its own Ray head on loopback (jobrelay_emulators.ray_head) and stops it at the end.
 
     uv run python benchmarks/ray_latency.py [RUNS]
 """
@@ -23,7 +23,7 @@ import time
 import httpx
 from _common import lag_summary
 from jobrelay import AsyncClient, JobSpec, JobTimeout, PollPolicy
-from jobrelay.testing.ray_head import RayHead, ray_executable
+from jobrelay_emulators.ray_head import RayHead, ray_executable
 
 JOB = "sleep 3"
 

@@ -173,7 +173,7 @@ async def local(tmp: Path) -> AsyncIterator[tuple[AsyncClient, CountingPlatform,
 
 @contextlib.asynccontextmanager
 async def anyscale(tmp: Path) -> AsyncIterator[tuple[AsyncClient, Any, str]]:
-    from jobrelay.testing.anyscale import AnyscaleEmulator
+    from jobrelay_emulators.anyscale import AnyscaleEmulator
 
     emulator = AnyscaleEmulator(workdir=tmp / "anyscale").start()
     emulator.create_queue("held")

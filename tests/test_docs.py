@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from jobrelay.testing.local_home import stop_local_home
+from jobrelay_emulators.local_home import stop_local_home
 
 from tests.docs_blocks import ROOT, Block, BlockFailed, Session, blocks_of, run_block
 
@@ -19,7 +19,10 @@ PAGES = sorted(
     [
         *(ROOT / "docs").rglob("*.md"),
         ROOT / "README.md",
-        *(ROOT / d / "README.md" for d in ("core", "airflow_provider", "prefect_integration")),
+        *(
+            ROOT / d / "README.md"
+            for d in ("core", "emulators", "airflow_provider", "prefect_integration")
+        ),
         ROOT / "dagster_integration" / "README.md",
     ]
 )

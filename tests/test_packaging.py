@@ -29,11 +29,18 @@ REPOSITORY = "https://github.com/jobrelay/jobrelay"
 # distribution name -> (its directory, the module its example imports)
 DISTRIBUTIONS = {
     "jobrelay": ("core", "jobrelay"),
+    "jobrelay_emulators": ("emulators", "jobrelay_emulators"),
     "airflow_provider_jobrelay": ("airflow_provider", "airflow_jobrelay"),
     "prefect_jobrelay": ("prefect_integration", "prefect_jobrelay"),
     "dagster_jobrelay": ("dagster_integration", "dagster_jobrelay"),
 }
-ADAPTERS = ("airflow_provider_jobrelay", "prefect_jobrelay", "dagster_jobrelay")
+# the distributions built on the core, each pinning a compatible one
+ADAPTERS = (
+    "jobrelay_emulators",
+    "airflow_provider_jobrelay",
+    "prefect_jobrelay",
+    "dagster_jobrelay",
+)
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
@@ -146,6 +153,28 @@ def test_adapters_pin_a_compatible_core(dist_dir: Path, name: str) -> None:
     assert bounds == {">=0.1", "<0.2"}, core
     core_metadata, _ = metadata_of(wheel_of(dist_dir, "jobrelay"))
     assert core_metadata["Version"].startswith("0.1."), "the pin no longer admits the core"
+
+
+def test_the_core_wheel_ships_no_emulator_code(dist_dir: Path) -> None:
+    """The emulators and the contract kit are their own distribution; the core's
+    ``emulators`` extra is the way to them."""
+    metadata, names = metadata_of(wheel_of(dist_dir, "jobrelay"))
+    modules = [n for n in names if n.endswith(".py")]
+    assert any(n.startswith("jobrelay/platforms/") for n in modules)  # the listing is real
+    assert not [n for n in modules if n.startswith("jobrelay/testing/")]
+    with zipfile.ZipFile(wheel_of(dist_dir, "jobrelay")) as archive:
+        emulators = [
+            n for n in modules if re.search(rb"^class \w*Emulator\b", archive.read(n), re.M)
+        ]
+    assert not emulators, "an emulator class is defined in the core wheel"
+    assert not [n for n in names if n.startswith("jobrelay_emulators/")]
+    requires = metadata.get_all("Requires-Dist") or []
+    assert any(
+        r.startswith("jobrelay-emulators") and "extra == 'emulators'" in r.replace('"', "'")
+        for r in requires
+    ), requires
+    _, emulator_names = metadata_of(wheel_of(dist_dir, "jobrelay_emulators"))
+    assert "jobrelay_emulators/fused/emulator.py" in emulator_names
 
 
 def test_classifiers_are_known_to_pypi(dist_dir: Path) -> None:

@@ -2,7 +2,7 @@
 
     python examples/wandb_sdk/run_offline.py
 
-It starts the W&B emulator (``jobrelay.testing.wandb``) on 127.0.0.1 with a ``default`` run
+It starts the W&B emulator (``jobrelay_emulators.wandb``) on 127.0.0.1 with a ``default`` run
 queue; the emulator's launch agent runs ``train.py`` as a W&B launch agent runs a job (the
 ``WANDB_*`` environment of a launched run). jobrelay follows the run, reads its summary as
 the job's metrics and its logged ``model`` artifact as the job's output, and hands that to
@@ -19,8 +19,8 @@ import tempfile
 from pathlib import Path
 
 from jobrelay import AsyncClient, JobSpec
-from jobrelay.testing.local_home import stop_local_home
-from jobrelay.testing.wandb import WandbEmulator
+from jobrelay_emulators.local_home import stop_local_home
+from jobrelay_emulators.wandb import WandbEmulator
 
 HERE = Path(__file__).resolve().parent
 

@@ -23,7 +23,7 @@ from jobrelay.platforms import local
 from jobrelay.platforms.base import Platform
 from jobrelay.platforms.registry import register_platform
 from jobrelay.platforms.settings import HttpPlatformSettings
-from jobrelay.testing.local_home import stop_local_home
+from jobrelay_emulators.local_home import stop_local_home
 from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,7 +25,7 @@ from airflow.sdk.bases.operator import ExecutorSafeguard
 from airflow.sdk.exceptions import TaskDeferralTimeout, TaskDeferred
 from airflow_jobrelay.operators import SubmitJobOperator
 from jobrelay import Client, JobRef, JobState
-from jobrelay.testing.anyscale import AnyscaleEmulator
+from jobrelay_emulators.anyscale import AnyscaleEmulator
 
 from .dags.jobrelay_hello import hello_dag
 from .operator_worker import TASK_ID, WorkerTI

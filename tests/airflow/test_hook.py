@@ -73,7 +73,7 @@ async def test_a_broken_connection_names_itself_and_the_field(
 async def test_a_wandb_connection_takes_verify_and_timeout_in_extra(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jobrelay.testing.wandb import WandbEmulator
+    from jobrelay_emulators.wandb import WandbEmulator
 
     emulator = WandbEmulator(agent_home=tmp_path / "agent")
     emulator.start()

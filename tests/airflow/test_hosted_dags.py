@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from airflow.sdk import DAG
 from jobrelay import Client, JobRef, JobState
-from jobrelay.testing.anyscale import AnyscaleEmulator
-from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
+from jobrelay_emulators.anyscale import AnyscaleEmulator
+from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
 
 from .dags.jobrelay_hello import LINES, hello_dag
 from .support import xcoms

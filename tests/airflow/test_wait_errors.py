@@ -20,7 +20,7 @@ from airflow_jobrelay.exceptions import JobRelayJobTimeout
 from airflow_jobrelay.operators import SubmitJobOperator, will_retry
 from airflow_jobrelay.sensors import JobSensor
 from jobrelay import AuthError, Client, JobSpec, JobState, JobUpdate
-from jobrelay.testing.anyscale import AnyscaleEmulator
+from jobrelay_emulators.anyscale import AnyscaleEmulator
 
 from .operator_worker import DAG_ID, TASK_ID, WorkerTI
 from .support import jobs_for

@@ -85,7 +85,7 @@ async def test_a_suffix_loader_reads_the_inputs_of_a_local_job(
 
 @pytest.mark.slow  # the emulator's job start: about 12 s on 2 busy cores
 async def test_a_suffix_loader_reads_the_inputs_of_a_hosted_job(tmp_path: Path) -> None:
-    from jobrelay.testing.anyscale import AnyscaleEmulator
+    from jobrelay_emulators.anyscale import AnyscaleEmulator
 
     emulator = AnyscaleEmulator(workdir=tmp_path / "anyscale-jobs").start()
     try:

@@ -172,21 +172,34 @@ def test_an_error_prints_the_users_text_as_written(queue: str, tmp_path: Path) -
 
 _BLOCK_EMULATOR_DEPS = """
 import sys
+BLOCKED = sys.argv[1].split(",")
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("uvicorn", "starlette", "graphql"):
+        if name.split(".")[0] in BLOCKED:
             raise ImportError(f"No module named {name!r}")
         return None
 sys.meta_path.insert(0, Block())
-sys.argv = ["jobrelay", *sys.argv[1:]]
+sys.argv = ["jobrelay", *sys.argv[2:]]
 from jobrelay.cli import main
 main()
 """
 
 
-def test_the_wandb_emulator_without_its_extra_names_the_extra_to_install() -> None:
+@pytest.mark.parametrize(
+    ("platform", "missing"),
+    [
+        ("wandb", "jobrelay_emulators"),
+        ("anyscale", "jobrelay_emulators"),
+        ("fused", "jobrelay_emulators"),
+        # W&B's emulator is an ASGI app: a broken install that lacks its server
+        ("wandb", "uvicorn,starlette,graphql"),
+    ],
+)
+def test_an_emulator_without_its_package_names_what_to_install(platform: str, missing: str) -> None:
+    """The emulators are their own distribution: without it (or a dependency of it) the
+    command says how to install it, with no traceback."""
     done = subprocess.run(
-        [sys.executable, "-c", _BLOCK_EMULATOR_DEPS, "emulator", "wandb", "--port", "0"],
+        [sys.executable, "-c", _BLOCK_EMULATOR_DEPS, missing, "emulator", platform, "--port", "0"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -285,7 +298,7 @@ def udf(x: int = 2):
 
 @pytest.mark.slow
 def test_a_fused_job_starts_from_the_command_line_and_succeeds(tmp_path: Path) -> None:
-    from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
+    from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
 
     code_file = tmp_path / "square.py"
     code_file.write_text(SQUARE)

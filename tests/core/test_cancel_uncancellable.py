@@ -23,7 +23,7 @@ import anyio
 import pytest
 from jobrelay import AsyncClient, Client, JobRef, JobSpec, JobState, JobUpdate, PollPolicy
 from jobrelay.integration import run_sync
-from jobrelay.testing.anyscale import AnyscaleEmulator
+from jobrelay_emulators.anyscale import AnyscaleEmulator
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 

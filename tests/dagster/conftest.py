@@ -31,7 +31,7 @@ def instance() -> Iterator[Any]:
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[Path]:
     """A local platform home for one test; its agent and jobs are stopped after it."""
-    from jobrelay.testing.local_home import stop_local_home
+    from jobrelay_emulators.local_home import stop_local_home
 
     home = tmp_path / "home"
     yield home

@@ -56,10 +56,10 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobRela
 
         yield JobRelayResource(platform=shared_head().platform_url)
         return
-    from jobrelay.testing.local_home import stop_local_home
+    from jobrelay_emulators.local_home import stop_local_home
 
     if request.param == "fused":
-        from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
+        from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
 
         fused = FusedEmulator(workdir=tmp_path / "jobs").start()
         try:
@@ -72,7 +72,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobRela
             fused.stop()
         return
     if request.param == "anyscale":
-        from jobrelay.testing.anyscale import AnyscaleEmulator
+        from jobrelay_emulators.anyscale import AnyscaleEmulator
 
         anyscale = AnyscaleEmulator(workdir=tmp_path / "jobs").start()
         try:

@@ -143,8 +143,8 @@ def test_a_step_retry_after_failing_while_waiting_runs_one_job(instance: Any, ho
 
 @pytest.fixture
 def wandb_emulator(tmp_path: Path) -> Any:
-    from jobrelay.testing.local_home import stop_local_home
-    from jobrelay.testing.wandb import WandbEmulator
+    from jobrelay_emulators.local_home import stop_local_home
+    from jobrelay_emulators.wandb import WandbEmulator
 
     emulator = WandbEmulator(api_key="jr-dagster-" + "7f3a9c" * 6, agent_home=tmp_path / "agent")
     emulator.start()

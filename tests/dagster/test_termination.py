@@ -131,7 +131,7 @@ class Deployment:
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    from jobrelay.testing.local_home import stop_local_home
+    from jobrelay_emulators.local_home import stop_local_home
 
     made = Deployment(tmp_path)
     yield made

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from jobrelay import AsyncClient, JobRef, JobSpec, JobStatus, LogPage, PollPolicy
 from jobrelay.platforms.base import Capabilities, Platform
-from jobrelay.testing.local_home import stop_local_home
-from jobrelay.testing.wandb import WandbEmulator
+from jobrelay_emulators.local_home import stop_local_home
+from jobrelay_emulators.wandb import WandbEmulator
 
 
 @dataclass
@@ -149,7 +149,7 @@ async def wandb_target(tmp_path: Path) -> AsyncIterator[Target]:
     import asyncio
 
     from jobrelay.platforms.registry import open_platform
-    from jobrelay.testing.wandb import WandbEmulator
+    from jobrelay_emulators.wandb import WandbEmulator
 
     agent_home = tmp_path / "wandb-agent"
     emulator = WandbEmulator(agent_home=agent_home)
@@ -195,7 +195,7 @@ async def ray_target(tmp_path: Path) -> AsyncIterator[Target]:
 async def anyscale_target(tmp_path: Path) -> AsyncIterator[Target]:
     """The Anyscale emulator on loopback; its jobs run as local processes. Blocked queues are
     job queues held closed (no cluster comes up); ordered ones are job queues of each mode."""
-    from jobrelay.testing.anyscale import AnyscaleEmulator
+    from jobrelay_emulators.anyscale import AnyscaleEmulator
 
     emulator = AnyscaleEmulator(workdir=tmp_path / "anyscale-jobs").start()
     client = AsyncClient(f"anyscale://?host={emulator.url}", credential=emulator.token)
@@ -252,7 +252,7 @@ class FusedTarget(Target):
 async def fused_target(tmp_path: Path) -> AsyncIterator[Target]:
     """The Fused emulator on loopback; each UDF call runs as a local process. Fused has no
     queues, so the queue tests skip."""
-    from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
+    from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
 
     emulator = FusedEmulator(workdir=tmp_path / "fused-jobs").start()
     client = AsyncClient(

@@ -1,7 +1,7 @@
 """One real Ray head per test session, shared by the contract suite and tests/platforms/ray.
 
 Started lazily on first use (so a run that selects no Ray test starts no cluster) with
-:class:`jobrelay.testing.ray_head.RayHead` — loopback only, every port randomised, see
+:class:`jobrelay_emulators.ray_head.RayHead` — loopback only, every port randomised, see
 ``reference/ray.md`` — and stopped when the test process exits.
 """
 
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from jobrelay.testing.ray_head import RayHead
+from jobrelay_emulators.ray_head import RayHead
 
 _head: RayHead | None = None
 

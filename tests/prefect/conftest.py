@@ -100,7 +100,7 @@ async def _deploy_to_pool() -> None:
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[Path]:
     """A local platform home for one test; its agent and jobs are stopped after it."""
-    from jobrelay.testing.local_home import stop_local_home
+    from jobrelay_emulators.local_home import stop_local_home
 
     home = tmp_path / "home"
     yield home

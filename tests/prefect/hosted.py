@@ -72,7 +72,7 @@ LONG = "sleep 60"
 
 @contextlib.asynccontextmanager
 async def _anyscale(tmp_path: Path) -> AsyncIterator[Opened]:
-    from jobrelay.testing.anyscale import AnyscaleEmulator
+    from jobrelay_emulators.anyscale import AnyscaleEmulator
 
     emulator = AnyscaleEmulator(workdir=tmp_path / "anyscale-jobs").start()
     emulator.add_fault("terminate", "slow", delay_s=SLOW_CANCEL_S, times=None)
@@ -87,8 +87,8 @@ async def _anyscale(tmp_path: Path) -> AsyncIterator[Opened]:
 
 @contextlib.asynccontextmanager
 async def _wandb(tmp_path: Path) -> AsyncIterator[Opened]:
-    from jobrelay.testing.local_home import stop_local_home
-    from jobrelay.testing.wandb import WandbEmulator
+    from jobrelay_emulators.local_home import stop_local_home
+    from jobrelay_emulators.wandb import WandbEmulator
 
     emulator = WandbEmulator(agent_home=tmp_path / "wandb-agent")
     await asyncio.to_thread(emulator.start)
@@ -113,7 +113,7 @@ async def _wandb(tmp_path: Path) -> AsyncIterator[Opened]:
 
 @contextlib.asynccontextmanager
 async def _fused(tmp_path: Path) -> AsyncIterator[Opened]:
-    from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
+    from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
 
     from tests.platforms.conftest import SHELL_UDF
 

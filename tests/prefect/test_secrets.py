@@ -2,7 +2,7 @@
 run's parameters, logs, artifacts or results, nor any byte of the Prefect server's
 database or of PREFECT_HOME.
 
-The platform is the W&B emulator on loopback (``jobrelay.testing.wandb``): it refuses any
+The platform is the W&B emulator on loopback (``jobrelay_emulators.wandb``): it refuses any
 other API key, so a run that succeeds proves the credential was sent.
 """
 
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def wandb_emulator(tmp_path: Path) -> Iterator[Any]:
     """The W&B emulator, taking only SECRET as API key; its agent's jobs stopped after."""
-    from jobrelay.testing.local_home import stop_local_home
-    from jobrelay.testing.wandb import WandbEmulator
+    from jobrelay_emulators.local_home import stop_local_home
+    from jobrelay_emulators.wandb import WandbEmulator
 
     try:
         with WandbEmulator(api_key=SECRET, agent_home=tmp_path / "agent") as emulator:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from jobrelay.testing.local_home import stop_local_home
+from jobrelay_emulators.local_home import stop_local_home
 
 from .airflow_deployment import AirflowDeployment, running_deployment
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from airflow.models.connection import Connection
-from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
+from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
 
 from .airflow_deployment import AirflowDeployment
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jobrelay.testing.anyscale import AnyscaleEmulator
-from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
-from jobrelay.testing.wandb import WandbEmulator
+from jobrelay_emulators.anyscale import AnyscaleEmulator
+from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
+from jobrelay_emulators.wandb import WandbEmulator
 
 from .airflow_deployment import AirflowDeployment
 

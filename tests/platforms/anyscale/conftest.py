@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from jobrelay.http import RetryPolicy
 from jobrelay.platforms.anyscale import AnyscalePlatform, open_platform
-from jobrelay.testing.anyscale import AnyscaleEmulator
+from jobrelay_emulators.anyscale import AnyscaleEmulator
 
 FAST_RETRY = RetryPolicy(attempts=5, timeout_s=20.0, wait_initial_s=0.05, wait_max_s=0.5)
 

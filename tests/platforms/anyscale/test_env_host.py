@@ -9,7 +9,7 @@ from jobrelay import AsyncClient, JobSpec, JobState, PollPolicy
 from jobrelay.errors import ConfigError
 from jobrelay.platforms.anyscale import AnyscaleSettings
 from jobrelay.platforms.settings import load_settings
-from jobrelay.testing.anyscale import AnyscaleEmulator
+from jobrelay_emulators.anyscale import AnyscaleEmulator
 
 pytestmark = pytest.mark.timeout(60)
 FAST = PollPolicy(initial_s=0.05, max_s=0.2)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from jobrelay import AsyncClient, JobSpec, JobState
 from jobrelay.platforms.anyscale import KEY_TAG
-from jobrelay.testing.anyscale import AnyscaleEmulator
+from jobrelay_emulators.anyscale import AnyscaleEmulator
 
 from tests.vendor_sdks import isolated_python
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from jobrelay import AsyncClient, JobFailed, JobSpec, JobState, JobTimeout, PollPolicy
 from jobrelay.platforms.anyscale import KEY_TAG, AnyscalePlatform, open_platform
-from jobrelay.testing.anyscale import CHUNK_TOKEN, AnyscaleEmulator
+from jobrelay_emulators.anyscale import CHUNK_TOKEN, AnyscaleEmulator
 
 from .conftest import FAST_RETRY
 

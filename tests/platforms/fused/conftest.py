@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from jobrelay.http import RetryPolicy
 from jobrelay.platforms.fused import FusedPlatform, open_platform
-from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
+from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
 
 FAST_RETRY = RetryPolicy(attempts=5, timeout_s=20.0, wait_initial_s=0.05, wait_max_s=0.5)
 

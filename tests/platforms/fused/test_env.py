@@ -10,7 +10,7 @@ import pytest
 from jobrelay import AsyncClient, JobSpec, JobState, PollPolicy
 from jobrelay.platforms.fused import FusedSettings
 from jobrelay.platforms.settings import load_settings
-from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
+from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
 
 from .conftest import SQUARE
 

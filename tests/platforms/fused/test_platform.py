@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from jobrelay import AsyncClient, JobFailed, JobSpec, JobState, PollPolicy
 from jobrelay.platforms.fused import FusedPlatform, open_platform
-from jobrelay.testing.fused import TOKEN_TYPE, FusedEmulator
+from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
 
 from .conftest import FAST_RETRY, SQUARE
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from jobrelay.models import JobRef, JobState, JobStatus
 from jobrelay.platforms.local import LocalPlatform, open_platform
-from jobrelay.testing.local_home import stop_local_home
+from jobrelay_emulators.local_home import stop_local_home
 
 
 def db_rows(home: Path, sql: str, *params: object) -> list[tuple[object, ...]]:

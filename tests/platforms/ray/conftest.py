@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from jobrelay import AsyncClient
-from jobrelay.testing.ray_head import RayHead
+from jobrelay_emulators.ray_head import RayHead
 
 from tests.platforms.ray_cluster import shared_head
 

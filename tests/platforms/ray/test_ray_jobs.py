@@ -25,7 +25,7 @@ from jobrelay import (
     JobState,
 )
 from jobrelay.platforms.ray import submission_id_for
-from jobrelay.testing.ray_head import RayHead, ray_executable
+from jobrelay_emulators.ray_head import RayHead, ray_executable
 
 from .conftest import Recorder, make_modules
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from jobrelay import AsyncClient, JobSpec, JobState
-from jobrelay.testing.wandb import Outcome, WandbEmulator
 from jobrelay.waiting import PollPolicy
+from jobrelay_emulators.wandb import Outcome, WandbEmulator
 
 FAST = PollPolicy(initial_s=0.05, max_s=0.2, jitter=0)
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from jobrelay.http import RetryPolicy
 from jobrelay.platforms.wandb import WandbArtifactStore, WandbPlatform, open_platform, open_store
-from jobrelay.testing.wandb import WandbEmulator
+from jobrelay_emulators.wandb import WandbEmulator
 
 FAST_RETRY = RetryPolicy(attempts=5, timeout_s=20.0, wait_initial_s=0.05, wait_max_s=0.5)
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jobrelay.testing.wandb import WandbEmulator
+from jobrelay_emulators.wandb import WandbEmulator
 
 
 def sdk_env(emulator: WandbEmulator, tmp_path: Path, **extra: str) -> dict[str, str]:

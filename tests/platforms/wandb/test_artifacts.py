@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from jobrelay.errors import ArtifactNotFound, ConfigError, IntegrityError
 from jobrelay.platforms.wandb import WandbArtifactStore
-from jobrelay.testing.wandb import WandbEmulator
+from jobrelay_emulators.wandb import WandbEmulator
 
 from .test_digests import HELLO_B64, TWO_FILE_DIGEST, WORLD_B64
 

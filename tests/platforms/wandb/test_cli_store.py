@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jobrelay.testing.wandb import WandbEmulator
+from jobrelay_emulators.wandb import WandbEmulator
 
 
 def jobrelay(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

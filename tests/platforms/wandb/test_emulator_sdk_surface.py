@@ -9,10 +9,10 @@ import httpx
 from graphql import build_schema
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jobrelay.testing.wandb import WandbEmulator
-from jobrelay.testing.wandb.file_stream import apply_file_stream
-from jobrelay.testing.wandb.schema import SDL, UNMODELLED_FIELDS
-from jobrelay.testing.wandb.state import World
+from jobrelay_emulators.wandb import WandbEmulator
+from jobrelay_emulators.wandb.file_stream import apply_file_stream
+from jobrelay_emulators.wandb.schema import SDL, UNMODELLED_FIELDS
+from jobrelay_emulators.wandb.state import World
 
 chunks = st.lists(
     st.tuples(st.integers(0, 12), st.lists(st.text(st.characters(codec="utf-8"), max_size=5))),

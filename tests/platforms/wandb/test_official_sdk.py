@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from jobrelay import JobSpec, JobState
 from jobrelay.platforms.wandb import WandbArtifactStore, WandbPlatform
-from jobrelay.testing.wandb import Outcome, WandbEmulator
+from jobrelay_emulators.wandb import Outcome, WandbEmulator
 
 from tests.platforms.wandb.sdk_runner import run_sdk, sdk_env
 

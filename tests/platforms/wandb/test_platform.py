@@ -13,8 +13,8 @@ from jobrelay import AsyncClient, JobCancelled, JobFailed, JobSpec, JobState, Po
 from jobrelay.errors import APIError, AuthError, ConfigError, NotFoundError, ServerError
 from jobrelay.platforms.registry import open_platform as open_any
 from jobrelay.platforms.wandb import WandbArtifactStore, WandbPlatform, open_platform
-from jobrelay.testing.wandb import Outcome, WandbEmulator
 from jobrelay.waiting import JobUpdate
+from jobrelay_emulators.wandb import Outcome, WandbEmulator
 
 from .conftest import FAST_RETRY, platform_url
 

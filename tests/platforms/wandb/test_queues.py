@@ -12,7 +12,7 @@ import pytest
 from jobrelay import AsyncClient, JobSpec, QueueMode
 from jobrelay.errors import ConfigError, ConflictError, NotFoundError
 from jobrelay.platforms.wandb import WandbPlatform
-from jobrelay.testing.wandb import WandbEmulator
+from jobrelay_emulators.wandb import WandbEmulator
 
 
 async def test_create_queue_uses_the_three_documented_steps(

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from jobrelay import AsyncClient, JobSpec, JobState
-from jobrelay.testing.wandb import WandbEmulator
 from jobrelay.waiting import PollPolicy
+from jobrelay_emulators.wandb import WandbEmulator
 
 from tests.platforms.wandb.sdk_runner import operations_listed, refused, sdk_operations
 

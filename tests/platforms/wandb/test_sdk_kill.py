@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from jobrelay.errors import ArtifactNotFound
 from jobrelay.platforms.wandb import WandbArtifactStore
-from jobrelay.testing.wandb import WandbEmulator
+from jobrelay_emulators.wandb import WandbEmulator
 
 from tests.platforms.wandb.sdk_runner import refused, run_sdk, sdk_env
 

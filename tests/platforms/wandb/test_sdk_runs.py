@@ -14,8 +14,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from jobrelay.testing.wandb import WandbEmulator
-from jobrelay.testing.wandb.state import LAUNCH_PROJECT
+from jobrelay_emulators.wandb import WandbEmulator
+from jobrelay_emulators.wandb.state import LAUNCH_PROJECT
 
 from tests.platforms.wandb.sdk_runner import (
     operations_listed,

@@ -7,6 +7,8 @@ Mount with ``app.add_typer(emulators.app, name="emulator")``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -15,12 +17,12 @@ import typer
 from jobrelay.cli.render import console
 
 if TYPE_CHECKING:
-    from jobrelay.testing.loopback import LoopbackEmulator
+    from jobrelay_emulators.loopback import LoopbackEmulator
 
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Serve offline emulators of hosted platforms (W&B's needs jobrelay[emulators]).",
+    help="Serve offline emulators of hosted platforms (needs jobrelay[emulators]).",
     no_args_is_help=True,
     rich_markup_mode=None,  # help as written: '[emulators]' is no markup
 )
@@ -28,7 +30,7 @@ app = typer.Typer(
 
 @app.callback()
 def emulators() -> None:
-    """Serve offline emulators of hosted platforms (W&B's needs jobrelay[emulators])."""
+    """Serve offline emulators of hosted platforms (needs jobrelay[emulators])."""
 
 
 @app.command("wandb")
@@ -50,15 +52,9 @@ def wandb(
     ] = None,
 ) -> None:
     """Serve the W&B emulator (GraphQL, storage and a launch agent) until Ctrl-C."""
-    if not 0 <= port <= 65535:
-        from jobrelay.cli.exits import fail
-        from jobrelay.errors import ConfigError
-
-        fail(ConfigError(f"must be 0-65535 (0 picks a free port), got {port}", field="port"))
-    try:
-        from jobrelay.testing.wandb import DEFAULT_API_KEY, WandbEmulator
-    except ImportError as exc:
-        _needs_extra(exc)
+    _check_port(port)
+    with _installed():
+        from jobrelay_emulators.wandb import DEFAULT_API_KEY, WandbEmulator
     emulator = WandbEmulator(
         api_key=api_key or DEFAULT_API_KEY,
         entity=entity,
@@ -83,12 +79,23 @@ def wandb(
     emulator.serve_forever()
 
 
+@contextmanager
+def _installed() -> Iterator[None]:
+    """Import the emulators inside this block; when their distribution (or one of its
+    dependencies) is not installed, say how to install it and exit 2 (a usage error)."""
+    try:
+        yield
+    except ImportError as exc:
+        _needs_extra(exc)
+
+
 def _needs_extra(exc: ImportError) -> NoReturn:
-    """Say which extra is missing and how to install it, then exit 2 (a usage error)."""
     from jobrelay.cli.exits import USAGE, err_console
 
     # markup=False: the text is shown as written, '[emulators]' included.
-    err_console.print(f"error: the emulator needs the emulators extra: {exc}", markup=False)
+    err_console.print(
+        f"error: the emulators live in the jobrelay-emulators package ({exc})", markup=False
+    )
     err_console.print("install it with: pip install 'jobrelay[emulators]'", markup=False)
     raise typer.Exit(USAGE)
 
@@ -134,7 +141,8 @@ def anyscale(
 ) -> None:
     """Serve the Anyscale emulator (jobs run as local processes) until Ctrl-C."""
     _check_port(port)
-    from jobrelay.testing.anyscale import DEFAULT_TOKEN, AnyscaleEmulator
+    with _installed():
+        from jobrelay_emulators.anyscale import DEFAULT_TOKEN, AnyscaleEmulator
 
     emulator = AnyscaleEmulator(token=token or DEFAULT_TOKEN, port=port, workdir=workdir)
     for name in queue:
@@ -163,7 +171,8 @@ def fused(
 ) -> None:
     """Serve the Fused emulator (each UDF call runs as a local process) until Ctrl-C."""
     _check_port(port)
-    from jobrelay.testing.fused import DEFAULT_TOKEN, TOKEN_TYPE, FusedEmulator
+    with _installed():
+        from jobrelay_emulators.fused import DEFAULT_TOKEN, TOKEN_TYPE, FusedEmulator
 
     emulator = FusedEmulator(token=token or DEFAULT_TOKEN, port=port, workdir=workdir)
     _serve(

@@ -2,9 +2,9 @@
 
 An emulator subclasses :class:`LoopbackEmulator`, lists its endpoints in :meth:`routes`
 (method, path pattern, operation name, handler) and says in :meth:`authorized` which
-requests it accepts. Every request is recorded (:class:`~jobrelay.testing.faults.RequestLog`)
+requests it accepts. Every request is recorded (:class:`~jobrelay_emulators.faults.RequestLog`)
 before anything else, then checked against the fault script
-(:class:`~jobrelay.testing.faults.Faults`), then handled under :attr:`lock`. A handler gets
+(:class:`~jobrelay_emulators.faults.Faults`), then handled under :attr:`lock`. A handler gets
 ``query``, ``body`` (parsed JSON, ``{}`` for none), ``raw``, ``headers`` and the pattern's named
 groups as keyword arguments and returns an :class:`Answer`; a ``KeyError`` it raises is a
 404, a ``ValueError``/``TypeError`` a 400.
@@ -28,9 +28,9 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from jobrelay.testing.faults import Fault, FaultKind, Faults, RecordedRequest, RequestLog
-from jobrelay.testing.processes import ProcessGroups
-from jobrelay.testing.serving import serve_until_signalled
+from jobrelay_emulators.faults import Fault, FaultKind, Faults, RecordedRequest, RequestLog
+from jobrelay_emulators.processes import ProcessGroups
+from jobrelay_emulators.serving import serve_until_signalled
 
 __all__ = ["Answer", "LoopbackEmulator", "Route", "route"]
 
@@ -151,7 +151,7 @@ class LoopbackEmulator(ABC):
     # -- test helpers ----------------------------------------------------------------------
 
     def add_fault(self, operation: str, kind: FaultKind = "status", **options: Any) -> Fault:
-        """Script a fault (see :mod:`jobrelay.testing.faults`)."""
+        """Script a fault (see :mod:`jobrelay_emulators.faults`)."""
         return self.faults.add(operation, kind, **options)
 
     def calls(self, operation: str) -> list[RecordedRequest]:

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-from jobrelay.testing.wandb.state import (
+from jobrelay_emulators.wandb.state import (
     ArtifactRecord,
     Collection,
     EmulatorError,

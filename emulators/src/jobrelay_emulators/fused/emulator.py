@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from jobrelay.testing.fused import state as st
-from jobrelay.testing.loopback import Answer, LoopbackEmulator, Route, route
+from jobrelay_emulators.fused import state as st
+from jobrelay_emulators.loopback import Answer, LoopbackEmulator, Route, route
 
 __all__ = ["DEFAULT_TOKEN", "TOKEN_TYPE", "FusedEmulator"]
 

@@ -21,16 +21,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from jobrelay.testing.wandb.faults import Fault, Faults
-from jobrelay.testing.wandb.file_stream import apply_file_stream
-from jobrelay.testing.wandb.mutations import MutationRoot
-from jobrelay.testing.wandb.resolvers import Context, QueryRoot
-from jobrelay.testing.wandb.state import EmulatorError
-from jobrelay.testing.wandb.storage import StorageRequest
+from jobrelay_emulators.wandb.faults import Fault, Faults
+from jobrelay_emulators.wandb.file_stream import apply_file_stream
+from jobrelay_emulators.wandb.mutations import MutationRoot
+from jobrelay_emulators.wandb.resolvers import Context, QueryRoot
+from jobrelay_emulators.wandb.state import EmulatorError
+from jobrelay_emulators.wandb.storage import StorageRequest
 
 __all__ = ["DroppedConnection", "FileStreamPost", "GraphQLRequest", "build_app"]
 
-log = logging.getLogger("jobrelay.testing.wandb")
+log = logging.getLogger("jobrelay_emulators.wandb")
 
 
 class DroppedConnection(Exception):

@@ -1,6 +1,6 @@
 """An offline W&B server for tests and demos: GraphQL over real HTTP, storage, launch agent.
 
->>> from jobrelay.testing.wandb import WandbEmulator, Outcome
+>>> from jobrelay_emulators.wandb import WandbEmulator, Outcome
 >>> with WandbEmulator() as emu:                                   # doctest: +SKIP
 ...     emu.create_queue("default")
 ...     emu.script(Outcome("failed", exitcode=1), queue="default")
@@ -8,8 +8,8 @@
 Needs the ``emulators`` extra (``pip install 'jobrelay[emulators]'``).
 """
 
-from jobrelay.testing.wandb.agent import Outcome
-from jobrelay.testing.wandb.emulator import DEFAULT_API_KEY, WandbEmulator
-from jobrelay.testing.wandb.faults import Fault, Faults
+from jobrelay_emulators.wandb.agent import Outcome
+from jobrelay_emulators.wandb.emulator import DEFAULT_API_KEY, WandbEmulator
+from jobrelay_emulators.wandb.faults import Fault, Faults
 
 __all__ = ["DEFAULT_API_KEY", "Fault", "Faults", "Outcome", "WandbEmulator"]

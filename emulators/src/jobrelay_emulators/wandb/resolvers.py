@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLResolveInfo
 
-from jobrelay.testing.wandb.state import (
+from jobrelay_emulators.wandb.state import (
     ArtifactRecord,
     Collection,
     Item,
@@ -24,10 +24,10 @@ from jobrelay.testing.wandb.state import (
     World,
     gql_id,
 )
-from jobrelay.testing.wandb.storage import StorageSigner
+from jobrelay_emulators.wandb.storage import StorageSigner
 
 if TYPE_CHECKING:
-    from jobrelay.testing.wandb.run_views import RunView
+    from jobrelay_emulators.wandb.run_views import RunView
 
 __all__ = ["Context", "QueryRoot", "artifact_view", "connection", "file_view", "item_view"]
 
@@ -206,7 +206,7 @@ def _alias_views(context: Context, artifact: ArtifactRecord) -> list[dict[str, A
 def _artifact_files(
     context: Context, artifact: ArtifactRecord, names: list[str] | None
 ) -> list[dict[str, Any]]:
-    from jobrelay.testing.wandb.artifact_ops import blob_path
+    from jobrelay_emulators.wandb.artifact_ops import blob_path
 
     coll = context.world.collections[artifact.collection_id]
     return [
@@ -268,7 +268,7 @@ class ArtifactView:
 
     @property
     def createdBy(self) -> Any:
-        from jobrelay.testing.wandb.run_views import RunView
+        from jobrelay_emulators.wandb.run_views import RunView
 
         world, artifact = self._c.world, self._a
         coll = world.collections[artifact.collection_id]
@@ -276,7 +276,7 @@ class ArtifactView:
         return RunView(self._c, run) if run else None
 
     def usedBy(self, info: Info, after: str | None = None, first: int | None = None) -> Any:
-        from jobrelay.testing.wandb.run_views import RunView
+        from jobrelay_emulators.wandb.run_views import RunView
 
         world = self._c.world
         with world.lock:
@@ -315,7 +315,7 @@ class ProjectView:
         self.views, self.createdAt, self.isBenchmark = "{}", None, False
 
     def run(self, info: Info, name: str) -> RunView | None:
-        from jobrelay.testing.wandb.run_views import RunView
+        from jobrelay_emulators.wandb.run_views import RunView
 
         record = self._c.world.run(self._p.entity, self._p.name, name)
         return RunView(self._c, record) if record else None
@@ -331,13 +331,13 @@ class ProjectView:
         first: int | None = None,
         order: str | None = None,
     ) -> dict[str, Any]:
-        from jobrelay.testing.wandb.run_views import RunView, project_runs
+        from jobrelay_emulators.wandb.run_views import RunView, project_runs
 
         records = project_runs(self._c.world, self._p, filters, order)
         return connection([RunView(self._c, r) for r in records], first, after)
 
     def runCount(self, info: Info, filters: str | None = None) -> int:
-        from jobrelay.testing.wandb.run_views import project_runs
+        from jobrelay_emulators.wandb.run_views import project_runs
 
         return len(project_runs(self._c.world, self._p, filters, None))
 

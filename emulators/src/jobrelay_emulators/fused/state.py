@@ -1,7 +1,7 @@
 """What the Fused emulator knows: jobs, and a thread per job that runs its UDF for real.
 
 Each UDF call (one per input) runs ``runner.py`` in a subprocess of its own process group,
-started through the emulator's :class:`~jobrelay.testing.processes.ProcessGroups`; every
+started through the emulator's :class:`~jobrelay_emulators.processes.ProcessGroups`; every
 line it prints becomes a log record ``{message, timestamp}`` stamped with the
 emulator's clock in epoch milliseconds. States move as on Fused: the instance is
 ``pending``, then ``running``, then ``terminated``; the job's ``job_status`` goes
@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jobrelay.testing.processes import ProcessGroups, Stopping
+from jobrelay_emulators.processes import ProcessGroups, Stopping
 
 __all__ = ["RUNNER", "TERMINAL", "Job", "World"]
 

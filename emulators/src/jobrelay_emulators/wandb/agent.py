@@ -16,7 +16,7 @@ process's exit decides it.
 The jobs it executes and the local agent that runs them are the emulator's to stop: :meth:`stop`
 cancels the jobs still running, and :meth:`adopt_processes` hands the local agent(s) it started
 and its jobs' process groups to the emulator's
-:class:`~jobrelay.testing.processes.ProcessGroups`, which ends them before the home is removed.
+:class:`~jobrelay_emulators.processes.ProcessGroups`, which ends them before the home is removed.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from jobrelay.testing.local_home import adopt_local_home, agent_ids
-from jobrelay.testing.processes import ProcessGroups
-from jobrelay.testing.wandb.state import ALIVE_RUN_STATES, Item, Queue, RunRecord, World
+from jobrelay_emulators.local_home import adopt_local_home, agent_ids
+from jobrelay_emulators.processes import ProcessGroups
+from jobrelay_emulators.wandb.state import ALIVE_RUN_STATES, Item, Queue, RunRecord, World
 
 __all__ = ["LaunchAgent", "Outcome", "OutcomeKind"]
 

@@ -21,15 +21,15 @@ from typing import Any
 from graphql import build_schema
 from starlette.applications import Starlette
 
-from jobrelay.testing.processes import ProcessGroups
-from jobrelay.testing.serving import serve_until_signalled
-from jobrelay.testing.wandb.agent import LaunchAgent, Outcome
-from jobrelay.testing.wandb.app import FileStreamPost, GraphQLRequest, build_app
-from jobrelay.testing.wandb.faults import Faults
-from jobrelay.testing.wandb.resolvers import Context
-from jobrelay.testing.wandb.schema import SDL
-from jobrelay.testing.wandb.state import LAUNCH_PROJECT, Queue, World
-from jobrelay.testing.wandb.storage import StorageRequest, StorageSigner
+from jobrelay_emulators.processes import ProcessGroups
+from jobrelay_emulators.serving import serve_until_signalled
+from jobrelay_emulators.wandb.agent import LaunchAgent, Outcome
+from jobrelay_emulators.wandb.app import FileStreamPost, GraphQLRequest, build_app
+from jobrelay_emulators.wandb.faults import Faults
+from jobrelay_emulators.wandb.resolvers import Context
+from jobrelay_emulators.wandb.schema import SDL
+from jobrelay_emulators.wandb.state import LAUNCH_PROJECT, Queue, World
+from jobrelay_emulators.wandb.storage import StorageRequest, StorageSigner
 
 __all__ = ["DEFAULT_API_KEY", "WandbEmulator"]
 

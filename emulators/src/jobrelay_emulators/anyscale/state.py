@@ -2,7 +2,7 @@
 
 Each run's entrypoint is a real local process (``/bin/sh -c``, its own process group, the
 job's ``env_vars``), started through the emulator's
-:class:`~jobrelay.testing.processes.ProcessGroups`; what it prints is appended to the run's
+:class:`~jobrelay_emulators.processes.ProcessGroups`; what it prints is appended to the run's
 log chunks as it prints.
 A scheduler thread moves jobs through ``PENDING`` (in a job queue: until a slot frees, by
 FIFO, LIFO or priority), ``AWAITING_CLUSTER_START``, ``RUNNING`` and a terminal state, and
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobrelay.testing.processes import ProcessGroups, Stopping
+from jobrelay_emulators.processes import ProcessGroups, Stopping
 
 __all__ = ["Job", "JobQueue", "Run", "World"]
 

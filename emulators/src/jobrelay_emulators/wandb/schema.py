@@ -18,7 +18,7 @@ to ``failRunQueueItem(input: {message, stage, filePaths})``. ``Run.exitcode``, `
 
 from __future__ import annotations
 
-from jobrelay.testing.wandb.schema_mutations import MUTATION_SDL
+from jobrelay_emulators.wandb.schema_mutations import MUTATION_SDL
 
 __all__ = ["SDL", "UNMODELLED_FIELDS"]
 

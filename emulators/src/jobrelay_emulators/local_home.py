@@ -3,7 +3,7 @@
 Tests (ours and users') run agents in a throwaway home; :func:`stop_local_home` kills its
 agents and any job process group still recorded there, so nothing outlives the test that
 started it. :func:`adopt_local_home` hands the same processes to an emulator's
-:class:`~jobrelay.testing.processes.ProcessGroups` (the W&B emulator's launch agent runs its
+:class:`~jobrelay_emulators.processes.ProcessGroups` (the W&B emulator's launch agent runs its
 jobs on a local home).
 """
 
@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Collection
 from pathlib import Path
 
-from jobrelay.testing.processes import ProcessGroups
+from jobrelay_emulators.processes import ProcessGroups
 
 __all__ = ["adopt_local_home", "agent_ids", "stop_local_home"]
 

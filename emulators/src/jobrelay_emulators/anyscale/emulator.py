@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jobrelay.testing.anyscale import state as st
-from jobrelay.testing.anyscale.catalog import Build, Catalog, ComputeConfig
-from jobrelay.testing.loopback import Answer, LoopbackEmulator, Route, route
+from jobrelay_emulators.anyscale import state as st
+from jobrelay_emulators.anyscale.catalog import Build, Catalog, ComputeConfig
+from jobrelay_emulators.loopback import Answer, LoopbackEmulator, Route, route
 
 __all__ = ["CHUNK_TOKEN", "DEFAULT_TOKEN", "AnyscaleEmulator"]
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jobrelay.testing.wandb import artifact_ops
-from jobrelay.testing.wandb.resolvers import (
+from jobrelay_emulators.wandb import artifact_ops
+from jobrelay_emulators.wandb.resolvers import (
     ArtifactView,
     Context,
     Info,
     ProjectView,
     connection,
 )
-from jobrelay.testing.wandb.run_views import RunView
-from jobrelay.testing.wandb.state import EmulatorError, ResourceConfig, gql_id
+from jobrelay_emulators.wandb.run_views import RunView
+from jobrelay_emulators.wandb.state import EmulatorError, ResourceConfig, gql_id
 
 __all__ = ["MutationRoot"]
 

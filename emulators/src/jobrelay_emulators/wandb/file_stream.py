@@ -14,11 +14,11 @@ import json
 import logging
 from typing import Any
 
-from jobrelay.testing.wandb.state import RunRecord, World, now_iso
+from jobrelay_emulators.wandb.state import RunRecord, World, now_iso
 
 __all__ = ["IGNORED_KEYS", "apply_file_stream"]
 
-log = logging.getLogger("jobrelay.testing.wandb")
+log = logging.getLogger("jobrelay_emulators.wandb")
 
 HISTORY, SUMMARY, EVENTS = "wandb-history.jsonl", "wandb-summary.json", "wandb-events.jsonl"
 # Keys of a file-stream body the emulator accepts and ignores on purpose: ``uploaded`` names

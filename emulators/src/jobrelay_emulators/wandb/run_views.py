@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from jobrelay.testing.wandb.resolvers import (
+from jobrelay_emulators.wandb.resolvers import (
     Context,
     Info,
     ProjectView,
@@ -20,7 +20,7 @@ from jobrelay.testing.wandb.resolvers import (
     connection,
     file_view,
 )
-from jobrelay.testing.wandb.state import EmulatorError, ProjectRecord, RunRecord, World
+from jobrelay_emulators.wandb.state import EmulatorError, ProjectRecord, RunRecord, World
 
 __all__ = ["RunView", "project_runs"]
 
