@@ -45,7 +45,7 @@ from jobrelay.models import (
 from jobrelay.platforms.base import Platform, QueueAdmin
 from jobrelay.platforms.registry import open_platform, settings_model
 from jobrelay.platforms.spec_check import check_spec
-from jobrelay.settings import parse_platform_url, resolve_platform_url
+from jobrelay.urls import parse_platform_url, resolve_platform_url
 from jobrelay.waiting import (
     JobUpdate,
     PollPolicy,

@@ -49,7 +49,7 @@ from jobrelay.errors import ConfigError
 from jobrelay.models import ArtifactRef, JobRef, JobSpec
 from jobrelay.platforms.base import Platform
 from jobrelay.runtime import INPUTS_ENV, OUTPUTS_ENV
-from jobrelay.settings import default_local_home
+from jobrelay.urls import default_local_home
 
 __all__ = [
     "FolderHandoff",

@@ -27,7 +27,7 @@ from jobrelay.integration import (
 )
 from jobrelay.models import JobRef, JobResult
 from jobrelay.platforms.registry import platform_settings
-from jobrelay.settings import resolve_platform_url
+from jobrelay.urls import resolve_platform_url
 from pydantic import Field, SecretStr
 
 from dagster_jobrelay.identity import Context, job_key

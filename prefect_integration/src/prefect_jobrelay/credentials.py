@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from jobrelay import AsyncClient, PollPolicy
 from jobrelay.integration import client_options
-from jobrelay.settings import parse_platform_url
+from jobrelay.urls import parse_platform_url
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 

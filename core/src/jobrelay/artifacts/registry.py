@@ -19,7 +19,7 @@ from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.artifacts.fsspec_store import FsspecArtifactStore
 from jobrelay.artifacts.local import LocalArtifactStore
 from jobrelay.errors import ArtifactError
-from jobrelay.settings import default_local_home
+from jobrelay.urls import default_local_home
 
 __all__ = [
     "StoreOpener",

@@ -29,7 +29,7 @@ from jobrelay.client import AsyncClient, check_limit
 from jobrelay.errors import ConfigError, JobRelayError, NotFoundError
 from jobrelay.models import MAX_PRIORITY, JobRef, JobResult, JobSpec, JobStatus
 from jobrelay.platforms.base import QueueAdmin
-from jobrelay.settings import resolve_platform_url
+from jobrelay.urls import resolve_platform_url
 from jobrelay.waiting import WaitLimits
 
 # Help is plain text (click's formatter), not rich markup: '[default: ...]' and
@@ -494,7 +494,7 @@ def agent(
 ) -> None:
     """Run a local-platform agent in the foreground: it claims and runs queued jobs."""
     from jobrelay.platforms.local.agent import run_agent
-    from jobrelay.settings import default_local_home
+    from jobrelay.urls import default_local_home
 
     try:
         run_agent((home or default_local_home()).expanduser().resolve(), idle_timeout=idle_timeout)

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from jobrelay.client import AsyncClient
 from jobrelay.errors import ConfigError
-from jobrelay.settings import parse_platform_url
+from jobrelay.urls import parse_platform_url
 
 __all__ = ["CREDENTIAL_OPTIONS", "client_options", "shared_client"]
 

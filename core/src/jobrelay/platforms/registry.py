@@ -17,7 +17,7 @@ import anyio
 from jobrelay.errors import ConfigError
 from jobrelay.platforms.base import Platform
 from jobrelay.platforms.settings import PlatformSettings, load_settings
-from jobrelay.settings import parse_platform_url
+from jobrelay.urls import parse_platform_url
 
 Opener = Callable[..., Awaitable[Platform]]
 

@@ -36,7 +36,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from jobrelay.errors import ConfigError
-from jobrelay.settings import PlatformURL, parse_platform_url, redact_url
+from jobrelay.urls import PlatformURL, parse_platform_url, redact_url
 
 if TYPE_CHECKING:  # httpx loads when a hosted platform builds its sessions, not before
     import httpx

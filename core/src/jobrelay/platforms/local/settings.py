@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, field_validator
 
 from jobrelay.errors import ConfigError
 from jobrelay.platforms.settings import PlatformSettings
-from jobrelay.settings import default_local_home, parse_platform_url, redact_url
+from jobrelay.urls import default_local_home, parse_platform_url, redact_url
 
 __all__ = ["LocalSettings", "resolve_home"]
 

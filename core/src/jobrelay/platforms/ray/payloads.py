@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 from jobrelay.errors import ConfigError
 from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogLine
 from jobrelay.platforms.settings import check_host
-from jobrelay.settings import parse_platform_url
+from jobrelay.urls import parse_platform_url
 
 __all__ = [
     "KEY_METADATA",

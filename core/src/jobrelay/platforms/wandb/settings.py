@@ -20,7 +20,7 @@ from pydantic import AliasChoices, Field, SecretStr
 
 from jobrelay.errors import ConfigError
 from jobrelay.platforms.settings import HttpPlatformSettings, load_settings, platform_host
-from jobrelay.settings import parse_platform_url, redact_url
+from jobrelay.urls import parse_platform_url, redact_url
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from jobrelay import ConfigError
 from jobrelay.platforms.registry import open_platform
-from jobrelay.settings import parse_platform_url, resolve_platform_url, resolve_secret
+from jobrelay.urls import parse_platform_url, resolve_platform_url
 
 
 @pytest.mark.parametrize(
@@ -28,13 +28,3 @@ def test_platform_url_comes_from_argument_then_environment(monkeypatch: pytest.M
     assert resolve_platform_url(None) == "ray://127.0.0.1:8265"
     monkeypatch.delenv("JOBRELAY_PLATFORM")
     assert resolve_platform_url(None) == "local://"
-
-
-def test_missing_secret_names_argument_and_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("RAY_TOKEN", raising=False)
-    with pytest.raises(ConfigError, match=r"token: missing; pass it explicitly or set \$RAY_TOKEN"):
-        resolve_secret(None, "RAY_TOKEN", field="token")
-    monkeypatch.setenv("RAY_TOKEN", "s3cret")
-    secret = resolve_secret(None, "RAY_TOKEN", field="token")
-    assert secret.get_secret_value() == "s3cret"
-    assert "s3cret" not in repr(secret)

@@ -1,7 +1,7 @@
-"""Platform URLs and environment -> typed settings.
+"""Platform URLs: parse and check them, redact them for display, and resolve the one to use.
 
-Resolution order everywhere: explicit argument, then environment variable, then a default
-or a ``ConfigError`` that names both places to set it.
+Resolution order: explicit argument, then ``$JOBRELAY_PLATFORM``, then ``local://`` (whose
+empty path means :func:`default_local_home`).
 """
 
 from __future__ import annotations
@@ -12,18 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import SecretStr
-
 from jobrelay.errors import ConfigError
 
 __all__ = [
     "DEFAULT_PLATFORM",
     "PLATFORM_ENV",
     "PlatformURL",
+    "default_local_home",
     "parse_platform_url",
     "redact_url",
     "resolve_platform_url",
-    "resolve_secret",
 ]
 
 PLATFORM_ENV = "JOBRELAY_PLATFORM"
@@ -105,16 +103,6 @@ def resolve_platform_url(explicit: str | None = None) -> str:
     url = explicit or os.environ.get(PLATFORM_ENV) or DEFAULT_PLATFORM
     parse_platform_url(url)
     return url
-
-
-def resolve_secret(explicit: str | SecretStr | None, env_var: str, *, field: str) -> SecretStr:
-    """A credential from the argument or the environment, else a ``ConfigError`` naming both."""
-    if isinstance(explicit, SecretStr):
-        explicit = explicit.get_secret_value()
-    value = explicit or os.environ.get(env_var)
-    if not value:
-        raise ConfigError(f"missing; pass it explicitly or set ${env_var}", field=field)
-    return SecretStr(value)
 
 
 def default_local_home() -> Path:
