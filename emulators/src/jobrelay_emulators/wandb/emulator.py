@@ -27,6 +27,7 @@ from jobrelay_emulators.wandb.agent import LaunchAgent, Outcome
 from jobrelay_emulators.wandb.app import FileStreamPost, GraphQLRequest, build_app
 from jobrelay_emulators.wandb.faults import Faults
 from jobrelay_emulators.wandb.resolvers import Context
+from jobrelay_emulators.wandb.run_views import RunView
 from jobrelay_emulators.wandb.schema import SDL
 from jobrelay_emulators.wandb.state import LAUNCH_PROJECT, Queue, World
 from jobrelay_emulators.wandb.storage import StorageRequest, StorageSigner
@@ -84,7 +85,7 @@ class WandbEmulator:
         self._schema.get_type("Initiator").resolve_type = (  # type: ignore[union-attr]
             lambda value, info, abstract: "Run"
         )
-        context = Context(self.world, self.storage, self.url)
+        context = Context(self.world, self.storage, self.url, run_view=RunView)
         self.app: Starlette = build_app(
             self._schema,
             context,

@@ -10,24 +10,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from graphql import GraphQLResolveInfo
 
+from jobrelay_emulators.wandb.run_filters import project_runs
 from jobrelay_emulators.wandb.state import (
     ArtifactRecord,
     Collection,
     Item,
     ProjectRecord,
     Queue,
+    RunRecord,
     World,
     gql_id,
 )
 from jobrelay_emulators.wandb.storage import StorageSigner
-
-if TYPE_CHECKING:
-    from jobrelay_emulators.wandb.run_views import RunView
 
 __all__ = ["Context", "QueryRoot", "artifact_view", "connection", "file_view", "item_view"]
 
@@ -36,11 +36,17 @@ Info = GraphQLResolveInfo
 
 @dataclass
 class Context:
-    """What every resolver may use: the world, storage URLs and who is asking."""
+    """What every resolver may use: the world, storage URLs and who is asking.
+
+    ``run_view`` makes the ``Run`` view of a run record (``run_views.RunView``); it is passed
+    in because that view links back to projects and artifacts, which would make the two
+    modules import each other.
+    """
 
     world: World
     storage: StorageSigner
     base_url: str
+    run_view: Callable[[Context, RunRecord], Any]
 
 
 def ctx(info: Info) -> Context:
@@ -268,20 +274,16 @@ class ArtifactView:
 
     @property
     def createdBy(self) -> Any:
-        from jobrelay_emulators.wandb.run_views import RunView
-
         world, artifact = self._c.world, self._a
         coll = world.collections[artifact.collection_id]
         run = world.run(coll.entity, coll.project, artifact.run_name or "")
-        return RunView(self._c, run) if run else None
+        return self._c.run_view(self._c, run) if run else None
 
     def usedBy(self, info: Info, after: str | None = None, first: int | None = None) -> Any:
-        from jobrelay_emulators.wandb.run_views import RunView
-
         world = self._c.world
         with world.lock:
             users = [r for r in world.runs.values() if self._a.id in r.input_artifacts]
-        return connection([RunView(self._c, r) for r in users], first, after)
+        return connection([self._c.run_view(self._c, r) for r in users], first, after)
 
 
 class MembershipView:
@@ -314,13 +316,11 @@ class ProjectView:
         self.readOnly, self.description, self.access = False, None, "PROJECT"
         self.views, self.createdAt, self.isBenchmark = "{}", None, False
 
-    def run(self, info: Info, name: str) -> RunView | None:
-        from jobrelay_emulators.wandb.run_views import RunView
-
+    def run(self, info: Info, name: str) -> Any:
         record = self._c.world.run(self._p.entity, self._p.name, name)
-        return RunView(self._c, record) if record else None
+        return self._c.run_view(self._c, record) if record else None
 
-    def bucket(self, info: Info, name: str, missingOk: bool | None = None) -> RunView | None:
+    def bucket(self, info: Info, name: str, missingOk: bool | None = None) -> Any:
         return self.run(info, name)
 
     def runs(
@@ -331,14 +331,10 @@ class ProjectView:
         first: int | None = None,
         order: str | None = None,
     ) -> dict[str, Any]:
-        from jobrelay_emulators.wandb.run_views import RunView, project_runs
-
         records = project_runs(self._c.world, self._p, filters, order)
-        return connection([RunView(self._c, r) for r in records], first, after)
+        return connection([self._c.run_view(self._c, r) for r in records], first, after)
 
     def runCount(self, info: Info, filters: str | None = None) -> int:
-        from jobrelay_emulators.wandb.run_views import project_runs
-
         return len(project_runs(self._c.world, self._p, filters, None))
 
     def artifact(self, info: Info, name: str) -> ArtifactView | None:
