@@ -176,19 +176,6 @@ async def test_no_credential_is_a_config_error_naming_the_variable(
     assert "ANYSCALE_CLI_TOKEN" in str(info.value)
 
 
-@given(
-    cursor=st.builds(
-        payloads.LogCursor,
-        run=st.integers(0, 99),
-        page=st.one_of(st.none(), st.text(max_size=20)),
-        chunk=st.integers(0, 999),
-        lines=st.integers(0, 10_000),
-    )
-)
-def test_a_log_cursor_round_trips(cursor: payloads.LogCursor) -> None:
-    assert payloads.read_log_cursor(payloads.write_log_cursor(cursor)) == cursor
-
-
 @given(text=st.text(st.characters(blacklist_categories=["Cs"]), max_size=200))
 def test_a_gzipped_chunk_decodes_like_a_plain_one(text: str) -> None:
     raw = text.encode()

@@ -9,19 +9,18 @@ a separate search; logs are chunks listed by *run* id.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jobrelay.errors import ConfigError
 from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogLine
+from jobrelay.platforms.cursors import read_cursor, write_cursor
 
 __all__ = [
     "CONFIG_KEYS",
@@ -336,21 +335,31 @@ class LogCursor:
     lines: int = 0
 
 
+_CURSOR_SHAPE: Mapping[str, tuple[type, ...]] = {
+    "r": (int,),
+    "p": (str, type(None)),
+    "c": (int,),
+    "l": (int,),
+}
+
+
 def read_log_cursor(cursor: str | None) -> LogCursor:
+    """The position ``cursor`` names (None: the start); ``ConfigError(field="cursor")`` for a
+    cursor this platform did not make."""
     if not cursor:
         return LogCursor()
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return LogCursor(
-            run=int(data["r"]), page=data.get("p"), chunk=int(data["c"]), lines=int(data["l"])
-        )
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError("is not a cursor this platform made", field="cursor") from None
+    data = read_cursor(cursor, _CURSOR_SHAPE, platform="Anyscale")
+    # read_cursor checked each field's type against _CURSOR_SHAPE
+    return LogCursor(
+        run=cast(int, data["r"]),
+        page=cast("str | None", data["p"]),
+        chunk=cast(int, data["c"]),
+        lines=cast(int, data["l"]),
+    )
 
 
 def write_log_cursor(cursor: LogCursor) -> str:
-    data = {"r": cursor.run, "p": cursor.page, "c": cursor.chunk, "l": cursor.lines}
-    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode()
+    return write_cursor({"r": cursor.run, "p": cursor.page, "c": cursor.chunk, "l": cursor.lines})
 
 
 def decode_chunk(body: bytes) -> str:

@@ -22,21 +22,19 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr
 
 from jobrelay.errors import ConfigError
-from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy
+from jobrelay.http import HttpSession, RetryPolicy
 from jobrelay.models import JobRef, JobSpec, JobStatus, LogLine, LogPage
 from jobrelay.platforms.anyscale import payloads
 from jobrelay.platforms.anyscale.settings import (
     DEFAULT_HOST,
-    TOKEN_ENV,
     AnyscaleSettings,
 )
 from jobrelay.platforms.anyscale.upload import WorkingDirUploader, pack
 from jobrelay.platforms.base import Capabilities
 from jobrelay.platforms.create_once import create_once
-from jobrelay.platforms.settings import load_settings, platform_host
+from jobrelay.platforms.hosted import open_hosted
 from jobrelay.waiting import PollPolicy
 
 __all__ = ["AnyscalePlatform", "open_platform"]
@@ -473,19 +471,13 @@ async def open_platform(
     ``options`` are :class:`AnyscaleSettings`; ``transport`` and ``retry`` are for tests.
     Raises ``ConfigError`` when no credential is given or set in ``$ANYSCALE_CLI_TOKEN``.
     """
-    settings = load_settings(AnyscaleSettings, url, options)
-    token = settings.secret()
-    if token is None:
-        raise ConfigError(
-            f"Anyscale needs a CLI token: pass credential=... or set ${TOKEN_ENV}",
-            field="credential",
-        )
-    host = platform_host(settings.host)
-    auth = HostBoundAuth(host, SecretStr(f"cli_token={token}"), header="Cookie")
-    session, chunks = settings.sessions(
-        settings.host,
-        auth,
-        secret=token,
+    settings, session, chunks = open_hosted(
+        AnyscaleSettings,
+        url,
+        options,
+        needs="a CLI token",
+        header="Cookie",
+        sends=lambda _, token: f"cli_token={token}",
         headers={"X-Anyscale-Client": "jobrelay"},
         transport=transport,
         retry=retry,

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 from jobrelay.errors import ConfigError
 from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogLine
 from jobrelay.owners import Owner
+from jobrelay.platforms.cursors import read_cursor, write_cursor
 
 __all__ = [
     "CONFIG_KEYS",
@@ -407,22 +407,20 @@ class LogCursor:
     seen: int = 0
 
 
+_CURSOR_SHAPE: Mapping[str, tuple[type, ...]] = {"t": (int, type(None)), "s": (int,)}
+
+
 def read_log_cursor(cursor: str | None) -> LogCursor:
+    """The position ``cursor`` names (None: the start); ``ConfigError(field="cursor")`` for a
+    cursor this platform did not make."""
     if not cursor:
         return LogCursor()
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        ms, seen = data["t"], data["s"]
-        if not (ms is None or isinstance(ms, int)) or not isinstance(seen, int) or seen < 0:
-            raise ValueError(cursor)
-        return LogCursor(ms, seen)
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError("is not a cursor this platform made", field="cursor") from None
+    data = read_cursor(cursor, _CURSOR_SHAPE, platform="Fused")
+    return LogCursor(cast("int | None", data["t"]), cast(int, data["s"]))  # types checked
 
 
 def write_log_cursor(cursor: LogCursor) -> str:
-    data = {"t": cursor.ms, "s": cursor.seen}
-    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode()
+    return write_cursor({"t": cursor.ms, "s": cursor.seen})
 
 
 def since_ms(cursor: LogCursor) -> int | None:

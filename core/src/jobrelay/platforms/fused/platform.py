@@ -22,13 +22,11 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr
 
 from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.artifacts.registry import open_store
 from jobrelay.artifacts.staging import resolve_store_url
-from jobrelay.errors import ConfigError
-from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy
+from jobrelay.http import HttpSession, RetryPolicy
 from jobrelay.models import ArtifactRef, JobRef, JobSpec, JobState, JobStatus, LogPage
 from jobrelay.platforms.base import Capabilities
 from jobrelay.platforms.create_once import create_once
@@ -36,11 +34,10 @@ from jobrelay.platforms.fused import payloads
 from jobrelay.platforms.fused.bounded import Bounded
 from jobrelay.platforms.fused.settings import (
     DEFAULT_BASE_URL,
-    TOKEN_ENV,
     TOKEN_TYPE_ENV,
     FusedSettings,
 )
-from jobrelay.platforms.settings import load_settings, platform_host
+from jobrelay.platforms.hosted import open_hosted
 from jobrelay.waiting import PollPolicy
 
 __all__ = ["FusedPlatform", "open_platform"]
@@ -394,21 +391,13 @@ async def open_platform(
     ``options`` are :class:`FusedSettings`; ``transport`` and ``retry`` are for tests.
     Raises ``ConfigError`` when no credential is given or set in ``$FUSED_AUTH_TOKEN``.
     """
-    settings = load_settings(FusedSettings, url, options)
-    token = settings.secret()
-    if token is None:
-        raise ConfigError(
-            f"Fused needs a token: pass credential=... or set ${TOKEN_ENV} "
-            f"(and ${TOKEN_TYPE_ENV}, e.g. Fused-Env-Bearer)",
-            field="credential",
-        )
-    auth = HostBoundAuth(
-        platform_host(settings.base_url), SecretStr(f"{settings.token_type} {token}")
-    )
-    session, downloads = settings.sessions(
-        settings.base_url,
-        auth,
-        secret=token,
+    settings, session, downloads = open_hosted(
+        FusedSettings,
+        url,
+        options,
+        needs="a token",
+        hint=f" (and ${TOKEN_TYPE_ENV}, e.g. Fused-Env-Bearer)",
+        sends=lambda chosen, token: f"{chosen.token_type} {token}",
         headers={"X-Fused-Cache-Disable": "true"},
         transport=transport,
         retry=retry,
