@@ -5,6 +5,9 @@ iterators, ``aclose`` is ``close``), and each one works on the real local platfo
 from __future__ import annotations
 
 import inspect
+import pydoc
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -160,3 +163,49 @@ def test_leaving_a_followed_log_early_closes_it(client: Recording) -> None:
     # The client still works after an abandoned follow (its generator was closed).
     client.cancel(ref)
     assert client.wait(ref, raise_on_failure=False, timeout=60).state is JobState.CANCELLED
+
+
+@pytest.mark.parametrize("name", sorted(public_async_methods()))
+def test_help_shows_each_sync_method_with_its_documentation(name: str) -> None:
+    """``help(Client)`` documents every method: made-from-async ones carry the async
+    method's docstring, and none shows an async return type."""
+    sync_method = getattr(Client, SYNC_NAME.get(name, name))
+    assert inspect.getdoc(sync_method), f"Client.{sync_method.__name__} has no docstring"
+    shown = pydoc.render_doc(sync_method, renderer=pydoc.plaintext)
+    assert "AsyncIterator" not in shown.splitlines()[2]  # the signature line
+    assert "Coroutine" not in shown
+
+
+USER_CODE = """
+from collections.abc import Iterator
+from jobrelay import Client, JobRef, JobResult, JobSpec, JobState, JobStatus, LogPage
+
+def use(client: Client, ref: JobRef) -> None:
+    result: JobResult = client.wait(ref, until=JobState.RUNNING, timeout=3.0)
+    pages: Iterator[LogPage] = client.read_logs(ref, "cursor")
+    ran: JobResult = client.run(JobSpec(entrypoint="x"), cancel_on_kill=False, timeout=1.0)
+    client.wait(ref, until="RUNNING")
+    client.status(ref, 3)
+    client.list_jobs(limits=3)
+    status: int = client.status(ref)
+"""
+
+
+@pytest.mark.slow
+def test_mypy_checks_calls_to_the_sync_client_as_it_does_async_ones(tmp_path: Path) -> None:
+    """The sync methods are made from the async ones at import time: mypy still sees each
+    one's parameters and sync return type, so a user's wrong call is an error."""
+    (tmp_path / "user_code.py").write_text(USER_CODE)
+    found = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "user_code.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    errors = [line for line in found.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == ["9", "10", "11", "12"], found.stdout
+    assert 'incompatible type "str"; expected "JobState"' in errors[0]
+    assert "Too many arguments" in errors[1]
+    assert 'Unexpected keyword argument "limits"' in errors[2]
+    assert 'has type "JobStatus", variable has type "int"' in errors[3]

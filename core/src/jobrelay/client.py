@@ -246,6 +246,7 @@ class AsyncClient:
     # -- observing ----------------------------------------------------------------------
 
     async def status(self, ref: JobRef) -> JobStatus:
+        """The job's status now (one platform call)."""
         return await (await self._for(ref)).status(ref)
 
     async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
@@ -505,6 +506,7 @@ class AsyncClient:
 
     async def run(
         self,
+        /,  # so that the sync Client's typed wrapper takes **wait_options (mypy)
         spec: JobSpec,
         *,
         cancel_on_kill: bool = True,
@@ -566,6 +568,7 @@ class AsyncClient:
         )
 
     async def list_queues(self) -> Sequence[QueueInfo]:
+        """The platform's named queues (``ConfigError`` on a platform without them)."""
         return await (await self._queue_admin()).list_queues()
 
     async def _queue_admin(self) -> QueueAdmin:

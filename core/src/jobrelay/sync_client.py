@@ -1,46 +1,93 @@
 """``Client``: the synchronous facade over :class:`jobrelay.client.AsyncClient`; every call
 runs the async client on a private event loop (no logic of its own).
 
-Every public method of ``AsyncClient`` has a counterpart here with the same name and
-parameters (``aclose`` is ``close``; async iterators are plain iterators), pinned by
-``tests/core/test_sync_client.py``.
+Each method is made from its ``AsyncClient`` counterpart (:func:`blocking`,
+:func:`blocking_pages`): one signature and one docstring, which ``help()``, IDEs and
+``mypy`` read from the async method. The hand-written ones differ in what they take or do
+(``follow_logs`` takes a ``threading.Event``, ``run`` cancels on Ctrl-C, ``close``).
+``tests/core/test_sync_client.py`` pins the parity.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, get_args
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.cancelling import CANCEL_DEADLINE_S, signals_held
-from jobrelay.client import FAILURE_LOG_LINES, AsyncClient
-from jobrelay.models import (
-    JobRef,
-    JobResult,
-    JobSpec,
-    JobState,
-    JobStatus,
-    LogLine,
-    LogPage,
-    QueueInfo,
-    QueueMode,
-)
-from jobrelay.platforms.base import Platform
-from jobrelay.waiting import StatusHub, UpdateCallback
+from jobrelay.client import AsyncClient
+from jobrelay.models import JobRef, LogPage
 
-__all__ = ["Client"]
+__all__ = ["Client", "blocking", "blocking_pages"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 STOP_CHECK_S = 0.05  # how soon a follow sees the caller's stop event
+
+
+def blocking(
+    method: Callable[Concatenate[AsyncClient, P], Awaitable[T]],
+    *,
+    interruptible: bool = False,
+    note: str = "",
+) -> Callable[Concatenate[Client, P], T]:
+    """The ``Client`` method that runs ``AsyncClient.<method>`` on the client's loop and
+    returns its result: the same parameters and docstring (``note`` added to it).
+
+    ``interruptible``: an interrupt of the calling thread (Ctrl-C) cancels the call on the
+    loop and waits for that cancel to finish (with further signals held back) before it
+    propagates; what a call that cancels the job on the way out needs (``run``)."""
+
+    def call(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        async def on_the_loop() -> T:
+            return await method(self.aio, *args, **kwargs)
+
+        if not interruptible:
+            return self._portal.call(on_the_loop)
+        return self._call_interruptibly(on_the_loop)
+
+    return _same_face(call, method, note=note)
+
+
+def blocking_pages(
+    method: Callable[Concatenate[AsyncClient, P], AsyncIterator[T]],
+) -> Callable[Concatenate[Client, P], Iterator[T]]:
+    """The ``Client`` method that gives ``AsyncClient.<method>``'s async iterator as a plain
+    iterator (leaving it early closes the async one): the same parameters and docstring."""
+
+    def call(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        return self._iterate(method(self.aio, *args, **kwargs))
+
+    return _same_face(call, method, pages=True)
+
+
+def _same_face(call: F, method: Callable[..., Any], *, note: str = "", pages: bool = False) -> F:
+    """``call`` dressed as ``method``: its name, docstring and signature (annotations
+    evaluated, so ``typing.get_type_hints`` and ``help()`` need no imports here), with the
+    return of the sync call: an async iterator's item type in a plain ``Iterator``."""
+    signature = inspect.signature(method, eval_str=True)
+    if pages:
+        signature = signature.replace(
+            return_annotation=Iterator[get_args(signature.return_annotation)]  # type: ignore[misc]
+        )
+    call.__name__ = method.__name__
+    call.__qualname__ = f"Client.{method.__name__}"
+    call.__module__ = __name__
+    call.__doc__ = "\n\n".join(part for part in (inspect.getdoc(method), note) if part)
+    call.__signature__ = signature  # type: ignore[attr-defined]
+    call.__annotations__ = {
+        **{p.name: p.annotation for p in signature.parameters.values() if p.name != "self"},
+        "return": signature.return_annotation,
+    }
+    return call
 
 
 class Client:
@@ -52,7 +99,10 @@ class Client:
 
     Every ``Client`` has a loop of its own, so by default its waiters share the process's
     status hub for its settings (``shared_hub``, see :class:`AsyncClient`): clients waiting
-    on many threads cost one status call per tick, not one each.
+    on many threads cost one status call per tick, not one each. The objects it hands out
+    (:meth:`platform`, :meth:`status_hub`, :meth:`artifact_store`) belong to that loop: use
+    their plain attributes from any thread, their async methods through this client.
+    Callbacks (``on_submit``, ``on_update``) run on the loop's thread.
     """
 
     def __init__(
@@ -71,55 +121,28 @@ class Client:
     ) -> None:
         self.close()
 
-    def _call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        async def call() -> T:
-            return await fn(*args, **kwargs)
-
-        return self._portal.call(call)
-
-    # -- the opened parts (objects of the client's own event loop) -----------------------
-
-    def platform(self) -> Platform:
-        """The opened platform (opened on first use). Its plain attributes (``url``,
-        ``capabilities``) are for any thread; its async methods belong to this client's loop:
-        call them through this client."""
-        return self._call(self.aio.platform)
-
-    def status_hub(self) -> StatusHub:
-        """The hub that batches this client's waiters into one status call per tick (an
-        object of this client's loop, as :meth:`platform`)."""
-        return self._call(self.aio.status_hub)
-
-    def artifact_store(self) -> ArtifactStore:
-        """The store job inputs are resolved in and outputs are stored in (an object of this
-        client's loop, as :meth:`platform`)."""
-        return self._call(self.aio.artifact_store)
-
-    # -- submitting and observing ---------------------------------------------------------
-
-    def submit(self, spec: JobSpec, *, resubmit_failed: bool = True) -> JobRef:
-        """See :meth:`AsyncClient.submit`."""
-        return self._call(self.aio.submit, spec, resubmit_failed=resubmit_failed)
-
-    def status(self, ref: JobRef) -> JobStatus:
-        return self._call(self.aio.status, ref)
-
-    def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
-        """Statuses of many jobs in one platform call, keyed by job id."""
-        return self._call(self.aio.statuses, refs)
-
-    def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
-        """The most recently submitted jobs, newest first (at most ``limit``, at least 1)."""
-        return self._call(self.aio.list_jobs, limit=limit, queue=queue)
-
-    def logs(self, ref: JobRef, cursor: str | None = None) -> LogPage:
-        """One page of log lines after ``cursor``; pass ``page.cursor`` back for the next."""
-        return self._call(self.aio.logs, ref, cursor)
-
-    def read_logs(self, ref: JobRef, cursor: str | None = None) -> Iterator[LogPage]:
-        """Pages of the lines the log holds now after ``cursor``: a drain, not a follow
-        (:meth:`AsyncClient.read_logs`)."""
-        return self._iterate(self.aio.read_logs(ref, cursor))
+    # Made from AsyncClient's methods: one definition of each (see the module's docstring).
+    platform = blocking(AsyncClient.platform)
+    status_hub = blocking(AsyncClient.status_hub)
+    artifact_store = blocking(AsyncClient.artifact_store)
+    submit = blocking(AsyncClient.submit)
+    status = blocking(AsyncClient.status)
+    statuses = blocking(AsyncClient.statuses)
+    list_jobs = blocking(AsyncClient.list_jobs)
+    logs = blocking(AsyncClient.logs)
+    read_logs = blocking_pages(AsyncClient.read_logs)
+    tail_logs = blocking(AsyncClient.tail_logs)
+    result = blocking(AsyncClient.result)
+    wait = blocking(AsyncClient.wait)
+    run = blocking(
+        AsyncClient.run,
+        interruptible=True,
+        note="Here, Ctrl-C (any interrupt of the calling thread) cancels the job when "
+        "``cancel_on_kill``, and waits for that cancel, before it propagates.",
+    )
+    cancel = blocking(AsyncClient.cancel)
+    create_queue = blocking(AsyncClient.create_queue)
+    list_queues = blocking(AsyncClient.list_queues)
 
     def follow_logs(
         self, ref: JobRef, cursor: str | None = None, *, stop: threading.Event | None = None
@@ -135,108 +158,6 @@ class Client:
         """The earlier name of :meth:`follow_logs` (kept: code written for 0.1 calls it)."""
         return self.follow_logs(ref, cursor)
 
-    def tail_logs(self, ref: JobRef, n: int = FAILURE_LOG_LINES) -> list[LogLine]:
-        """The last ``n`` lines of the job's log."""
-        return self._call(self.aio.tail_logs, ref, n)
-
-    def result(self, ref: JobRef) -> JobResult:
-        """The job as it is now, without waiting; a succeeded job comes with its outputs
-        (:meth:`AsyncClient.result`)."""
-        return self._call(self.aio.result, ref)
-
-    # -- waiting --------------------------------------------------------------------------
-
-    def wait(
-        self,
-        ref: JobRef,
-        *,
-        until: JobState = JobState.SUCCEEDED,
-        queue_timeout: float | None = None,
-        run_timeout: float | None = None,
-        timeout: float | None = None,
-        cancel_on_timeout: bool = True,
-        on_update: UpdateCallback | None = None,
-        follow_logs: bool = False,
-        log_cursor: str | None = None,
-        raise_on_failure: bool = True,
-        since: datetime | None = None,
-    ) -> JobResult:
-        """See :meth:`AsyncClient.wait`. ``on_update`` runs on this client's loop thread."""
-        return self._call(
-            self.aio.wait,
-            ref,
-            until=until,
-            queue_timeout=queue_timeout,
-            run_timeout=run_timeout,
-            timeout=timeout,
-            cancel_on_timeout=cancel_on_timeout,
-            on_update=on_update,
-            follow_logs=follow_logs,
-            log_cursor=log_cursor,
-            raise_on_failure=raise_on_failure,
-            since=since,
-        )
-
-    def run(
-        self,
-        spec: JobSpec,
-        *,
-        cancel_on_kill: bool = True,
-        on_submit: Callable[[JobRef], Awaitable[None] | None] | None = None,
-        **wait_options: Any,
-    ) -> JobResult:
-        """Submit and wait (:meth:`AsyncClient.run`). Ctrl-C (any interrupt of this thread)
-        while it runs cancels the job when ``cancel_on_kill``, before it propagates.
-        ``on_submit`` and ``on_update`` run on this client's loop thread."""
-        ended = threading.Event()
-
-        async def run() -> JobResult:
-            try:
-                return await self.aio.run(
-                    spec, cancel_on_kill=cancel_on_kill, on_submit=on_submit, **wait_options
-                )
-            finally:
-                ended.set()
-
-        running = self._portal.start_task_soon(run)
-        try:
-            return running.result()
-        except BaseException:
-            if not running.done():
-                # The interrupt landed on this thread; the run goes on on the portal's.
-                # Cancelling it there cancels the job (AsyncClient.run); wait for that,
-                # with further signals held back.
-                with signals_held():
-                    running.cancel()
-                    ended.wait(CANCEL_DEADLINE_S + 5)
-            raise
-
-    def cancel(self, ref: JobRef) -> None:
-        """Cancel the job; idempotent and safe on a finished job."""
-        self._call(self.aio.cancel, ref)
-
-    # -- queues ---------------------------------------------------------------------------
-
-    def create_queue(
-        self,
-        name: str,
-        *,
-        max_concurrency: int = 1,
-        mode: QueueMode | str = QueueMode.FIFO,
-        exist_ok: bool = True,
-    ) -> QueueInfo:
-        """Create (or, with ``exist_ok``, update) a named queue on the platform."""
-        return self._call(
-            self.aio.create_queue,
-            name,
-            max_concurrency=max_concurrency,
-            mode=mode,
-            exist_ok=exist_ok,
-        )
-
-    def list_queues(self) -> Sequence[QueueInfo]:
-        return self._call(self.aio.list_queues)
-
     def close(self) -> None:
         """Close the platform's connections and the client's loop (:meth:`AsyncClient.aclose`);
         a second close does nothing (``close()`` inside a ``with`` block is fine)."""
@@ -244,13 +165,35 @@ class Client:
             return
         self._closed = True
         try:
-            self._call(self.aio.aclose)
+            self._portal.call(self.aio.aclose)
         finally:
             self._portal_cm.__exit__(None, None, None)
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _iterate(self, pages: AsyncIterator[LogPage]) -> Iterator[LogPage]:
+    def _call_interruptibly(self, on_the_loop: Callable[[], Awaitable[T]]) -> T:
+        ended = threading.Event()
+
+        async def until_it_ends() -> T:
+            try:
+                return await on_the_loop()
+            finally:
+                ended.set()
+
+        running = self._portal.start_task_soon(until_it_ends)
+        try:
+            return running.result()
+        except BaseException:
+            if not running.done():
+                # The interrupt landed on this thread; the call goes on on the portal's.
+                # Cancelling it there lets it clean up (AsyncClient.run cancels the job);
+                # wait for that, with further signals held back.
+                with signals_held():
+                    running.cancel()
+                    ended.wait(CANCEL_DEADLINE_S + 5)
+            raise
+
+    def _iterate(self, pages: AsyncIterator[T]) -> Iterator[T]:
         """The async generator as a plain iterator; leaving the loop early closes it."""
         with self._portal.wrap_async_context_manager(_aiter_cm(pages)) as it:
             while True:
@@ -273,7 +216,7 @@ class Client:
 
 
 @contextlib.asynccontextmanager
-async def _aiter_cm(gen: AsyncIterator[LogPage]) -> AsyncIterator[AsyncIterator[LogPage]]:
+async def _aiter_cm(gen: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
     try:
         yield gen
     finally:
@@ -282,7 +225,7 @@ async def _aiter_cm(gen: AsyncIterator[LogPage]) -> AsyncIterator[AsyncIterator[
             await aclose()
 
 
-async def _anext(it: AsyncIterator[LogPage]) -> LogPage:
+async def _anext(it: AsyncIterator[T]) -> T:
     return await it.__anext__()
 
 
