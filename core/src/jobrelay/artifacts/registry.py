@@ -1,17 +1,21 @@
-"""Artifact stores by URL scheme: ``local://``, a folder path, ``wandb://``, the fsspec schemes.
+"""Artifact stores by URL scheme: ``local://``, a path, a declared store, the fsspec schemes.
 
 One place opens every store, the way :mod:`jobrelay.platforms.registry` opens platforms: the
-client, :func:`~jobrelay.artifacts.stage`, ``jobrelay artifacts --store`` and
-``$JOBRELAY_ARTIFACTS`` all come through :func:`open_store`. Stores that live outside the
-core (``wandb://``) are imported on first use; third parties add theirs with
-:func:`register_store`.
+client, :func:`~jobrelay.artifacts.stage`, ``jobrelay artifacts --store``,
+``$JOBRELAY_ARTIFACTS``, the job side and the adapters' IO managers all come through
+:func:`open_store`. This module knows no platform. A package declares its store in its
+distribution's metadata, an entry point in the ``jobrelay.stores`` group named for the
+scheme (the W&B platform declares ``wandb`` this way in the core's ``pyproject.toml``), so a
+store URL opens from every entry point without anyone importing the package first; its
+module is imported on first use. :func:`register_store` adds one at run time.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
+import functools
 from collections.abc import AsyncIterator, Callable
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +37,17 @@ __all__ = [
 StoreOpener = Callable[..., ArtifactStore]
 """``opener(url, **options) -> ArtifactStore``; raises ``ConfigError``/``ArtifactError``."""
 
+STORES_GROUP = "jobrelay.stores"
+"""The entry-point group where a distribution declares ``scheme = "module:opener"``."""
+
 _LOCAL = "local://"
-_BUILTIN: dict[str, str] = {
-    "wandb": "jobrelay.platforms.wandb.artifacts:open_store",
-}
 _REGISTERED: dict[str, StoreOpener] = {}
 
 
 def register_store(scheme: str, opener: StoreOpener) -> None:
     """Make ``scheme://...`` store URLs open with ``opener(url, **options)``.
 
-    A registered scheme takes precedence over a built-in one and over fsspec's.
+    A registered scheme takes precedence over a declared one and over fsspec's.
     """
     if not isinstance(scheme, str) or not scheme.isascii() or not scheme.replace("+", "").isalnum():
         raise ArtifactError(f"invalid store scheme {scheme!r}; use letters, digits and '+'")
@@ -52,7 +56,7 @@ def register_store(scheme: str, opener: StoreOpener) -> None:
 
 def known_store_schemes() -> list[str]:
     """The schemes opened by jobrelay itself (fsspec's come on top of these)."""
-    return sorted({"local", *_BUILTIN, *_REGISTERED})
+    return sorted({"local", *_declared(), *_REGISTERED})
 
 
 def _local_store(url: str) -> LocalArtifactStore:
@@ -60,12 +64,18 @@ def _local_store(url: str) -> LocalArtifactStore:
     return LocalArtifactStore((Path(home) if home else default_local_home()) / "artifacts")
 
 
-def _builtin(scheme: str) -> StoreOpener | None:
-    target = _BUILTIN.get(scheme)
-    if target is None:
+@functools.cache
+def _declared() -> dict[str, EntryPoint]:
+    # Read once a process: scanning every installed distribution's metadata takes tens of
+    # milliseconds, and only a URL that is neither local nor registered needs it.
+    return {ep.name.lower(): ep for ep in entry_points(group=STORES_GROUP)}
+
+
+def _declared_opener(scheme: str) -> StoreOpener | None:
+    declared = _declared().get(scheme)
+    if declared is None:
         return None
-    module_name, _, attr = target.partition(":")
-    opener: StoreOpener = getattr(importlib.import_module(module_name), attr)
+    opener: StoreOpener = declared.load()
     return opener
 
 
@@ -76,9 +86,10 @@ def open_store(url: str | Path, **options: Any) -> ArtifactStore:
       ``local:///srv/jobs`` — the store of the local platform whose home is ``/srv/jobs``
       (``/srv/jobs/artifacts``);
     * a plain path (``/data/artifacts``, ``~/arts``, ``Path(...)``) — a local store there;
-    * ``wandb://ENTITY/PROJECT[?host=URL]`` — the W&B project's artifacts; the API key
-      comes from ``api_key=`` or ``$WANDB_API_KEY``;
-    * a scheme given to :func:`register_store` — its opener;
+    * a scheme given to :func:`register_store`, else one a distribution declares in the
+      ``jobrelay.stores`` entry-point group — its opener; the core declares
+      ``wandb://ENTITY/PROJECT[?host=URL]``, the W&B project's artifacts (the API key
+      comes from ``api_key=`` or ``$WANDB_API_KEY``);
     * anything else fsspec knows (``file://``, ``memory://``, ``s3://``...) — an fsspec
       store, with ``options`` passed to fsspec (``endpoint_url=``...).
 
@@ -91,10 +102,7 @@ def open_store(url: str | Path, **options: Any) -> ArtifactStore:
     if not isinstance(url, (str, Path)) or not str(url) or "\0" in str(url):
         raise ArtifactError(f"invalid artifact store URL {url!r}")
     scheme = str(url).split("://", 1)[0].lower() if "://" in str(url) else ""
-    opener = _REGISTERED.get(scheme) or _builtin(scheme)
-    if opener is not None:
-        return opener(url, **options)
-    if scheme in ("", "local"):
+    if scheme in ("", "local") and scheme not in _REGISTERED:
         if options:
             raise ArtifactError(
                 f"a local artifact store takes no options, got {', '.join(sorted(options))}"
@@ -102,6 +110,9 @@ def open_store(url: str | Path, **options: Any) -> ArtifactStore:
         if isinstance(url, Path) or not scheme:
             return LocalArtifactStore(Path(url))
         return _local_store(url)
+    opener = _REGISTERED.get(scheme) or _declared_opener(scheme)
+    if opener is not None:
+        return opener(url, **options)
     return FsspecArtifactStore(str(url), **options)
 
 
