@@ -29,9 +29,9 @@ from jobrelay.artifacts.staging import resolve_store_url
 from jobrelay.http import HttpSession, RetryPolicy
 from jobrelay.models import ArtifactRef, JobRef, JobSpec, JobState, JobStatus, LogPage
 from jobrelay.platforms.base import Capabilities
+from jobrelay.platforms.bounded import Bounded
 from jobrelay.platforms.create_once import create_once
 from jobrelay.platforms.fused import payloads
-from jobrelay.platforms.fused.bounded import Bounded
 from jobrelay.platforms.fused.settings import (
     DEFAULT_BASE_URL,
     TOKEN_TYPE_ENV,

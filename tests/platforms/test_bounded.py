@@ -1,12 +1,12 @@
-"""The Fused platform's per-job memory stays bounded: past its cap the least recently used
-job is forgotten (a hypothesis model check against a plain list of keys)."""
+"""The platforms' per-job memory stays bounded: past its cap the least recently used job is
+forgotten (a hypothesis model check against a plain list of keys)."""
 
 from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
-from jobrelay.platforms.fused.bounded import Bounded
+from jobrelay.platforms.bounded import Bounded
 
 ops = hs.lists(hs.tuples(hs.sampled_from(["set", "get", "del"]), hs.integers(0, 9)), max_size=60)
 

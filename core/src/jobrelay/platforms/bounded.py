@@ -1,8 +1,9 @@
 """``Bounded``: a dict that forgets its least recently used entries past a cap.
 
-What a long-lived Fused platform (a triggerer's, an agent's) remembers per job: enough for the
-jobs it is watching, never a growing copy of the account's history. A forgotten entry costs
-one read again, nothing else.
+What a long-lived process (a triggerer polling thousands of jobs for days, an agent) keeps per
+job or per spec, in a platform or in the client's handoff: enough for the jobs it is watching,
+never a growing copy of the account's history. A forgotten entry costs one read (or one
+packing, one download) again, nothing else.
 """
 
 from __future__ import annotations
