@@ -37,10 +37,9 @@ def blocking(
     method: Callable[Concatenate[AsyncClient, P], Awaitable[T]],
     *,
     interruptible: bool = False,
-    note: str = "",
 ) -> Callable[Concatenate[Client, P], T]:
     """The ``Client`` method that runs ``AsyncClient.<method>`` on the client's loop and
-    returns its result: the same parameters and docstring (``note`` added to it).
+    returns its result: the same parameters and docstring.
 
     ``interruptible``: an interrupt of the calling thread (Ctrl-C) cancels the call on the
     loop and waits for that cancel to finish (with further signals held back) before it
@@ -54,7 +53,7 @@ def blocking(
             return self._portal.call(on_the_loop)
         return self._call_interruptibly(on_the_loop)
 
-    return _same_face(call, method, note=note)
+    return _same_face(call, method)
 
 
 def blocking_pages(
@@ -69,7 +68,7 @@ def blocking_pages(
     return _same_face(call, method, pages=True)
 
 
-def _same_face(call: F, method: Callable[..., Any], *, note: str = "", pages: bool = False) -> F:
+def _same_face(call: F, method: Callable[..., Any], *, pages: bool = False) -> F:
     """``call`` dressed as ``method``: its name, docstring and signature (annotations
     evaluated, so ``typing.get_type_hints`` and ``help()`` need no imports here), with the
     return of the sync call: an async iterator's item type in a plain ``Iterator``."""
@@ -81,7 +80,7 @@ def _same_face(call: F, method: Callable[..., Any], *, note: str = "", pages: bo
     call.__name__ = method.__name__
     call.__qualname__ = f"Client.{method.__name__}"
     call.__module__ = __name__
-    call.__doc__ = "\n\n".join(part for part in (inspect.getdoc(method), note) if part)
+    call.__doc__ = inspect.getdoc(method)
     call.__signature__ = signature  # type: ignore[attr-defined]
     call.__annotations__ = {
         **{p.name: p.annotation for p in signature.parameters.values() if p.name != "self"},
@@ -134,12 +133,7 @@ class Client:
     tail_logs = blocking(AsyncClient.tail_logs)
     result = blocking(AsyncClient.result)
     wait = blocking(AsyncClient.wait)
-    run = blocking(
-        AsyncClient.run,
-        interruptible=True,
-        note="Here, Ctrl-C (any interrupt of the calling thread) cancels the job when "
-        "``cancel_on_kill``, and waits for that cancel, before it propagates.",
-    )
+    run = blocking(AsyncClient.run, interruptible=True)  # Ctrl-C cancels the job first
     cancel = blocking(AsyncClient.cancel)
     create_queue = blocking(AsyncClient.create_queue)
     list_queues = blocking(AsyncClient.list_queues)
