@@ -33,9 +33,9 @@ from typing import Any
 import pytest
 from dagster_jobrelay import run_prefix
 from jobrelay import AsyncClient, JobState, JobStatus
+from jobrelay_emulators.contract.processes import group_gone_within, group_members
 
 from tests.dagster.conftest import ROOT
-from tests.processes import group_gone_within, group_members
 from tests.vendor_sdks import skip_if_unreachable, uv_command
 
 pytestmark = pytest.mark.slow

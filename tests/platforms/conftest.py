@@ -1,114 +1,25 @@
-"""Targets of the platform contract suite.
+"""The five built-in platforms as targets of the shipped contract kit
+(``jobrelay_emulators.contract``).
 
-Each target is one platform the suite runs against unchanged. Later platforms (Ray, the
-W&B emulator, ...) add a target here; the tests in ``test_contract.py`` do not change.
+Each target is one platform the kit's suite runs against unchanged; ``test_contract.py``
+runs the kit, and the other tests here that take ``target`` run on every target too.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jobrelay import AsyncClient, JobRef, JobSpec, JobStatus, LogPage, PollPolicy
-from jobrelay.platforms.base import Capabilities, Platform
+from jobrelay import AsyncClient, JobSpec, PollPolicy
+from jobrelay_emulators.contract import ContractTarget, cancel_and_close, counted_client
 from jobrelay_emulators.local_home import stop_local_home
 from jobrelay_emulators.wandb import WandbEmulator
 
-
-@dataclass
-class Target:
-    """One platform under contract test and what the suite needs to know about it."""
-
-    name: str
-    client: AsyncClient
-    counting: CountingPlatform
-    make_blocked_queue: Callable[[], Awaitable[str]] | None = None
-    ordered_queue: Callable[[str, int], Awaitable[str]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    # The platform's methods that read a job's state (its status read in all but name).
-    state_reads: tuple[str, ...] = ("status", "statuses")
-
-    def spec(self, entrypoint: str, **fields: Any) -> JobSpec:
-        return JobSpec(entrypoint=entrypoint, **fields)
-
-
-class CountingPlatform:
-    """Passes every call to the real platform and counts ``statuses()`` calls."""
-
-    def __init__(self, inner: Platform) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.url = inner.url
-        self.capabilities: Capabilities = inner.capabilities
-        self.status_calls: list[int] = []
-
-    async def submit(self, spec: JobSpec) -> JobRef:
-        return await self.inner.submit(spec)
-
-    async def find(self, idempotency_key: str) -> JobRef | None:
-        return await self.inner.find(idempotency_key)
-
-    async def status(self, ref: JobRef) -> JobStatus:
-        return await self.inner.status(ref)
-
-    async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
-        self.status_calls.append(len(refs))
-        return await self.inner.statuses(refs)
-
-    async def logs(
-        self, ref: JobRef, cursor: str | None, *, terminal: bool | None = None
-    ) -> LogPage:
-        return await self.inner.logs(ref, cursor, terminal=terminal)
-
-    async def cancel(self, ref: JobRef) -> None:
-        await self.inner.cancel(ref)
-
-    async def list_jobs(self, *, limit: int = 50, queue: str | None = None) -> Sequence[JobStatus]:
-        return await self.inner.list_jobs(limit=limit, queue=queue)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    def __getattr__(self, name: str) -> Any:  # queue admin and extras pass through
-        return getattr(self.inner, name)
-
-
-class SlowFailingStatus(CountingPlatform):
-    """Every status call takes ``delay_s``, and every other one then fails with a 503
-    (as a platform does when it is overloaded): what the log contract must survive."""
-
-    def __init__(self, inner: Platform, delay_s: float = 0.3) -> None:
-        super().__init__(inner)
-        self.delay_s = delay_s
-        self.calls = 0
-
-    async def _slow_and_flaky(self) -> None:
-        from jobrelay.errors import ServerError
-
-        self.calls += 1
-        await asyncio.sleep(self.delay_s)
-        if self.calls % 2:
-            raise ServerError("get status failed with HTTP 503: injected", status_code=503)
-
-    async def status(self, ref: JobRef) -> JobStatus:
-        await self._slow_and_flaky()
-        return await self.inner.status(ref)
-
-    async def statuses(self, refs: Sequence[JobRef]) -> Mapping[str, JobStatus]:
-        await self._slow_and_flaky()
-        return await super().statuses(refs)
-
-
-async def cancel_and_close(client: AsyncClient) -> None:
-    """Cancel what a test left running on the target, then close its client."""
-    for status in await client.list_jobs(limit=1000):
-        if status.state.is_active:
-            await client.cancel(status.ref)
-    await client.aclose()
+# The suite's own name for a target (tests/platforms/test_records.py and friends import it).
+Target = ContractTarget
 
 
 def kill_local_agents(home: Path) -> None:
@@ -121,8 +32,7 @@ async def local_target(tmp_path: Path) -> AsyncIterator[Target]:
 
     home = tmp_path / "home"
     platform = await open_platform(f"local://{home}", agent_idle_timeout=30)
-    counting = CountingPlatform(platform)
-    client = AsyncClient(counting)  # type: ignore[arg-type]
+    client, counting = counted_client(platform)
     queues = iter(range(1_000_000))
 
     async def blocked_queue() -> str:
@@ -138,18 +48,17 @@ async def local_target(tmp_path: Path) -> AsyncIterator[Target]:
         return name
 
     try:
-        yield Target("local", client, counting, blocked_queue, ordered_queue)
+        yield Target(
+            "local", client, counting, make_blocked_queue=blocked_queue, ordered_queue=ordered_queue
+        )
     finally:
-        await cancel_and_close(client)
         kill_local_agents(home)
 
 
 async def wandb_target(tmp_path: Path) -> AsyncIterator[Target]:
-    """The W&B emulator on loopback; its simulated launch agent runs jobs on ``local``."""
-    import asyncio
-
+    """The W&B emulator on loopback; its simulated launch agent runs jobs on ``local``.
+    Queues are held closed by holding the agent; W&B has no queue modes."""
     from jobrelay.platforms.registry import open_platform
-    from jobrelay_emulators.wandb import WandbEmulator
 
     agent_home = tmp_path / "wandb-agent"
     emulator = WandbEmulator(agent_home=agent_home)
@@ -159,8 +68,7 @@ async def wandb_target(tmp_path: Path) -> AsyncIterator[Target]:
         f"wandb://{emulator.entity}/contract?queue=default&image=python:3.11&host={emulator.url}",
         api_key=emulator.api_key,
     )
-    counting = CountingPlatform(platform)
-    client = AsyncClient(counting, poll=PollPolicy(initial_s=0.05, max_s=0.3))  # type: ignore[arg-type]
+    client, counting = counted_client(platform, poll=PollPolicy(initial_s=0.05, max_s=0.3))
     queues = iter(range(1_000_000))
 
     async def blocked_queue() -> str:
@@ -170,10 +78,21 @@ async def wandb_target(tmp_path: Path) -> AsyncIterator[Target]:
         emulator.agent.hold(name)
         return name
 
+    def slow_failing_status_query() -> None:
+        """The emulator's own status query slow, failing and rate limited."""
+        emulator.faults.add("JobStatuses", "slow", delay_s=1.0, times=None)
+        emulator.faults.add("JobStatuses", status=500, times=3)
+        emulator.faults.add("JobStatuses", status=429, retry_after=0.5, times=2)
+
     try:
-        yield Target("wandb", client, counting, blocked_queue, None, {"emulator": emulator})
+        yield Target(
+            "wandb",
+            client,
+            counting,
+            make_blocked_queue=blocked_queue,
+            inject_status_faults=slow_failing_status_query,
+        )
     finally:
-        await cancel_and_close(client)
         await asyncio.to_thread(emulator.stop)
         kill_local_agents(agent_home)
 
@@ -183,13 +102,8 @@ async def ray_target(tmp_path: Path) -> AsyncIterator[Target]:
     cannot schedule stays PENDING after a stop, so the blocked-queue tests skip."""
     from .ray_cluster import shared_head
 
-    client = AsyncClient(shared_head().platform_url)
-    counting = CountingPlatform(await client.platform())
-    client = AsyncClient(counting)  # type: ignore[arg-type]
-    try:
-        yield Target("ray", client, counting)
-    finally:
-        await cancel_and_close(client)
+    client, counting = counted_client(await AsyncClient(shared_head().platform_url).platform())
+    yield Target("ray", client, counting)
 
 
 async def anyscale_target(tmp_path: Path) -> AsyncIterator[Target]:
@@ -198,9 +112,10 @@ async def anyscale_target(tmp_path: Path) -> AsyncIterator[Target]:
     from jobrelay_emulators.anyscale import AnyscaleEmulator
 
     emulator = AnyscaleEmulator(workdir=tmp_path / "anyscale-jobs").start()
-    client = AsyncClient(f"anyscale://?host={emulator.url}", credential=emulator.token)
-    counting = CountingPlatform(await client.platform())
-    client = AsyncClient(counting, poll=PollPolicy(initial_s=0.05, max_s=0.3))  # type: ignore[arg-type]
+    opened = AsyncClient(f"anyscale://?host={emulator.url}", credential=emulator.token)
+    client, counting = counted_client(
+        await opened.platform(), poll=PollPolicy(initial_s=0.05, max_s=0.3)
+    )
     queues = iter(range(1_000_000))
 
     async def blocked_queue() -> str:
@@ -219,13 +134,11 @@ async def anyscale_target(tmp_path: Path) -> AsyncIterator[Target]:
             "anyscale",
             client,
             counting,
-            blocked_queue,
-            ordered_queue,
-            {"anyscale_emulator": emulator},
+            make_blocked_queue=blocked_queue,
+            ordered_queue=ordered_queue,
             state_reads=("status", "statuses", "_job"),
         )
     finally:
-        await cancel_and_close(client)
         await asyncio.to_thread(emulator.stop)
 
 
@@ -238,15 +151,12 @@ def udf(command: str):
 """
 
 
-@dataclass
-class FusedTarget(Target):
+def fused_spec(command: str, **fields: Any) -> JobSpec:
     """Fused runs UDFs, not shell commands: each contract job is a UDF that runs the
     suite's command in a shell on the batch instance (as a user's UDF may) and exits
     with its code."""
-
-    def spec(self, entrypoint: str, **fields: Any) -> JobSpec:
-        config = {"code": SHELL_UDF, "parameters": {"command": entrypoint}}
-        return JobSpec(entrypoint="udf", config=config, **fields)
+    config = {"code": SHELL_UDF, "parameters": {"command": command}}
+    return JobSpec(entrypoint="udf", config=config, **fields)
 
 
 async def fused_target(tmp_path: Path) -> AsyncIterator[Target]:
@@ -255,24 +165,24 @@ async def fused_target(tmp_path: Path) -> AsyncIterator[Target]:
     from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
 
     emulator = FusedEmulator(workdir=tmp_path / "fused-jobs").start()
-    client = AsyncClient(
+    opened = AsyncClient(
         f"fused://?base_url={emulator.base_url}",
         credential=emulator.token,
         token_type=TOKEN_TYPE,
         artifacts=str(tmp_path / "fused-store"),
     )
-    counting = CountingPlatform(await client.platform())
-    client = AsyncClient(counting, poll=PollPolicy(initial_s=0.05, max_s=0.3))  # type: ignore[arg-type]
+    client, counting = counted_client(
+        await opened.platform(), poll=PollPolicy(initial_s=0.05, max_s=0.3)
+    )
     try:
-        yield FusedTarget(
+        yield Target(
             "fused",
             client,
             counting,
-            extra={"fused_emulator": emulator},
+            spec=fused_spec,
             state_reads=("status", "statuses", "_run"),
         )
     finally:
-        await cancel_and_close(client)
         await asyncio.to_thread(emulator.stop)
 
 
@@ -299,9 +209,20 @@ def emulator(tmp_path: Path) -> Iterator[WandbEmulator]:
 
 
 @pytest.fixture(params=sorted(TARGETS))
-async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
+async def contract_target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
+    """Each built-in platform, opened for one test (what the shipped kit asks of a suite)."""
     async for t in TARGETS[request.param](tmp_path):
         yield t
+
+
+@pytest.fixture
+async def target(contract_target: Target) -> AsyncIterator[Target]:
+    """Each built-in platform for the tests here that are not the kit's; what a test left
+    running is cancelled after it, as the kit does."""
+    try:
+        yield contract_target
+    finally:
+        await cancel_and_close(contract_target.client)
 
 
 FAST_POLL = PollPolicy(initial_s=0.02, max_s=0.1)

@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
+from jobrelay_emulators.contract.processes import group_gone_within
 
 from tests.platforms.local.conftest import job_pgid
 from tests.prefect import runs
 from tests.prefect.conftest import FLOWS
-from tests.processes import group_gone_within
 
 pytestmark = pytest.mark.slow
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from jobrelay import ConfigError
+from jobrelay_emulators.contract.processes import group_gone_within
 from prefect import flow
 from prefect_jobrelay import arun_job, run_job
 
@@ -20,7 +21,6 @@ from tests.prefect import runs
 from tests.prefect.conftest import prefect_sync_client
 from tests.prefect.flows import run_ticks_sync, ticking_job
 from tests.prefect.hosted import HOSTED, hosted
-from tests.processes import group_gone_within
 
 pytestmark = pytest.mark.slow
 

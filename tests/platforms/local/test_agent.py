@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from jobrelay.models import JobSpec, JobState, QueueMode
 from jobrelay.platforms.local import LocalPlatform
-
-from tests.processes import group_gone_within
+from jobrelay_emulators.contract.processes import group_gone_within
 
 from .conftest import db_rows, eventually, job_pgid, running, wait_for
 

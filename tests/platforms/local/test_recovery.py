@@ -12,8 +12,7 @@ import pytest
 from jobrelay._procs import kill_job_group, pid_alive, proc_start_time
 from jobrelay.models import JobSpec, JobState
 from jobrelay.platforms.local import LocalPlatform
-
-from tests.processes import group_gone_within
+from jobrelay_emulators.contract.processes import group_gone_within
 
 from .conftest import db_rows, job_pgid, running, wait_for
 
