@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -29,7 +28,8 @@ from jobrelay.checks import (
     check_run_options,
     check_wait_options,
 )
-from jobrelay.errors import ConfigError, ConflictError, JobCancelled, JobFailed, JobRelayError
+from jobrelay.errors import ConfigError, JobCancelled, JobFailed
+from jobrelay.following import follow_log, wait_following
 from jobrelay.handoff import JobHandoff, handoff_for
 from jobrelay.models import (
     JobRef,
@@ -45,14 +45,13 @@ from jobrelay.models import (
 from jobrelay.platforms.base import Platform, QueueAdmin
 from jobrelay.platforms.registry import open_platform, settings_model
 from jobrelay.platforms.spec_check import check_spec
+from jobrelay.submitting import submit_keyed
 from jobrelay.urls import parse_platform_url, resolve_platform_url
 from jobrelay.waiting import (
-    JobUpdate,
     PollPolicy,
     StatusHub,
     UpdateCallback,
     WaitLimits,
-    notify,
     wait_for_job,
 )
 
@@ -61,7 +60,6 @@ __all__ = ["AsyncClient", "check_limit"]
 
 FAILURE_LOG_LINES = 10
 CLOSE_S = 10.0  # what closing the connections may take, after the cancels in flight
-FOLLOW_IDLE_MAX_S = 1.0  # a followed log with no new line, while a waiter watches the job
 
 
 class AsyncClient:
@@ -145,7 +143,7 @@ class AsyncClient:
         """The hub that batches this client's waiters into one status call per tick."""
         platform = await self.platform()
         if self._hub is None:
-            policy = self._poll or platform.capabilities.poll
+            policy = self._policy(platform)
             if self._shared_hub and not self._given_platform:
                 from jobrelay.shared_hub import linked_hub
 
@@ -175,45 +173,14 @@ class AsyncClient:
             handoff.check(spec)
         if spec.idempotency_key is None:
             return await self._submit_new(platform, spec)
-        for generation in itertools.count(1):
-            key = (
-                spec.idempotency_key if generation == 1 else f"{spec.idempotency_key}#{generation}"
-            )
-            existing = await platform.find(key)
-            if existing is None:
-                try:
-                    return await self._submit_new(
-                        platform, spec.model_copy(update={"idempotency_key": key})
-                    )
-                except ConflictError:
-                    # Another process won the race for this key: attach to its job.
-                    existing = await platform.find(key)
-                    if existing is None:
-                        raise
-                except BaseException as exc:
-                    if not isinstance(exc, Exception):
-                        await self._cancel_interrupted_submit(platform, key, exc)
-                    raise
-            status = await platform.status(existing)
-            if not status.state.is_terminal or status.state.is_success or not resubmit_failed:
-                return existing.model_copy(update={"reattached": True})
-        raise AssertionError("unreachable")
-
-    async def _cancel_interrupted_submit(
-        self, platform: Platform, key: str, exc: BaseException
-    ) -> None:
-        """A submit cut short by a cancellation or an interrupt (a timeout scope, Ctrl-C) may
-        have created the job while its answer was in flight: found by its key, it is
-        cancelled, so no job is left that nobody holds a handle to. (A job without a key
-        cannot be found: the owner's sweep is what stops that one.)"""
-
-        async def find_and_cancel() -> None:
-            ref = await platform.find(key)
-            if ref is not None:
-                await cancel_job(self.cancel, ref, why="its submit was interrupted", exiting=exc)
-
-        with contextlib.suppress(Exception):
-            await run_to_end(find_and_cancel, exiting=exc)
+        return await submit_keyed(
+            platform,
+            spec,
+            spec.idempotency_key,
+            submit_new=lambda keyed: self._submit_new(platform, keyed),
+            cancel=self.cancel,
+            resubmit_failed=resubmit_failed,
+        )
 
     async def _submit_new(self, platform: Platform, spec: JobSpec) -> JobRef:
         handoff = await self._job_handoff()
@@ -285,66 +252,9 @@ class AsyncClient:
         resume later from the saved cursor without a duplicate or a gap. ``stop`` ends the
         stream early (after the page in flight).
         """
-        async for page in self._follow_logs(ref, cursor, stop, None):
-            yield page
-
-    async def _follow_logs(
-        self,
-        ref: JobRef,
-        cursor: str | None,
-        stop: asyncio.Event | None,
-        ended: asyncio.Event | None,
-    ) -> AsyncIterator[LogPage]:
-        """``follow_logs``; ``ended``, when given, is set by a waiter that saw the job end
-        (through the status hub): the follower then takes the end from it instead of asking
-        the platform after each empty page, so N followers add no status calls of their own.
-        """
         platform = await self._for(ref)
-        policy = self._poll or platform.capabilities.poll
-        loop = asyncio.get_running_loop()
-        interval = policy.initial_s
-        terminal_seen = False
-        failing_since: float | None = None  # a transient outage of the log or status call
-        while True:
-            # With a waiter, its status hub tells the end: read before the page, it lets the
-            # platform decide ``done`` without a status read of its own.
-            known = None if ended is None else ended.is_set()
-            try:
-                page = await platform.logs(ref, cursor, terminal=known)
-            except JobRelayError as exc:
-                failing_since = policy.still_trying(exc, failing_since, loop.time())
-                await _sleep_or_stop(policy.jittered(interval), stop)
-                continue
-            failing_since = None
-            cursor = page.cursor
-            if page.lines:
-                yield page
-            if page.done or (terminal_seen and not page.lines):
-                return
-            if stop is not None and stop.is_set():
-                return
-            if not page.lines and ended is not None:
-                terminal_seen = ended.is_set()  # a status read before the next page
-                if not terminal_seen:
-                    # The hub tells the end (and wakes this sleep), so a quiet log backs off
-                    # past the status pace: 1,000 followers on local are not 20,000 reads/s.
-                    idle_max = max(policy.max_s, FOLLOW_IDLE_MAX_S)
-                    interval = min(idle_max, max(policy.initial_s, interval * policy.backoff))
-                    await _sleep_or_stop(policy.jittered(interval), stop, ended)
-            elif not page.lines:
-                try:
-                    terminal_seen = (await platform.status(ref)).state.is_terminal
-                except JobRelayError as exc:
-                    # Not known to be over: keep reading. The end is only taken from a
-                    # status read before the last (empty) page, never guessed.
-                    failing_since = policy.still_trying(exc, failing_since, loop.time())
-                    terminal_seen = False
-                if terminal_seen:
-                    continue  # read once more: lines written just before the end
-                interval = policy.next_interval(interval, changed=False)
-                await _sleep_or_stop(policy.jittered(interval), stop)
-            else:
-                interval = policy.initial_s
+        async for page in follow_log(platform, ref, cursor, self._policy(platform), stop=stop):
+            yield page
 
     # -- waiting ------------------------------------------------------------------------
 
@@ -410,7 +320,9 @@ class AsyncClient:
         if not follow_logs:
             status = await waiting(on_update)
         else:
-            status = await self._wait_following(ref, waiting, on_update, log_cursor)
+            status = await wait_following(
+                platform, ref, log_cursor, self._policy(platform), waiting, on_update
+            )
         result = await self._result_of(ref, status)
         if raise_on_failure and status.state.is_terminal and not status.state.is_success:
             raise await self._job_error(ref, status)
@@ -433,76 +345,6 @@ class AsyncClient:
         if collected:
             status = status.model_copy(update={"outputs": {**status.outputs, **collected}})
         return JobResult(ref=ref, status=status, outputs=status.outputs)
-
-    async def _wait_following(
-        self,
-        ref: JobRef,
-        waiting: Callable[[UpdateCallback | None], Awaitable[JobStatus]],
-        on_update: UpdateCallback | None,
-        cursor: str | None,
-    ) -> JobStatus:
-        latest: list[JobStatus] = []
-        started = asyncio.get_running_loop().time()
-
-        known = asyncio.Event()  # the waiter has a status
-
-        stop = asyncio.Event()
-        ended = asyncio.Event()  # the waiter saw the job end: the follower reads what is left
-        past_queue = asyncio.Event()  # ... saw it start: from now on there may be lines
-        final: list[JobUpdate] = []  # the end, told after the last line the follower gives
-
-        async def remember(update: JobUpdate) -> None:
-            latest[:] = [update.status]
-            known.set()
-            if not update.status.state.is_waiting:
-                past_queue.set()
-            if update.status.state.is_terminal:
-                ended.set()
-                final.append(update)
-                return
-            await notify(on_update, update)
-
-        async def tell_the_end() -> None:
-            while final:
-                await notify(on_update, final.pop(0))
-
-        async def follow() -> None:
-            # A queued job has printed nothing: 1,000 queued jobs cost no log reads.
-            await past_queue.wait()
-            async for page in self._follow_logs(ref, cursor, stop, ended):
-                # Lines can arrive before the waiter's first status (a fast job, a reattach
-                # to a finished one): hold them until it has one, never drop them. (Asking
-                # for a status here would tie the log to a status call that may fail.)
-                await known.wait()
-                status = latest[0]
-                elapsed = asyncio.get_running_loop().time() - started
-                await notify(
-                    on_update,
-                    JobUpdate(status, status.state, elapsed, tuple(page.lines), page.cursor),
-                )
-
-        follower = asyncio.create_task(follow())
-        try:
-            status = await waiting(remember)
-            if not latest:
-                latest.append(status)
-            known.set()
-            past_queue.set()
-            if status.state.is_terminal:
-                ended.set()
-            else:
-                stop.set()  # waited until RUNNING: stop following, keep nothing pending
-            await follower
-            await tell_the_end()
-            return status
-        except JobRelayError:
-            await tell_the_end()  # a wait limit that saw the end: told, as before
-            raise
-        finally:
-            if not follower.done():
-                follower.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await follower
 
     async def run(
         self,
@@ -578,6 +420,9 @@ class AsyncClient:
         return platform
 
     # -- plumbing -----------------------------------------------------------------------
+
+    def _policy(self, platform: Platform) -> PollPolicy:
+        return self._poll or platform.capabilities.poll
 
     async def _for(self, ref: JobRef) -> Platform:
         platform = await self.platform()
@@ -656,16 +501,3 @@ def _queue_mode(mode: QueueMode | str) -> QueueMode:
         raise ConfigError(
             f"unknown queue mode {mode!r}; use one of FIFO, LIFO, PRIORITY", field="mode"
         ) from None
-
-
-async def _sleep_or_stop(seconds: float, *events: asyncio.Event | None) -> None:
-    """Sleep ``seconds``, or until one of ``events`` is set."""
-    waits = [asyncio.ensure_future(e.wait()) for e in events if e is not None]
-    if not waits:
-        await asyncio.sleep(seconds)
-        return
-    try:
-        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waits:
-            w.cancel()
