@@ -6,9 +6,8 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jobrelay import JobRef, JobSpec, JobStatus, LogPage
-from jobrelay.errors import ServerError
-from jobrelay.platforms.base import Capabilities, Platform
+from jobrelay import JobRef, JobSpec, JobStatus, LogPage, ServerError
+from jobrelay.platforms import Capabilities, Platform
 
 
 class CountingPlatform:

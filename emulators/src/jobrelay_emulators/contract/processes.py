@@ -1,44 +1,17 @@
 """Is anything of a process group still alive? What the kit's cancel tests check.
 
-Read from ``/proc`` (the emulators and the kit run on Linux), so the kit needs no process
-library of its own.
+``group_members`` is the core's own ``/proc`` reading (the local agent kills job groups
+with it), so the kit and the platform it tests agree on what "alive" means: zombies are not.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from pathlib import Path
 
-_PROC = Path("/proc")
+from jobrelay._procs import group_members
 
-
-def _is_zombie(pid: int) -> bool:
-    """True when the process has exited and waits for its parent to reap it."""
-    try:
-        stat = (_PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return True  # gone between the listing and this read: not alive either
-    # The command name in parentheses may hold spaces or ')': the state follows the last ')'.
-    return stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] in ("Z", "X")
-
-
-def group_members(pgid: int) -> list[int]:
-    """The live (non-zombie) processes in process group ``pgid``, as pids."""
-    members = []
-    for entry in os.listdir(_PROC):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        try:
-            if os.getpgid(pid) != pgid:
-                continue
-        except (ProcessLookupError, PermissionError):
-            continue
-        if not _is_zombie(pid):
-            members.append(pid)
-    return members
+__all__ = ["group_gone_within", "group_members"]
 
 
 async def group_gone_within(pgid: int, seconds: float) -> bool:

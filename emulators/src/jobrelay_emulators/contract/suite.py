@@ -27,11 +27,11 @@ from jobrelay import (
     JobFailed,
     JobState,
     JobTimeout,
+    JobUpdate,
     LogPage,
     PollPolicy,
 )
-from jobrelay.owners import Owner
-from jobrelay.waiting import JobUpdate
+from jobrelay.integration import Owner
 
 from .counting import SlowFailingStatus
 from .processes import group_gone_within, group_members

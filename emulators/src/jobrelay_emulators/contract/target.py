@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from jobrelay import AsyncClient, JobSpec, PollPolicy
-from jobrelay.platforms.base import Platform
+from jobrelay.platforms import Platform
 
 from .counting import CountingPlatform
 
