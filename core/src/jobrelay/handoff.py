@@ -2,10 +2,12 @@
 
 :func:`handoff_for` picks it from what the platform declares:
 
-* ``capabilities.native_artifacts`` (W&B): the platform hands inputs to the job and reports
-  its outputs itself; :class:`NativeHandoff` only stages inputs held in another store into
-  the platform's own (``platform.artifact_store()``), so a Ray job's output can be a W&B
-  job's input. A native platform without a store of its own gets ``None``.
+* ``capabilities.native_artifacts`` (W&B, Fused): the platform keeps its jobs' outputs;
+  :class:`NativeHandoff` stages inputs held in another store into the platform's own
+  (``platform.artifact_store()``), so a Ray job's output can be a W&B job's input. W&B's
+  status carries its outputs; a platform that reports result files instead (Fused:
+  :class:`~jobrelay.platforms.results.ResultFiles`) gets them stored by the handoff, in
+  that store. A native platform without a store of its own gets ``None``.
 * ``capabilities.shared_filesystem`` (the local platform): :class:`FolderHandoff`, a folder
   per job (``<handoff root>/<token>``) that its inputs are materialized in and its outputs
   recorded in. The job reads and writes local paths; nothing needs setting up.
@@ -25,10 +27,12 @@ collects its outputs once it has succeeded. Collection is idempotent.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Protocol
 
@@ -48,6 +52,8 @@ from jobrelay.artifacts.staging import resolve_store_url
 from jobrelay.errors import ConfigError
 from jobrelay.models import ArtifactRef, JobRef, JobSpec
 from jobrelay.platforms.base import Platform
+from jobrelay.platforms.bounded import Bounded
+from jobrelay.platforms.results import NOTE_CHARS, ResultFiles
 from jobrelay.runtime import INPUTS_ENV, OUTPUTS_ENV
 from jobrelay.urls import default_local_home
 
@@ -61,6 +67,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+COLLECTED_JOBS = 4096  # jobs whose collected result files a handoff remembers (LRU)
 
 
 class JobHandoff(Protocol):
@@ -98,7 +106,9 @@ def handoff_for(platform: Platform, store: str | ArtifactStore | None = None) ->
     capabilities = platform.capabilities
     if capabilities.native_artifacts:
         native = getattr(platform, "artifact_store", None)
-        return NativeHandoff(native()) if native is not None else None
+        if native is None:
+            return None
+        return NativeHandoff(native(), platform if isinstance(platform, ResultFiles) else None)
     local_home = _local_home(platform.url)
     if capabilities.shared_filesystem:
         home = local_home or default_local_home()
@@ -237,15 +247,25 @@ class NoHandoff:
 
 
 class NativeHandoff:
-    """A platform that hands inputs to its jobs and reports their outputs itself (W&B).
+    """A platform that keeps its jobs' outputs: it reports them in their status (W&B) or
+    reports their result files, which are stored here (Fused).
 
     An input held in another store (an ``ArtifactRef`` or URI of a Ray job's output, a
     local version) is staged into the platform's store first, once per digest; a bare
     reference (``"team/data/train:best"``) is the platform's to resolve.
+
+    ``results`` (the platform, when it reports result files): a succeeded job's files are
+    read and put in ``store`` with the job as their producer, once per job in this process
+    (a later ``result()`` or wait gets the same refs without a download; the last
+    :data:`COLLECTED_JOBS` jobs are remembered), and as the same versions from any other
+    process (a store keeps one version per content).
     """
 
-    def __init__(self, store: ArtifactStore) -> None:
+    def __init__(self, store: ArtifactStore, results: ResultFiles | None = None) -> None:
         self.store = store
+        self._results = results
+        self._collected: Bounded[str, dict[str, ArtifactRef]] = Bounded(COLLECTED_JOBS)
+        self._collecting: Bounded[str, asyncio.Lock] = Bounded(COLLECTED_JOBS)
 
     def check(self, spec: JobSpec) -> None:
         """Any input can be staged into the platform's store."""
@@ -263,7 +283,31 @@ class NativeHandoff:
         """Nothing: the platform records what its run used."""
 
     async def outputs(self, ref: JobRef) -> dict[str, ArtifactRef]:
-        return {}  # the platform's status carries them
+        if self._results is None:
+            return {}  # the platform's status carries them
+        async with self._collecting.setdefault(ref.id, asyncio.Lock()):
+            if ref.id not in self._collected:
+                self._collected[ref.id] = await _collect_results(self._results, ref, self.store)
+            return dict(self._collected[ref.id])
 
     async def discard(self, ref: JobRef) -> None:
         """Nothing was left."""
+
+
+async def _collect_results(
+    source: ResultFiles, ref: JobRef, store: ArtifactStore
+) -> dict[str, ArtifactRef]:
+    """Each result file of the job ``source`` reports, read and put in ``store``."""
+    outputs: dict[str, ArtifactRef] = {}
+    with tempfile.TemporaryDirectory(prefix="jobrelay-results-") as tmp:
+        for file in await source.results(ref):
+            path = Path(tmp) / (Path(file.name).name or "result")
+            await run_blocking(path.write_bytes, await source.read_result(file.url, file.name))
+            metadata = dict(file.metadata)
+            for key, url in file.notes.items():
+                note = await source.read_result(url, f"{file.name} ({key})")
+                metadata[key] = note.decode("utf-8", "replace")[:NOTE_CHARS]
+            outputs[file.name] = await store.put(
+                file.artifact, path, metadata=metadata, producer=ref
+            )
+    return outputs

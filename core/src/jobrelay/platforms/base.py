@@ -62,7 +62,9 @@ class Platform(Protocol):
     that share no filesystem with the client: the ``artifacts`` setting) and
     ``check_spec(spec)`` (refuse, with a ``ConfigError``, what only this platform knows it
     cannot take: a Ray ``runtime_env`` key, a W&B job path). Both are read before anything
-    is sent.
+    is sent. A platform whose jobs leave result files (Fused) also has ``results`` and
+    ``read_result`` (:class:`~jobrelay.platforms.results.ResultFiles`): it reports them, and
+    the client's handoff stores them as the job's outputs.
     """
 
     name: str

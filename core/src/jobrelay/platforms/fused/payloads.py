@@ -25,6 +25,7 @@ from jobrelay.errors import ConfigError
 from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogLine
 from jobrelay.owners import Owner
 from jobrelay.platforms.cursors import read_cursor, write_cursor
+from jobrelay.platforms.results import ResultFile
 
 __all__ = [
     "CONFIG_KEYS",
@@ -41,6 +42,7 @@ __all__ = [
     "parse_status",
     "read_log_cursor",
     "records_after",
+    "result_files",
     "started_at_of",
     "started_by_jobrelay",
     "with_listed",
@@ -460,3 +462,35 @@ def artifact_safe(text: str) -> str:
     """``text`` as part of an artifact name (letters, digits and ``._-``)."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-") or "result"
     return cleaned[:60]
+
+
+METADATA_SUFFIX = ".metadata"  # the SDK's sidecar of a result: what its UDF returned, as JSON
+
+
+def result_files(job_id: str, listed: Any) -> list[ResultFile]:
+    """The result files of job ``job_id`` from its ``/results`` answer, by name: each stored
+    as ``fused-<job>-<name>``, a ``.metadata`` sidecar a note (``fused_metadata``) of its
+    file, not a file of its own. Entries without a URL are left out.
+
+    >>> [f.artifact for f in result_files("j1", [{"name": "0.json", "url": "https://s/0"}])]
+    ['fused-j1-0.json']
+    """
+    entries = listed if isinstance(listed, list) else []
+    urls = {
+        str(r["name"]): str(r["url"])
+        for r in entries
+        if isinstance(r, Mapping) and r.get("name") is not None and r.get("url")
+    }
+    return [
+        ResultFile(
+            name=name,
+            artifact=f"fused-{artifact_safe(job_id)}-{artifact_safe(name)}",
+            url=url,
+            metadata={"fused_job": job_id, "fused_result": name},
+            notes={"fused_metadata": urls[name + METADATA_SUFFIX]}
+            if name + METADATA_SUFFIX in urls
+            else {},
+        )
+        for name, url in sorted(urls.items())
+        if not name.endswith(METADATA_SUFFIX)
+    ]

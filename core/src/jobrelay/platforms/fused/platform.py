@@ -1,8 +1,10 @@
 """``FusedPlatform``: Fused batch jobs of a UDF through the HTTP API the official SDK uses.
 
 A few awaits around :mod:`.payloads`, every request through
-:class:`jobrelay.http.HttpSession`. The credential goes to the API host only; result files
-are fetched from their signed URLs by a second session that never holds it.
+:class:`jobrelay.http.HttpSession`. The credential goes to the API host only. A succeeded
+job's result files are reported (:meth:`FusedPlatform.results`), not stored here: the
+client's handoff stores them, reading each from its signed URL through a second session that
+never holds the credential (:meth:`FusedPlatform.read_result`).
 
 Fused's own SDK retries ``POST /run`` on 502/503 with no idempotency key. Here a start is
 never re-sent blindly: each carries a nonce in the job's name, and after a 5xx, a 429 or a
@@ -13,11 +15,9 @@ dropped connection the job list is read for it first
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -27,7 +27,7 @@ from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.artifacts.registry import open_store
 from jobrelay.artifacts.staging import resolve_store_url
 from jobrelay.http import HttpSession, RetryPolicy
-from jobrelay.models import ArtifactRef, JobRef, JobSpec, JobState, JobStatus, LogPage
+from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogPage
 from jobrelay.platforms.base import Capabilities
 from jobrelay.platforms.bounded import Bounded
 from jobrelay.platforms.create_once import create_once
@@ -38,6 +38,7 @@ from jobrelay.platforms.fused.settings import (
     FusedSettings,
 )
 from jobrelay.platforms.hosted import open_hosted
+from jobrelay.platforms.results import ResultFile
 from jobrelay.waiting import PollPolicy
 
 __all__ = ["FusedPlatform", "open_platform"]
@@ -52,7 +53,9 @@ class FusedPlatform:
     """Fused batch jobs of one account: ``fused://`` (or ``fused://?base_url=...``).
 
     A job is one UDF step run once per input on a batch instance. Cancel cancels the job
-    (its instance stops). A succeeded job's result files become its outputs.
+    (its instance stops). A succeeded job's result files become its outputs: this platform
+    reports them (:meth:`results`), the client's handoff stores them in
+    :meth:`artifact_store`.
     """
 
     name = "fused"
@@ -69,7 +72,7 @@ class FusedPlatform:
             "config.disk_size_gb and config.region",
         },
         batch_status=True,
-        native_artifacts=True,  # the job's result files, fetched from their signed URLs
+        native_artifacts=True,  # the job's result files (results(); the handoff stores them)
         # One list request a tick answers for every job of the process (statuses()), so a
         # short interval costs per process, not per job. For a minute after a job joins or
         # anything moves, at most 0.3 s between ticks (about what the SDK's own tail_logs
@@ -94,12 +97,12 @@ class FusedPlatform:
         # Per job, bounded (least recently used forgotten: one read again).
         self._names: Bounded[str, str] = Bounded(REMEMBERED)  # names never change
         self._runs: Bounded[str, Mapping[str, Any]] = Bounded(REMEMBERED)  # last RunResponse
-        self._finished: Bounded[str, JobStatus] = Bounded(REMEMBERED)  # outputs included
+        self._finished: Bounded[str, JobStatus] = Bounded(REMEMBERED)  # terminal: read once
         # What a RunResponse no longer tells: when a job was created (the job list tells)
         # and when it started (a Running response or list entry told).
         self._created: Bounded[str, datetime] = Bounded(REMEMBERED)
         self._started: Bounded[str, datetime] = Bounded(REMEMBERED)
-        self._collecting: Bounded[str, asyncio.Lock] = Bounded(REMEMBERED)  # outputs being read
+        self._ending: Bounded[str, asyncio.Lock] = Bounded(REMEMBERED)  # a terminal read
 
     def __repr__(self) -> str:
         return f"FusedPlatform({self._settings.base_url!r})"
@@ -211,7 +214,7 @@ class FusedPlatform:
                 started_at=self._started.get(ref.id),
                 url=self._page(ref.id),
             )
-        async with self._collecting.setdefault(ref.id, asyncio.Lock()):  # read once
+        async with self._ending.setdefault(ref.id, asyncio.Lock()):  # read once
             if ref.id not in self._finished:
                 # Read once, at the end: the log for a failure's reason and, when no Running
                 # response was seen, the start (its first record); the list for the
@@ -231,9 +234,6 @@ class FusedPlatform:
                     started_at=started,
                     url=self._page(ref.id),
                 )
-                if state is JobState.SUCCEEDED:
-                    outputs = await self._collect(ref)
-                    status = status.model_copy(update={"outputs": outputs})
                 self._finished[ref.id] = status
         return self._finished[ref.id].model_copy(update={"ref": ref})
 
@@ -321,38 +321,18 @@ class FusedPlatform:
         except Exception:  # a creation date is extra: the outcome does not wait for it
             return
 
-    async def _collect(self, ref: JobRef) -> dict[str, ArtifactRef]:
-        """The job's result files as artifacts of :meth:`artifact_store`, fetched from their
-        signed URLs without the credential (a ``.metadata`` sidecar goes in the metadata)."""
-        results = await self._session.json(
+    async def results(self, ref: JobRef) -> list[ResultFile]:
+        """The result files of a succeeded job with their signed URLs, by name (a
+        ``.metadata`` sidecar is a note of its file): one listing, no bytes read."""
+        listed = await self._session.json(
             "GET",
             f"/run/by-id/{quote(ref.id, safe='')}/results",
             operation=f"list results of Fused job {ref.id}",
         )
-        files = {str(r["name"]): str(r["url"]) for r in results or [] if r.get("url")}
-        store = self.artifact_store()
-        outputs: dict[str, ArtifactRef] = {}
-        with tempfile.TemporaryDirectory(prefix="fused-results-") as tmp:
-            for name, url in sorted(files.items()):
-                if name.endswith(".metadata"):
-                    continue
-                path = Path(tmp) / Path(name).name
-                path.write_bytes(await self._download(url, name))
-                metadata: dict[str, Any] = {"fused_job": ref.id, "fused_result": name}
-                sidecar = files.get(f"{name}.metadata")
-                if sidecar is not None:
-                    metadata["fused_metadata"] = (await self._download(sidecar, name)).decode(
-                        "utf-8", "replace"
-                    )[:4000]
-                outputs[name] = await store.put(
-                    f"fused-{payloads.artifact_safe(ref.id)}-{payloads.artifact_safe(name)}",
-                    path,
-                    metadata=metadata,
-                    producer=ref,
-                )
-        return outputs
+        return payloads.result_files(ref.id, listed)
 
-    async def _download(self, url: str, name: str) -> bytes:
+    async def read_result(self, url: str, name: str) -> bytes:
+        """The bytes at a result's signed URL, read without the credential."""
         response = await self._downloads.request(
             "GET", url, operation=f"download Fused result {name}"
         )
