@@ -121,22 +121,19 @@ class Client:
         self.close()
 
     # Made from AsyncClient's methods: one definition of each (see the module's docstring).
+
+    # -- the opened parts (objects of the client's own event loop) -----------------------
     platform = blocking(AsyncClient.platform)
     status_hub = blocking(AsyncClient.status_hub)
     artifact_store = blocking(AsyncClient.artifact_store)
+
+    # -- submitting and observing ---------------------------------------------------------
     submit = blocking(AsyncClient.submit)
     status = blocking(AsyncClient.status)
     statuses = blocking(AsyncClient.statuses)
     list_jobs = blocking(AsyncClient.list_jobs)
     logs = blocking(AsyncClient.logs)
     read_logs = blocking_pages(AsyncClient.read_logs)
-    tail_logs = blocking(AsyncClient.tail_logs)
-    result = blocking(AsyncClient.result)
-    wait = blocking(AsyncClient.wait)
-    run = blocking(AsyncClient.run, interruptible=True)  # Ctrl-C cancels the job first
-    cancel = blocking(AsyncClient.cancel)
-    create_queue = blocking(AsyncClient.create_queue)
-    list_queues = blocking(AsyncClient.list_queues)
 
     def follow_logs(
         self, ref: JobRef, cursor: str | None = None, *, stop: threading.Event | None = None
@@ -151,6 +148,18 @@ class Client:
     def iter_logs(self, ref: JobRef, cursor: str | None = None) -> Iterator[LogPage]:
         """The earlier name of :meth:`follow_logs` (kept: code written for 0.1 calls it)."""
         return self.follow_logs(ref, cursor)
+
+    tail_logs = blocking(AsyncClient.tail_logs)
+    result = blocking(AsyncClient.result)
+
+    # -- waiting --------------------------------------------------------------------------
+    wait = blocking(AsyncClient.wait)
+    run = blocking(AsyncClient.run, interruptible=True)  # Ctrl-C cancels the job first
+    cancel = blocking(AsyncClient.cancel)
+
+    # -- queues ---------------------------------------------------------------------------
+    create_queue = blocking(AsyncClient.create_queue)
+    list_queues = blocking(AsyncClient.list_queues)
 
     def close(self) -> None:
         """Close the platform's connections and the client's loop (:meth:`AsyncClient.aclose`);

@@ -22,21 +22,10 @@ def to_job_state(platform_state: str) -> JobState:
 
 
 def row_to_status(row: sqlite3.Row, ref: JobRef, *, url: str | None = None) -> JobStatus:
-    """A :class:`JobStatus` from a row of ``Store.job_rows``; ``url`` is where its log is."""
-    view = row_view(row)
-    return JobStatus(
-        ref=ref,
-        name=row["name"],
-        state=JobState(view.state),
-        platform_state=view.platform_state,
-        message=view.message,
-        queue=view.queue,
-        queue_position=view.queue_position,
-        attempt=view.attempt,
-        submitted_at=view.submitted_at,
-        started_at=view.started_at,
-        ended_at=view.ended_at,
-        exit_code=view.exit_code,
-        url=url,
-        owner=view.owner,
-    )
+    """A :class:`JobStatus` from a row of ``Store.job_rows``; ``url`` is where its log is.
+
+    The row's view (``rows.row_view``, the local state rules) names its fields as
+    ``JobStatus`` does: they pass over as they are, the job id as ``ref``."""
+    fields = row_view(row)._asdict()
+    del fields["id"]
+    return JobStatus(ref=ref, url=url, **fields)
