@@ -9,7 +9,16 @@ import time
 from pathlib import Path
 
 import pytest
-from jobrelay import AsyncClient, JobFailed, JobSpec, JobState, JobTimeout, PollPolicy
+from jobrelay import (
+    AsyncClient,
+    AuthError,
+    JobFailed,
+    JobRef,
+    JobSpec,
+    JobState,
+    JobTimeout,
+    PollPolicy,
+)
 from jobrelay.platforms.anyscale import KEY_TAG, AnyscalePlatform, open_platform
 from jobrelay_emulators.anyscale import CHUNK_TOKEN, AnyscaleEmulator
 
@@ -254,6 +263,18 @@ async def test_a_scripted_platform_state_reads_as_the_table_says_and_keeps_its_r
     for status in (await client.status(ref), (await client.statuses([ref]))[ref.id]):
         assert (status.state, status.platform_state) == (state, wire)
         assert status.message == "the cluster went away"
+
+
+async def test_statuses_leave_out_a_job_that_is_gone_and_do_not_hide_other_errors(
+    anyscale: AnyscaleEmulator, platform: AnyscalePlatform
+) -> None:
+    client = client_of(platform)
+    ref = await client.submit(JobSpec(entrypoint="true"))
+    gone = JobRef(platform=platform.url, id="prodjob_gone")  # not listed: read alone
+    assert list(await client.statuses([ref, gone])) == [ref.id]
+    anyscale.add_fault("get_job", status=403)  # a refused read is no missing job
+    with pytest.raises(AuthError):
+        await client.statuses([ref, gone])
 
 
 def test_the_emulator_command_serves_a_platform_jobrelay_can_use(tmp_path: Path) -> None:

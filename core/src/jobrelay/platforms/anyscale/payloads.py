@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 from jobrelay.errors import ConfigError
 from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogLine
@@ -452,3 +453,278 @@ def compute_search_body(compute: str, cloud_id: str | None) -> dict[str, Any]:
 def settled_state(job: Mapping[str, Any]) -> JobState:
     """A job's unified state read outside its queue: enough to tell whether it has ended."""
     return map_state(str((job.get("state") or {}).get("current_state") or ""), in_queue=False)
+
+
+# -- names to ids -----------------------------------------------------------------------
+
+DEFAULT_IMAGE = {"python_version": "py311", "ray_version": "2.59.0"}
+# What an id looks like for each name: given one, no lookup is made.
+_ID_PREFIXES = {"cloud": "cld_", "compute": "cpt_", "project": "prj_", "image": "bld_"}
+
+
+@dataclass(frozen=True)
+class Names:
+    """What a job names (its config, else the settings): a name or id each, None for the
+    organization's default."""
+
+    cloud: str | None = None
+    compute: str | None = None
+    project: str | None = None
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The ids a create needs."""
+
+    cloud_id: str
+    project_id: str
+    build_id: str
+    compute_config_id: str
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One request of a name resolution: send it, then give its answer to :func:`looked_up`.
+
+    ``gives`` is which id the answer tells (``cloud``, ``compute``, ``project``, ``image``)
+    and ``at`` where in the answer; ``searched`` is the name a search looks for (its answer
+    lists matches, and none is a ``ConfigError``), None when the answer is one object.
+    """
+
+    gives: str
+    method: str
+    path: str
+    operation: str
+    params: Mapping[str, str] | None = None
+    body: Mapping[str, Any] | None = None
+    searched: str | None = None
+    at: tuple[str, ...] = ("result", "id")
+
+
+def next_lookup(names: Names, known: Mapping[str, str]) -> Lookup | Resolved:
+    """The next request that resolving ``names`` needs, given the ids ``known`` so far, or
+    the ids once nothing is missing.
+
+    The order is the official SDK's: the cloud (by name, or from a named compute config,
+    or the default), the compute config (by ``name[:version]`` in that cloud, or the cloud's
+    default), the project (by name in the cloud, or the cloud's default), the image's build
+    (of an image URI, or the default). A name that is already an id costs no request.
+    """
+    ids = dict(known)
+    for key, prefix in _ID_PREFIXES.items():
+        given = getattr(names, key)
+        if key not in ids and given is not None and given.startswith(prefix):
+            ids[key] = given
+    if "cloud" not in ids and names.cloud is not None:
+        return Lookup(
+            "cloud",
+            "POST",
+            "/api/v2/clouds/find_by_name",
+            f"find Anyscale cloud {names.cloud!r}",
+            body={"name": names.cloud},
+        )
+    if names.compute is not None:
+        if "compute" not in ids:
+            return Lookup(
+                "compute",
+                "POST",
+                "/api/v2/compute_templates/search",
+                f"find compute config {names.compute!r}",
+                body=compute_search_body(names.compute, ids.get("cloud")),
+                searched=names.compute,
+            )
+        if "cloud" not in ids:
+            return Lookup(
+                "cloud",
+                "GET",
+                f"/ext/v0/cluster_computes/{quote(ids['compute'])}",
+                "get compute config",
+                at=("result", "config", "cloud_id"),
+            )
+    else:
+        if "cloud" not in ids:
+            return Lookup("cloud", "GET", "/ext/v0/clouds/default", "default cloud")
+        if "compute" not in ids:
+            return Lookup(
+                "compute",
+                "GET",
+                "/ext/v0/cluster_computes/default",
+                "default compute config",
+                params={"cloud_id": ids["cloud"]},
+            )
+    if "project" not in ids:
+        if names.project is None:
+            return Lookup(
+                "project",
+                "GET",
+                "/ext/v0/projects/default_project",
+                "default project",
+                params={"parent_cloud_id": ids["cloud"]},
+            )
+        return Lookup(
+            "project",
+            "POST",
+            "/ext/v0/projects/search",
+            f"find Anyscale project {names.project!r}",
+            body={"name": {"equals": names.project}, "parent_cloud_id": {"equals": ids["cloud"]}},
+            searched=names.project,
+        )
+    if "image" not in ids:
+        if names.image is None:
+            return Lookup(
+                "image",
+                "GET",
+                "/ext/v0/cluster_environment_builds/default",
+                "default image",
+                params=DEFAULT_IMAGE,
+            )
+        return Lookup(
+            "image",
+            "POST",
+            "/api/v2/builds/get_or_create_build_from_image_uri",
+            f"get build of image {names.image!r}",
+            body={"image_uri": names.image},
+        )
+    return Resolved(ids["cloud"], ids["project"], ids["image"], ids["compute"])
+
+
+_SEARCHED_FIELD = {"compute": "compute_config", "project": "project"}
+_SEARCHED_WHAT = {"compute": "compute config", "project": "project"}
+
+
+def looked_up(lookup: Lookup, answer: Mapping[str, Any]) -> str:
+    """The id ``answer`` (the JSON of ``lookup``'s response) gives.
+
+    A search with no match is a ``ConfigError`` on the option that named it; an answer
+    without the id raises ``KeyError``/``TypeError`` (the API changed: not a user's error).
+    """
+    if lookup.searched is not None:
+        found = answer.get("results")
+        if not found:
+            raise ConfigError(
+                f"Anyscale has no {_SEARCHED_WHAT[lookup.gives]} named {lookup.searched!r}",
+                field=_SEARCHED_FIELD[lookup.gives],
+            )
+        return str(found[0]["id"])
+    value: Any = answer
+    for key in lookup.at:
+        value = value[key]
+    return str(value)
+
+
+# -- the log walk -----------------------------------------------------------------------
+
+CHUNKS_PER_READ = 200  # chunk downloads one log read makes at most
+RUN_FINISHED = frozenset({"COMPLETED", "SUCCEEDED", "STOPPED", "FAILED"})
+
+
+@dataclass(frozen=True)
+class ChunkListing:
+    """Fetch the chunk listing of run ``run_id`` at ``page`` (None: the first page)."""
+
+    run_id: str
+    page: str | None
+
+
+@dataclass(frozen=True)
+class ChunkDownload:
+    """Download the chunk at ``url``, with the listing's ``bearer`` token when it gave one."""
+
+    url: str
+    bearer: str | None
+
+
+class LogWalk:
+    """One log read's walk over the job's runs, their chunk listings and the chunks, without
+    I/O: :meth:`next` says what to fetch, :meth:`listed` and :meth:`downloaded` take what
+    was fetched, and once :meth:`next` says None, ``lines``, ``cursor`` and ``done`` are the
+    page.
+
+    ``runs`` are the job's runs oldest first; ``terminal`` whether the job had ended when
+    they were read (then every listed chunk is complete). A run's last chunk is complete
+    only when the run is finished or a later run exists: until then its unfinished last
+    line is held back, and the cursor stays on that chunk. At most ``limit`` chunks are
+    downloaded; the cursor says where the next read goes on.
+    """
+
+    def __init__(
+        self,
+        runs: Sequence[Mapping[str, Any]],
+        cursor: LogCursor,
+        *,
+        terminal: bool,
+        limit: int = CHUNKS_PER_READ,
+    ) -> None:
+        self.lines: list[LogLine] = []
+        self.cursor = cursor
+        self.done = terminal and not runs
+        self._runs = runs
+        self._terminal = terminal
+        self._limit = limit
+        self._downloads = 0
+        self._over = False
+        # The listing being read: its chunks, bearer token and next page, and the index of
+        # the chunk to download next.
+        self._chunks: Sequence[Mapping[str, Any]] | None = None
+        self._bearer: str | None = None
+        self._following: str | None = None
+        self._index = 0
+
+    def _run_done(self) -> bool:
+        at = self.cursor.run
+        return (
+            self._terminal
+            or at < len(self._runs) - 1
+            or self._runs[at].get("status") in RUN_FINISHED
+        )
+
+    def next(self) -> ChunkListing | ChunkDownload | None:
+        """What to fetch next; None when the page is complete."""
+        while not self._over:
+            at = self.cursor
+            if self._chunks is None:
+                if at.run >= len(self._runs) or self._downloads >= self._limit:
+                    self._over = True
+                    break
+                return ChunkListing(str(self._runs[at.run]["id"]), at.page)
+            if self._index < len(self._chunks):
+                return ChunkDownload(str(self._chunks[self._index]["chunk_url"]), self._bearer)
+            # This listing is read to its end: on to its next page, the next run, or stop.
+            self._chunks = None
+            if self._following:
+                self.cursor = LogCursor(at.run, self._following, 0, 0)
+            elif at.run < len(self._runs) - 1:  # a later run exists: this one is over
+                self.cursor = LogCursor(at.run + 1, None, 0, 0)
+            else:
+                self.done = self._terminal
+                self._over = True
+        return None
+
+    def listed(self, page: Mapping[str, Any]) -> None:
+        """The answer to the :class:`ChunkListing` :meth:`next` asked for."""
+        self._chunks = page.get("log_chunks") or []
+        self._bearer = page.get("bearer_token")
+        self._following = str(page["next_page_token"]) if page.get("next_page_token") else None
+        self._index = self.cursor.chunk
+
+    def downloaded(self, text: str) -> None:
+        """The text (:func:`decode_chunk`) of the :class:`ChunkDownload` :meth:`next` asked
+        for."""
+        if self._chunks is None:
+            raise RuntimeError("downloaded() answers a ChunkDownload of next()")
+        at, index = self.cursor, self._index
+        last = index == len(self._chunks) - 1 and not self._following
+        closed = not last or self._run_done()
+        self._downloads += 1
+        skip = at.lines if index == at.chunk else 0
+        new, read = chunk_lines(text, skip=skip, final=closed)
+        self.lines.extend(new)
+        if not closed:  # the run's open last chunk: read again from this line next time
+            self.cursor = LogCursor(at.run, at.page, index, read)
+            self._over = True
+            return
+        self.cursor = LogCursor(at.run, at.page, index + 1, 0)
+        self._index = index + 1
+        if self._downloads >= self._limit:
+            self._over = True

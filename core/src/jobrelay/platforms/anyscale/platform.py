@@ -17,15 +17,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from jobrelay.errors import ConfigError
+from jobrelay.errors import NotFoundError
 from jobrelay.http import HttpSession, RetryPolicy
-from jobrelay.models import JobRef, JobSpec, JobStatus, LogLine, LogPage
+from jobrelay.models import JobRef, JobSpec, JobStatus, LogPage
 from jobrelay.platforms.anyscale import payloads
 from jobrelay.platforms.anyscale.settings import (
     DEFAULT_HOST,
@@ -43,16 +42,6 @@ NONCE_TAG = "jobrelay-submit-nonce"
 CREATE = "/api/v2/decorated_ha_jobs/create"
 JOBS = "/api/v2/decorated_ha_jobs/"
 RUNS = "/api/v2/decorated_ha_jobs/job_runs/search"
-_RUN_FINISHED = frozenset({"COMPLETED", "SUCCEEDED", "STOPPED", "FAILED"})
-_CHUNKS_PER_READ = 200
-
-
-@dataclass(frozen=True)
-class _Resolved:
-    cloud_id: str
-    project_id: str
-    build_id: str
-    compute_config_id: str
 
 
 class AnyscalePlatform:
@@ -95,7 +84,7 @@ class AnyscalePlatform:
         self._settings = settings
         self._session = session
         self._chunks = chunks
-        self._resolved: dict[tuple[str | None, ...], _Resolved] = {}
+        self._resolved: dict[payloads.Names, payloads.Resolved] = {}
         self._resolving = asyncio.Lock()
         self._uploader = WorkingDirUploader(session, chunks)
 
@@ -116,124 +105,37 @@ class AnyscalePlatform:
 
     # -- names to ids (once per client) ----------------------------------------------------
 
-    async def _resolve(self, spec: JobSpec) -> _Resolved:
+    async def _resolve(self, spec: JobSpec) -> payloads.Resolved:
         s = self._settings
         cfg = spec.config
-        names = (
-            cfg.get("cloud", s.cloud),
-            cfg.get("project", s.project),
-            cfg.get("compute_config", s.compute_config),
-            cfg.get("image_uri", s.image),
+        names = payloads.Names(
+            cloud=cfg.get("cloud", s.cloud),
+            compute=cfg.get("compute_config", s.compute_config),
+            project=cfg.get("project", s.project),
+            image=cfg.get("image_uri", s.image),
         )
         async with self._resolving:
             if names not in self._resolved:
-                self._resolved[names] = await self._resolve_names(*names)
+                self._resolved[names] = await self._resolve_names(names)
             return self._resolved[names]
+
+    async def _resolve_names(self, names: payloads.Names) -> payloads.Resolved:
+        known: dict[str, str] = {}
+        while isinstance(step := payloads.next_lookup(names, known), payloads.Lookup):
+            answer = await self._session.json(
+                step.method,
+                step.path,
+                operation=step.operation,
+                params=step.params,
+                json=step.body,
+                idempotent=True,  # a repeat finds the same ids (an image's build is get-or-create)
+            )
+            known[step.gives] = payloads.looked_up(step, answer)
+        return step
 
     async def _result(self, method: str, path: str, what: str, **kw: Any) -> Any:
         data = await self._session.json(method, path, operation=what, **kw)
         return data["result"]
-
-    async def _resolve_names(
-        self, cloud: str | None, project: str | None, compute: str | None, image: str | None
-    ) -> _Resolved:
-        cloud_id = None
-        if cloud is not None:
-            cloud_id = (
-                cloud
-                if cloud.startswith("cld_")
-                else (
-                    await self._result(
-                        "POST",
-                        "/api/v2/clouds/find_by_name",
-                        f"find Anyscale cloud {cloud!r}",
-                        json={"name": cloud},
-                        idempotent=True,
-                    )
-                )["id"]
-            )
-        if compute is not None:
-            compute_id = (
-                compute
-                if compute.startswith("cpt_")
-                else await self._find_compute(compute, cloud_id)
-            )
-            if cloud_id is None:
-                found = await self._result(
-                    "GET", f"/ext/v0/cluster_computes/{quote(compute_id)}", "get compute config"
-                )
-                cloud_id = found["config"]["cloud_id"]
-        else:
-            if cloud_id is None:
-                cloud_id = (await self._result("GET", "/ext/v0/clouds/default", "default cloud"))[
-                    "id"
-                ]
-            compute_id = (
-                await self._result(
-                    "GET",
-                    "/ext/v0/cluster_computes/default",
-                    "default compute config",
-                    params={"cloud_id": cloud_id},
-                )
-            )["id"]
-        if project is None:
-            project_id = (
-                await self._result(
-                    "GET",
-                    "/ext/v0/projects/default_project",
-                    "default project",
-                    params={"parent_cloud_id": cloud_id},
-                )
-            )["id"]
-        elif project.startswith("prj_"):
-            project_id = project
-        else:
-            found = await self._session.json(
-                "POST",
-                "/ext/v0/projects/search",
-                operation=f"find Anyscale project {project!r}",
-                json={"name": {"equals": project}, "parent_cloud_id": {"equals": cloud_id}},
-                idempotent=True,
-            )
-            if not found.get("results"):
-                raise ConfigError(f"Anyscale has no project named {project!r}", field="project")
-            project_id = found["results"][0]["id"]
-        if image is None:
-            build_id = (
-                await self._result(
-                    "GET",
-                    "/ext/v0/cluster_environment_builds/default",
-                    "default image",
-                    params={"python_version": "py311", "ray_version": "2.59.0"},
-                )
-            )["id"]
-        elif image.startswith("bld_"):
-            build_id = image
-        else:
-            build_id = (
-                await self._result(
-                    "POST",
-                    "/api/v2/builds/get_or_create_build_from_image_uri",
-                    f"get build of image {image!r}",
-                    json={"image_uri": image},
-                    idempotent=True,
-                )
-            )["id"]
-        return _Resolved(str(cloud_id), str(project_id), str(build_id), str(compute_id))
-
-    async def _find_compute(self, compute: str, cloud_id: str | None) -> str:
-        found = await self._session.json(
-            "POST",
-            "/api/v2/compute_templates/search",
-            operation=f"find compute config {compute!r}",
-            json=payloads.compute_search_body(compute, cloud_id),
-            idempotent=True,
-        )
-        if not found.get("results"):
-            raise ConfigError(
-                f"Anyscale has no compute config named {compute!r}", field="compute_config"
-            )
-        return str(found["results"][0]["id"])
 
     # -- submitting ----------------------------------------------------------------------
 
@@ -331,7 +233,7 @@ class AnyscalePlatform:
         for missing in [i for i in wanted if i not in jobs]:  # older than the newest 1000
             try:
                 jobs[missing] = await self._job(missing)
-            except Exception:
+            except NotFoundError:  # deleted: left out, as statuses() leaves out what is gone
                 continue
         runs = await self._runs(list(jobs)) if jobs else {}
         return {
@@ -366,43 +268,15 @@ class AnyscalePlatform:
             job = await self._job(ref.id)
             terminal = payloads.settled_state(job).is_terminal
         runs = (await self._runs([ref.id])).get(ref.id, [])
-        lines: list[LogLine] = []
-        downloads = 0
-        done = terminal and not runs
-        while at.run < len(runs) and downloads < _CHUNKS_PER_READ:
-            run = runs[at.run]
-            run_done = terminal or at.run < len(runs) - 1 or run.get("status") in _RUN_FINISHED
-            page = await self._chunk_page(str(run["id"]), at.page)
-            chunks = page.get("log_chunks") or []
-            token = page.get("bearer_token")
-            following = page.get("next_page_token")
-            stalled = False
-            for index in range(at.chunk, len(chunks)):
-                last = index == len(chunks) - 1 and not following
-                closed = not last or run_done
-                text = await self._download(str(chunks[index]["chunk_url"]), token)
-                downloads += 1
-                skip = at.lines if index == at.chunk else 0
-                new, read = payloads.chunk_lines(text, skip=skip, final=closed)
-                lines.extend(new)
-                if not closed:
-                    at = payloads.LogCursor(at.run, at.page, index, read)
-                    stalled = True
-                    break
-                at = payloads.LogCursor(at.run, at.page, index + 1, 0)
-                if downloads >= _CHUNKS_PER_READ:
-                    stalled = True
-                    break
-            if stalled:
-                break
-            if following:
-                at = payloads.LogCursor(at.run, str(following), 0, 0)
-            elif run_done and at.run < len(runs) - 1:
-                at = payloads.LogCursor(at.run + 1, None, 0, 0)
+        walk = payloads.LogWalk(runs, at, terminal=terminal)
+        while (step := walk.next()) is not None:
+            if isinstance(step, payloads.ChunkListing):
+                walk.listed(await self._chunk_page(step.run_id, step.page))
             else:
-                done = run_done and terminal
-                break
-        return LogPage(lines=lines, cursor=payloads.write_log_cursor(at), done=done)
+                walk.downloaded(await self._download(step.url, step.bearer))
+        return LogPage(
+            lines=walk.lines, cursor=payloads.write_log_cursor(walk.cursor), done=walk.done
+        )
 
     async def _chunk_page(self, run_id: str, token: str | None) -> Mapping[str, Any]:
         params: dict[str, Any] = {"page_size": 1000}
@@ -432,26 +306,22 @@ class AnyscalePlatform:
         job = await self._job(ref.id)
         if payloads.settled_state(job).is_terminal:
             return
-        await self._session.request(
-            "POST",
-            f"/ext/v0/production_jobs/{quote(ref.id, safe='')}/terminate",
-            operation=f"terminate Anyscale job {ref.id}",
-            idempotent=True,
+        await self._act(
+            "POST", f"/ext/v0/production_jobs/{quote(ref.id, safe='')}/terminate", "terminate", ref
         )
 
     async def archive(self, ref: JobRef) -> None:
         """Archive a finished job (hidden from lists unless asked for); a repeat is a no-op."""
-        await self._session.request(
-            "POST",
-            f"{JOBS}{quote(ref.id, safe='')}/archive",
-            operation=f"archive Anyscale job {ref.id}",
-            idempotent=True,
-        )
+        await self._act("POST", f"{JOBS}{quote(ref.id, safe='')}/archive", "archive", ref)
 
     async def delete(self, ref: JobRef) -> None:
         """Delete a finished job and all its runs; irreversible."""
+        await self._act("DELETE", f"{JOBS}{quote(ref.id, safe='')}", "delete", ref)
+
+    async def _act(self, method: str, path: str, verb: str, ref: JobRef) -> None:
+        # Each of these may be sent again: a repeat finds the job already in that state.
         await self._session.request(
-            "DELETE", f"{JOBS}{quote(ref.id, safe='')}", operation=f"delete Anyscale job {ref.id}"
+            method, path, operation=f"{verb} Anyscale job {ref.id}", idempotent=True
         )
 
     async def aclose(self) -> None:
