@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
-from airflow_jobrelay.owners import (
+from airflow_jobrelay._owners import (
     INSTALLATION_VARIABLE,
     AirflowOwnerLookup,
     report_for_task_state,

@@ -1,7 +1,8 @@
 """The Airflow provider's public surface is pinned, as the core's is
-(tests/core/test_surface.py): each module's names and the parameter names of its operators,
-sensor, trigger, hook and functions, so a rename (CHANGELOG.md, "one vocabulary") shows
-here as a failing test."""
+(tests/core/test_surface.py): each public module's names and the parameter names of its
+operators, sensor, trigger, hook, link, exceptions and functions, so a rename (CHANGELOG.md,
+"one vocabulary") shows here as a failing test. Which modules are public:
+tests/test_surfaces.py."""
 
 from __future__ import annotations
 
@@ -82,6 +83,14 @@ MODULES: dict[str, dict[str, list[str]]] = {
         ],
     },
     "airflow_jobrelay.hooks": {"JobRelayHook": ["jobrelay_conn_id", "kwargs"]},
+    "airflow_jobrelay.links": {"JobRelayJobLink": []},
+    "airflow_jobrelay.exceptions": {
+        "JobRelayConfigError": ["message", "field"],
+        "JobRelayConnectionError": ["message", "conn_id", "field"],
+        "JobRelayJobFailed": ["message", "status"],
+        "JobRelayJobTimeout": ["message", "status", "phase"],
+        "refused_as_airflow_error": [],
+    },
 }
 
 

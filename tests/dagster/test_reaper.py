@@ -27,7 +27,7 @@ from dagster_jobrelay import (
     cancel_orphaned_jobs_sensor,
     installation_of,
 )
-from dagster_jobrelay.owners import INSTALLATION_KEY
+from dagster_jobrelay._owners import INSTALLATION_KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jobrelay import AsyncClient, JobSpec, JobState, WaitLimits
@@ -163,7 +163,7 @@ def test_forward_termination_false_leaves_the_job_unowned(fresh_instance: Any, h
 def test_a_step_retry_follows_every_attempt_but_the_last(fresh_instance: Any) -> None:
     # An error that a step retry follows leaves the job for the retry (which reattaches by
     # its key); the last attempt's error cancels it.
-    from dagster_jobrelay.resource import _retry_follows
+    from dagster_jobrelay._resource import _retry_follows
 
     seen: list[bool] = []
 

@@ -42,7 +42,7 @@ async def test_the_final_state_comes_after_the_last_line(target: Target, shape: 
 
 
 async def test_stderr_reaches_prefect_at_the_level_of_stdout(target: Target) -> None:
-    from prefect_jobrelay.reporting import reporter
+    from prefect_jobrelay._reporting import reporter
 
     records: list[logging.LogRecord] = []
 

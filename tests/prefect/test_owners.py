@@ -31,8 +31,8 @@ from prefect_jobrelay import (
     run_job,
     submit_job,
 )
-from prefect_jobrelay.ownership import INSTALLATION_ENV
-from prefect_jobrelay.reaper import memory_variable
+from prefect_jobrelay._ownership import INSTALLATION_ENV
+from prefect_jobrelay._reaper import memory_variable
 
 from tests.prefect.conftest import prefect_sync_client
 from tests.prefect.flows import TICKS
@@ -248,7 +248,7 @@ async def test_the_reaper_flow_remembers_deleted_flow_runs_between_runs(
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=0)
 def retried_task() -> list[bool]:
-    from prefect_jobrelay.running import retry_follows
+    from prefect_jobrelay._running import retry_follows
 
     seen.append(retry_follows())
     if len(seen) < 3:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jobrelay import AsyncClient, ConfigError
 from prefect_jobrelay import JobRelayCredentials, JobRelayJob
-from prefect_jobrelay.tasks import arun_job, submit_job, wait_for_job
+from prefect_jobrelay._tasks import arun_job, submit_job, wait_for_job
 
 from tests.core.test_validation_fuzz import bad_flags, bad_seconds, bad_spec_fields, bad_specs
 

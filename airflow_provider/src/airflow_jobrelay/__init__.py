@@ -1,8 +1,9 @@
 """Apache Airflow provider for jobrelay.
 
-Modules: ``hooks`` (Connection -> client), ``operators`` (``SubmitJobOperator``),
+Public modules: ``hooks`` (Connection -> client), ``operators`` (``SubmitJobOperator``),
 ``triggers`` (``JobTrigger``), ``sensors`` (``JobSensor``), ``links`` (``JobRelayJobLink``),
-``reaper`` (``CancelOrphanedJobsOperator``, ``orphan_sweep_dag``), ``owners`` (who owns a job).
+``reaper`` (``CancelOrphanedJobsOperator``, ``orphan_sweep_dag``), ``exceptions``; the
+modules named with a leading underscore are internal.
 Nothing heavy is imported here: Airflow reads :func:`get_provider_info` at start-up; the
 reaper's names load on first use (``from airflow_jobrelay import orphan_sweep_dag``).
 """

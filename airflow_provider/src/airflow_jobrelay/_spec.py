@@ -53,7 +53,7 @@ def templated(value: Any) -> bool:
 def _texts(value: Any, field: str) -> dict[str, str]:
     """A mapping of names to text; a number becomes its text, anything else (None, a
     list, a bool) is refused: ``{'A': None}`` must not reach the job as ``"None"``."""
-    from jobrelay.errors import ConfigError
+    from jobrelay import ConfigError
 
     if value is None:
         return {}

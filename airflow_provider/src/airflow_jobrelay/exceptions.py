@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
-from jobrelay.errors import ConfigError
+from jobrelay import ConfigError
 
 __all__ = [
     "JobRelayConfigError",

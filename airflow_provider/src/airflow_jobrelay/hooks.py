@@ -174,7 +174,7 @@ def platform_url(conn: Connection) -> str:
 
 def _check_platform(conn: Connection, scheme: str) -> None:
     """A Platform (``schema``) that names no platform is an error naming that field."""
-    from jobrelay.platforms.registry import known_schemes
+    from jobrelay.integration import known_schemes
 
     known = known_schemes()
     if scheme not in known:

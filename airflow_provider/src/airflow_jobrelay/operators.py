@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowException
-from jobrelay.kills import Killed, KillSwitch
+from jobrelay.integration import Killed, KillSwitch
 
 from airflow_jobrelay._compat import ResumableJobMixin
 from airflow_jobrelay._progress import save_start
@@ -303,7 +303,7 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
         """Refuse a bad argument as the DAG is parsed, before any task runs: the wait and
         polling options, and the job's fields unless one is templated (those are checked
         once rendered, before the submit). ``JobRelayConfigError`` names the argument."""
-        from jobrelay.checks import check_flag, check_wait_options, poll_policy_from
+        from jobrelay.integration import check_flag, check_wait_options, poll_policy_from
 
         from airflow_jobrelay._spec import build_spec, templated
 
@@ -326,12 +326,12 @@ class SubmitJobOperator(ResumableJobMixin, BaseOperator):
 
     def _owner(self, ti: Any) -> Owner | None:
         """The job's owner: this task instance, or its DAG run for a job that outlives the
-        task on purpose (``wait_for`` running or none); see ``airflow_jobrelay.owners``.
+        task on purpose (``wait_for`` running or none); see ``airflow_jobrelay._owners``.
 
         ``cancel_on_kill=False`` leaves the job running in every case, so it has no owner:
         the orphan sweep cancels only owned jobs. (A DAG-run owner would still have it
         cancelled once the run ended; the job keeps its provenance tags and key.)"""
-        from airflow_jobrelay.owners import installation_id, task_owner
+        from airflow_jobrelay._owners import installation_id, task_owner
 
         if not self.cancel_on_kill:
             self.log.info(

@@ -3,7 +3,7 @@
 A deferred task marked failed before the triggerer ran its trigger, or while no triggerer
 runs, never runs the code that would cancel its job. This operator, in a DAG on a short
 schedule, is the second line: it lists the platform's active jobs of this Airflow
-(:mod:`airflow_jobrelay.owners`), reads their tasks' states through the Task SDK in one
+(:mod:`airflow_jobrelay._owners`), reads their tasks' states through the Task SDK in one
 call per DAG, and cancels each job whose task ended (or no longer exists) longer than
 ``grace_period`` seconds ago. A job whose task is alive, cleared, retrying, or whose state
 cannot be read is left alone (:func:`jobrelay.integration.sweep`).
@@ -82,7 +82,7 @@ class CancelOrphanedJobsOperator(BaseOperator):
         from airflow.sdk import Variable
         from jobrelay.integration import OwnerState, run_sync
 
-        from airflow_jobrelay.owners import AirflowOwnerLookup, installation_id
+        from airflow_jobrelay._owners import AirflowOwnerLookup, installation_id
 
         installation = installation_id()
         lookup = AirflowOwnerLookup(installation, context["ti"].get_task_states)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException
-from jobrelay.kills import Killed, KillSwitch
+from jobrelay.integration import Killed, KillSwitch
 
 from airflow_jobrelay.exceptions import refused_as_airflow_error
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
@@ -52,7 +52,7 @@ class JobSensor(BaseSensorOperator):
         self._conn: Connection | None = None  # kept: on_kill must not look it up again
         self._interrupt = KillSwitch()
         with refused_as_airflow_error():  # as the DAG is parsed, before any poke
-            from jobrelay.checks import check_flag
+            from jobrelay.integration import check_flag
 
             from airflow_jobrelay._spec import templated
 
@@ -63,7 +63,7 @@ class JobSensor(BaseSensorOperator):
 
     def _ref_dict(self) -> dict[str, Any]:
         """The job's reference; ``JobRelayConfigError(field="job")`` if ``job`` is none."""
-        from jobrelay.errors import ConfigError
+        from jobrelay import ConfigError
 
         from airflow_jobrelay._spec import job_ref_from
 

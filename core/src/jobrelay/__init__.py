@@ -6,8 +6,9 @@ as cheap as the standard library.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from jobrelay._lazy import lazy_names
 
 if TYPE_CHECKING:
     from jobrelay.client import AsyncClient
@@ -84,6 +85,7 @@ __all__ = [
 ]
 
 
+# Each name's home module.
 _HOMES = {
     "AsyncClient": "jobrelay.client",
     "Client": "jobrelay.sync_client",
@@ -104,16 +106,8 @@ _HOMES = {
         "jobrelay.models",
     ),
 }
+# Every other declared name is an error class.
+_HOMES.update(dict.fromkeys(set(__all__) - set(_HOMES) - {"__version__"}, "jobrelay.errors"))
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__ and name != "__version__":
-        module = importlib.import_module(_HOMES.get(name, "jobrelay.errors"))
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'jobrelay' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())

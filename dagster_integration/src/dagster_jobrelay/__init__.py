@@ -6,12 +6,12 @@ cancels the jobs whose run ended without cancelling them (a killed run worker).
 >>> from dagster_jobrelay import JobRelayResource                     # doctest: +SKIP
 """
 
-from dagster_jobrelay.identity import job_key, run_prefix
-from dagster_jobrelay.io_manager import JobRelayIOManager, artifact_metadata, partition_alias
-from dagster_jobrelay.owners import installation_of, owner_of
-from dagster_jobrelay.pipes import JobLogMessageReader, JobRelayPipesClient
-from dagster_jobrelay.reaper import DagsterOwnerLookup, cancel_orphaned_jobs_sensor
-from dagster_jobrelay.resource import JobRelayResource, run_metadata
+from dagster_jobrelay._identity import job_key, run_prefix
+from dagster_jobrelay._io_manager import JobRelayIOManager, artifact_metadata, partition_alias
+from dagster_jobrelay._owners import installation_of, owner_of
+from dagster_jobrelay._pipes import JobLogMessageReader, JobRelayPipesClient
+from dagster_jobrelay._reaper import DagsterOwnerLookup, cancel_orphaned_jobs_sensor
+from dagster_jobrelay._resource import JobRelayResource, run_metadata
 
 __all__ = [
     "DagsterOwnerLookup",

@@ -9,19 +9,19 @@ follow, cancel and hand artifacts between remote jobs.
 - the flow :func:`run_job_flow`, and :func:`cancel_flow_run_jobs`, the hook that cancels a
   flow run's jobs when it is cancelled or crashes;
 - the flow :func:`cancel_orphaned_jobs`, deployed on a schedule: it cancels the jobs whose
-  flow run has ended (every job records its owner, :mod:`prefect_jobrelay.ownership`).
+  flow run has ended (every job records its owner, :mod:`prefect_jobrelay._ownership`).
 
 Register the blocks with ``prefect block register -m prefect_jobrelay``.
 """
 
-from prefect_jobrelay.credentials import JobRelayCredentials
-from prefect_jobrelay.flows import run_job_flow
-from prefect_jobrelay.hooks import cancel_flow_run_jobs
-from prefect_jobrelay.identity import flow_run_prefix, job_key
-from prefect_jobrelay.jobs import JobRelayJob, JobRelayJobRun
-from prefect_jobrelay.ownership import current_owner, installation_id
-from prefect_jobrelay.reaper import PrefectOwnerLookup, cancel_orphaned_jobs
-from prefect_jobrelay.tasks import (
+from prefect_jobrelay._credentials import JobRelayCredentials
+from prefect_jobrelay._flows import run_job_flow
+from prefect_jobrelay._hooks import cancel_flow_run_jobs
+from prefect_jobrelay._identity import flow_run_prefix, job_key
+from prefect_jobrelay._jobs import JobRelayJob, JobRelayJobRun
+from prefect_jobrelay._ownership import current_owner, installation_id
+from prefect_jobrelay._reaper import PrefectOwnerLookup, cancel_orphaned_jobs
+from prefect_jobrelay._tasks import (
     arun_job,
     cancel_job,
     get_job_logs,

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from airflow.sdk import DAG, task
+from airflow_jobrelay._owners import installation_id
 from airflow_jobrelay.hooks import JobRelayHook
-from airflow_jobrelay.owners import installation_id
 from airflow_jobrelay.reaper import CancelOrphanedJobsOperator, orphan_sweep_dag
 from jobrelay import JobSpec
 from jobrelay.integration import Owner

@@ -3,7 +3,7 @@ platform's own deadline.
 
 - :func:`with_owner` records the unit of work that submits the job
   (:class:`~jobrelay.owners.Owner`), where the platform keeps it, so a sweep can read it
-  back from the job list (:mod:`jobrelay.integration.sweep`).
+  back from the job list (:func:`jobrelay.integration.sweep`).
 - :func:`with_deadline` sets the platform's own run-time limit (``JobSpec.timeout_s``) from
   the wait's ``run_timeout`` where the platform enforces one and the user set none: the
   last line, so a job cannot outlive a dead sweeper forever.

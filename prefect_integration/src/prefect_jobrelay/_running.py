@@ -8,17 +8,23 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from jobrelay import AsyncClient, JobSpec, PollPolicy, WaitLimits
-from jobrelay.checks import check_artifact_key, check_flag, poll_policy_from, spec_fields
-from jobrelay.errors import JobError
-from jobrelay.integration import KillSwitch, normalize_inputs, run_record, until_killed
-from jobrelay.models import JobRef, JobResult
+from jobrelay import AsyncClient, JobError, JobRef, JobResult, JobSpec, PollPolicy, WaitLimits
+from jobrelay.integration import (
+    KillSwitch,
+    check_artifact_key,
+    check_flag,
+    normalize_inputs,
+    poll_policy_from,
+    run_record,
+    spec_fields,
+    until_killed,
+)
 from prefect.context import FlowRunContext, TaskRunContext
 
-from prefect_jobrelay.identity import job_key, work_digest
-from prefect_jobrelay.ownership import owned
-from prefect_jobrelay.reporting import Logger, record_artifact, reporter, submitted
-from prefect_jobrelay.watch import watching
+from prefect_jobrelay._identity import job_key, work_digest
+from prefect_jobrelay._ownership import owned
+from prefect_jobrelay._reporting import Logger, record_artifact, reporter, submitted
+from prefect_jobrelay._watch import watching
 
 __all__ = [
     "Known",
@@ -146,7 +152,7 @@ async def guarded(
     logger: Logger,
 ) -> T:
     """``await work()``; a cancellation or an interrupt of the caller (a flow-run cancel,
-    ``timeout_seconds``), or the flow run found cancelled (:mod:`prefect_jobrelay.watch`),
+    ``timeout_seconds``), or the flow run found cancelled (:mod:`prefect_jobrelay._watch`),
     cancels the job ``known`` holds by then, when ``cancel_on_kill``."""
     check_flag(cancel_on_kill, field="cancel_on_kill")
     kill = KillSwitch()

@@ -1,11 +1,11 @@
 """The reaper: a sensor that cancels the jobs whose Dagster run group has ended.
 
-A step cancels its job when its run is terminated (:mod:`dagster_jobrelay.termination`).
+A step cancels its job when its run is terminated (:mod:`dagster_jobrelay._termination`).
 When the run worker dies instead (SIGKILL, a lost node, an out-of-memory kill), Dagster
 marks the run FAILURE and nothing stops the job. The sensor from
 :func:`cancel_orphaned_jobs_sensor` runs :func:`jobrelay.integration.sweep` on a tick:
 it lists the platform's active jobs owned by this Dagster instance
-(:mod:`dagster_jobrelay.owners`), reads their run groups' states from the instance in one
+(:mod:`dagster_jobrelay._owners`), reads their run groups' states from the instance in one
 batch, and cancels each job whose group has ended (or is deleted) longer than the grace
 period ago. It never launches runs: each tick is skipped with the sweep's summary as the
 reason, and the cancels are in the tick's log.
@@ -36,14 +36,13 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from jobrelay.errors import ConfigError
-from jobrelay.integration import OwnerReport, OwnerState, sweep
-from jobrelay.owners import Owner
+from jobrelay import ConfigError
+from jobrelay.integration import Owner, OwnerReport, OwnerState, sweep
 
-from dagster_jobrelay.identity import NAMESPACE
-from dagster_jobrelay.owners import installation_of
-from dagster_jobrelay.pipes import JobRelayPipesClient
-from dagster_jobrelay.resource import JobRelayResource
+from dagster_jobrelay._identity import NAMESPACE
+from dagster_jobrelay._owners import installation_of
+from dagster_jobrelay._pipes import JobRelayPipesClient
+from dagster_jobrelay._resource import JobRelayResource
 
 __all__ = ["DagsterOwnerLookup", "cancel_orphaned_jobs_sensor"]
 

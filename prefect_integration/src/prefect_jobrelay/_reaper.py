@@ -4,7 +4,7 @@ The ``on_crashed`` / ``on_cancellation`` hooks (:func:`~prefect_jobrelay.cancel_
 are the fast path, but a flow without them, a hook that never ran, or a flow-run process
 killed before anything noticed leaves the job running. Deploy this flow on a schedule and
 it sweeps the platform (:func:`jobrelay.integration.sweep`): it lists the platform's active
-jobs of this Prefect installation (:mod:`prefect_jobrelay.ownership`), reads their flow
+jobs of this Prefect installation (:mod:`prefect_jobrelay._ownership`), reads their flow
 runs' states in one batch, and cancels each job whose flow run is final (Completed, Failed,
 Crashed, Cancelled) or deleted for longer than ``grace_period`` seconds.
 
@@ -41,9 +41,9 @@ from prefect.client.schemas.objects import State
 from prefect.types import MAX_VARIABLE_VALUE_LENGTH
 from prefect.variables import Variable
 
-from prefect_jobrelay.credentials import JobRelayCredentials, resolve_credentials
-from prefect_jobrelay.ownership import NONE, ORCHESTRATOR, installation_id
-from prefect_jobrelay.reporting import run_logger
+from prefect_jobrelay._credentials import JobRelayCredentials, resolve_credentials
+from prefect_jobrelay._ownership import NONE, ORCHESTRATOR, installation_id
+from prefect_jobrelay._reporting import run_logger
 
 __all__ = ["PrefectOwnerLookup", "cancel_orphaned_jobs", "memory_variable"]
 
@@ -175,7 +175,7 @@ async def cancel_orphaned_jobs(
     deleted more than ``grace_period`` seconds ago; ``dry_run`` only lists them.
 
     ``installation`` overrides the id this process derives (it must be the one the flow
-    runs record: see :mod:`prefect_jobrelay.ownership`). Returns the sweep's summary:
+    runs record: see :mod:`prefect_jobrelay._ownership`). Returns the sweep's summary:
     ``cancelled`` (or ``would_cancel``) with each job's owner and how long it has been
     ended, ``kept``, ``cancel_failed`` and ``lookup_error``.
     """

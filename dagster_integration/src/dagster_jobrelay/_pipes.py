@@ -31,13 +31,11 @@ from dagster import (
     open_pipes_session,
 )
 from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD, PipesExtras, PipesMessage, PipesParams
-from jobrelay import JobSpec, WaitLimits
-from jobrelay.checks import spec_fields
-from jobrelay.errors import ConfigError
-from jobrelay.models import LogLine
+from jobrelay import ConfigError, JobSpec, LogLine, WaitLimits
+from jobrelay.integration import spec_fields
 
-from dagster_jobrelay.identity import Context
-from dagster_jobrelay.resource import JobRelayResource, _with_identity, run_metadata, wait_limits
+from dagster_jobrelay._identity import Context
+from dagster_jobrelay._resource import JobRelayResource, _with_identity, run_metadata, wait_limits
 
 __all__ = ["JobLogMessageReader", "JobRelayPipesClient"]
 

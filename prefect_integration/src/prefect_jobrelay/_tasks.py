@@ -23,16 +23,15 @@ from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from jobrelay import AsyncClient, ConfigError, JobSpec
-from jobrelay.checks import check_flag
-from jobrelay.integration import KillSwitch, job_ref_from, run_sync
+from jobrelay.integration import KillSwitch, check_flag, job_ref_from, run_sync
 from prefect import Task, task
 from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.cache_policies import NO_CACHE
 
-from prefect_jobrelay.credentials import JobRelayCredentials, resolve_credentials
-from prefect_jobrelay.ownership import owned
-from prefect_jobrelay.reporting import run_logger, submitted
-from prefect_jobrelay.running import (
+from prefect_jobrelay._credentials import JobRelayCredentials, resolve_credentials
+from prefect_jobrelay._ownership import owned
+from prefect_jobrelay._reporting import run_logger, submitted
+from prefect_jobrelay._running import (
     Known,
     RunOptions,
     build_spec,
@@ -42,7 +41,7 @@ from prefect_jobrelay.running import (
     submit_and_wait,
     wait_and_record,
 )
-from prefect_jobrelay.watch import watching
+from prefect_jobrelay._watch import watching
 
 __all__ = ["arun_job", "cancel_job", "get_job_logs", "run_job", "submit_job", "wait_for_job"]
 

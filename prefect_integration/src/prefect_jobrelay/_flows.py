@@ -6,9 +6,9 @@ from typing import Any
 
 from prefect import flow
 
-from prefect_jobrelay.credentials import JobRelayCredentials
-from prefect_jobrelay.hooks import cancel_flow_run_jobs
-from prefect_jobrelay.tasks import arun_job
+from prefect_jobrelay._credentials import JobRelayCredentials
+from prefect_jobrelay._hooks import cancel_flow_run_jobs
+from prefect_jobrelay._tasks import arun_job
 
 __all__ = ["run_job_flow"]
 

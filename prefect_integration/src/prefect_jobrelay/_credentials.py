@@ -7,8 +7,7 @@ import json
 from typing import Any, ClassVar
 
 from jobrelay import AsyncClient, PollPolicy
-from jobrelay.integration import client_options
-from jobrelay.urls import parse_platform_url
+from jobrelay.integration import client_options, parse_platform_url
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 

@@ -2,7 +2,7 @@
 
 Every job carries ``prefect:<installation>:<flow run id>:<task run id>`` (``-`` for a part
 there is none of: a job a flow submits itself has no task run, a task run outside any flow
-run has no flow run), so :func:`~prefect_jobrelay.reaper.cancel_orphaned_jobs` can find the
+run has no flow run), so :func:`~prefect_jobrelay._reaper.cancel_orphaned_jobs` can find the
 jobs whose flow run has ended. The owner is read from the run context where the job is
 submitted; outside any flow or task run a job has no owner (nothing could say it ended).
 
@@ -19,8 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from jobrelay import AsyncClient, JobSpec
-from jobrelay.errors import ConfigError
+from jobrelay import AsyncClient, ConfigError, JobSpec
 from jobrelay.integration import Owner, with_deadline
 from jobrelay.integration import with_owner as owning
 from prefect.context import FlowRunContext, TaskRunContext

@@ -4,7 +4,7 @@ Every job carries ``Owner("dagster", installation, (group, run id, step key, ass
 "-", partition or "-"))``, ``group`` being the run's root run id (its own id when it is
 not a re-execution). The reaper (:func:`~dagster_jobrelay.cancel_orphaned_jobs_sensor`)
 reads the state of the whole group: a re-execution that reattached to the job by its key
-(:mod:`dagster_jobrelay.identity`) keeps it alive, though the run that submitted it ended.
+(:mod:`dagster_jobrelay._identity`) keeps it alive, though the run that submitted it ended.
 
 The installation tells two Dagster instances sharing a platform apart, and must be the
 same in every process of one instance (run workers, step processes, the daemon that runs
@@ -25,10 +25,10 @@ import uuid
 import weakref
 from typing import Any
 
-from jobrelay.errors import ConfigError
-from jobrelay.owners import Owner
+from jobrelay import ConfigError
+from jobrelay.integration import Owner
 
-from dagster_jobrelay.identity import NAMESPACE, Context, _asset, _partition, work_scope
+from dagster_jobrelay._identity import NAMESPACE, Context, _asset, _partition, work_scope
 
 __all__ = ["INSTALLATION_KEY", "installation_of", "job_owner", "owner_of"]
 

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from jobrelay import AsyncClient, JobSpec
-from jobrelay.checks import check_flag
-from jobrelay.errors import JobRelayError
-from jobrelay.integration import run_record
-from jobrelay.models import JobRef, JobStatus, LogPage, config_error_from
+from jobrelay import AsyncClient, JobRef, JobRelayError, JobSpec, JobStatus, LogPage
+from jobrelay.integration import check_flag, config_error_from, run_record
 from prefect.blocks.abstract import JobBlock, JobRun
 from pydantic import Field, ValidationError, field_validator
 
-from prefect_jobrelay.credentials import DOCS, JobRelayCredentials
-from prefect_jobrelay.ownership import owned
-from prefect_jobrelay.reporting import run_logger, submitted
-from prefect_jobrelay.running import (
+from prefect_jobrelay._credentials import DOCS, JobRelayCredentials
+from prefect_jobrelay._ownership import owned
+from prefect_jobrelay._reporting import run_logger, submitted
+from prefect_jobrelay._running import (
     Known,
     RunOptions,
     build_spec,

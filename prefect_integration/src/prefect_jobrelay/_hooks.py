@@ -15,8 +15,8 @@ from jobrelay.integration import cancel_scope
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.logging.loggers import flow_run_logger
 
-from prefect_jobrelay.credentials import JobRelayCredentials, resolve_credentials
-from prefect_jobrelay.identity import flow_run_prefix
+from prefect_jobrelay._credentials import JobRelayCredentials, resolve_credentials
+from prefect_jobrelay._identity import flow_run_prefix
 
 __all__ = ["cancel_flow_run_jobs"]
 

@@ -12,28 +12,37 @@ from dagster import (
     InitResourceContext,
     MaterializeResult,
 )
-from jobrelay import AsyncClient, Client, JobSpec, PollPolicy, WaitLimits
-from jobrelay.checks import check_flag, spec_fields
-from jobrelay.errors import ConfigError, JobError
+from jobrelay import (
+    AsyncClient,
+    Client,
+    ConfigError,
+    JobError,
+    JobRef,
+    JobResult,
+    JobSpec,
+    PollPolicy,
+    WaitLimits,
+)
 from jobrelay.integration import (
     Killed,
     KillSwitch,
+    check_flag,
     client_options,
     normalize_inputs,
+    platform_settings,
+    resolve_platform_url,
     run_record,
     run_sync,
+    spec_fields,
     with_deadline,
     with_owner,
 )
-from jobrelay.models import JobRef, JobResult
-from jobrelay.platforms.registry import platform_settings
-from jobrelay.urls import resolve_platform_url
 from pydantic import Field, SecretStr
 
-from dagster_jobrelay.identity import Context, job_key
-from dagster_jobrelay.owners import job_owner
-from dagster_jobrelay.reporting import LineHandler, record_metadata, reporter, submitted
-from dagster_jobrelay.termination import termination_held
+from dagster_jobrelay._identity import Context, job_key
+from dagster_jobrelay._owners import job_owner
+from dagster_jobrelay._reporting import LineHandler, record_metadata, reporter, submitted
+from dagster_jobrelay._termination import termination_held
 
 __all__ = ["JobRelayResource", "run_metadata", "wait_limits"]
 

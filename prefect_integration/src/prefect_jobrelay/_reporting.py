@@ -8,8 +8,7 @@ import logging
 from typing import Any
 from uuid import UUID
 
-from jobrelay.models import JobRef
-from jobrelay.waiting import JobUpdate
+from jobrelay import JobRef, JobUpdate
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.exceptions import MissingContextError
 from prefect.logging import get_logger, get_run_logger

@@ -25,7 +25,7 @@ from jobrelay.integration import KillSwitch
 from prefect.client.orchestration import get_client
 from prefect.logging import get_logger
 
-from prefect_jobrelay.identity import current_flow_run_id
+from prefect_jobrelay._identity import current_flow_run_id
 
 __all__ = ["WATCH_INTERVAL_S", "watching"]
 

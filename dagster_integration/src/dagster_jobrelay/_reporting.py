@@ -8,8 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dagster import MetadataValue
-from jobrelay.models import JobRef, LogLine
-from jobrelay.waiting import JobUpdate
+from jobrelay import JobRef, JobUpdate, LogLine
 
 __all__ = ["LineHandler", "record_metadata", "reporter", "submitted"]
 

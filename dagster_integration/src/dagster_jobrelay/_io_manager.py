@@ -22,10 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
-from jobrelay.artifacts.base import LATEST, check_alias, check_name, split_artifact_uri
-from jobrelay.artifacts.registry import opened_store
-from jobrelay.errors import ArtifactError
-from jobrelay.models import ArtifactRef
+from jobrelay import ArtifactError, ArtifactRef
+from jobrelay.integration import LATEST, check_alias, check_name, opened_store, split_artifact_uri
 from pydantic import Field
 
 __all__ = ["JobRelayIOManager", "artifact_metadata", "partition_alias"]
