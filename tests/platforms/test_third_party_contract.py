@@ -234,3 +234,21 @@ def test_a_platform_whose_cancel_leaves_processes_running_fails_the_kit(tmp_path
     assert "FAILED" in done.stdout
     assert "test_cancel_running_job_kills_its_whole_process_group" in done.stdout
     assert "processes left" in done.stdout
+
+
+def test_the_kit_declares_the_names_an_author_imports() -> None:
+    import jobrelay_emulators.contract as kit
+
+    assert sorted(kit.__all__) == [
+        "ContractTarget",
+        "CountingPlatform",
+        "PlatformContract",
+        "SlowFailingStatus",
+        "SpecBuilder",
+        "cancel_and_close",
+        "counted_client",
+        "group_gone_within",
+        "group_members",
+        "shell_spec",
+    ]
+    assert [name for name in kit.__all__ if not hasattr(kit, name)] == []
