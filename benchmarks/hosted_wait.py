@@ -46,9 +46,9 @@ from typing import Any
 from _common import lag_summary
 from jobrelay import AsyncClient, JobRef, JobSpec, JobState, JobStatus
 from jobrelay_emulators.anyscale import AnyscaleEmulator
-from jobrelay_emulators.faults import RecordedRequest
 from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
 from jobrelay_emulators.loopback import LoopbackEmulator
+from jobrelay_emulators.request_log import RecordedRequest
 
 DRIVER = Path(__file__).with_name("hosted_sdk_wait.py")
 WAITERS = 100

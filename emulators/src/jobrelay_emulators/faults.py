@@ -1,12 +1,19 @@
-"""Fault injection and the request log every emulator shares.
+"""The fault injector every emulator shares.
 
-A fault is scripted per *operation* (an emulator's name for one endpoint: ``create``,
-``get_job``, or ``*`` for every request) and hits the next ``times`` matching requests:
+A fault is scripted per *operation* (the emulator's name for one endpoint or GraphQL
+operation: ``create``, ``get_job``, ``pushToRunQueueByName``, ``storage.PUT``, or ``*`` for
+every request) and hits the next ``times`` matching requests:
 
 * ``status``: answer ``status`` (with ``Retry-After`` when given) without handling it;
 * ``after``: handle the request, then answer ``status`` (a create that was accepted);
 * ``drop``: close the connection without an answer (``after=True``: once handled);
-* ``slow``: wait ``delay_s``, then handle it as usual.
+* ``slow``: wait ``delay_s``, then handle it as usual (``after=True``: handle at once,
+  answer late);
+* ``graphql_error``: answer 200 with a GraphQL ``errors`` entry (W&B only);
+* ``corrupt``: serve a download with its first byte flipped (W&B storage only).
+
+An emulator accepts the kinds it can play (:attr:`Faults.kinds`); any other is refused when
+it is scripted, not silently ignored.
 
 >>> faults = Faults()
 >>> fault = faults.add("create", status=429, retry_after=1)
@@ -20,12 +27,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from dataclasses import dataclass
+from typing import Literal, TypedDict, Unpack, get_args
 
-__all__ = ["Fault", "FaultKind", "Faults", "RecordedRequest", "RequestLog"]
+__all__ = ["HTTP_FAULT_KINDS", "Fault", "FaultKind", "FaultOptions", "Faults"]
 
-FaultKind = Literal["status", "after", "drop", "slow"]
+FaultKind = Literal["status", "after", "drop", "slow", "graphql_error", "corrupt"]
+# What any HTTP emulator can play; the GraphQL and storage kinds need an emulator that has them.
+HTTP_FAULT_KINDS: frozenset[FaultKind] = frozenset({"status", "after", "drop", "slow"})
+
+
+class FaultOptions(TypedDict, total=False):
+    """The options of a scripted fault (:class:`Fault`'s fields, with its defaults)."""
+
+    status: int
+    retry_after: float | None
+    delay_s: float
+    after: bool
+    message: str
+    times: int | None
 
 
 @dataclass
@@ -52,19 +72,34 @@ class Fault:
         """The request is handled, then answered with the fault (or dropped)."""
         return self.kind == "after" or (self.kind == "drop" and self.after)
 
+    @property
+    def delay_before(self) -> float:
+        """Seconds to wait before the request is handled."""
+        return self.delay_s if self.kind == "slow" and not self.after else 0.0
+
+    @property
+    def delay_after(self) -> float:
+        """Seconds to wait after it was handled, before the answer goes out."""
+        return self.delay_s if self.kind == "slow" and self.after else 0.0
+
     def headers(self) -> dict[str, str]:
         return {} if self.retry_after is None else {"Retry-After": f"{self.retry_after:g}"}
 
 
-@dataclass
 class Faults:
     """An emulator's fault script; thread-safe, checked before every request."""
 
-    _faults: list[Fault] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, kinds: Iterable[FaultKind] = get_args(FaultKind)) -> None:
+        self.kinds: frozenset[FaultKind] = frozenset(kinds)
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
 
-    def add(self, operation: str, kind: FaultKind = "status", **options: Any) -> Fault:
+    def add(
+        self, operation: str, kind: FaultKind = "status", **options: Unpack[FaultOptions]
+    ) -> Fault:
         """Script a fault for the next ``times`` requests of ``operation``."""
+        if kind not in self.kinds:
+            raise ValueError(f"this emulator cannot play a {kind!r} fault: {sorted(self.kinds)}")
         fault = Fault(operation, kind, **options)
         with self._lock:
             self._faults.append(fault)
@@ -93,51 +128,3 @@ class Faults:
 
     def __len__(self) -> int:
         return len(self._faults)
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the emulator saw it (tests count and inspect these)."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: Any
-    operation: str
-
-
-class RequestLog:
-    """Every request an emulator received, in order; thread-safe, sliceable like a list."""
-
-    def __init__(self) -> None:
-        self._entries: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-
-    def record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._entries.append(request)
-
-    def calls(self, operation: str) -> list[RecordedRequest]:
-        """The requests of one operation, oldest first."""
-        with self._lock:
-            return [r for r in self._entries if r.operation == operation]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    @overload
-    def __getitem__(self, index: int) -> RecordedRequest: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[RecordedRequest]: ...
-    def __getitem__(self, index: int | slice) -> RecordedRequest | list[RecordedRequest]:
-        with self._lock:
-            return self._entries[index]
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __iter__(self) -> Iterator[RecordedRequest]:
-        with self._lock:
-            return iter(list(self._entries))

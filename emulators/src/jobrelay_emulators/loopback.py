@@ -1,8 +1,9 @@
-"""A stateful HTTP emulator on a loopback port: routes, auth, faults and the request log.
+"""A stateful HTTP emulator on the standard library's HTTP server: routes, auth, and the
+request log and faults of :mod:`jobrelay_emulators.lifecycle` applied to every request.
 
 An emulator subclasses :class:`LoopbackEmulator`, lists its endpoints in :meth:`routes`
 (method, path pattern, operation name, handler) and says in :meth:`authorized` which
-requests it accepts. Every request is recorded (:class:`~jobrelay_emulators.faults.RequestLog`)
+requests it accepts. Every request is recorded (:class:`~jobrelay_emulators.request_log.RequestLog`)
 before anything else, then checked against the fault script
 (:class:`~jobrelay_emulators.faults.Faults`), then handled under :attr:`lock`. A handler gets
 ``query``, ``body`` (parsed JSON, ``{}`` for none), ``raw``, ``headers`` and the pattern's named
@@ -16,21 +17,19 @@ import contextlib
 import json
 import re
 import socket
-import tempfile
 import threading
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from jobrelay_emulators.faults import Fault, FaultKind, Faults, RecordedRequest, RequestLog
-from jobrelay_emulators.processes import ProcessGroups
-from jobrelay_emulators.serving import serve_until_signalled
+from jobrelay_emulators.faults import Fault
+from jobrelay_emulators.lifecycle import EmulatorServer
+from jobrelay_emulators.request_log import RecordedRequest
 
 __all__ = ["Answer", "LoopbackEmulator", "Route", "route"]
 
@@ -54,31 +53,28 @@ def route(method: str, path: str, operation: str, handler: Callable[..., Answer]
     return (method, re.compile(path), operation, handler)
 
 
-class LoopbackEmulator(ABC):
-    """The server half of an emulator. ``workdir`` (a temporary folder by default) is where
-    the emulator keeps what its jobs need; its jobs' processes are started through
-    ``processes``, so :meth:`stop` ends them before it removes the folder. ``requests`` and
-    ``faults`` are for tests."""
+class LoopbackEmulator(EmulatorServer):
+    """The server half of a stdlib-HTTP emulator (lifecycle, ``requests``, ``faults``,
+    ``workdir`` and ``processes``: :class:`~jobrelay_emulators.lifecycle.EmulatorServer`).
+    Handlers run under :attr:`lock`."""
 
-    thread_name = "emulator"
     answer_headers: Mapping[str, str] = {}  # sent with every answer
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, workdir: Path | None = None):
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        if workdir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix=f"{self.thread_name}-")
-            workdir = Path(self._tmp.name)
-        self.workdir = workdir
-        self.processes = ProcessGroups()
-        self.requests = RequestLog()
-        self.faults = Faults()
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, workdir: Path | None = None
+    ) -> None:
+        super().__init__(host=host, port=port, workdir=workdir)
         self.lock: Any = threading.RLock()  # held while a handler runs
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        # The server takes the socket the lifecycle bound (no bind of its own, and no
+        # getfqdn lookup, which HTTPServer.server_bind would make).
+        self._server = ThreadingHTTPServer(
+            (host, self.port), self._handler_class(), bind_and_activate=False
+        )
+        self._server.socket.close()
+        self._server.socket = self._sock
+        self._server.server_address = self._sock.getsockname()
+        self._server.server_name, self._server.server_port = host, self.port
         self._server.daemon_threads = True
-        self.host = host
-        self.port: int = self._server.server_address[1]
-        self.url = f"http://{host}:{self.port}"
-        self._thread: threading.Thread | None = None
         self._routes: list[Route] = []
 
     # -- what an emulator provides ---------------------------------------------------------
@@ -95,67 +91,17 @@ class LoopbackEmulator(ABC):
         """The JSON body of an error answer (the platform's own error shape)."""
         return {"detail": message}
 
-    def on_start(self) -> None:
-        """Start what the emulator runs besides the server (a job scheduler)."""
-        return
+    # -- serving (the lifecycle's two steps) -----------------------------------------------
 
-    def on_stop(self) -> None:
-        """Stop it again; called after the server stopped, before :attr:`processes` are."""
-        return
+    def _serve(self) -> None:
+        self._server.serve_forever(poll_interval=0.1)
 
-    # -- lifecycle -------------------------------------------------------------------------
+    def _shutdown(self) -> None:
+        self._server.shutdown()
 
     def start(self) -> Self:
         self._routes = self.routes()
-        self.on_start()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"{self.thread_name}-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve until Ctrl-C or SIGTERM, then :meth:`stop`."""
-        if self._thread is None:
-            self.start()
-        serve_until_signalled(
-            lambda: self._thread is not None and self._thread.is_alive(), self.stop
-        )
-
-    def stop(self) -> None:
-        """Stop serving, stop every process the emulator started (and wait until they are
-        gone), then remove the temporary folder."""
-        if self._thread is not None:
-            self._server.shutdown()
-        self._server.server_close()
-        self.on_stop()
-        self.processes.stop_all()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    # -- test helpers ----------------------------------------------------------------------
-
-    def add_fault(self, operation: str, kind: FaultKind = "status", **options: Any) -> Fault:
-        """Script a fault (see :mod:`jobrelay_emulators.faults`)."""
-        return self.faults.add(operation, kind, **options)
-
-    def calls(self, operation: str) -> list[RecordedRequest]:
-        return self.requests.calls(operation)
+        return super().start()
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -170,13 +116,13 @@ class LoopbackEmulator(ABC):
                 return
 
             def _serve(self) -> None:
-                emulator._serve(self)
+                emulator._handle(self)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
         return Handler
 
-    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(h.path)
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
@@ -205,8 +151,8 @@ class LoopbackEmulator(ABC):
             self._send(h, Answer(401, self.error_body(401, "Unauthorized")))
             return
         fault = self.faults.take(operation)
-        if fault is not None and fault.kind == "slow" and not fault.after:
-            time.sleep(fault.delay_s)
+        if fault is not None and fault.delay_before:
+            time.sleep(fault.delay_before)
         if fault is not None and fault.before_handler:
             self._fault(h, fault)
             return
@@ -226,8 +172,8 @@ class LoopbackEmulator(ABC):
         if fault is not None and fault.after_handler:
             self._fault(h, fault)
             return
-        if fault is not None and fault.kind == "slow" and fault.after:
-            time.sleep(fault.delay_s)  # handled at once, answered late (a slow network)
+        if fault is not None and fault.delay_after:
+            time.sleep(fault.delay_after)  # handled at once, answered late (a slow network)
         self._send(h, answer)
 
     def _fault(self, h: BaseHTTPRequestHandler, fault: Fault) -> None:

@@ -23,8 +23,8 @@ from urllib.parse import unquote
 
 import pytest
 from jobrelay import AsyncClient, JobRef, JobSpec, JobState, PollPolicy
-from jobrelay_emulators.faults import RecordedRequest
 from jobrelay_emulators.fused import TOKEN_TYPE, FusedEmulator
+from jobrelay_emulators.request_log import RecordedRequest
 
 from tests.vendor_sdks import isolated_python, uv_command, uv_dirs
 

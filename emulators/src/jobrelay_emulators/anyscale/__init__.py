@@ -1,6 +1,5 @@
 """An offline Anyscale control plane for tests and demos (``jobrelay emulator anyscale``)."""
 
 from jobrelay_emulators.anyscale.emulator import CHUNK_TOKEN, DEFAULT_TOKEN, AnyscaleEmulator
-from jobrelay_emulators.faults import Fault, RecordedRequest
 
-__all__ = ["CHUNK_TOKEN", "DEFAULT_TOKEN", "AnyscaleEmulator", "Fault", "RecordedRequest"]
+__all__ = ["CHUNK_TOKEN", "DEFAULT_TOKEN", "AnyscaleEmulator"]

@@ -10,6 +10,5 @@ Needs the ``emulators`` extra (``pip install 'jobrelay[emulators]'``).
 
 from jobrelay_emulators.wandb.agent import Outcome
 from jobrelay_emulators.wandb.emulator import DEFAULT_API_KEY, WandbEmulator
-from jobrelay_emulators.wandb.faults import Fault, Faults
 
-__all__ = ["DEFAULT_API_KEY", "Fault", "Faults", "Outcome", "WandbEmulator"]
+__all__ = ["DEFAULT_API_KEY", "Outcome", "WandbEmulator"]

@@ -10,9 +10,9 @@ import base64
 import binascii
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, execute, parse, validate
@@ -21,32 +21,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from jobrelay_emulators.wandb.faults import Fault, Faults
+from jobrelay_emulators.faults import Fault, Faults
+from jobrelay_emulators.request_log import RecordedRequest, RequestLog
 from jobrelay_emulators.wandb.file_stream import apply_file_stream
 from jobrelay_emulators.wandb.mutations import MutationRoot
 from jobrelay_emulators.wandb.resolvers import Context, QueryRoot
 from jobrelay_emulators.wandb.state import EmulatorError
 from jobrelay_emulators.wandb.storage import StorageRequest
 
-__all__ = ["DroppedConnection", "FileStreamPost", "GraphQLRequest", "build_app"]
+__all__ = ["DroppedConnection", "FileStreamPost", "build_app"]
 
 log = logging.getLogger("jobrelay_emulators.wandb")
 
 
 class DroppedConnection(Exception):
     """Raised mid-response to make the server drop the connection (a scripted fault)."""
-
-
-@dataclass(frozen=True)
-class GraphQLRequest:
-    """One GraphQL request the emulator answered, for tests to count and inspect."""
-
-    operation: str
-    root_fields: tuple[str, ...]
-    variables: dict[str, Any] = field(default_factory=dict)
-    user_agent: str = ""
-    query: str = ""
-    errors: list[str] = field(default_factory=list)  # what the emulator answered in ``errors``
 
 
 @dataclass(frozen=True)
@@ -84,20 +73,29 @@ def _names(document: Any, operation_name: str | None) -> tuple[str, list[str]]:
     return (op.name.value if op.name else ""), fields
 
 
-async def _fault_response(fault: Fault) -> Response | None:
-    if fault.kind == "slow":
-        await asyncio.sleep(fault.delay_s)
-        return None
+def _fault_answer(fault: Fault) -> Response:
     if fault.kind == "drop":
         raise DroppedConnection(fault.operation)
-    if fault.kind == "status":
-        headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-        return JSONResponse(
-            {"errors": [{"message": fault.message}]}, status_code=fault.status, headers=headers
-        )
     if fault.kind == "graphql_error":
         return JSONResponse({"data": None, "errors": [{"message": fault.message}]})
-    return None
+    return JSONResponse(
+        {"errors": [{"message": fault.message}]}, status_code=fault.status, headers=fault.headers()
+    )
+
+
+async def _under_fault(fault: Fault | None, handle: Callable[[], Awaitable[Response]]) -> Response:
+    """Answer a request as its scripted fault says (see :mod:`jobrelay_emulators.faults`);
+    ``corrupt`` is the storage handler's own to play."""
+    if fault is None:
+        return await handle()
+    await asyncio.sleep(fault.delay_before)
+    if fault.before_handler or fault.kind == "graphql_error":
+        return _fault_answer(fault)
+    answer = await handle()
+    if fault.after_handler:
+        return _fault_answer(fault)
+    await asyncio.sleep(fault.delay_after)
+    return answer
 
 
 def build_app(
@@ -105,7 +103,7 @@ def build_app(
     context: Context,
     faults: Faults,
     api_keys: set[str],
-    requests: list[GraphQLRequest],
+    requests: RequestLog,
     stream_log: list[FileStreamPost],
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> Starlette:
@@ -125,19 +123,29 @@ def build_app(
             return JSONResponse({"errors": [{"message": exc.message}]})
         operation, roots = _names(document, body.get("operationName") or None)
         variables = body.get("variables") or {}
-        logged = GraphQLRequest(
+        logged = RecordedRequest(
+            request.method,
+            request.url.path,
+            {k: request.query_params.getlist(k) for k in request.query_params},
+            {k.lower(): v for k, v in request.headers.items()},
+            body,
             operation,
-            tuple(roots),
-            variables,
-            request.headers.get("user-agent", ""),
-            query=body["query"],
+            root_fields=tuple(roots),
         )
-        requests.append(logged)
-        fault = faults.take([operation, *roots])
-        if fault is not None:
-            response = await _fault_response(fault)
-            if response is not None:
-                return response
+        requests.record(logged)
+
+        async def handle() -> Response:
+            return _execute(document, operation, variables, body, logged)
+
+        return await _under_fault(faults.take([operation, *roots]), handle)
+
+    def _execute(
+        document: Any,
+        operation: str,
+        variables: dict[str, Any],
+        body: dict[str, Any],
+        logged: RecordedRequest,
+    ) -> Response:
         errors = validate(schema, document)
         if errors:
             # The server's own text first (the SDK branches on "Cannot query field ..."), then
@@ -178,28 +186,31 @@ def build_app(
             return Response("storage must not receive W&B credentials", status_code=400)
         if not storage.valid(method, path, request.query_params.get("X-Sig")):
             return Response("SignatureDoesNotMatch", status_code=403)
-        fault = faults.take([f"storage.{method}"])
-        if fault is not None and fault.kind != "corrupt":
-            response = await _fault_response(fault)
-            if response is not None:
-                return response
-        if method == "PUT":
-            data = await request.body()
-            want = storage.expected_md5.get(path)
-            got = base64.b64encode(hashlib.md5(data).digest()).decode()
-            if want is not None and want != got:
-                return Response("BadDigest: body does not match its MD5", status_code=400)
+        fault = faults.take(f"storage.{method}")
+
+        async def handle() -> Response:
+            if method == "PUT":
+                return await _store(request, path)
             with world.lock:
-                world.blobs[path] = data
-            return Response(status_code=200, headers={"ETag": f'"{hashlib.md5(data).hexdigest()}"'})
+                stored = world.blobs.get(path)
+            if stored is None:
+                return Response("NoSuchKey", status_code=404)
+            data = stored
+            if fault is not None and fault.kind == "corrupt":
+                data = bytes([data[0] ^ 0xFF]) + data[1:] if data else b"corrupt"
+            return _ranged(request, data)
+
+        return await _under_fault(fault, handle)
+
+    async def _store(request: Request, path: str) -> Response:
+        data = await request.body()
+        want = storage.expected_md5.get(path)
+        got = base64.b64encode(hashlib.md5(data).digest()).decode()
+        if want is not None and want != got:
+            return Response("BadDigest: body does not match its MD5", status_code=400)
         with world.lock:
-            stored = world.blobs.get(path)
-        if stored is None:
-            return Response("NoSuchKey", status_code=404)
-        data = stored
-        if fault is not None and fault.kind == "corrupt":
-            data = bytes([data[0] ^ 0xFF]) + data[1:] if data else b"corrupt"
-        return _ranged(request, data)
+            world.blobs[path] = data
+        return Response(status_code=200, headers={"ETag": f'"{hashlib.md5(data).hexdigest()}"'})
 
     async def run_file(request: Request) -> Response:
         if not _credentials_ok(request, api_keys):
