@@ -115,14 +115,19 @@ def _print_json(value: Any) -> None:
     render.console.print_json(json.dumps(value, default=str))
 
 
+def _split_pair(pair: str, *, field: str, shape: str) -> tuple[str, str]:
+    """``pair`` split at its first ``=``: ``ConfigError(field=field)`` when it has no ``=``
+    or no name before it (then the value, perhaps a secret, is not repeated)."""
+    name, sep, value = pair.partition("=")
+    if not sep:
+        raise ConfigError(f"expected {shape}, got {pair[:60]!r}", field=field)
+    if not name:
+        raise ConfigError(f"expected {shape}, got a value without a name", field=field)
+    return name, value
+
+
 def _parse_env(pairs: list[str]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise ConfigError(f"expected NAME=VALUE, got {pair!r}", field="env")
-        env[name] = value
-    return env
+    return dict(_split_pair(pair, field="env", shape="NAME=VALUE") for pair in pairs)
 
 
 def _no_constant(name: str) -> Any:
@@ -148,9 +153,7 @@ def job_config(pairs: list[str], path: Path | None) -> dict[str, Any]:
             raise ConfigError(f"{str(path)!r} must hold a JSON object", field="config")
         config.update(loaded)
     for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"expected KEY=VALUE, got {pair[:60]!r}", field="config")
+        key, text = _split_pair(pair, field="config", shape="KEY=VALUE")
         try:
             config[key] = json.loads(text, parse_constant=_no_constant)
         except ValueError:

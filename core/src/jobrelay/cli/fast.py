@@ -168,9 +168,10 @@ def _ls(args: Sequence[str]) -> str | None:
     )
 
 
-def _status(args: Sequence[str]) -> str | None:
-    from jobrelay.cli.fast_status import status_text
-
+def _one_job(args: Sequence[str]) -> tuple[Path, sqlite3.Connection, str] | None:
+    """For ``status JOB`` and ``logs JOB`` (``--platform``/``-p`` the one option): the
+    local home, its database opened and the job id; None when the full command must answer
+    (another platform, no database yet, other arguments)."""
     opts, positional = _options(args, {"--platform": "platform", "-p": "platform"})
     if len(positional) != 1:
         return None
@@ -178,9 +179,19 @@ def _status(args: Sequence[str]) -> str | None:
     conn = None if home is None else _connect(home)
     if conn is None or home is None:
         return None
+    return home, conn, positional[0]
+
+
+def _status(args: Sequence[str]) -> str | None:
+    from jobrelay.cli.fast_status import status_text
+
+    opened = _one_job(args)
+    if opened is None:
+        return None
+    home, conn, job_id = opened
     try:
         with conn:
-            return status_text(conn, home, positional[0], fast_table.console())
+            return status_text(conn, home, job_id, fast_table.console())
     finally:
         conn.close()
 
@@ -188,14 +199,10 @@ def _status(args: Sequence[str]) -> str | None:
 def _logs(args: Sequence[str]) -> str | None:
     from jobrelay.platforms.local.rows import log_path
 
-    opts, positional = _options(args, {"--platform": "platform", "-p": "platform"})
-    if len(positional) != 1:
+    opened = _one_job(args)
+    if opened is None:
         return None
-    job_id = positional[0]
-    home = _home(opts.get("platform"))
-    conn = None if home is None else _connect(home)
-    if conn is None or home is None:
-        return None
+    home, conn, job_id = opened
     with conn:
         known = conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone()
     conn.close()

@@ -16,7 +16,7 @@ import os
 from collections.abc import Sequence
 from typing import NamedTuple
 
-__all__ = ["Console", "console", "draw", "text_width"]
+__all__ = ["Console", "console", "draw", "terminal_width", "text_width"]
 
 # The state colours of ``cli.tables.STATE_STYLE`` as SGR parameters.
 _SGR = {
@@ -58,6 +58,21 @@ def console() -> Console:
     of the first standard stream that is a terminal, else 80), and escapes only on a
     terminal (or with ``FORCE_COLOR``)."""
     env = os.environ
+    width = terminal_width()
+    try:
+        terminal = os.isatty(1)
+    except OSError:
+        terminal = False
+    terminal = terminal or bool(env.get("FORCE_COLOR"))
+    if not terminal:
+        return Console(width)
+    dumb = env.get("TERM", "").lower() in ("dumb", "unknown")
+    return Console(width, escapes=not dumb, colour=not dumb and not env.get("NO_COLOR"))
+
+
+def terminal_width() -> int:
+    """The width rich lays stdout out in: ``COLUMNS`` when it is a number, else the size of
+    the first standard stream that is a terminal, else 80."""
     width = 0
     for fd in (0, 1, 2):  # as rich: the first standard stream with a size
         try:
@@ -65,18 +80,10 @@ def console() -> Console:
         except (ValueError, OSError):
             continue
         break
-    columns = env.get("COLUMNS", "")
+    columns = os.environ.get("COLUMNS", "")
     if columns.isdigit():
         width = int(columns)
-    try:
-        terminal = os.isatty(1)
-    except OSError:
-        terminal = False
-    terminal = terminal or bool(env.get("FORCE_COLOR"))
-    if not terminal:
-        return Console(width or 80)
-    dumb = env.get("TERM", "").lower() in ("dumb", "unknown")
-    return Console(width or 80, escapes=not dumb, colour=not dumb and not env.get("NO_COLOR"))
+    return width or 80
 
 
 def _char_width(char: str) -> int:

@@ -10,6 +10,8 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from jobrelay.cli.fast_table import terminal_width
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -130,17 +132,7 @@ def plain_width() -> int | None:
             return None
     except OSError:
         return None
-    width: int | None = None
-    for fd in (0, 1, 2):  # rich asks each standard stream for a terminal size
-        try:
-            width = os.get_terminal_size(fd).columns
-        except (ValueError, OSError):
-            continue
-        break
-    columns = env.get("COLUMNS")
-    if columns is not None and columns.isdigit():
-        width = int(columns)
-    return width or 80
+    return terminal_width()
 
 
 def _plain_cell(text: str) -> bool:
