@@ -19,8 +19,9 @@ import pytest
 from jobrelay import AsyncClient, Client, JobRef, JobSpec, JobState, JobStatus, PollPolicy
 from jobrelay.platforms.base import Platform
 from jobrelay.platforms.registry import open_platform, register_platform
+from jobrelay_emulators.contract import CountingPlatform
 
-from tests.platforms.conftest import CountingPlatform, kill_local_agents
+from tests.platforms.conftest import kill_local_agents
 
 TICK_S = 0.1
 POLL = PollPolicy(initial_s=TICK_S, max_s=TICK_S, backoff=1.0, jitter=0.0)

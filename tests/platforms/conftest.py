@@ -91,6 +91,7 @@ async def wandb_target(tmp_path: Path) -> AsyncIterator[Target]:
             counting,
             make_blocked_queue=blocked_queue,
             inject_status_faults=slow_failing_status_query,
+            extra={"emulator": emulator},
         )
     finally:
         await asyncio.to_thread(emulator.stop)
@@ -137,6 +138,7 @@ async def anyscale_target(tmp_path: Path) -> AsyncIterator[Target]:
             make_blocked_queue=blocked_queue,
             ordered_queue=ordered_queue,
             state_reads=("status", "statuses", "_job"),
+            extra={"anyscale_emulator": emulator},
         )
     finally:
         await asyncio.to_thread(emulator.stop)
@@ -181,6 +183,7 @@ async def fused_target(tmp_path: Path) -> AsyncIterator[Target]:
             counting,
             spec=fused_spec,
             state_reads=("status", "statuses", "_run"),
+            extra={"fused_emulator": emulator},
         )
     finally:
         await asyncio.to_thread(emulator.stop)

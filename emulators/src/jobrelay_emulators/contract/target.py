@@ -53,6 +53,8 @@ class ContractTarget:
     :param inject_status_faults: called before the log-delivery test wraps status calls in
         slow failures: make the platform's own status endpoint slow and failing too (an
         emulator's fault injector), if it has one.
+    :param extra: whatever the author's own tests on the same fixture need (an emulator,
+        say); the kit reads nothing from it.
     """
 
     name: str
@@ -63,6 +65,7 @@ class ContractTarget:
     ordered_queue: Callable[[str, int], Awaitable[str]] | None = None
     state_reads: tuple[str, ...] = ("status", "statuses")
     inject_status_faults: Callable[[], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def counted_client(
