@@ -10,7 +10,10 @@ tests/{airflow,prefect,dagster}/test_surface.py.
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
+import subprocess
+import sys
 from types import ModuleType
 
 import jobrelay
@@ -205,3 +208,30 @@ def test_no_integration_name_turns_into_a_module_once_its_submodules_load() -> N
         importlib.import_module(f"jobrelay.integration.{info.name}")
     modules = [n for n in integration.__all__ if isinstance(getattr(integration, n), ModuleType)]
     assert modules == []
+
+
+def test_the_packages_load_a_name_only_when_it_is_read() -> None:
+    # What an Airflow DAG parse and a job's `from jobrelay import runtime` rely on: the
+    # packages themselves import no client (httpx, pydantic) until a name is read.
+    probe = (
+        "import json, sys\n"
+        "import jobrelay, jobrelay.integration\n"
+        "heavy = ('jobrelay.client', 'jobrelay.integration.bridge', 'pydantic', 'httpx')\n"
+        "before = [m for m in heavy if m in sys.modules]\n"
+        "jobrelay.integration.KillSwitch\n"
+        "killswitch = [m for m in heavy if m in sys.modules]\n"
+        "jobrelay.integration.run_sync\n"
+        "try:\n"
+        "    jobrelay.integration.bridge_nope\n"
+        "except AttributeError as exc:\n"
+        "    missing = str(exc)\n"
+        "print(json.dumps([before, killswitch, 'jobrelay.client' in sys.modules, missing]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    before, killswitch, client_after_run_sync, missing = json.loads(done.stdout)
+    assert before == []
+    assert killswitch == []
+    assert client_after_run_sync
+    assert missing == "module 'jobrelay.integration' has no attribute 'bridge_nope'"
