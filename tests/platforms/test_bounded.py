@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from jobrelay.platforms.bounded import Bounded
 
-ops = hs.lists(hs.tuples(hs.sampled_from(["set", "get", "del"]), hs.integers(0, 9)), max_size=60)
+ops = hs.lists(
+    hs.tuples(hs.sampled_from(["set", "get", "del", "walk"]), hs.integers(0, 9)), max_size=60
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -26,6 +28,9 @@ def test_it_keeps_the_cap_most_recently_used(cap: int, steps: list[tuple[str, in
             order = [k for k in order if k != key] + [key]
         elif op == "get":
             assert cache.get(key) is None
+        elif op == "walk":  # reading every entry is not a use of any
+            assert list(cache.items()) == [(k, k * 10) for k in order]
+            assert list(cache.values()) == [k * 10 for k in order]
         elif key in order:
             del cache[key]
             order.remove(key)

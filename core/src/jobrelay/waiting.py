@@ -264,6 +264,10 @@ class StatusHub:
         changed = False
         for ref in refs:
             group = self._watches.get(ref.id, [])
+            if not group:
+                # Its last waiter left while statuses() ran: remembering its state now would
+                # keep an entry per such job for the life of the process.
+                continue
             status = found.get(ref.id)
             if status is None:
                 changed |= self._missing(ref, group)

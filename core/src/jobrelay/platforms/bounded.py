@@ -9,7 +9,7 @@ packing, one download) again, nothing else.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, MutableMapping
+from collections.abc import ItemsView, Iterator, MutableMapping, ValuesView
 from typing import TypeVar
 
 __all__ = ["Bounded"]
@@ -19,7 +19,10 @@ V = TypeVar("V")
 
 
 class Bounded(MutableMapping[K, V]):
-    """At most ``cap`` entries; reading or writing one makes it the most recently used."""
+    """At most ``cap`` entries; reading or writing one makes it the most recently used.
+
+    A membership test or a walk over the keys, values or items does not count as a use.
+    """
 
     def __init__(self, cap: int) -> None:
         if cap < 1:
@@ -49,3 +52,11 @@ class Bounded(MutableMapping[K, V]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    # The inherited views would read each value through __getitem__, reordering the entries
+    # under the walk (an OrderedDict mutated during iteration).
+    def values(self) -> ValuesView[V]:
+        return self._items.values()
+
+    def items(self) -> ItemsView[K, V]:
+        return self._items.items()

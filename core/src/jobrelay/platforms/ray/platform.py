@@ -28,6 +28,7 @@ from jobrelay.errors import ConfigError, ConflictError
 from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, tls_verify
 from jobrelay.models import JobRef, JobSpec, JobStatus, LogPage
 from jobrelay.platforms.base import Capabilities
+from jobrelay.platforms.bounded import Bounded
 from jobrelay.platforms.ray import guard, packaging, payloads
 from jobrelay.platforms.ray.settings import RaySettings
 from jobrelay.platforms.settings import load_settings
@@ -36,6 +37,10 @@ from jobrelay.waiting import PollPolicy
 __all__ = ["RayPlatform", "open_platform"]
 
 JOBS = "/api/jobs/"
+# Specs whose packages check_spec keeps for the submit that follows. A check is not always
+# followed by a submit (a key that reattaches, a handoff that refuses the inputs), and a
+# package holds a whole zip: a long-lived process keeps only the latest few.
+PACKED_SPECS = 8
 
 
 class _DuplicateIsConflict(httpx.AsyncBaseTransport):
@@ -121,9 +126,9 @@ class RayPlatform:
         # the client, so only a store they can reach (the ``artifacts`` setting).
         self.job_store = job_store
         # Packages check_spec made, for the submit that follows (by the spec's id).
-        self._packed: dict[
+        self._packed: Bounded[
             int, tuple[JobSpec, tuple[packaging.Package | None, dict[str, packaging.Package]]]
-        ] = {}
+        ] = Bounded(PACKED_SPECS)
         self._address = address
         self._session = session
 
