@@ -15,6 +15,23 @@ from typing import Any
 from jobrelay import AsyncClient, JobSpec
 
 
+def isolated_prefect(prefix: str, **extra: str) -> Path:
+    """A fresh temporary folder whose ``prefect`` subfolder becomes ``PREFECT_HOME``, with
+    Prefect's analytics off and its server logging warnings only (``extra``: more variables).
+    Call it before anything imports prefect, which reads its settings once."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ.update(
+        {
+            "PREFECT_HOME": str(tmp / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+            "DO_NOT_TRACK": "1",
+            **extra,
+        }
+    )
+    return tmp
+
+
 def median_ms(values: Sequence[float]) -> float:
     return statistics.median(values) * 1000
 

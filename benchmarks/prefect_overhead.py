@@ -25,23 +25,15 @@ own ~15 ms is Prefect creating and finishing the task run on the server.
 """
 
 import asyncio
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-_TMP = tempfile.mkdtemp(prefix="jr-prefect-bench-")
-os.environ.update(
-    {
-        "PREFECT_HOME": str(Path(_TMP) / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
-        "DO_NOT_TRACK": "1",
-    }
-)
+from _common import isolated_prefect
+
+_TMP = isolated_prefect("jr-prefect-bench-")
 
 from jobrelay import AsyncClient, JobSpec  # noqa: E402
 from jobrelay.waiting import JobUpdate  # noqa: E402

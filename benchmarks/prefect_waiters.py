@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,16 +26,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-_TMP = tempfile.mkdtemp(prefix="jr-prefect-waiters-")
-os.environ.update(
-    {
-        "PREFECT_HOME": str(Path(_TMP) / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "DO_NOT_TRACK": "1",
-    }
-)
+from _common import isolated_prefect
+
+_TMP = isolated_prefect("jr-prefect-waiters-", PREFECT_LOGGING_LEVEL="WARNING")
 
 from jobrelay import AsyncClient, JobRef, JobStatus, PollPolicy  # noqa: E402
 from jobrelay.waiting import StatusHub  # noqa: E402
