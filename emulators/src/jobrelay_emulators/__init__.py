@@ -14,8 +14,9 @@ The names load on first use, so importing this package starts no server stack.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from jobrelay._lazy import lazy_names
 
 if TYPE_CHECKING:
     from jobrelay_emulators.anyscale import AnyscaleEmulator
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 # Where each name lives: imported when first asked for (the W&B emulator loads starlette,
-# uvicorn and graphql-core; Ray's head needs a Ray install).
+# uvicorn and graphql-core).
 _HOMES = {
     "AnyscaleEmulator": "jobrelay_emulators.anyscale",
     "EmulatorServer": "jobrelay_emulators.lifecycle",
@@ -57,12 +58,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(home), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
