@@ -119,3 +119,24 @@ def test_wandb_plays_the_shared_after_fault_the_request_is_handled_then_refused(
         assert _wandb(emulator).status_code == 502
         assert _wandb(emulator).json()["data"]["viewer"]["id"]
         assert len(emulator.calls("Viewer")) == 2
+
+
+class _NeverReady(EmulatorServer):
+    """A server stack whose start fails, as the W&B emulator's does when its app cannot start."""
+
+    def _serve(self) -> None:
+        return
+
+    def _shutdown(self) -> None:
+        return
+
+    def _wait_ready(self) -> None:
+        raise RuntimeError("did not start")
+
+
+def test_a_failed_start_frees_the_port_and_removes_the_folder() -> None:
+    server = _NeverReady()
+    with pytest.raises(RuntimeError, match="did not start"), server:
+        pass
+    assert _port_is_free(server.port)
+    assert not server.workdir.exists()

@@ -92,15 +92,21 @@ class EmulatorServer(ABC):
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> Self:
-        """Serve in a background thread; returns once requests are answered."""
+        """Serve in a background thread; returns once requests are answered. If it cannot,
+        it stops again (the port is freed, the folder removed) before the error is raised."""
         if self._stopped or self._thread is not None:
             raise RuntimeError("an emulator starts once; make a new one to serve again")
-        self.on_start()
-        self._thread = threading.Thread(
-            target=self._serve, name=f"{self.thread_name}-{self.port}", daemon=True
-        )
-        self._thread.start()
-        self._wait_ready()
+        try:
+            self.on_start()
+            self._thread = threading.Thread(
+                target=self._serve, name=f"{self.thread_name}-{self.port}", daemon=True
+            )
+            self._thread.start()
+            self._wait_ready()
+        except BaseException:
+            # A with-block never reaches __exit__ when __enter__ raises: clean up here.
+            self.stop()
+            raise
         return self
 
     def serve_forever(self) -> None:
