@@ -175,6 +175,8 @@ def test_the_core_wheel_ships_no_emulator_code(dist_dir: Path) -> None:
     ), requires
     _, emulator_names = metadata_of(wheel_of(dist_dir, "jobrelay_emulators"))
     assert "jobrelay_emulators/fused/emulator.py" in emulator_names
+    # the platform contract kit ships for third-party platform authors
+    assert "jobrelay_emulators/contract/suite.py" in emulator_names
 
 
 def test_classifiers_are_known_to_pypi(dist_dir: Path) -> None:
