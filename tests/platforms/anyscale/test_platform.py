@@ -143,6 +143,31 @@ async def test_names_are_resolved_once_per_client(
     assert len(refs) == 4
 
 
+async def test_names_past_the_remembered_sets_are_looked_up_again_and_still_right(
+    anyscale: AnyscaleEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long-lived process remembers a bounded number of name sets: one forgotten costs its
+    lookups again and resolves to the same ids."""
+    from jobrelay.platforms.anyscale import platform as module
+
+    monkeypatch.setattr(module, "RESOLVED_NAMES", 1)
+    platform = await open_platform(
+        f"anyscale://?host={anyscale.url}", credential=anyscale.token, retry=FAST_RETRY
+    )
+    named = {"compute_config": "my-cc:1", "project": "default", "cloud": "emulator"}
+    try:
+        client = client_of(platform)
+        for config in (named, {"cloud": "emulator"}, named):
+            await client.submit(JobSpec(entrypoint="true", config=config))
+    finally:
+        await platform.aclose()
+    assert len(anyscale.calls("compute_search")) == 2  # forgotten once, looked up again
+    first, _, third = (call.body["config"] for call in anyscale.calls("create"))
+    assert first["compute_config_id"] == third["compute_config_id"]
+    assert first["compute_config_id"].startswith("cpt_")
+    assert len(platform._resolved) == 1
+
+
 async def test_a_key_finds_its_job_from_another_client_and_cancel_is_idempotent(
     anyscale: AnyscaleEmulator, platform: AnyscalePlatform
 ) -> None:

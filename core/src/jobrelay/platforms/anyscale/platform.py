@@ -32,6 +32,7 @@ from jobrelay.platforms.anyscale.settings import (
 )
 from jobrelay.platforms.anyscale.upload import WorkingDirUploader, pack
 from jobrelay.platforms.base import Capabilities
+from jobrelay.platforms.bounded import Bounded
 from jobrelay.platforms.create_once import create_once
 from jobrelay.platforms.hosted import open_hosted
 from jobrelay.waiting import PollPolicy
@@ -42,6 +43,7 @@ NONCE_TAG = "jobrelay-submit-nonce"
 CREATE = "/api/v2/decorated_ha_jobs/create"
 JOBS = "/api/v2/decorated_ha_jobs/"
 RUNS = "/api/v2/decorated_ha_jobs/job_runs/search"
+RESOLVED_NAMES = 256  # sets of names remembered per platform
 
 
 class AnyscalePlatform:
@@ -84,7 +86,9 @@ class AnyscalePlatform:
         self._settings = settings
         self._session = session
         self._chunks = chunks
-        self._resolved: dict[payloads.Names, payloads.Resolved] = {}
+        # per distinct set of names a spec uses (cloud, project, compute config): bounded for a
+        # long-lived process whose specs name many; a forgotten set costs its lookups again
+        self._resolved: Bounded[payloads.Names, payloads.Resolved] = Bounded(RESOLVED_NAMES)
         self._resolving = asyncio.Lock()
         self._uploader = WorkingDirUploader(session, chunks)
 

@@ -20,11 +20,13 @@ from jobrelay.errors import ConfigError
 from jobrelay.http import HttpSession
 from jobrelay.models import JobSpec
 from jobrelay.platforms.anyscale import payloads
+from jobrelay.platforms.bounded import Bounded
 from jobrelay.platforms.ray.packaging import Package, package_dir
 
 __all__ = ["SDK_EXCLUDES", "WorkingDirUploader", "pack"]
 
 # What the SDK leaves out of a working_dir zip (besides .git and __pycache__, always left out).
+UPLOADED_PACKAGES = 256  # working-dir packages remembered as uploaded per client
 SDK_EXCLUDES = (".venv", "venv")
 
 
@@ -57,7 +59,8 @@ class WorkingDirUploader:
     def __init__(self, api: HttpSession, storage: HttpSession) -> None:
         self._api = api
         self._storage = storage
-        self._uploaded: dict[str, str] = {}  # package file name -> its URI
+        # package file name (its content's digest) -> its URI; a forgotten one is uploaded again
+        self._uploaded: Bounded[str, str] = Bounded(UPLOADED_PACKAGES)
 
     async def upload(self, package: Package, cloud_id: str) -> str:
         """Upload once per content (skipped when the cloud has the file); returns its URI."""
