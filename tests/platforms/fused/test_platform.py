@@ -296,3 +296,17 @@ async def test_waiters_on_many_jobs_cost_the_list_and_one_results_read_per_job(
     assert during["results"] == len(refs), during
     assert set(during) <= {"list", "results", "file"}, during
     assert (during["list"] + during["results"]) / len(refs) <= 1.5, during
+
+
+async def test_statuses_leave_out_a_job_that_is_gone_and_do_not_hide_other_errors(
+    fused: FusedEmulator, platform: FusedPlatform
+) -> None:
+    from jobrelay import AuthError, JobRef
+
+    client = client_of(platform)
+    ref = await client.submit(udf_spec(SQUARE, config={"inputs": [{"x": 2}]}))
+    gone = JobRef(platform=platform.url, id="fj_gone")  # not listed: read alone
+    assert list(await client.statuses([ref, gone])) == [ref.id]
+    fused.add_fault("status", status=403)  # a refused read is no missing job
+    with pytest.raises(AuthError):
+        await client.statuses([gone])

@@ -26,6 +26,7 @@ import httpx
 from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.artifacts.registry import open_store
 from jobrelay.artifacts.staging import resolve_store_url
+from jobrelay.errors import NotFoundError, PlatformError
 from jobrelay.http import HttpSession, RetryPolicy
 from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogPage
 from jobrelay.platforms.base import Capabilities
@@ -262,7 +263,7 @@ class FusedPlatform:
                 if run is None:
                     try:
                         run = await self._run(job_id)
-                    except Exception:
+                    except NotFoundError:  # gone: left out, as the contract says
                         return None
                 else:
                     started = payloads.started_at_of(run)
@@ -311,14 +312,14 @@ class FusedPlatform:
     async def _all_records(self, job_id: str) -> list[Mapping[str, Any]]:
         try:
             return await self._records(job_id, None)
-        except Exception:  # the outcome itself is what the caller needs; its details are extra
+        except PlatformError:  # the outcome itself is what the caller needs; its details are extra
             return []
 
     async def _newest_jobs(self) -> None:
         """One read of the newest 100 jobs, for their creation dates."""
         try:
             await self._list(0, 100)
-        except Exception:  # a creation date is extra: the outcome does not wait for it
+        except PlatformError:  # a creation date is extra: the outcome does not wait for it
             return
 
     async def results(self, ref: JobRef) -> list[ResultFile]:
