@@ -116,7 +116,7 @@ def test_the_check_names_the_module_and_each_import_that_reaches_elsewhere(
         "from typing import TYPE_CHECKING\n"
         "from jobrelay import JobRef, JobSpec\n"  # declared: passes
         "from jobrelay.integration import KillSwitch\n"  # declared: passes
-        "from jobrelay.checks import check_flag\n"  # line 5: a submodule
+        "from jobrelay._checks import check_flag\n"  # line 5: a submodule
         "import jobrelay.models\n"  # line 6: a submodule, imported whole
         "if TYPE_CHECKING:\n"
         "    from jobrelay.waiting import JobUpdate\n"  # line 8: type-only still counts
@@ -134,7 +134,7 @@ def test_the_check_names_the_module_and_each_import_that_reaches_elsewhere(
         " (bridge not in jobrelay.integration.__all__)",
         "airflow_jobrelay.probe line 11: from jobrelay import runtime"
         " (runtime not in jobrelay.__all__)",
-        "airflow_jobrelay.probe line 5: from jobrelay.checks import check_flag",
+        "airflow_jobrelay.probe line 5: from jobrelay._checks import check_flag",
         "airflow_jobrelay.probe line 6: import jobrelay.models",
         "airflow_jobrelay.probe line 8: from jobrelay.waiting import JobUpdate",
     ]

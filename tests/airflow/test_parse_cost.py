@@ -15,7 +15,7 @@ def test_parsing_a_dag_with_the_operators_imports_no_client() -> None:
         "import json, sys; import airflow.sdk; "
         "import airflow_jobrelay, airflow_jobrelay.operators, airflow_jobrelay.sensors; "
         "print(json.dumps(sorted(m for m in ('jobrelay.client', 'jobrelay.integration.bridge', "
-        "'jobrelay.cancelling') if m in sys.modules)))"
+        "'jobrelay._cancelling') if m in sys.modules)))"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120

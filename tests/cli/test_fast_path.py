@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jobrelay import Client, JobFailed, JobSpec, JobState
 from jobrelay import _procs as procs
+from jobrelay._owners import Owner
 from jobrelay.cli import fast_status, fast_table
 from jobrelay.cli.tables import STATUS_COLUMNS, plain_table, rich_status_table
-from jobrelay.owners import Owner
 from jobrelay.platforms.local import store
 from rich.console import Console
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from jobrelay import AsyncClient, JobSpec
-from jobrelay.owners import Owner
+from jobrelay._owners import Owner
 
 from .test_cli import home, jobrelay
 

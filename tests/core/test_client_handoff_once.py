@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from jobrelay import AsyncClient, JobSpec
-from jobrelay.handoff import handoff_for
+from jobrelay._handoff import handoff_for
 
 from tests.platforms.conftest import kill_local_agents
 

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from jobrelay.sqlite_wal import enable_wal
+from jobrelay._sqlite_wal import enable_wal
 
 
 def test_wal_switch_waits_for_a_reader_instead_of_failing(tmp_path: Path) -> None:

@@ -187,7 +187,9 @@ def test_each_public_package_declares_exactly_its_pinned_names(package: str) -> 
 
 def test_the_integration_surface_is_the_cores_own_objects() -> None:
     # A re-export, not a copy: the adapters and the core share one object per name.
-    from jobrelay import checks, kills, owners
+    from jobrelay import _checks as checks
+    from jobrelay import _kills as kills
+    from jobrelay import _owners as owners
     from jobrelay.integration import Killed, KillSwitch, Owner, check_flag
 
     assert (Killed, KillSwitch, Owner, check_flag) == (

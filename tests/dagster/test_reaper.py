@@ -31,9 +31,9 @@ from dagster_jobrelay._owners import INSTALLATION_KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jobrelay import AsyncClient, JobSpec, JobState, WaitLimits
+from jobrelay._owners import Owner
 from jobrelay.errors import ConfigError
 from jobrelay.integration import OwnerState
-from jobrelay.owners import Owner
 
 from tests.dagster.conftest import platform_jobs, user_messages
 

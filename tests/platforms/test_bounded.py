@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
-from jobrelay.platforms.bounded import Bounded
+from jobrelay.platforms._bounded import Bounded
 
 ops = hs.lists(
     hs.tuples(hs.sampled_from(["set", "get", "del", "walk"]), hs.integers(0, 9)), max_size=60

@@ -1,5 +1,5 @@
-"""What Anyscale and Fused share, once: the opaque log cursor (``jobrelay.platforms.cursors``)
-and the opener of their two HTTP sessions (``jobrelay.platforms.hosted``), the latter over
+"""What Anyscale and Fused share, once: the opaque log cursor (``jobrelay.platforms._cursors``)
+and the opener of their two HTTP sessions (``jobrelay.platforms._hosted``), the latter over
 real HTTP on loopback."""
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jobrelay import ConfigError
+from jobrelay.platforms._cursors import CursorValue, read_cursor, write_cursor
+from jobrelay.platforms._hosted import open_hosted
 from jobrelay.platforms.anyscale import payloads as anyscale
 from jobrelay.platforms.anyscale.settings import AnyscaleSettings
-from jobrelay.platforms.cursors import CursorValue, read_cursor, write_cursor
 from jobrelay.platforms.fused import payloads as fused
 from jobrelay.platforms.fused.settings import FusedSettings
-from jobrelay.platforms.hosted import open_hosted
 from jobrelay.platforms.settings import HttpPlatformSettings
 
 PROPERTIES = settings(max_examples=60, deadline=None)

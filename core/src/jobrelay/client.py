@@ -17,10 +17,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from jobrelay._threads import run_blocking
-from jobrelay.artifacts.base import ArtifactStore
-from jobrelay.cancelling import CANCEL_DEADLINE_S, cancel_job, cancels_the_job, run_to_end
-from jobrelay.checks import (
+from jobrelay._cancelling import CANCEL_DEADLINE_S, cancel_job, cancels_the_job, run_to_end
+from jobrelay._checks import (
     check_client_store,
     check_flag,
     check_job_ref,
@@ -28,9 +26,12 @@ from jobrelay.checks import (
     check_run_options,
     check_wait_options,
 )
+from jobrelay._following import follow_log, wait_following
+from jobrelay._handoff import JobHandoff, handoff_for
+from jobrelay._submitting import submit_keyed
+from jobrelay._threads import run_blocking
+from jobrelay.artifacts.base import ArtifactStore
 from jobrelay.errors import ConfigError, JobCancelled, JobFailed
-from jobrelay.following import follow_log, wait_following
-from jobrelay.handoff import JobHandoff, handoff_for
 from jobrelay.models import (
     JobRef,
     JobResult,
@@ -42,10 +43,9 @@ from jobrelay.models import (
     QueueInfo,
     QueueMode,
 )
+from jobrelay.platforms._spec_check import check_spec
 from jobrelay.platforms.base import Platform, QueueAdmin
 from jobrelay.platforms.registry import open_platform, settings_model
-from jobrelay.platforms.spec_check import check_spec
-from jobrelay.submitting import submit_keyed
 from jobrelay.urls import parse_platform_url, resolve_platform_url
 from jobrelay.waiting import (
     PollPolicy,
@@ -72,7 +72,7 @@ class AsyncClient:
     and job outputs are stored in; the local platform's own store by default.
     ``shared_hub=True`` makes this client's waiters share the process's status hub for its
     settings with every other such client, on any thread and event loop: N waiters cost one
-    status call per tick (:mod:`jobrelay.shared_hub`). It applies to a platform given as a
+    status call per tick (:mod:`jobrelay._shared_hub`). It applies to a platform given as a
     URL with options that are plain data; otherwise the client keeps a hub of its own.
     """
 
@@ -145,7 +145,7 @@ class AsyncClient:
         if self._hub is None:
             policy = self._policy(platform)
             if self._shared_hub and not self._given_platform:
-                from jobrelay.shared_hub import linked_hub
+                from jobrelay._shared_hub import linked_hub
 
                 options = self._platform_options()
                 self._hub = linked_hub(self._url, options, policy, platform.url)
@@ -358,7 +358,7 @@ class AsyncClient:
         """Submit and wait. Every way out after the submit but the wait's own end (the
         caller cancelled, a timeout or cancel scope around it, Ctrl-C, an error raised by
         ``on_submit`` or ``on_update``) cancels the job when ``cancel_on_kill``, with a
-        cancel that is not cut short (:func:`jobrelay.cancelling.cancel_job`), then
+        cancel that is not cut short (:func:`jobrelay._cancelling.cancel_job`), then
         propagates. A ``JobError`` does not: the job is over, or the wait's limit already
         cancelled it (or left it, with ``cancel_on_timeout=False``)."""
         # Every option is checked before the submit: a bad one must not leave a job behind.

@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from jobrelay._owners import Owner
+from jobrelay._spans import seconds_between
 from jobrelay.errors import ConfigError
-from jobrelay.owners import Owner
-from jobrelay.spans import seconds_between
 
 __all__ = [
     "ArtifactRef",
@@ -169,7 +169,7 @@ class JobSpec(_Strict):
     ``timeout_s`` limits each attempt on the platform; ``max_retries`` re-runs failed attempts.
     ``idempotency_key`` makes submission safe to repeat: an active or succeeded job with
     the same key is reattached instead of submitted again.
-    ``owner`` (``str(jobrelay.owners.Owner)``) names the orchestrator's unit of work the
+    ``owner`` (``str(jobrelay._owners.Owner)``) names the orchestrator's unit of work the
     job belongs to; the platform keeps it with the job and reports it in ``JobStatus.owner``,
     so a sweep can cancel jobs whose owner has ended (``jobrelay.integration.sweep``).
 
@@ -200,7 +200,7 @@ class JobSpec(_Strict):
                 Owner.parse(value)
             except ValueError as exc:
                 raise ValueError(
-                    f"{exc}; an owner is written by jobrelay.owners.Owner (str(owner))"
+                    f"{exc}; an owner is written by jobrelay._owners.Owner (str(owner))"
                 ) from None
         return value
 

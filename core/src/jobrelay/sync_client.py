@@ -20,7 +20,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, get_args
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from jobrelay.cancelling import CANCEL_DEADLINE_S, signals_held
+from jobrelay._cancelling import CANCEL_DEADLINE_S, signals_held
 from jobrelay.client import AsyncClient
 from jobrelay.models import JobRef, LogPage
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from jobrelay.cancelling import run_to_end
+from jobrelay._cancelling import run_to_end
+from jobrelay._scalars import check_flag, check_seconds, field_name
 from jobrelay.errors import ConfigError, JobRelayError, JobTimeout, NotFoundError, is_transient
 from jobrelay.models import MAX_SECONDS, JobRef, JobState, JobStatus, LogLine
-from jobrelay.scalars import check_flag, check_seconds, field_name
 
 __all__ = [
     "JobUpdate",

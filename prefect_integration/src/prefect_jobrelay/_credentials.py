@@ -64,7 +64,7 @@ class JobRelayCredentials(Block):
 
         Its waiters share the process's status hub for these settings: ``.submit()``-ed
         tasks each run on a thread and event loop of their own, and 50 of them waiting cost
-        one status call per tick, not 50 (``shared_hub``, :mod:`jobrelay.shared_hub`).
+        one status call per tick, not 50 (``shared_hub``, :mod:`jobrelay._shared_hub`).
         """
         url, options = self.client_settings()
         return AsyncClient(url, poll=poll, shared_hub=True, **options)

@@ -61,7 +61,7 @@ async def test_results_are_stored_once_whoever_asks_and_a_status_read_downloads_
 async def test_past_the_handoffs_memory_a_job_is_collected_again_to_the_same_versions(
     fused: FusedEmulator, platform: FusedPlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("jobrelay.handoff.COLLECTED_JOBS", 2)
+    monkeypatch.setattr("jobrelay._handoff.COLLECTED_JOBS", 2)
     client = AsyncClient(platform, poll=FAST)  # type: ignore[arg-type]
     first, _, last = [await client.run(squares(k)) for k in (10, 20, 30)]
     assert len(fused.calls("results")) == 3

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from jobrelay import ConfigError, JobRef, JobSpec, JobState
+from jobrelay.platforms._spec_check import check_spec as check_capabilities
 from jobrelay.platforms.ray import Package, package_dir, package_module, submission_id_for
 from jobrelay.platforms.ray.payloads import (
     KEY_METADATA,
@@ -26,7 +27,6 @@ from jobrelay.platforms.ray.payloads import (
     split_new_lines,
 )
 from jobrelay.platforms.registry import open_platform
-from jobrelay.platforms.spec_check import check_spec as check_capabilities
 
 from .conftest import make_modules
 

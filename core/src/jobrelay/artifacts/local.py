@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from jobrelay._sqlite_wal import enable_wal
 from jobrelay._threads import run_blocking
 from jobrelay.artifacts.base import LATEST, Reference
 from jobrelay.artifacts.blobstore import BlobStore, VersionRecord, with_number
@@ -32,7 +33,6 @@ from jobrelay.artifacts.localfs import blob_path, store_blob, sweep_stale_temps
 from jobrelay.artifacts.streams import verify
 from jobrelay.errors import ArtifactNotFound, IntegrityError
 from jobrelay.models import ArtifactRef, JobRef
-from jobrelay.sqlite_wal import enable_wal
 
 __all__ = ["LocalArtifactStore", "local_store_url"]
 

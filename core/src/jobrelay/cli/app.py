@@ -12,8 +12,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from jobrelay.cancelling import cancel_job, cancels_the_job
-from jobrelay.checks import check_wait_options
+from jobrelay._cancelling import cancel_job, cancels_the_job
+from jobrelay._checks import check_wait_options
 from jobrelay.cli import artifacts, emulators, render
 from jobrelay.cli.demo import demo_summary
 from jobrelay.cli.exits import (

@@ -42,15 +42,17 @@ from typing import TYPE_CHECKING
 from jobrelay._lazy import lazy_names
 
 if TYPE_CHECKING:
-    from jobrelay.artifacts.base import LATEST, check_alias, check_name, split_artifact_uri
-    from jobrelay.artifacts.registry import opened_store
-    from jobrelay.checks import (
+    from jobrelay._checks import (
         check_artifact_key,
         check_flag,
         check_wait_options,
         poll_policy_from,
         spec_fields,
     )
+    from jobrelay._kills import Interrupted, Killed, KillSwitch
+    from jobrelay._owners import Owner
+    from jobrelay.artifacts.base import LATEST, check_alias, check_name, split_artifact_uri
+    from jobrelay.artifacts.registry import opened_store
     from jobrelay.integration.bridge import cancel_after_kill, run_sync, until_killed
     from jobrelay.integration.clients import client_options, shared_client
     from jobrelay.integration.events import TerminalEvent, wait_event
@@ -68,9 +70,7 @@ if TYPE_CHECKING:
         SweepReport,
         sweep,
     )
-    from jobrelay.kills import Interrupted, Killed, KillSwitch
     from jobrelay.models import config_error_from
-    from jobrelay.owners import Owner
     from jobrelay.platforms.registry import known_schemes, platform_settings
     from jobrelay.urls import parse_platform_url, resolve_platform_url
 
@@ -137,7 +137,7 @@ _HOMES = {
             "poll_policy_from",
             "spec_fields",
         ),
-        "jobrelay.checks",
+        "jobrelay._checks",
     ),
     **dict.fromkeys(
         ("cancel_after_kill", "run_sync", "until_killed"), "jobrelay.integration.bridge"
@@ -159,9 +159,9 @@ _HOMES = {
         ("OwnerLookup", "OwnerReport", "OwnerState", "SweepDecision", "SweepReport", "sweep"),
         "jobrelay.integration.sweeping",
     ),
-    **dict.fromkeys(("Interrupted", "Killed", "KillSwitch"), "jobrelay.kills"),
+    **dict.fromkeys(("Interrupted", "Killed", "KillSwitch"), "jobrelay._kills"),
     "config_error_from": "jobrelay.models",
-    "Owner": "jobrelay.owners",
+    "Owner": "jobrelay._owners",
     **dict.fromkeys(("known_schemes", "platform_settings"), "jobrelay.platforms.registry"),
     **dict.fromkeys(("parse_platform_url", "resolve_platform_url"), "jobrelay.urls"),
 }

@@ -10,7 +10,7 @@ Orchestrators stop task code in two ways, and both must cancel the remote job:
   has returned, and the job is cancelled on the wait's own loop.
 - **an exception raised into the loop** (Ctrl-C, Dagster's interrupt, a framework
   cancelling the task, a cancel scope's timeout) or an error raised after the submit: the
-  job is cancelled with :func:`jobrelay.cancelling.cancel_job` (sent and answered whatever
+  job is cancelled with :func:`jobrelay._cancelling.cancel_job` (sent and answered whatever
   cancels the task meanwhile; a second signal is held back until then), and the exception
   propagates. A ``JobError`` does not cancel: the job is over, or its wait's limit dealt
   with it.
@@ -24,9 +24,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
-from jobrelay.cancelling import cancel_job, cancels_the_job, signals_held
+from jobrelay._cancelling import cancel_job, cancels_the_job, signals_held
+from jobrelay._kills import Interrupted, Killed, KillSwitch
 from jobrelay.client import AsyncClient
-from jobrelay.kills import Interrupted, Killed, KillSwitch
 from jobrelay.models import JobRef
 
 __all__ = ["Interrupted", "KillSwitch", "Killed", "cancel_after_kill", "run_sync", "until_killed"]

@@ -2,7 +2,7 @@
 platform's own deadline.
 
 - :func:`with_owner` records the unit of work that submits the job
-  (:class:`~jobrelay.owners.Owner`), where the platform keeps it, so a sweep can read it
+  (:class:`~jobrelay._owners.Owner`), where the platform keeps it, so a sweep can read it
   back from the job list (:func:`jobrelay.integration.sweep`).
 - :func:`with_deadline` sets the platform's own run-time limit (``JobSpec.timeout_s``) from
   the wait's ``run_timeout`` where the platform enforces one and the user set none: the
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 
+from jobrelay._owners import Owner
 from jobrelay.models import JobSpec
-from jobrelay.owners import Owner
 from jobrelay.platforms.base import Platform
 
 __all__ = ["DEADLINE_SLACK_S", "with_deadline", "with_owner"]

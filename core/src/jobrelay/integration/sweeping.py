@@ -2,7 +2,7 @@
 
 A waiting process cancels its job on every exit it lives through. When it dies, never
 starts, or never hears of the user's action, the job would run on. So every job an adapter
-submits records its owner (:class:`~jobrelay.owners.Owner`), and a sweep that runs outside
+submits records its owner (:class:`~jobrelay._owners.Owner`), and a sweep that runs outside
 the task (an Airflow DAG on a schedule, a Dagster sensor, a Prefect flow) does this:
 
 1. list the platform's active jobs (one job list) and keep those of one installation;
@@ -29,10 +29,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from jobrelay._owners import Owner
 from jobrelay.client import AsyncClient
 from jobrelay.errors import ConfigError, JobRelayError
 from jobrelay.models import JobRef, JobStatus
-from jobrelay.owners import Owner
 
 __all__ = [
     "DEFAULT_GRACE_S",

@@ -18,7 +18,7 @@ from jobrelay.waiting import PollPolicy
 class Capabilities:
     """What a platform can do. The core reads every flag; nothing is silently dropped.
 
-    What a ``JobSpec`` may ask for (checked by :func:`jobrelay.platforms.spec_check.check_spec`
+    What a ``JobSpec`` may ask for (checked by :func:`jobrelay.platforms._spec_check.check_spec`
     before anything is sent; a field the platform cannot honour is a ``ConfigError``):
     ``queues`` (``queue``), ``priority`` (a non-zero ``priority``), ``env``,
     ``working_dir``, ``owners`` (``owner``: kept with the job and reported in its status),

@@ -3,7 +3,7 @@
 A platform with them (Fused) lists a job's files and where their bytes are
 (:meth:`ResultFiles.results`) and reads one without its credential
 (:meth:`ResultFiles.read_result`). It stores nothing: the client's handoff
-(:class:`jobrelay.handoff.NativeHandoff`) puts each file in the platform's artifact store as
+(:class:`jobrelay._handoff.NativeHandoff`) puts each file in the platform's artifact store as
 one of the job's outputs, once, the way it collects every other platform's outputs.
 """
 

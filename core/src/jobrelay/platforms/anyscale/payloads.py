@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from jobrelay.errors import ConfigError
 from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogLine
-from jobrelay.platforms.cursors import read_cursor, write_cursor
+from jobrelay.platforms._cursors import read_cursor, write_cursor
 
 __all__ = [
     "CHUNKS_PER_READ",
@@ -56,7 +56,7 @@ __all__ = [
 
 # The tag an idempotency key travels in (tags are a string map; the list filters on them).
 KEY_TAG = "jobrelay-idempotency-key"
-# The tag a job's owner travels in (jobrelay.owners; read back by a sweep from the job list).
+# The tag a job's owner travels in (jobrelay._owners; read back by a sweep from the job list).
 OWNER_TAG = "jobrelay-owner"
 # JobSpec.config keys this platform understands.
 CONFIG_KEYS = frozenset(

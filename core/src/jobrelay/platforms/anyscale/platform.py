@@ -8,7 +8,7 @@ chunk listing's bearer token, when it gives one).
 Why a create is safe to repeat here although Anyscale has no idempotency key: every create
 carries a fresh ``jobrelay-submit-nonce`` tag, and after a transport error, a 5xx or a 429
 the platform looks that tag up before it sends the create again
-(:func:`jobrelay.platforms.create_once.create_once`). A local ``working_dir`` is uploaded by
+(:func:`jobrelay.platforms._create_once.create_once`). A local ``working_dir`` is uploaded by
 :mod:`.upload`.
 """
 
@@ -25,6 +25,9 @@ import httpx
 from jobrelay.errors import NotFoundError
 from jobrelay.http import HttpSession, RetryPolicy
 from jobrelay.models import JobRef, JobSpec, JobStatus, LogPage
+from jobrelay.platforms._bounded import Bounded
+from jobrelay.platforms._create_once import create_once
+from jobrelay.platforms._hosted import open_hosted
 from jobrelay.platforms.anyscale import payloads
 from jobrelay.platforms.anyscale.settings import (
     DEFAULT_HOST,
@@ -32,9 +35,6 @@ from jobrelay.platforms.anyscale.settings import (
 )
 from jobrelay.platforms.anyscale.upload import WorkingDirUploader, pack
 from jobrelay.platforms.base import Capabilities
-from jobrelay.platforms.bounded import Bounded
-from jobrelay.platforms.create_once import create_once
-from jobrelay.platforms.hosted import open_hosted
 from jobrelay.waiting import PollPolicy
 
 __all__ = ["AnyscalePlatform", "open_platform"]

@@ -19,8 +19,8 @@ import anyio
 from jobrelay.errors import ConfigError
 from jobrelay.http import HttpSession
 from jobrelay.models import JobSpec
+from jobrelay.platforms._bounded import Bounded
 from jobrelay.platforms.anyscale import payloads
-from jobrelay.platforms.bounded import Bounded
 from jobrelay.platforms.ray.packaging import Package, package_dir
 
 __all__ = ["SDK_EXCLUDES", "WorkingDirUploader", "pack"]

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
+from jobrelay._owners import Owner
 from jobrelay.errors import ConfigError
 from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogLine
-from jobrelay.owners import Owner
-from jobrelay.platforms.cursors import read_cursor, write_cursor
+from jobrelay.platforms._cursors import read_cursor, write_cursor
 from jobrelay.platforms.results import ResultFile
 
 __all__ = [

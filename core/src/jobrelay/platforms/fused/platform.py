@@ -9,7 +9,7 @@ never holds the credential (:meth:`FusedPlatform.read_result`).
 Fused's own SDK retries ``POST /run`` on 502/503 with no idempotency key. Here a start is
 never re-sent blindly: each carries a nonce in the job's name, and after a 5xx, a 429 or a
 dropped connection the job list is read for it first
-(:func:`jobrelay.platforms.create_once.create_once`).
+(:func:`jobrelay.platforms._create_once.create_once`).
 """
 
 from __future__ import annotations
@@ -29,16 +29,16 @@ from jobrelay.artifacts.staging import resolve_store_url
 from jobrelay.errors import NotFoundError, PlatformError
 from jobrelay.http import HttpSession, RetryPolicy
 from jobrelay.models import JobRef, JobSpec, JobState, JobStatus, LogPage
+from jobrelay.platforms._bounded import Bounded
+from jobrelay.platforms._create_once import create_once
+from jobrelay.platforms._hosted import open_hosted
 from jobrelay.platforms.base import Capabilities
-from jobrelay.platforms.bounded import Bounded
-from jobrelay.platforms.create_once import create_once
 from jobrelay.platforms.fused import payloads
 from jobrelay.platforms.fused.settings import (
     DEFAULT_BASE_URL,
     TOKEN_TYPE_ENV,
     FusedSettings,
 )
-from jobrelay.platforms.hosted import open_hosted
 from jobrelay.platforms.results import ResultFile
 from jobrelay.waiting import PollPolicy
 

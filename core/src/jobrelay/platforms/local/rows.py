@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from jobrelay.spans import seconds_between
+from jobrelay._spans import seconds_between
 
 __all__ = [
     "LOCAL_STATE_VALUES",

@@ -11,8 +11,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from jobrelay._sqlite_wal import enable_wal
 from jobrelay.errors import PlatformError
-from jobrelay.sqlite_wal import enable_wal
 
 __all__ = ["DB_FILENAME", "SCHEMA_VERSION", "connect", "migrate"]
 

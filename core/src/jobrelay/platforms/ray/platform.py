@@ -27,8 +27,8 @@ from pydantic import SecretStr
 from jobrelay.errors import ConfigError, ConflictError
 from jobrelay.http import HostBoundAuth, HttpSession, RetryPolicy, tls_verify
 from jobrelay.models import JobRef, JobSpec, JobStatus, LogPage
+from jobrelay.platforms._bounded import Bounded
 from jobrelay.platforms.base import Capabilities
-from jobrelay.platforms.bounded import Bounded
 from jobrelay.platforms.ray import guard, packaging, payloads
 from jobrelay.platforms.ray.settings import RaySettings
 from jobrelay.platforms.settings import load_settings

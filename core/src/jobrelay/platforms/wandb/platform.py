@@ -94,7 +94,7 @@ class WandbPlatform:
         """What only W&B refuses: the launch spec must build (job or image, run_config...).
 
         Inputs held in another store are left out: the client stages them into this
-        project before the submit (:class:`jobrelay.handoff.NativeHandoff`).
+        project before the submit (:class:`jobrelay._handoff.NativeHandoff`).
         """
         own = f"{self.artifact_store().url}#"
         inputs = {

@@ -21,9 +21,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from jobrelay._scalars import check_flag, check_seconds, field_name
 from jobrelay.errors import ConfigError
 from jobrelay.models import JobRef, JobSpec, JobState
-from jobrelay.scalars import check_flag, check_seconds, field_name
 from jobrelay.waiting import PollPolicy, WaitLimits
 
 if TYPE_CHECKING:

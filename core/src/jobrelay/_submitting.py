@@ -8,7 +8,7 @@ import contextlib
 import itertools
 from collections.abc import Awaitable, Callable
 
-from jobrelay.cancelling import cancel_job, run_to_end
+from jobrelay._cancelling import cancel_job, run_to_end
 from jobrelay.errors import ConflictError
 from jobrelay.models import JobRef, JobSpec
 from jobrelay.platforms.base import Platform

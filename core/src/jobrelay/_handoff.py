@@ -51,8 +51,8 @@ from jobrelay.artifacts.registry import open_store
 from jobrelay.artifacts.staging import resolve_store_url
 from jobrelay.errors import ConfigError
 from jobrelay.models import ArtifactRef, JobRef, JobSpec
+from jobrelay.platforms._bounded import Bounded
 from jobrelay.platforms.base import Platform
-from jobrelay.platforms.bounded import Bounded
 from jobrelay.platforms.results import NOTE_CHARS, ResultFiles
 from jobrelay.runtime import INPUTS_ENV, OUTPUTS_ENV
 from jobrelay.urls import default_local_home
