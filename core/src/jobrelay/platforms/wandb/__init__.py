@@ -18,12 +18,14 @@ from jobrelay.http import RetryPolicy
 from jobrelay.platforms.wandb.artifacts import WandbArtifactStore, open_store
 from jobrelay.platforms.wandb.platform import WandbPlatform
 from jobrelay.platforms.wandb.settings import WandbSettings, WandbTarget, resolve_target
+from jobrelay.platforms.wandb.transport import WandbTransport
 
 __all__ = [
     "WandbArtifactStore",
     "WandbPlatform",
     "WandbSettings",
     "WandbTarget",
+    "WandbTransport",
     "open_platform",
     "open_store",
     "resolve_target",
@@ -42,4 +44,5 @@ async def open_platform(
     ``options`` are :class:`WandbSettings`. Raises ``ConfigError`` for a malformed URL, an
     unknown option or a missing API key.
     """
-    return WandbPlatform(resolve_target(url, **options), transport=transport, retry=retry)
+    api = WandbTransport(resolve_target(url, **options), transport=transport, retry=retry)
+    return WandbPlatform(api)

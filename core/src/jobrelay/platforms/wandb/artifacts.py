@@ -47,7 +47,7 @@ from jobrelay.platforms.wandb.payloads import JobId, artifact_ref, store_url
 from jobrelay.platforms.wandb.settings import WandbTarget, parse_artifact_path, resolve_target
 from jobrelay.platforms.wandb.transport import WandbTransport
 
-__all__ = ["WandbArtifactStore", "open_store"]
+__all__ = ["WandbArtifactStore", "find_version", "open_store"]
 
 # A version jobrelay put from one file (not a folder) says so in its manifest entry's
 # ``extra``, where no W&B user sees it (not in the metadata, as before: LEGACY_KIND_KEY).
@@ -65,10 +65,27 @@ def open_store(
 ) -> WandbArtifactStore:
     """Open ``wandb://ENTITY/PROJECT[?host=URL]``; ``ConfigError`` for a bad URL or no key.
 
-    ``options`` are the platform's (:class:`~jobrelay.platforms.wandb.WandbSettings`).
+    ``options`` are the platform's (:class:`~jobrelay.platforms.wandb.WandbSettings`). The
+    store has a transport of its own, which its ``aclose`` closes; the store of an open
+    platform (``platform.artifact_store()``) shares the platform's instead.
     """
-    settings = resolve_target(url, **options)
-    return WandbArtifactStore(settings, transport=transport, retry=retry)
+    api = WandbTransport(resolve_target(url, **options), transport=transport, retry=retry)
+    return WandbArtifactStore(api)
+
+
+async def find_version(
+    api: WandbTransport, entity: str, project: str, name: str, alias: str
+) -> dict[str, Any] | None:
+    """The artifact node ``entity/project/name:alias`` names (``ArtifactMembershipByName``),
+    with its id, digest, version index, metadata and type; None when there is none."""
+    data = await api.execute(
+        ops.ARTIFACT_MEMBERSHIP_BY_NAME,
+        {"entity": entity, "project": project, "name": f"{name}:{alias}"},
+        operation="ArtifactMembershipByName",
+    )
+    membership = (data.get("project") or {}).get("artifactCollectionMembership") or {}
+    node: dict[str, Any] | None = membership.get("artifact") or None
+    return node
 
 
 def _random_id(n: int = 128) -> str:
@@ -90,16 +107,16 @@ def _walk(path: Path) -> dict[str, Path]:
 class WandbArtifactStore:
     """Artifacts of one W&B project. Every method is safe to call from an event loop."""
 
-    def __init__(
-        self,
-        settings: WandbTarget,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self.settings = settings
-        self.url = store_url(settings)
-        self.api = WandbTransport(settings, transport=transport, retry=retry)
+    def __init__(self, api: WandbTransport, *, owns_api: bool = True) -> None:
+        """A store that talks to W&B through ``api``, for ``api.settings``' project.
+
+        ``owns_api=False`` when the transport is another's (the platform's): then
+        :meth:`aclose` leaves it open, for its owner to close once.
+        """
+        self.api = api
+        self.settings = api.settings
+        self.url = store_url(api.settings)
+        self._owns_api = owns_api
 
     def __repr__(self) -> str:
         return f"WandbArtifactStore({self.url!r})"
@@ -117,16 +134,10 @@ class WandbArtifactStore:
         return parse_artifact_path(text, entity=self.settings.entity, project=self.settings.project)
 
     async def _membership(self, entity: str, project: str, name: str, alias: str) -> dict[str, Any]:
-        data = await self.api.execute(
-            ops.ARTIFACT_MEMBERSHIP_BY_NAME,
-            {"entity": entity, "project": project, "name": f"{name}:{alias}"},
-            operation="ArtifactMembershipByName",
-        )
-        membership = (data.get("project") or {}).get("artifactCollectionMembership")
-        if not membership or not membership.get("artifact"):
+        node = await find_version(self.api, entity, project, name, alias)
+        if node is None:
             raise ArtifactNotFound(f"W&B artifact {entity}/{project}/{name}:{alias} not found")
-        artifact: dict[str, Any] = membership["artifact"]
-        return artifact
+        return node
 
     async def resolve(self, reference: str) -> ArtifactRef:
         """The exact version a path or URI names; ``ArtifactNotFound`` naming it if none."""
@@ -513,7 +524,9 @@ class WandbArtifactStore:
         return Lineage(artifact=resolved, producer=producer)
 
     async def aclose(self) -> None:
-        await self.api.aclose()
+        """Close the store's own transport; a shared one is left to its owner."""
+        if self._owns_api:
+            await self.api.aclose()
 
 
 def _prepare_destination(dest: Path, is_file: bool) -> tuple[Path, Path]:

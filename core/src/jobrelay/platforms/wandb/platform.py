@@ -11,15 +11,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
-
 from jobrelay.errors import ConfigError, NotFoundError
-from jobrelay.http import RetryPolicy
 from jobrelay.models import JobRef, JobSpec, JobStatus, LogLine, LogPage, QueueInfo, QueueMode
 from jobrelay.platforms.base import Capabilities
 from jobrelay.platforms.wandb import operations as ops
 from jobrelay.platforms.wandb import queues
-from jobrelay.platforms.wandb.artifacts import WandbArtifactStore
+from jobrelay.platforms.wandb.artifacts import WandbArtifactStore, find_version
 from jobrelay.platforms.wandb.payloads import (
     LAUNCH_CONFIG_KEYS,
     JobId,
@@ -29,7 +26,7 @@ from jobrelay.platforms.wandb.payloads import (
     push_variables,
     run_id_for_key,
 )
-from jobrelay.platforms.wandb.settings import LAUNCH_PROJECT, WandbTarget, parse_artifact_path
+from jobrelay.platforms.wandb.settings import LAUNCH_PROJECT, parse_artifact_path
 from jobrelay.platforms.wandb.transport import WandbTransport
 from jobrelay.waiting import PollPolicy
 
@@ -67,24 +64,21 @@ class WandbPlatform:
         poll=PollPolicy(initial_s=1.0, max_s=10.0),
     )
 
-    def __init__(
-        self,
-        settings: WandbTarget,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self.settings = settings
-        self.url = settings.platform_url
-        self.api = WandbTransport(settings, transport=transport, retry=retry)
-        self._wiring = (transport, retry)
+    def __init__(self, api: WandbTransport) -> None:
+        """The platform ``api.settings`` names, talking through ``api``, which it owns:
+        :meth:`aclose` closes it (once), and its artifact store shares it."""
+        self.api = api
+        self.settings = api.settings
+        self.url = api.settings.platform_url
         self._store: WandbArtifactStore | None = None
 
     def artifact_store(self) -> WandbArtifactStore:
-        """The project's artifact store: where this platform's jobs read inputs from."""
+        """The project's artifact store: where this platform's jobs read inputs from.
+
+        It sends through the platform's transport (no second connection pool); closing it
+        leaves the platform open, and closing the platform ends both."""
         if self._store is None:
-            transport, retry = self._wiring
-            self._store = WandbArtifactStore(self.settings, transport=transport, retry=retry)
+            self._store = WandbArtifactStore(self.api, owns_api=False)
         return self._store
 
     def __repr__(self) -> str:
@@ -141,18 +135,13 @@ class WandbPlatform:
         entity, project, name, alias = parse_artifact_path(
             job, entity=self.settings.entity, project=self.settings.project
         )
-        data = await self.api.execute(
-            ops.ARTIFACT_MEMBERSHIP_BY_NAME,
-            {"entity": entity, "project": project, "name": f"{name}:{alias}"},
-            operation="ArtifactMembershipByName",
-        )
-        membership = (data.get("project") or {}).get("artifactCollectionMembership")
-        if not membership or not membership.get("artifact"):
+        node = await find_version(self.api, entity, project, name, alias)
+        if node is None:
             raise NotFoundError(
                 f"W&B job {job!r} not found; log the job artifact first or fix the path",
                 operation="ArtifactMembershipByName",
             )
-        kind = (membership["artifact"].get("artifactType") or {}).get("name")
+        kind = (node.get("artifactType") or {}).get("name")
         if kind != "job":
             raise ConfigError(f"{job!r} is a {kind!r} artifact, not a job", field="job")
 
@@ -412,9 +401,8 @@ class WandbPlatform:
         await queues.delete_item(self.api, self.settings, queue or self.settings.queue, item_id)
 
     async def aclose(self) -> None:
+        """Close the transport the platform and its store share."""
         await self.api.aclose()
-        if self._store is not None:
-            await self._store.aclose()
 
 
 def _spec_run_id(run_spec: object) -> str | None:
