@@ -167,12 +167,7 @@ class WandbPlatform:
         )
 
     async def _project_queues(self) -> list[dict[str, Any]]:
-        data = await self.api.execute(
-            queues.ITEMS_WITH_SPECS,
-            {"entity": self.settings.queue_entity, "projectName": LAUNCH_PROJECT},
-            operation="ProjectRunQueues",
-        )
-        return list((data.get("project") or {}).get("runQueues") or [])
+        return await queues.project_queues(self.api, queues.ITEMS_WITH_SPECS)
 
     # -- observing -----------------------------------------------------------------------
 
@@ -379,7 +374,6 @@ class WandbPlatform:
         """Create a run queue (CreateProject, CreateDefaultResourceConfig, CreateRunQueue)."""
         return await queues.create_queue(
             self.api,
-            self.settings,
             name,
             max_concurrency=max_concurrency,
             mode=mode,
@@ -388,17 +382,17 @@ class WandbPlatform:
 
     async def upsert_queue(self, name: str, **options: Any) -> QueueInfo:
         """Create or update a run queue's resource config (``upsertRunQueue``)."""
-        return await queues.upsert_queue(self.api, self.settings, name, **options)
+        return await queues.upsert_queue(self.api, name, **options)
 
     async def list_queues(self) -> Sequence[QueueInfo]:
-        return await queues.list_queues(self.api, self.settings)
+        return await queues.list_queues(self.api)
 
     async def list_queue_items(self, queue: str | None = None) -> list[queues.QueueItem]:
         """The first 100 items of a run queue (W&B pages no further)."""
-        return await queues.list_items(self.api, self.settings, queue or self.settings.queue)
+        return await queues.list_items(self.api, queue or self.settings.queue)
 
     async def delete_queue_item(self, item_id: str, queue: str | None = None) -> None:
-        await queues.delete_item(self.api, self.settings, queue or self.settings.queue, item_id)
+        await queues.delete_item(self.api, queue or self.settings.queue, item_id)
 
     async def aclose(self) -> None:
         """Close the transport the platform and its store share."""

@@ -15,7 +15,7 @@ from typing import Any
 from jobrelay.errors import ConfigError, ConflictError, NotFoundError
 from jobrelay.models import QueueInfo, QueueMode
 from jobrelay.platforms.wandb import operations as ops
-from jobrelay.platforms.wandb.settings import LAUNCH_PROJECT, WandbTarget, check_queue_name
+from jobrelay.platforms.wandb.settings import LAUNCH_PROJECT, check_queue_name
 from jobrelay.platforms.wandb.transport import WandbTransport
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "delete_item",
     "list_items",
     "list_queues",
+    "project_queues",
     "upsert_queue",
 ]
 
@@ -84,27 +85,30 @@ def _info(queue: dict[str, Any]) -> QueueInfo:
     )
 
 
-async def _queues(api: WandbTransport, settings: WandbTarget) -> list[dict[str, Any]]:
+async def project_queues(
+    api: WandbTransport, document: str = ops.PROJECT_RUN_QUEUES
+) -> list[dict[str, Any]]:
+    """The run queues of the target's queue entity, with what ``document`` selects of them
+    (``ProjectRunQueues``: :data:`ITEMS_WITH_SPECS` adds each item's launch spec)."""
     data = await api.execute(
-        ops.PROJECT_RUN_QUEUES,
-        {"entity": settings.queue_entity, "projectName": LAUNCH_PROJECT},
+        document,
+        {"entity": api.settings.queue_entity, "projectName": LAUNCH_PROJECT},
         operation="ProjectRunQueues",
     )
     return list((data.get("project") or {}).get("runQueues") or [])
 
 
-async def list_queues(api: WandbTransport, settings: WandbTarget) -> list[QueueInfo]:
+async def list_queues(api: WandbTransport) -> list[QueueInfo]:
     """Every run queue of the entity, with its PENDING (queued) and LEASED (starting) counts."""
-    return [_info(q) for q in await _queues(api, settings)]
+    return [_info(q) for q in await project_queues(api)]
 
 
-async def _find(api: WandbTransport, settings: WandbTarget, name: str) -> dict[str, Any] | None:
-    return next((q for q in await _queues(api, settings) if q["name"] == name), None)
+async def _find(api: WandbTransport, name: str) -> dict[str, Any] | None:
+    return next((q for q in await project_queues(api) if q["name"] == name), None)
 
 
 async def create_queue(
     api: WandbTransport,
-    settings: WandbTarget,
     name: str,
     *,
     max_concurrency: int = 1,
@@ -126,13 +130,13 @@ async def create_queue(
             "W&B run queues have no concurrency limit; set max_jobs on the launch agent",
             field="max_concurrency",
         )
-    resource = resource or settings.resource or DEFAULT_RESOURCE
+    resource = resource or api.settings.resource or DEFAULT_RESOURCE
     if resource not in RESOURCE_TYPES:
         raise ConfigError(
             f"unknown resource {resource!r}; use one of {', '.join(sorted(RESOURCE_TYPES))}",
             field="resource",
         )
-    existing = await _find(api, settings, name)
+    existing = await _find(api, name)
     if existing is not None:
         if not exist_ok:
             raise ConflictError(
@@ -141,13 +145,13 @@ async def create_queue(
         return _info(existing)
     await api.execute(
         ops.CREATE_PROJECT,
-        {"name": LAUNCH_PROJECT, "entityName": settings.queue_entity},
+        {"name": LAUNCH_PROJECT, "entityName": api.settings.queue_entity},
         operation="CreateProject",
     )
     created = await api.execute(
         ops.CREATE_DEFAULT_RESOURCE_CONFIG,
         {
-            "entityName": settings.queue_entity,
+            "entityName": api.settings.queue_entity,
             "resource": resource,
             "config": json.dumps({"resource_args": {resource: config or {}}}),
             "templateVariables": json.dumps(template_variables or {}),
@@ -158,7 +162,7 @@ async def create_queue(
     result = await api.execute(
         ops.CREATE_RUN_QUEUE,
         {
-            "entity": settings.queue_entity,
+            "entity": api.settings.queue_entity,
             "project": LAUNCH_PROJECT,
             "queueName": name,
             "access": "PROJECT",
@@ -175,7 +179,6 @@ async def create_queue(
 
 async def upsert_queue(
     api: WandbTransport,
-    settings: WandbTarget,
     name: str,
     *,
     resource: str = DEFAULT_RESOURCE,
@@ -194,7 +197,7 @@ async def upsert_queue(
     result = await api.execute(
         ops.UPSERT_RUN_QUEUE,
         {
-            "entityName": settings.queue_entity,
+            "entityName": api.settings.queue_entity,
             "projectName": LAUNCH_PROJECT,
             "queueName": name,
             "resourceType": resource,
@@ -212,23 +215,31 @@ async def upsert_queue(
             f"W&B refused the config of queue {name!r}: {'; '.join(errors) or 'no reason given'}",
             field="config",
         )
-    found = await _find(api, settings, name)
+    found = await _find(api, name)
     return _info(found) if found else QueueInfo(name=name, max_concurrency=0, mode=mode)
 
 
-async def list_items(api: WandbTransport, settings: WandbTarget, queue: str) -> list[QueueItem]:
-    """The first 100 items of ``queue``; ``NotFoundError`` naming it if it does not exist."""
+async def _run_queue(
+    api: WandbTransport, queue: str, document: str, operation: str, name_variable: str
+) -> dict[str, Any]:
+    """One run queue as ``document`` selects it; ``NotFoundError`` naming it if there is none."""
+    entity = api.settings.queue_entity
     data = await api.execute(
-        ops.GET_RUN_QUEUE_ITEMS,
-        {"projectName": LAUNCH_PROJECT, "entityName": settings.queue_entity, "runQueue": queue},
-        operation="GetRunQueueItems",
+        document,
+        {"projectName": LAUNCH_PROJECT, "entityName": entity, name_variable: queue},
+        operation=operation,
     )
-    found = (data.get("project") or {}).get("runQueue")
+    found: dict[str, Any] | None = (data.get("project") or {}).get("runQueue")
     if found is None:
         raise NotFoundError(
-            f"W&B run queue {queue!r} not found in {settings.queue_entity}/{LAUNCH_PROJECT}",
-            operation="GetRunQueueItems",
+            f"W&B run queue {queue!r} not found in {entity}/{LAUNCH_PROJECT}", operation=operation
         )
+    return found
+
+
+async def list_items(api: WandbTransport, queue: str) -> list[QueueItem]:
+    """The first 100 items of ``queue``; ``NotFoundError`` naming it if it does not exist."""
+    found = await _run_queue(api, queue, ops.GET_RUN_QUEUE_ITEMS, "GetRunQueueItems", "runQueue")
     items = []
     for edge in (found.get("runQueueItems") or {}).get("edges") or []:
         node = edge.get("node") or {}
@@ -248,19 +259,11 @@ async def list_items(api: WandbTransport, settings: WandbTarget, queue: str) -> 
     return items
 
 
-async def delete_item(api: WandbTransport, settings: WandbTarget, queue: str, item_id: str) -> None:
+async def delete_item(api: WandbTransport, queue: str, item_id: str) -> None:
     """``fetchRunQueuesFromProject`` then ``deleteFromRunQueue``; a clear error if missing."""
-    data = await api.execute(
-        ops.FETCH_RUN_QUEUE_ID,
-        {"entityName": settings.queue_entity, "projectName": LAUNCH_PROJECT, "runQueueName": queue},
-        operation="fetchRunQueuesFromProject",
+    found = await _run_queue(
+        api, queue, ops.FETCH_RUN_QUEUE_ID, "fetchRunQueuesFromProject", "runQueueName"
     )
-    found = (data.get("project") or {}).get("runQueue")
-    if found is None:
-        raise NotFoundError(
-            f"W&B run queue {queue!r} not found in {settings.queue_entity}/{LAUNCH_PROJECT}",
-            operation="fetchRunQueuesFromProject",
-        )
     await api.execute(
         ops.DELETE_FROM_RUN_QUEUE,
         {"queueID": found["id"], "runQueueItemId": item_id},
