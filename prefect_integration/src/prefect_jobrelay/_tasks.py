@@ -19,10 +19,12 @@ The other tasks are async; Prefect runs them from sync flows as well.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar, cast
 
-from jobrelay import AsyncClient, ConfigError, JobSpec
+from jobrelay import AsyncClient, ConfigError, JobSpec, PollPolicy
 from jobrelay.integration import KillSwitch, check_flag, job_ref_from, run_sync
 from prefect import Task, task
 from prefect._internal.compatibility.async_dispatch import async_dispatch
@@ -30,7 +32,7 @@ from prefect.cache_policies import NO_CACHE
 
 from prefect_jobrelay._credentials import JobRelayCredentials, resolve_credentials
 from prefect_jobrelay._ownership import owned
-from prefect_jobrelay._reporting import run_logger, submitted
+from prefect_jobrelay._reporting import Logger, run_logger, submitted
 from prefect_jobrelay._running import (
     Known,
     RunOptions,
@@ -46,6 +48,8 @@ from prefect_jobrelay._watch import watching
 __all__ = ["arun_job", "cancel_job", "get_job_logs", "run_job", "submit_job", "wait_for_job"]
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 Spec = JobSpec | Mapping[str, Any]
 Credentials = JobRelayCredentials | str
 
@@ -131,8 +135,21 @@ async def get_job_logs(
     return {"lines": lines, "cursor": cursor}
 
 
-@task(cache_policy=NO_CACHE)
-async def arun_job(
+@dataclass(frozen=True)
+class _Run:
+    """One :func:`arun_job` or :func:`run_job` call, its arguments checked (nothing is
+    submitted before they are)."""
+
+    credentials: Credentials
+    job: JobSpec
+    options: RunOptions
+    poll: PollPolicy | None
+    cancel_on_kill: bool
+    known: Known
+    logger: Logger
+
+
+def _run_arguments(
     credentials: Credentials,
     spec: Spec,
     inputs: Mapping[str, Any] | None = None,
@@ -144,25 +161,55 @@ async def arun_job(
     follow_logs: bool = True,
     artifact_key: str | None = None,
     cancel_on_kill: bool = True,
-) -> dict[str, Any]:
+) -> _Run:
+    """The parameters of :func:`arun_job` and :func:`run_job`, defined here once (the two
+    tasks take them through :func:`_parameters_of`), as one checked :class:`_Run`."""
+    job = build_spec(spec, inputs=inputs, idempotency_key=idempotency_key)
+    options = RunOptions.of(queue_timeout, run_timeout, timeout, follow_logs, artifact_key)
+    check_flag(cancel_on_kill, field="cancel_on_kill")
+    return _Run(
+        credentials=credentials,
+        job=job,
+        options=options,
+        poll=poll_policy(poll_frequency_seconds),
+        cancel_on_kill=cancel_on_kill,
+        known=Known(owned=cancel_on_kill),
+        logger=run_logger(),
+    )
+
+
+def _parameters_of(arguments: Callable[P, object]) -> Callable[[Callable[..., R]], Callable[P, R]]:
+    """Give a ``fn(*args, **kwargs)`` that passes its arguments on to ``arguments`` the
+    parameters of ``arguments`` (its signature and annotations: what ``inspect``, Prefect's
+    parameter binding and type checkers read), keeping ``fn``'s own return annotation."""
+    signature = inspect.signature(arguments)
+
+    def give(fn: Callable[..., R]) -> Callable[P, R]:
+        returns = inspect.signature(fn).return_annotation
+        fn.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
+        fn.__annotations__ = {**arguments.__annotations__, "return": returns}
+        return fn
+
+    return give
+
+
+@task(cache_policy=NO_CACHE)
+@_parameters_of(_run_arguments)
+async def arun_job(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """Submit a job and wait for it (:func:`submit_job` then :func:`wait_for_job` in one
     task, so a retry or a rerun of the flow run reattaches to the same job); returns the
     run record. ``queue_timeout``, ``run_timeout`` and ``timeout`` are the core's wait
     limits; a cancel of the task (flow-run cancel, ``timeout_seconds``) cancels the job,
     unless ``cancel_on_kill=False``."""
-    job = build_spec(spec, inputs=inputs, idempotency_key=idempotency_key)
-    options = RunOptions.of(queue_timeout, run_timeout, timeout, follow_logs, artifact_key)
-    poll = poll_policy(poll_frequency_seconds)
-    creds = await resolve_credentials(credentials)
-    logger = run_logger()
-    async with creds.get_client(poll=poll) as client:
-        known = Known(owned=cancel_on_kill)
+    run = _run_arguments(*args, **kwargs)
+    creds = await resolve_credentials(run.credentials)
+    async with creds.get_client(poll=run.poll) as client:
         return await guarded(
             client,
-            lambda: submit_and_wait(client, job, options, logger, known),
-            known,
-            cancel_on_kill=cancel_on_kill,
-            logger=logger,
+            lambda: submit_and_wait(client, run.job, run.options, run.logger, run.known),
+            run.known,
+            cancel_on_kill=run.cancel_on_kill,
+            logger=run.logger,
         )
 
 
@@ -175,19 +222,8 @@ def _loop_running() -> bool:
 
 
 @task(cache_policy=NO_CACHE)
-def run_job(
-    credentials: Credentials,
-    spec: Spec,
-    inputs: Mapping[str, Any] | None = None,
-    idempotency_key: str | None = None,
-    queue_timeout: float | None = None,
-    run_timeout: float | None = None,
-    timeout: float | None = None,
-    poll_frequency_seconds: float | None = None,
-    follow_logs: bool = True,
-    artifact_key: str | None = None,
-    cancel_on_kill: bool = True,
-) -> dict[str, Any]:
+@_parameters_of(_run_arguments)
+def run_job(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """:func:`arun_job` as a sync task (the core's sync bridge, one private loop); in an
     async flow or task, ``run_job(...)`` is ``arun_job(...)``.
 
@@ -202,27 +238,22 @@ def run_job(
             "task called directly from an async flow runs on the flow's loop); await "
             "arun_job (or arun_job.fn) there instead, or .submit() the sync task"
         )
-    job = build_spec(spec, inputs=inputs, idempotency_key=idempotency_key)
-    options = RunOptions.of(queue_timeout, run_timeout, timeout, follow_logs, artifact_key)
-    check_flag(cancel_on_kill, field="cancel_on_kill")
-    logger = run_logger()
-    known = Known(owned=cancel_on_kill)
-    poll = poll_policy(poll_frequency_seconds)
+    run = _run_arguments(*args, **kwargs)
 
     async def open_client() -> AsyncClient:
-        return (await resolve_credentials(credentials)).get_client(poll=poll)
+        return (await resolve_credentials(run.credentials)).get_client(poll=run.poll)
 
     kill = KillSwitch()
     return run_sync(
         open_client,
         lambda client: watching(
-            lambda: submit_and_wait(client, job, options, logger, known), kill
+            lambda: submit_and_wait(client, run.job, run.options, run.logger, run.known), kill
         )(),
         kill=kill,
-        job=lambda: known.ref,
-        cancel_on_kill=cancel_on_kill,
+        job=lambda: run.known.ref,
+        cancel_on_kill=run.cancel_on_kill,
         cancel_on_error=not retry_follows(),
-        logger=logger,
+        logger=run.logger,
     )
 
 
