@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jobrelay._owners import Owner
-from jobrelay._spans import seconds_between
+from jobrelay._spans import JobSpans
 from jobrelay.errors import ConfigError
 
 __all__ = [
@@ -323,7 +323,7 @@ class JobSpec(_Strict):
         return text if len(text) <= 40 else text[:37] + "..."
 
 
-class JobStatus(_Lenient):
+class JobStatus(_Lenient, JobSpans):
     """What the platform says about a job right now.
 
     ``name`` is the job's ``JobSpec.name`` where the platform keeps it (local, Ray), else
@@ -346,16 +346,6 @@ class JobStatus(_Lenient):
     metrics: dict[str, Any] = Field(default_factory=dict)
     outputs: dict[str, ArtifactRef] = Field(default_factory=dict)
     owner: str | None = None
-
-    @property
-    def queued_s(self) -> float | None:
-        """Seconds between submission and start, when both are known."""
-        return seconds_between(self.submitted_at, self.started_at)
-
-    @property
-    def run_s(self) -> float | None:
-        """Seconds between start and end, when both are known."""
-        return seconds_between(self.started_at, self.ended_at)
 
 
 class JobResult(_Lenient):

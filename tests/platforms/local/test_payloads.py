@@ -62,5 +62,6 @@ def test_a_rows_status_is_its_view_with_the_ref_and_log_url(values: dict[str, ob
     del expected["id"]
     expected["state"] = JobState(view.state)
     assert {field: getattr(status, field) for field in expected} == expected
+    assert (status.queued_s, status.run_s) == (view.queued_s, view.run_s)
     if values["state"] not in LOCAL_STATE_VALUES:
         assert status.state is JobState.UNKNOWN

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from jobrelay._spans import seconds_between
+from jobrelay._spans import JobSpans
 
 __all__ = [
     "LOCAL_STATE_VALUES",
@@ -97,11 +97,8 @@ def parse_time(text: str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class RowView(NamedTuple):
-    """What a job's row says once the local state rules are applied (see ``row_view``).
-
-    A named tuple, not a dataclass: ``dataclasses`` imports ``inspect``, which the CLI's
-    fast path has no time for."""
+class _RowFields(NamedTuple):
+    """The columns of a :class:`RowView`."""
 
     id: str
     name: str | None
@@ -117,13 +114,15 @@ class RowView(NamedTuple):
     exit_code: int | None
     owner: str | None
 
-    @property
-    def queued_s(self) -> float | None:
-        return seconds_between(self.submitted_at, self.started_at)
 
-    @property
-    def run_s(self) -> float | None:
-        return seconds_between(self.started_at, self.ended_at)
+class RowView(_RowFields, JobSpans):
+    """What a job's row says once the local state rules are applied (see ``row_view``),
+    with ``queued_s`` and ``run_s`` as ``JobStatus`` has them.
+
+    A named tuple, not a dataclass: ``dataclasses`` imports ``inspect``, which the CLI's
+    fast path has no time for."""
+
+    __slots__ = ()
 
 
 def row_view(row: sqlite3.Row) -> RowView:
