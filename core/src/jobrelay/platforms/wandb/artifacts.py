@@ -22,7 +22,7 @@ import json
 import os
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,9 @@ __all__ = ["WandbArtifactStore", "find_version", "open_store"]
 LAYOUT_EXTRA = "jobrelay.layout"
 LEGACY_KIND_KEY = "jobrelay.kind"
 FILE_BATCH = 25
+# How many versions, collections or file URLs one request asks for.
+PAGE = 100
+FILE_PAGE = 5000
 
 
 def open_store(
@@ -86,6 +89,31 @@ async def find_version(
     membership = (data.get("project") or {}).get("artifactCollectionMembership") or {}
     node: dict[str, Any] | None = membership.get("artifact") or None
     return node
+
+
+async def _pages(
+    api: WandbTransport,
+    document: str,
+    variables: Mapping[str, Any],
+    parent: Callable[[dict[str, Any]], dict[str, Any] | None],
+    *,
+    operation: str,
+    connection: str,
+) -> AsyncIterator[builtins.list[dict[str, Any]]]:
+    """The edges of a cursor-paged connection, a page at a time: ``parent`` picks from each
+    answer the object that holds ``connection`` (None: there is none, so no pages), and
+    ``pageInfo`` says whether to ask again from its ``endCursor``."""
+    cursor: str | None = None
+    while True:
+        data = await api.execute(document, {**variables, "cursor": cursor}, operation=operation)
+        holder = parent(data)
+        page = (holder or {}).get(connection)
+        if page is None:
+            return
+        yield page["edges"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return
+        cursor = page["pageInfo"]["endCursor"]
 
 
 def _random_id(n: int = 128) -> str:
@@ -151,52 +179,32 @@ class WandbArtifactStore:
     async def list(self, name: str | None = None) -> builtins.list[ArtifactRef]:
         """Every version of ``name`` (oldest first), or of every artifact of the project."""
         names = [check_name(name)] if name is not None else await self._collection_names()
+        project = {"entity": self.settings.entity, "project": self.settings.project}
         out: builtins.list[ArtifactRef] = []
         for collection in names:
-            cursor: str | None = None
-            while True:
-                data = await self.api.execute(
-                    ops.COLLECTION_VERSIONS,
-                    {
-                        "entity": self.settings.entity,
-                        "project": self.settings.project,
-                        "collection": collection,
-                        "cursor": cursor,
-                        "perPage": 100,
-                    },
-                    operation="CollectionVersions",
-                )
-                coll = (data.get("project") or {}).get("artifactCollection")
-                if coll is None:
-                    break
-                page = coll["artifacts"]
-                out.extend(artifact_ref(e["node"], self.settings, None) for e in page["edges"])
-                if not page["pageInfo"]["hasNextPage"]:
-                    break
-                cursor = page["pageInfo"]["endCursor"]
+            async for edges in _pages(
+                self.api,
+                ops.COLLECTION_VERSIONS,
+                {**project, "collection": collection, "perPage": PAGE},
+                lambda data: (data.get("project") or {}).get("artifactCollection"),
+                operation="CollectionVersions",
+                connection="artifacts",
+            ):
+                out.extend(artifact_ref(e["node"], self.settings, None) for e in edges)
         return out
 
     async def _collection_names(self) -> builtins.list[str]:
         names: builtins.list[str] = []
-        cursor: str | None = None
-        while True:
-            data = await self.api.execute(
-                ops.PROJECT_ARTIFACT_COLLECTIONS,
-                {
-                    "entity": self.settings.entity,
-                    "project": self.settings.project,
-                    "cursor": cursor,
-                    "perPage": 100,
-                },
-                operation="ProjectArtifactCollections",
-            )
-            page = (data.get("project") or {}).get("artifactCollections")
-            if page is None:
-                return names
-            names.extend(e["node"]["name"] for e in page["edges"])
-            if not page["pageInfo"]["hasNextPage"]:
-                return sorted(names)
-            cursor = page["pageInfo"]["endCursor"]
+        async for edges in _pages(
+            self.api,
+            ops.PROJECT_ARTIFACT_COLLECTIONS,
+            {"entity": self.settings.entity, "project": self.settings.project, "perPage": PAGE},
+            lambda data: data.get("project"),
+            operation="ProjectArtifactCollections",
+            connection="artifactCollections",
+        ):
+            names.extend(e["node"]["name"] for e in edges)
+        return sorted(names)
 
     # -- fetching ------------------------------------------------------------------------
 
@@ -249,31 +257,32 @@ class WandbArtifactStore:
     async def _file_urls(
         self, entity: str, project: str, name: str, version: str
     ) -> dict[str, str]:
-        urls: dict[str, str] = {}
-        cursor: str | None = None
-        while True:
-            data = await self.api.execute(
-                ops.GET_ARTIFACT_MEMBERSHIP_FILE_URLS,
-                {
-                    "entity": entity,
-                    "project": project,
-                    "collection": name,
-                    "alias": version,
-                    "cursor": cursor,
-                    "perPage": 5000,
-                },
-                operation="GetArtifactMembershipFileUrls",
-            )
+        def membership(data: dict[str, Any]) -> dict[str, Any]:
             coll = (data.get("project") or {}).get("artifactCollection") or {}
-            files = (coll.get("artifactMembership") or {}).get("files")
-            if files is None:
+            found: dict[str, Any] | None = coll.get("artifactMembership")
+            if found is None or found.get("files") is None:
                 raise ArtifactNotFound(
                     f"W&B artifact {entity}/{project}/{name}:{version} not found"
                 )
-            urls.update({e["node"]["name"]: e["node"]["directUrl"] for e in files["edges"]})
-            if not files["pageInfo"]["hasNextPage"]:
-                return urls
-            cursor = files["pageInfo"]["endCursor"]
+            return found
+
+        urls: dict[str, str] = {}
+        async for edges in _pages(
+            self.api,
+            ops.GET_ARTIFACT_MEMBERSHIP_FILE_URLS,
+            {
+                "entity": entity,
+                "project": project,
+                "collection": name,
+                "alias": version,
+                "perPage": FILE_PAGE,
+            },
+            membership,
+            operation="GetArtifactMembershipFileUrls",
+            connection="files",
+        ):
+            urls.update({e["node"]["name"]: e["node"]["directUrl"] for e in edges})
+        return urls
 
     async def _download(self, url: str, target: Path, entry: dict[str, Any], what: str) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
