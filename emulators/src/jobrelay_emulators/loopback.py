@@ -8,7 +8,8 @@ before anything else, then checked against the fault script
 (:class:`~jobrelay_emulators.faults.Faults`), then handled under :attr:`lock`. A handler gets
 ``query``, ``body`` (parsed JSON, ``{}`` for none), ``raw``, ``headers`` and the pattern's named
 groups as keyword arguments and returns an :class:`Answer`; a ``KeyError`` it raises is a
-404, a ``ValueError``/``TypeError`` a 400.
+404, a ``ValueError``/``TypeError`` a 400. Such an emulator accepts one :attr:`token` (its
+class's ``default_token`` unless given): its constructor takes :class:`LoopbackOptions`.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self, TypedDict
 from urllib.parse import parse_qs, urlsplit
 
 from jobrelay_emulators.faults import Fault
 from jobrelay_emulators.lifecycle import EmulatorServer
 from jobrelay_emulators.request_log import RecordedRequest
 
-__all__ = ["Answer", "LoopbackEmulator", "Route", "route"]
+__all__ = ["ID", "Answer", "LoopbackEmulator", "LoopbackOptions", "Route", "route"]
+
+ID = "(?P<id>[^/]+)"  # a path segment a route passes to its handler as ``id``
 
 
 @dataclass
@@ -53,17 +56,34 @@ def route(method: str, path: str, operation: str, handler: Callable[..., Answer]
     return (method, re.compile(path), operation, handler)
 
 
+class LoopbackOptions(TypedDict, total=False):
+    """What a stdlib-HTTP emulator is made with: the one ``token`` it accepts, and where it
+    serves (``host``, ``port``; 0 picks a free one) and keeps its jobs' files (``workdir``)."""
+
+    token: str
+    host: str
+    port: int
+    workdir: Path | None
+
+
 class LoopbackEmulator(EmulatorServer):
     """The server half of a stdlib-HTTP emulator (lifecycle, ``requests``, ``faults``,
     ``workdir`` and ``processes``: :class:`~jobrelay_emulators.lifecycle.EmulatorServer`).
     Handlers run under :attr:`lock`."""
 
     answer_headers: Mapping[str, str] = {}  # sent with every answer
+    default_token: ClassVar[str] = ""  # the token accepted when none is given
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, workdir: Path | None = None
+        self,
+        *,
+        token: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        workdir: Path | None = None,
     ) -> None:
         super().__init__(host=host, port=port, workdir=workdir)
+        self.token = self.default_token if token is None else token
         self.lock: Any = threading.RLock()  # held while a handler runs
         # The server takes the socket the lifecycle bound (no bind of its own, and no
         # getfqdn lookup, which HTTPServer.server_bind would make).

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from jobrelay_emulators.anyscale import state as st
 from jobrelay_emulators.anyscale.catalog import Build, Catalog, ComputeConfig
-from jobrelay_emulators.loopback import Answer, LoopbackEmulator, Route, route
+from jobrelay_emulators.loopback import ID, Answer, LoopbackEmulator, LoopbackOptions, Route, route
 
 __all__ = ["CHUNK_TOKEN", "DEFAULT_TOKEN", "AnyscaleEmulator"]
 
@@ -36,17 +35,10 @@ class AnyscaleEmulator(LoopbackEmulator):
 
     thread_name = "anyscale-emulator"
     answer_headers = {"x-trace-id": "emulator"}
+    default_token = DEFAULT_TOKEN
 
-    def __init__(
-        self,
-        *,
-        token: str = DEFAULT_TOKEN,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        workdir: Path | None = None,
-    ) -> None:
-        super().__init__(host=host, port=port, workdir=workdir)
-        self.token = token
+    def __init__(self, **options: Unpack[LoopbackOptions]) -> None:
+        super().__init__(**options)
         self.world = st.World(self.workdir, self.processes)
         self.lock = self.world.lock
         self.catalog = Catalog(
@@ -102,91 +94,44 @@ class AnyscaleEmulator(LoopbackEmulator):
     # -- the API ---------------------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        r = route
-        objects = _Objects(self)
+        r, objects = route, _Objects(self)
+        v2, ext, jobs, logs = "/api/v2", "/ext/v0", "/api/v2/decorated_ha_jobs", "/api/v2/logs"
+        id_ = ID
+        from_image = f"{v2}/builds/get_or_create_build_from_image_uri"
+        presign = f"{v2}/clouds/{id_}/generate_cloud_data_bucket_presigned_url"
         return [
-            r("GET", "/api/v2/userinfo/", "userinfo", objects.userinfo),
-            r("POST", "/api/v2/compute_templates/search", "compute_search", objects.compute_search),
-            r("GET", "/api/v2/compute_templates/(?P<id>[^/]+)", "compute_get", objects.compute),
-            r("GET", "/ext/v0/cluster_computes/default", "compute_default", objects.compute_ext),
-            r("GET", "/ext/v0/cluster_computes/(?P<id>[^/]+)", "compute_ext", objects.compute_ext),
-            r("GET", "/ext/v0/clouds/default", "cloud_default", objects.cloud),
-            r("GET", "/ext/v0/clouds/(?P<id>[^/]+)", "cloud_get", objects.cloud),
-            r("POST", "/api/v2/clouds/find_by_name", "cloud_by_name", objects.cloud),
-            r("GET", "/ext/v0/projects/default_project", "project_default", objects.project),
-            r("POST", "/ext/v0/projects/search", "project_search", objects.project_search),
-            r("GET", "/api/v2/projects/(?P<id>[^/]+)", "project_get", objects.project),
-            r(
-                "GET",
-                "/api/v2/workos/deployment_infra",
-                "deployment_infra",
-                lambda **_: Answer(body={"result": {"deployment_infra": "aws"}}),
-            ),
-            r(
-                "POST",
-                "/api/v2/builds/get_or_create_build_from_image_uri",
-                "build_from_image",
-                objects.build_from_image,
-            ),
-            r("GET", "/ext/v0/cluster_environment_builds/default", "build_default", objects.build),
-            r(
-                "GET",
-                "/ext/v0/cluster_environment_builds/(?P<id>[^/]+)",
-                "build_get",
-                objects.build,
-            ),
-            r(
-                "GET",
-                "/ext/v0/cluster_environments/(?P<id>[^/]+)",
-                "cluster_env",
-                objects.cluster_env,
-            ),
-            r("POST", "/api/v2/decorated_ha_jobs/create", "create", objects.create),
-            r("POST", "/api/v2/decorated_ha_jobs/job_runs/search", "runs_search", objects.runs),
-            r("GET", "/api/v2/decorated_ha_jobs/", "list_jobs", objects.list_jobs),
-            r("GET", "/ext/v0/production_jobs/(?P<id>[^/]+)", "get_job", objects.get_job),
-            r(
-                "POST",
-                "/ext/v0/production_jobs/(?P<id>[^/]+)/terminate",
-                "terminate",
-                objects.terminate,
-            ),
-            r(
-                "POST",
-                "/api/v2/decorated_ha_jobs/(?P<id>[^/]+)/terminate",
-                "terminate",
-                objects.terminate,
-            ),
-            r(
-                "POST",
-                "/api/v2/decorated_ha_jobs/(?P<id>[^/]+)/archive",
-                "archive",
-                objects.archive,
-            ),
-            r("DELETE", "/api/v2/decorated_ha_jobs/(?P<id>[^/]+)", "delete", objects.delete),
-            r(
-                "GET",
-                "/api/v2/logs/job_logs_download_v2/(?P<id>[^/]+)",
-                "log_chunks",
-                objects.log_chunks,
-            ),
-            # A job with no run yet: the SDK asks for the chunks of run "" (see log_chunks).
-            r(
-                "GET",
-                "/api/v2/logs/job_logs_download_v2/",
-                "log_chunks_no_run",
-                objects.no_route,
-            ),
+            r("GET", f"{v2}/userinfo/", "userinfo", objects.userinfo),
+            r("POST", f"{v2}/compute_templates/search", "compute_search", objects.compute_search),
+            r("GET", f"{v2}/compute_templates/{id_}", "compute_get", objects.compute),
+            r("GET", f"{ext}/cluster_computes/default", "compute_default", objects.compute_ext),
+            r("GET", f"{ext}/cluster_computes/{id_}", "compute_ext", objects.compute_ext),
+            r("GET", f"{ext}/clouds/default", "cloud_default", objects.cloud),
+            r("GET", f"{ext}/clouds/{id_}", "cloud_get", objects.cloud),
+            r("POST", f"{v2}/clouds/find_by_name", "cloud_by_name", objects.cloud),
+            r("GET", f"{ext}/projects/default_project", "project_default", objects.project),
+            r("POST", f"{ext}/projects/search", "project_search", objects.project_search),
+            r("GET", f"{v2}/projects/{id_}", "project_get", objects.project),
+            r("GET", f"{v2}/workos/deployment_infra", "deployment_infra", objects.infra),
+            r("POST", from_image, "build_from_image", objects.build_from_image),
+            r("GET", f"{ext}/cluster_environment_builds/default", "build_default", objects.build),
+            r("GET", f"{ext}/cluster_environment_builds/{id_}", "build_get", objects.build),
+            r("GET", f"{ext}/cluster_environments/{id_}", "cluster_env", objects.cluster_env),
+            r("POST", f"{jobs}/create", "create", objects.create),
+            r("POST", f"{jobs}/job_runs/search", "runs_search", objects.runs),
+            r("GET", f"{jobs}/", "list_jobs", objects.list_jobs),
+            r("GET", f"{ext}/production_jobs/{id_}", "get_job", objects.get_job),
+            r("POST", f"{ext}/production_jobs/{id_}/terminate", "terminate", objects.terminate),
+            r("POST", f"{jobs}/{id_}/terminate", "terminate", objects.terminate),
+            r("POST", f"{jobs}/{id_}/archive", "archive", objects.archive),
+            r("DELETE", f"{jobs}/{id_}", "delete", objects.delete),
+            r("GET", f"{logs}/job_logs_download_v2/{id_}", "log_chunks", objects.log_chunks),
+            # A job with no run yet: the SDK asks for the chunks of run "" (see no_route).
+            r("GET", f"{logs}/job_logs_download_v2/", "log_chunks_no_run", objects.no_route),
             r("GET", "/chunks/(?P<run>[^/]+)/(?P<index>[0-9]+)", "chunk", objects.chunk),
-            r("GET", "/api/v2/tags/resource", "tags_list", objects.tags_list),
-            r("PUT", "/api/v2/tags/resource", "tags_add", objects.tags_add),
-            r("DELETE", "/api/v2/tags/resource", "tags_remove", objects.tags_remove),
-            r(
-                "POST",
-                "/api/v2/clouds/(?P<id>[^/]+)/generate_cloud_data_bucket_presigned_url",
-                "presigned_url",
-                objects.presigned_url,
-            ),
+            r("GET", f"{v2}/tags/resource", "tags_list", objects.tags_list),
+            r("PUT", f"{v2}/tags/resource", "tags_add", objects.tags_add),
+            r("DELETE", f"{v2}/tags/resource", "tags_remove", objects.tags_remove),
+            r("POST", presign, "presigned_url", objects.presigned_url),
             r("PUT", "/storage/(?P<name>[^/]+)", "storage_put", objects.storage_put),
         ]
 
@@ -215,6 +160,18 @@ _SDK_STATES = {  # the public JobState names the SDK's state_filter maps back fr
     "SUCCEEDED": ["SUCCESS"],
     "FAILED": ["BROKEN", "OUT_OF_RETRIES"],
 }
+
+
+def _cluster_env(build: Build) -> dict[str, Any]:
+    """The cluster environment (application template) ``build`` is a revision of."""
+    return {
+        "id": build.cluster_env_id,
+        "name": build.cluster_env_name,
+        "organization_id": "org_emulator",
+        "creator_id": st.USER_ID,
+        "created_at": _T0,
+        "last_modified_at": _T0,
+    }
 
 
 class _Objects:
@@ -331,6 +288,9 @@ class _Objects:
     def project(self, **_: Any) -> Answer:
         return _one(self._project())
 
+    def infra(self, **_: Any) -> Answer:
+        return _one({"deployment_infra": "aws"})
+
     def project_search(self, **_: Any) -> Answer:
         return Answer(
             body={"results": [self._project()], "metadata": {"total": 1, "next_paging_token": None}}
@@ -342,14 +302,7 @@ class _Objects:
             "id": found.id,
             "cluster_environment_id": found.cluster_env_id,
             "application_template_id": found.cluster_env_id,
-            "application_template": {
-                "id": found.cluster_env_id,
-                "name": found.cluster_env_name,
-                "organization_id": "org_emulator",
-                "creator_id": st.USER_ID,
-                "created_at": _T0,
-                "last_modified_at": _T0,
-            },
+            "application_template": _cluster_env(found),
             "revision": found.revision,
             "creator_id": st.USER_ID,
             "status": "succeeded",
@@ -370,17 +323,7 @@ class _Objects:
         return _one(self._build(catalog.default_build if id is None else catalog.builds[id]))
 
     def cluster_env(self, id: str, **_: Any) -> Answer:
-        found = self.e.catalog.cluster_env(id)
-        return _one(
-            {
-                "id": found.cluster_env_id,
-                "name": found.cluster_env_name,
-                "organization_id": "org_emulator",
-                "creator_id": st.USER_ID,
-                "created_at": _T0,
-                "last_modified_at": _T0,
-            }
-        )
+        return _one(_cluster_env(self.e.catalog.cluster_env(id)))
 
     # -- jobs --------------------------------------------------------------------------------
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from jobrelay_emulators.fused import state as st
-from jobrelay_emulators.loopback import Answer, LoopbackEmulator, Route, route
+from jobrelay_emulators.loopback import ID, Answer, LoopbackEmulator, LoopbackOptions, Route, route
 
 __all__ = ["DEFAULT_TOKEN", "TOKEN_TYPE", "FusedEmulator"]
 
@@ -40,18 +39,10 @@ class FusedEmulator(LoopbackEmulator):
     """
 
     thread_name = "fused-emulator"
+    default_token = DEFAULT_TOKEN
 
-    def __init__(
-        self,
-        *,
-        token: str = DEFAULT_TOKEN,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        workdir: Path | None = None,
-        pending_s: float = 0.05,
-    ) -> None:
-        super().__init__(host=host, port=port, workdir=workdir)
-        self.token = token
+    def __init__(self, *, pending_s: float = 0.05, **options: Unpack[LoopbackOptions]) -> None:
+        super().__init__(**options)
         self.world = st.World(self.workdir, pending_s=pending_s, processes=self.processes)
         self.lock = self.world.lock
         self.base_url = f"{self.url}{API}"
@@ -107,7 +98,7 @@ class FusedEmulator(LoopbackEmulator):
     # -- the API ---------------------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        job = "(?P<id>[^/]+)"
+        job = ID
         return [
             route("POST", f"{API}/run", "start", self._start),
             route("GET", f"{API}/run/by-id/{job}", "status", self._status),
