@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from jobrelay import errors as _errors
 from jobrelay._lazy import lazy_names
 
 if TYPE_CHECKING:
@@ -85,29 +86,18 @@ __all__ = [
 ]
 
 
-# Each name's home module.
+# Each name's home module: the clients and the wait types by name; the errors as
+# jobrelay.errors declares them (a module of the standard library alone, so reading its
+# __all__ costs no more than the import of this package did); every other declared name is
+# a model. models.__all__ is not read here: reading it imports pydantic, which
+# ``import jobrelay`` must not (a job's ``from jobrelay import runtime``, a DAG's parse).
 _HOMES = {
     "AsyncClient": "jobrelay.client",
     "Client": "jobrelay.sync_client",
     **dict.fromkeys(("JobUpdate", "PollPolicy", "WaitLimits"), "jobrelay.waiting"),
-    **dict.fromkeys(
-        (
-            "ArtifactRef",
-            "JobRef",
-            "JobResult",
-            "JobSpec",
-            "JobState",
-            "JobStatus",
-            "LogLine",
-            "LogPage",
-            "QueueInfo",
-            "QueueMode",
-        ),
-        "jobrelay.models",
-    ),
+    **dict.fromkeys(set(__all__) & set(_errors.__all__), "jobrelay.errors"),
 }
-# Every other declared name is an error class.
-_HOMES.update(dict.fromkeys(set(__all__) - set(_HOMES) - {"__version__"}, "jobrelay.errors"))
+_HOMES.update(dict.fromkeys(set(__all__) - set(_HOMES) - {"__version__"}, "jobrelay.models"))
 
 
 __getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
