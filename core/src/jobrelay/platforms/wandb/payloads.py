@@ -26,10 +26,13 @@ __all__ = [
     "artifact_ref",
     "build_launch_spec",
     "job_status",
+    "log_offset",
     "map_state",
     "parse_time",
     "push_variables",
     "run_id_for_key",
+    "run_spec_field",
+    "spec_run_id",
     "store_url",
     "wandb_priority",
 ]
@@ -217,15 +220,41 @@ def build_launch_spec(spec: JobSpec, settings: WandbTarget, run_id: str) -> dict
     return launch
 
 
-def owner_in_spec(run_spec: object) -> str | None:
-    """The owner :func:`build_launch_spec` put in a launch spec (a queue item's ``runSpec``,
-    JSON text or parsed), None when there is none."""
+def run_spec_field(run_spec: object, key: str) -> object:
+    """One field of a launch spec (a queue item's ``runSpec``, JSON text or parsed); None
+    when the spec is not a JSON object or has no such field. Never raises."""
     try:
         spec = json.loads(run_spec) if isinstance(run_spec, str) else run_spec
     except ValueError:
         return None
-    owner = spec.get(OWNER_FIELD) if isinstance(spec, dict) else None
+    return spec.get(key) if isinstance(spec, dict) else None
+
+
+def owner_in_spec(run_spec: object) -> str | None:
+    """The owner :func:`build_launch_spec` put in a launch spec, None when there is none."""
+    owner = run_spec_field(run_spec, OWNER_FIELD)
     return owner if isinstance(owner, str) else None
+
+
+def spec_run_id(run_spec: object) -> str | None:
+    """The run id jobrelay chose and put in a launch spec; None for an item enqueued without
+    one (by the SDK: its run is named by the item once an agent claims it)."""
+    value = run_spec_field(run_spec, "run_id")
+    return str(value) if value else None
+
+
+def log_offset(cursor: str | None) -> int:
+    """The byte offset a W&B log cursor holds (None or "" for the start); ``ConfigError``
+    naming the cursor for anything but a whole number, 0 or more."""
+    if cursor in (None, ""):
+        return 0
+    try:
+        value = int(cursor)
+    except ValueError:
+        raise ConfigError(f"{cursor!r} is not a W&B log cursor", field="cursor") from None
+    if value < 0:
+        raise ConfigError(f"{cursor!r} is not a W&B log cursor", field="cursor")
+    return value
 
 
 def push_variables(spec: JobSpec, settings: WandbTarget, launch: dict[str, Any]) -> dict[str, Any]:

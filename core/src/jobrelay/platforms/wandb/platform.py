@@ -7,7 +7,6 @@ after the agent acks it. Status asks one GraphQL query per tick for every waited
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,9 +21,11 @@ from jobrelay.platforms.wandb.payloads import (
     JobId,
     build_launch_spec,
     job_status,
+    log_offset,
     owner_in_spec,
     push_variables,
     run_id_for_key,
+    spec_run_id,
 )
 from jobrelay.platforms.wandb.settings import LAUNCH_PROJECT, parse_artifact_path
 from jobrelay.platforms.wandb.transport import WandbTransport
@@ -151,7 +152,7 @@ class WandbPlatform:
         for queue in await self._project_queues():
             for edge in (queue.get("runQueueItems") or {}).get("edges") or []:
                 node = edge.get("node") or {}
-                if _spec_run_id(node.get("runSpec")) == run_id:
+                if spec_run_id(node.get("runSpec")) == run_id:
                     return self._ref(JobId(queue["name"], str(node["id"]), run_id), idempotency_key)
         run = (await self._query_jobs([JobId(self.settings.queue, "", run_id)]))[1]
         if run.get(run_id) is not None:
@@ -266,7 +267,7 @@ class WandbPlatform:
                 node = edge.get("node") or {}
                 # An item the SDK enqueued without a run id is QUEUE:ITEM: (its run comes
                 # from the item once an agent claims it).
-                run_id = _spec_run_id(node.get("runSpec")) or ""
+                run_id = spec_run_id(node.get("runSpec")) or ""
                 job = JobId(q["name"], str(node["id"]), run_id)
                 refs.append((str(node.get("createdAt") or ""), self._ref(job, None)))
                 owner = owner_in_spec(node.get("runSpec"))
@@ -289,7 +290,7 @@ class WandbPlatform:
         The run's state comes with its file listing; ``terminal`` is only needed (and then
         saves a status read) before the run exists."""
         job = await self._with_run(JobId.parse(ref.id))
-        offset = _offset(cursor)
+        offset = log_offset(cursor)
         run = await self._log_file(job)
         if run is None:
             if terminal is None:
@@ -397,24 +398,3 @@ class WandbPlatform:
     async def aclose(self) -> None:
         """Close the transport the platform and its store share."""
         await self.api.aclose()
-
-
-def _spec_run_id(run_spec: object) -> str | None:
-    try:
-        spec = json.loads(run_spec) if isinstance(run_spec, str) else run_spec
-    except ValueError:
-        return None
-    value = spec.get("run_id") if isinstance(spec, dict) else None
-    return str(value) if value else None
-
-
-def _offset(cursor: str | None) -> int:
-    if cursor in (None, ""):
-        return 0
-    try:
-        value = int(cursor)
-    except ValueError:
-        raise ConfigError(f"{cursor!r} is not a W&B log cursor", field="cursor") from None
-    if value < 0:
-        raise ConfigError(f"{cursor!r} is not a W&B log cursor", field="cursor")
-    return value

@@ -15,6 +15,7 @@ from typing import Any
 from jobrelay.errors import ConfigError, ConflictError, NotFoundError
 from jobrelay.models import QueueInfo, QueueMode
 from jobrelay.platforms.wandb import operations as ops
+from jobrelay.platforms.wandb.payloads import spec_run_id
 from jobrelay.platforms.wandb.settings import LAUNCH_PROJECT, check_queue_name
 from jobrelay.platforms.wandb.transport import WandbTransport
 
@@ -243,15 +244,11 @@ async def list_items(api: WandbTransport, queue: str) -> list[QueueItem]:
     items = []
     for edge in (found.get("runQueueItems") or {}).get("edges") or []:
         node = edge.get("node") or {}
-        try:
-            spec = json.loads(node.get("runSpec") or "{}")
-        except ValueError:
-            spec = {}
         items.append(
             QueueItem(
                 id=str(node["id"]),
                 state=str(node.get("state")),
-                run_id=spec.get("run_id") if isinstance(spec, dict) else None,
+                run_id=spec_run_id(node.get("runSpec")),
                 associated_run_id=node.get("associatedRunId"),
                 created_at=node.get("createdAt"),
             )
