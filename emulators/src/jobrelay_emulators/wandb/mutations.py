@@ -102,18 +102,21 @@ class MutationRoot:
         view = ProjectView(self._c, record)
         return {"project": view, "model": view, "inserted": inserted}
 
-    def createDefaultResourceConfig(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
-        try:
-            json.loads(input["config"])
-            variables = json.loads(input.get("templateVariables") or "{}")
-        except ValueError:
-            raise EmulatorError("config and templateVariables must be JSON") from None
-        config = ResourceConfig(
+    def _new_config(
+        self, entity: str, resource: str, config: str, variables: dict[str, Any]
+    ) -> ResourceConfig:
+        return ResourceConfig(
             id=gql_id("DefaultResourceConfig", self._world.next_number()),
-            entity=input["entityName"],
-            resource=input["resource"],
-            config=input["config"],
+            entity=entity,
+            resource=resource,
+            config=config,
             template_variables=variables,
+        )
+
+    def createDefaultResourceConfig(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        _, variables = _config_inputs(input, "config")
+        config = self._new_config(
+            input["entityName"], input["resource"], input["config"], variables
         )
         with self._world.lock:
             self._world.resource_configs[config.id] = config
@@ -135,20 +138,10 @@ class MutationRoot:
 
     def upsertRunQueue(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         entity, project, name = input["entityName"], input["projectName"], input["queueName"]
-        try:
-            json.loads(input["resourceConfig"])
-            variables = json.loads(input.get("templateVariables") or "{}")
-        except ValueError:
-            raise EmulatorError("resourceConfig and templateVariables must be JSON") from None
-        config = ResourceConfig(
-            id=gql_id("DefaultResourceConfig", self._world.next_number()),
-            entity=entity,
-            resource=input["resourceType"],
-            config=json.dumps(
-                {"resource_args": {input["resourceType"]: json.loads(input["resourceConfig"])}}
-            ),
-            template_variables=variables,
-        )
+        parsed, variables = _config_inputs(input, "resourceConfig")
+        resource = input["resourceType"]
+        wrapped = json.dumps({"resource_args": {resource: parsed}})
+        config = self._new_config(entity, resource, wrapped, variables)
         with self._world.lock:
             self._world.resource_configs[config.id] = config
             queue = self._world.queue_by_name(entity, project, name)
@@ -305,3 +298,12 @@ class MutationRoot:
     def deleteAliases(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         artifact_ops.delete_aliases(self._world, input["artifactID"], input["aliases"])
         return OK
+
+
+def _config_inputs(input: dict[str, Any], field: str) -> tuple[Any, dict[str, Any]]:
+    """A resource config input's ``field`` and ``templateVariables``, parsed; either not JSON
+    is refused naming both."""
+    try:
+        return json.loads(input[field]), json.loads(input.get("templateVariables") or "{}")
+    except ValueError:
+        raise EmulatorError(f"{field} and templateVariables must be JSON") from None

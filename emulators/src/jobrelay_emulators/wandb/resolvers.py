@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from graphql import GraphQLResolveInfo
 
@@ -29,7 +29,17 @@ from jobrelay_emulators.wandb.state import (
 )
 from jobrelay_emulators.wandb.storage import StorageSigner
 
-__all__ = ["Context", "QueryRoot", "artifact_view", "connection", "file_view", "item_view"]
+__all__ = [
+    "Context",
+    "Page",
+    "QueryRoot",
+    "artifact_view",
+    "b64md5",
+    "connection",
+    "file_view",
+    "item_view",
+    "project_view",
+]
 
 Info = GraphQLResolveInfo
 
@@ -54,20 +64,32 @@ def ctx(info: Info) -> Context:
     return context
 
 
-def connection(
-    nodes: list[Any], first: int | None = None, after: str | None = None
-) -> dict[str, Any]:
-    """A Relay connection over ``nodes``; the cursor is the index as text."""
+class Page(TypedDict, total=False):
+    """The arguments of a listing field (a Relay connection), as graphql-core passes them to
+    its resolver: the page, and an ``order`` and ``filters`` that only
+    ``Project.runs`` applies (every other listing keeps its records' own order)."""
+
+    first: int | None
+    after: str | None
+    order: str | None
+    filters: str | None
+
+
+def connection(nodes: list[Any], page: Page | None = None) -> dict[str, Any]:
+    """A Relay connection over ``nodes``, the ``first`` of them after cursor ``after``; the
+    cursor is the index as text."""
+    args: Page = page or {}
+    first, after = args.get("first"), args.get("after")
     start = int(after) + 1 if after not in (None, "") else 0
     end = len(nodes) if first is None else min(len(nodes), start + first)
-    page = nodes[start:end]
+    shown = nodes[start:end]
     return {
         "totalCount": len(nodes),
-        "edges": [{"node": node, "cursor": str(start + i)} for i, node in enumerate(page)],
+        "edges": [{"node": node, "cursor": str(start + i)} for i, node in enumerate(shown)],
         "pageInfo": {
-            "endCursor": str(end - 1) if page else after,
+            "endCursor": str(end - 1) if shown else after,
             "hasNextPage": end < len(nodes),
-            "startCursor": str(start) if page else None,
+            "startCursor": str(start) if shown else None,
             "hasPreviousPage": start > 0,
         },
     }
@@ -138,21 +160,31 @@ class QueueView:
         item = self._q.items.get(id)
         return item_view(item) if item else None
 
-    def runQueueItems(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> dict[str, Any]:
+    def runQueueItems(self, info: Info, **page: Unpack[Page]) -> dict[str, Any]:
         with self._c.world.lock:
             items = sorted(self._q.items.values(), key=lambda i: i.seq)
-            return connection([item_view(i) for i in items], first, after)
+            return connection([item_view(i) for i in items], page)
 
 
-def _b64md5(data: bytes) -> str:
+def b64md5(data: bytes) -> str:
+    """The base64 MD5 of ``data``, as W&B gives a file's ``md5``."""
     return base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
-def project_info(context: Context, entity: str, name: str) -> ProjectView | None:
+def project_view(context: Context, entity: str, name: str) -> ProjectView | None:
+    """The ``Project`` view of ``entity/name``, or ``None`` when there is no such project."""
     record = context.world.project(entity, name)
     return ProjectView(context, record) if record else None
+
+
+def membership_view(
+    context: Context, entity: str, project: str, collection: str, alias: str
+) -> MembershipView | None:
+    """The membership of the version ``alias`` names, or ``None`` unless it is committed."""
+    artifact = context.world.resolve_artifact(entity, project, collection, alias)
+    if artifact is None or artifact.state != "COMMITTED":
+        return None
+    return MembershipView(context, artifact)
 
 
 class CollectionView:
@@ -161,24 +193,17 @@ class CollectionView:
         self.id, self.name, self.description = coll.id, coll.name, None
         self.createdAt, self.updatedAt, self.state = coll.created_at, None, "READY"
         self.digestAlgorithm = "MANIFEST_MD5"
-        self.project = project_info(context, coll.entity, coll.project)
+        self.project = project_view(context, coll.entity, coll.project)
         self.defaultArtifactType = {"name": coll.type}
 
-    def artifacts(
-        self,
-        info: Info,
-        after: str | None = None,
-        first: int | None = None,
-        order: str | None = None,
-        filters: str | None = None,
-    ) -> dict[str, Any]:
+    def artifacts(self, info: Info, **page: Unpack[Page]) -> dict[str, Any]:
         world = self._c.world
         with world.lock:
             versions = [world.artifacts[a] for a in self._coll.versions]
-        page = connection([ArtifactView(self._c, a) for a in versions], first, after)
-        for edge in page["edges"]:
+        listing = connection([ArtifactView(self._c, a) for a in versions], page)
+        for edge in listing["edges"]:
             edge["version"] = f"v{edge['node'].versionIndex}"
-        return page
+        return listing
 
     @property
     def latestArtifact(self) -> ArtifactView | None:
@@ -187,10 +212,7 @@ class CollectionView:
 
     def artifactMembership(self, info: Info, aliasName: str) -> MembershipView | None:
         coll = self._coll
-        artifact = self._c.world.resolve_artifact(coll.entity, coll.project, coll.name, aliasName)
-        if artifact is None or artifact.state != "COMMITTED":
-            return None
-        return MembershipView(self._c, artifact)
+        return membership_view(self._c, coll.entity, coll.project, coll.name, aliasName)
 
 
 def artifact_view(context: Context, artifact: ArtifactRecord) -> ArtifactView:
@@ -229,7 +251,19 @@ def _artifact_files(
     ]
 
 
-class ArtifactView:
+class _VersionFiles:
+    """The ``files`` listing of an artifact version (``Artifact`` and its membership)."""
+
+    _c: Context
+    _a: ArtifactRecord
+
+    def files(
+        self, info: Info, names: list[str] | None = None, **page: Unpack[Page]
+    ) -> dict[str, Any]:
+        return connection(_artifact_files(self._c, self._a, names), page)
+
+
+class ArtifactView(_VersionFiles):
     def __init__(self, context: Context, artifact: ArtifactRecord) -> None:
         self._c, self._a = context, artifact
         coll = context.world.collections[artifact.collection_id]
@@ -258,19 +292,10 @@ class ArtifactView:
                 self._c,
                 name=artifact.manifest_path.rsplit("/", 1)[-1],
                 storage_path=artifact.manifest_path,
-                md5=_b64md5(data),
+                md5=b64md5(data),
                 size=len(data),
             ),
         }
-
-    def files(
-        self,
-        info: Info,
-        names: list[str] | None = None,
-        after: str | None = None,
-        first: int | None = None,
-    ) -> dict[str, Any]:
-        return connection(_artifact_files(self._c, self._a, names), first, after)
 
     @property
     def createdBy(self) -> Any:
@@ -279,14 +304,14 @@ class ArtifactView:
         run = world.run(coll.entity, coll.project, artifact.run_name or "")
         return self._c.run_view(self._c, run) if run else None
 
-    def usedBy(self, info: Info, after: str | None = None, first: int | None = None) -> Any:
+    def usedBy(self, info: Info, **page: Unpack[Page]) -> Any:
         world = self._c.world
         with world.lock:
             users = [r for r in world.runs.values() if self._a.id in r.input_artifacts]
-        return connection([self._c.run_view(self._c, r) for r in users], first, after)
+        return connection([self._c.run_view(self._c, r) for r in users], page)
 
 
-class MembershipView:
+class MembershipView(_VersionFiles):
     def __init__(self, context: Context, artifact: ArtifactRecord) -> None:
         self._c, self._a = context, artifact
         coll = context.world.collections[artifact.collection_id]
@@ -295,15 +320,6 @@ class MembershipView:
         self.aliases = _alias_views(context, artifact)
         self.artifactCollection = CollectionView(context, coll)
         self.artifact = ArtifactView(context, artifact)
-
-    def files(
-        self,
-        info: Info,
-        names: list[str] | None = None,
-        after: str | None = None,
-        first: int | None = None,
-    ) -> dict[str, Any]:
-        return connection(_artifact_files(self._c, self._a, names), first, after)
 
 
 class ProjectView:
@@ -323,16 +339,9 @@ class ProjectView:
     def bucket(self, info: Info, name: str, missingOk: bool | None = None) -> Any:
         return self.run(info, name)
 
-    def runs(
-        self,
-        info: Info,
-        filters: str | None = None,
-        after: str | None = None,
-        first: int | None = None,
-        order: str | None = None,
-    ) -> dict[str, Any]:
-        records = project_runs(self._c.world, self._p, filters, order)
-        return connection([self._c.run_view(self._c, r) for r in records], first, after)
+    def runs(self, info: Info, **page: Unpack[Page]) -> dict[str, Any]:
+        records = project_runs(self._c.world, self._p, page.get("filters"), page.get("order"))
+        return connection([self._c.run_view(self._c, r) for r in records], page)
 
     def runCount(self, info: Info, filters: str | None = None) -> int:
         return len(project_runs(self._c.world, self._p, filters, None))
@@ -360,25 +369,14 @@ class ProjectView:
 
     def artifactCollectionMembership(self, info: Info, name: str) -> MembershipView | None:
         collection, _, alias = name.partition(":")
-        artifact = self._c.world.resolve_artifact(
-            self._p.entity, self._p.name, collection, alias or "latest"
-        )
-        if artifact is None or artifact.state != "COMMITTED":
-            return None
-        return MembershipView(self._c, artifact)
+        project = self._p
+        return membership_view(self._c, project.entity, project.name, collection, alias or "latest")
 
     def artifactCollection(self, info: Info, name: str) -> CollectionView | None:
         coll = self._c.world.collection(self._p.entity, self._p.name, name)
         return CollectionView(self._c, coll) if coll else None
 
-    def artifactCollections(
-        self,
-        info: Info,
-        after: str | None = None,
-        first: int | None = None,
-        filters: str | None = None,
-        order: str | None = None,
-    ) -> dict[str, Any]:
+    def artifactCollections(self, info: Info, **page: Unpack[Page]) -> dict[str, Any]:
         world = self._c.world
         with world.lock:
             colls = [
@@ -386,7 +384,7 @@ class ProjectView:
                 for c in world.collections.values()
                 if (c.entity, c.project) == (self._p.entity, self._p.name) and c.versions
             ]
-        return connection([CollectionView(self._c, c) for c in colls], first, after)
+        return connection([CollectionView(self._c, c) for c in colls], page)
 
     def artifactType(self, info: Info, name: str) -> dict[str, Any] | None:
         def collection(info: Info, name: str) -> CollectionView | None:
@@ -427,7 +425,7 @@ class QueryRoot:
     def project(
         self, info: Info, name: str | None = None, entityName: str | None = None
     ) -> ProjectView | None:
-        return project_info(self._c, entityName or self._c.world.viewer_entity, name or "")
+        return project_view(self._c, entityName or self._c.world.viewer_entity, name or "")
 
     def model(
         self, info: Info, name: str | None = None, entityName: str | None = None

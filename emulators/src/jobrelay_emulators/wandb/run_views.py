@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Unpack
 
 from jobrelay_emulators.wandb.resolvers import (
     Context,
     Info,
+    Page,
     ProjectView,
-    _b64md5,
     artifact_view,
+    b64md5,
     connection,
     file_view,
+    project_view,
 )
 from jobrelay_emulators.wandb.state import RunRecord
 
@@ -60,8 +62,7 @@ class RunView:
 
     @property
     def project(self) -> ProjectView | None:
-        record = self._c.world.project(self._r.entity, self._r.project)
-        return ProjectView(self._c, record) if record else None
+        return project_view(self._c, self._r.entity, self._r.project)
 
     def wandbConfig(self, info: Info, keys: list[str] | None = None) -> str:
         """The SDK's internal ``_wandb`` config (what a resumed run reads back)."""
@@ -109,9 +110,8 @@ class RunView:
         self,
         info: Info,
         names: list[str] | None = None,
-        after: str | None = None,
-        first: int | None = None,
         pattern: str | None = None,
+        **page: Unpack[Page],
     ) -> dict[str, Any]:
         world, run = self._c.world, self._r
         with world.lock:
@@ -124,7 +124,7 @@ class RunView:
                     self._c,
                     name=f.name,
                     storage_path=f.storage_path,
-                    md5=_b64md5(world.blobs.get(f.storage_path, b"")),
+                    md5=b64md5(world.blobs.get(f.storage_path, b"")),
                     size=len(world.blobs.get(f.storage_path, b"")),
                     api_url=f"{base}/files/{run.entity}/{run.project}/{run.name}/{f.name}",
                     mimetype=f.mimetype,
@@ -132,19 +132,17 @@ class RunView:
                 )
                 for f in chosen
             ]
-        return connection(nodes, first, after)
+        return connection(nodes, page)
 
-    def outputArtifacts(
-        self, info: Info, after: str | None = None, first: int | None = None
-    ) -> dict[str, Any]:
-        arts = [self._c.world.artifacts[a] for a in self._r.output_artifacts]
-        return connection([artifact_view(self._c, a) for a in arts], first, after)
+    def outputArtifacts(self, info: Info, **page: Unpack[Page]) -> dict[str, Any]:
+        return self._artifacts(self._r.output_artifacts, page)
 
-    def inputArtifacts(
-        self, info: Info, after: str | None = None, first: int | None = None
-    ) -> dict[str, Any]:
-        arts = [self._c.world.artifacts[a] for a in self._r.input_artifacts]
-        return connection([artifact_view(self._c, a) for a in arts], first, after)
+    def inputArtifacts(self, info: Info, **page: Unpack[Page]) -> dict[str, Any]:
+        return self._artifacts(self._r.input_artifacts, page)
+
+    def _artifacts(self, ids: list[str], page: Page) -> dict[str, Any]:
+        arts = [self._c.world.artifacts[a] for a in ids]
+        return connection([artifact_view(self._c, a) for a in arts], page)
 
 
 def _like(name: str, pattern: str) -> bool:

@@ -55,7 +55,25 @@ UNMODELLED_FIELDS: dict[str, str] = {
     "ServerInfo.features": "[]: no optional server features",
 }
 
-_QUERY_SDL = """
+# An artifact collection's fields: the interface lists them and GraphQL has the type that
+# implements it list them again.
+_COLLECTION_FIELDS = """
+  id: ID!
+  name: String!
+  description: String
+  createdAt: DateTime!
+  updatedAt: DateTime
+  project: Project
+  state: ArtifactCollectionState!
+  artifactMembership(aliasName: String!): ArtifactCollectionMembership
+  defaultArtifactType: ArtifactTypeRef!
+  artifacts(
+    after: String, first: Int, order: String, filters: JSONString
+  ): VersionedArtifactConnection!
+"""
+
+_QUERY_SDL = (
+    """
 scalar JSONString
 scalar JSON
 scalar DateTime
@@ -279,35 +297,13 @@ type ArtifactAlias {
   artifactCollection: ArtifactCollection
 }
 
-interface ArtifactCollection {
-  id: ID!
-  name: String!
-  description: String
-  createdAt: DateTime!
-  updatedAt: DateTime
-  project: Project
-  state: ArtifactCollectionState!
-  artifactMembership(aliasName: String!): ArtifactCollectionMembership
-  defaultArtifactType: ArtifactTypeRef!
-  artifacts(
-    after: String, first: Int, order: String, filters: JSONString
-  ): VersionedArtifactConnection!
-}
+interface ArtifactCollection {"""
+    + _COLLECTION_FIELDS
+    + """}
 
-type ArtifactSequence implements ArtifactCollection {
-  id: ID!
-  name: String!
-  description: String
-  createdAt: DateTime!
-  updatedAt: DateTime
-  project: Project
-  state: ArtifactCollectionState!
-  artifactMembership(aliasName: String!): ArtifactCollectionMembership
-  defaultArtifactType: ArtifactTypeRef!
-  artifacts(
-    after: String, first: Int, order: String, filters: JSONString
-  ): VersionedArtifactConnection!
-  latestArtifact: Artifact
+type ArtifactSequence implements ArtifactCollection {"""
+    + _COLLECTION_FIELDS
+    + """  latestArtifact: Artifact
   digestAlgorithm: ArtifactDigestAlgorithm
 }
 
@@ -361,5 +357,6 @@ type VersionedArtifactConnection {
 }
 type ArtifactConnection { totalCount: Int! pageInfo: PageInfo! edges: [ArtifactEdge!]! }
 """
+)
 
 SDL = _QUERY_SDL + MUTATION_SDL

@@ -11,8 +11,9 @@ import datetime as dt
 import itertools
 import json
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 __all__ = [
     "LAUNCH_PROJECT",
@@ -211,10 +212,7 @@ class World:
 
     def queue_by_name(self, entity: str, project: str, name: str) -> Queue | None:
         with self.lock:
-            for queue in self.queues.values():
-                if (queue.entity, queue.project, queue.name) == (entity, project, name):
-                    return queue
-            return None
+            return _named(self.queues.values(), entity, project, name)
 
     def create_queue(
         self,
@@ -397,10 +395,7 @@ class World:
 
     def collection(self, entity: str, project: str, name: str) -> Collection | None:
         with self.lock:
-            for coll in self.collections.values():
-                if (coll.entity, coll.project, coll.name) == (entity, project, name):
-                    return coll
-            return None
+            return _named(self.collections.values(), entity, project, name)
 
     def resolve_artifact(
         self, entity: str, project: str, name: str, alias: str
@@ -419,3 +414,19 @@ class World:
         with self.lock:
             coll = self.collections[artifact.collection_id]
             return [alias for alias, aid in coll.aliases.items() if aid == artifact.id]
+
+
+class _InProject(Protocol):
+    entity: str
+    project: str
+    name: str
+
+
+_T = TypeVar("_T", bound=_InProject)
+
+
+def _named(records: Iterable[_T], entity: str, project: str, name: str) -> _T | None:
+    """The record called ``name`` in ``entity/project``, if any (names are unique there)."""
+    return next(
+        (r for r in records if (r.entity, r.project, r.name) == (entity, project, name)), None
+    )
