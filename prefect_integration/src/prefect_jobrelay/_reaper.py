@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from jobrelay.integration import Owner, OwnerReport, OwnerState, SweepReport, sweep
@@ -101,28 +101,49 @@ class PrefectOwnerLookup:
                 by_flow_run.setdefault(flow_run, []).append(owner)
             elif flow_part == NONE and (task_run := _uuid(task_part)) is not None:
                 by_task_run.setdefault(task_run, []).append(owner)
-        found: dict[UUID, OwnerReport] = {}
         async with get_client() as client:
-            flow_ids = sorted(by_flow_run, key=str)
-            for start in range(0, len(flow_ids), PAGE):
-                page = flow_ids[start : start + PAGE]
-                flow_runs = await client.read_flow_runs(
+            found = await _reports(
+                by_flow_run,
+                lambda page: client.read_flow_runs(
                     flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=page)), limit=PAGE
-                )
-                found.update({run.id: owner_report(run.state, run.end_time) for run in flow_runs})
-            task_ids = sorted(by_task_run, key=str)
-            for start in range(0, len(task_ids), PAGE):
-                page = task_ids[start : start + PAGE]
-                task_runs = await client.read_task_runs(
+                ),
+            )
+            found |= await _reports(
+                by_task_run,
+                lambda page: client.read_task_runs(
                     task_run_filter=TaskRunFilter(id=TaskRunFilterId(any_=page)), limit=PAGE
-                )
-                found.update({run.id: owner_report(run.state, run.end_time) for run in task_runs})
+                ),
+            )
         gone = OwnerReport(OwnerState.GONE, detail="not found (deleted)")
         answer: dict[Owner, OwnerReport] = {}
         for run_id, owned in (*by_flow_run.items(), *by_task_run.items()):
             for owner in owned:
                 answer[owner] = found.get(run_id, gone)
         return answer
+
+
+class _Run(Protocol):
+    """What the sweep reads of a flow run or a task run."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def state(self) -> State[Any] | None: ...
+    @property
+    def end_time(self) -> Any: ...
+
+
+async def _reports(
+    ids: Iterable[UUID], read: Callable[[list[UUID]], Awaitable[Sequence[_Run]]]
+) -> dict[UUID, OwnerReport]:
+    """The reports of the runs ``read`` returns for ``ids``, one read per ``PAGE`` of them; a
+    run it does not return is left out (gone)."""
+    ordered = sorted(ids, key=str)
+    found: dict[UUID, OwnerReport] = {}
+    for start in range(0, len(ordered), PAGE):
+        runs = await read(ordered[start : start + PAGE])
+        found.update({run.id: owner_report(run.state, run.end_time) for run in runs})
+    return found
 
 
 def memory_variable(platform: str, installation: str) -> str:
