@@ -16,6 +16,7 @@ from jobrelay.integration import Owner
 from jobrelay.platforms.wandb.payloads import (
     build_launch_spec,
     log_offset,
+    node_metadata,
     owner_in_spec,
     run_id_for_key,
     spec_run_id,
@@ -100,3 +101,28 @@ def test_anything_else_is_a_config_error_naming_the_cursor(cursor: str) -> None:
 def test_no_cursor_is_the_start() -> None:
     assert log_offset(None) == 0
     assert log_offset("") == 0
+
+
+@PROPS
+@given(metadata=json_values, junk=hs.text(max_size=40))
+def test_an_artifact_nodes_metadata_is_its_json_object_or_empty(
+    metadata: object, junk: str
+) -> None:
+    wire = json.dumps(metadata)
+    found = node_metadata({"metadata": wire})
+    assert found == (metadata if isinstance(metadata, dict) else {})
+    found["changed"] = True  # a new dict each time: the node is not changed through it
+    assert "changed" not in node_metadata({"metadata": wire})
+    assert isinstance(node_metadata({"metadata": junk}), dict)  # any text: never raises
+    assert node_metadata({}) == {}
+
+
+def test_a_target_in_another_project_keeps_the_server_and_key() -> None:
+    other = TARGET.in_project("lab", "nlp")
+    assert (other.entity, other.project) == ("lab", "nlp")
+    assert (other.base_url, other.api_key, other.queue) == (
+        TARGET.base_url,
+        TARGET.api_key,
+        TARGET.queue,
+    )
+    assert other.platform_url.startswith("wandb://lab/nlp?")

@@ -16,7 +16,6 @@ or this store's URIs ``wandb://ENTITY/PROJECT#name:vN``.
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import hashlib
 import json
 import os
@@ -43,8 +42,8 @@ from jobrelay.http import RetryPolicy
 from jobrelay.models import ArtifactRef, JobRef
 from jobrelay.platforms.wandb import operations as ops
 from jobrelay.platforms.wandb.digests import artifact_digest, b64_md5, file_b64_md5
-from jobrelay.platforms.wandb.payloads import JobId, artifact_ref, store_url
-from jobrelay.platforms.wandb.settings import WandbTarget, parse_artifact_path, resolve_target
+from jobrelay.platforms.wandb.payloads import JobId, artifact_ref, node_metadata, store_url
+from jobrelay.platforms.wandb.settings import parse_artifact_path, resolve_target
 from jobrelay.platforms.wandb.transport import WandbTransport
 
 __all__ = ["WandbArtifactStore", "find_version", "open_store"]
@@ -171,10 +170,7 @@ class WandbArtifactStore:
         """The exact version a path or URI names; ``ArtifactNotFound`` naming it if none."""
         entity, project, name, alias = self._path(reference)
         node = await self._membership(entity, project, name, alias)
-        return artifact_ref(node, self._settings_for(entity, project), None)
-
-    def _settings_for(self, entity: str, project: str) -> WandbTarget:
-        return dataclasses.replace(self.settings, entity=entity, project=project)
+        return artifact_ref(node, self.settings.in_project(entity, project), None)
 
     async def list(self, name: str | None = None) -> builtins.list[ArtifactRef]:
         """Every version of ``name`` (oldest first), or of every artifact of the project."""
@@ -225,7 +221,7 @@ class WandbArtifactStore:
         only = next(iter(contents.values())) if len(contents) == 1 else {}
         is_file = len(contents) == 1 and (
             (only.get("extra") or {}).get(LAYOUT_EXTRA) == "file"
-            or _metadata(node).get(LEGACY_KIND_KEY) == "file"
+            or node_metadata(node).get(LEGACY_KIND_KEY) == "file"
         )
         dest, tmp = await run_blocking(_prepare_destination, Path(dest), is_file)
         try:
@@ -555,14 +551,6 @@ def _publish(tmp: Path, dest: Path) -> None:
     if dest.is_dir():
         dest.rmdir()  # empty, checked before; a folder cannot be renamed over one
     os.replace(tmp, dest)
-
-
-def _metadata(node: dict[str, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(node.get("metadata") or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _refuse_references(what: str, contents: Mapping[str, Mapping[str, Any]]) -> None:

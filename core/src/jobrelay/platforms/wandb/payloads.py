@@ -28,6 +28,7 @@ __all__ = [
     "job_status",
     "log_offset",
     "map_state",
+    "node_metadata",
     "parse_time",
     "push_variables",
     "run_id_for_key",
@@ -329,6 +330,16 @@ def store_url(settings: WandbTarget) -> str:
     return url if settings.base_url == DEFAULT_BASE_URL else f"{url}?host={settings.base_url}"
 
 
+def node_metadata(node: dict[str, Any]) -> dict[str, Any]:
+    """An artifact node's metadata (JSON text on the wire) as a new dict; {} when it holds
+    no JSON object."""
+    try:
+        data = json.loads(node.get("metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def artifact_ref(
     node: dict[str, Any], settings: WandbTarget, producer: JobRef | None
 ) -> ArtifactRef:
@@ -339,13 +350,9 @@ def artifact_ref(
     project_name = project.get("name") or settings.project
     name = str(sequence.get("name"))
     version = f"v{node.get('versionIndex')}"
-    where = WandbTarget(**{**settings.__dict__, "entity": entity, "project": project_name})
-    try:
-        metadata = json.loads(node.get("metadata") or "{}")
-    except ValueError:
-        metadata = {}
-    if isinstance(metadata, dict):  # what versions of an earlier jobrelay stored there
-        metadata.pop("jobrelay.kind", None)
+    where = settings.in_project(entity, project_name)
+    metadata = node_metadata(node)
+    metadata.pop("jobrelay.kind", None)  # what versions of an earlier jobrelay stored there
     return ArtifactRef(
         uri=f"{store_url(where)}#{name}:{version}",
         name=name,
@@ -355,7 +362,7 @@ def artifact_ref(
         type=str((node.get("artifactType") or {}).get("name") or "file"),
         producer=producer,
         metadata={
-            **(metadata if isinstance(metadata, dict) else {}),
+            **metadata,
             "wandb.id": node.get("id"),
             "wandb.path": f"{entity}/{project_name}/{name}:{version}",
             "wandb.aliases": [a.get("alias") for a in node.get("aliases") or []],

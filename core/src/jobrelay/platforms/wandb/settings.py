@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -90,6 +90,10 @@ class WandbTarget:
 
     def run_url(self, run_id: str) -> str:
         return f"{self.app_url}/{self.entity}/{self.project}/runs/{run_id}"
+
+    def in_project(self, entity: str, project: str) -> WandbTarget:
+        """The same server, key and options, for another entity's or project's artifacts."""
+        return replace(self, entity=entity, project=project)
 
 
 def check_name(value: str, what: str) -> str:
