@@ -96,35 +96,34 @@ class AnyscaleEmulator(LoopbackEmulator):
     def routes(self) -> list[Route]:
         r, objects = route, _Objects(self)
         v2, ext, jobs, logs = "/api/v2", "/ext/v0", "/api/v2/decorated_ha_jobs", "/api/v2/logs"
-        id_ = ID
         from_image = f"{v2}/builds/get_or_create_build_from_image_uri"
-        presign = f"{v2}/clouds/{id_}/generate_cloud_data_bucket_presigned_url"
+        presign = f"{v2}/clouds/{ID}/generate_cloud_data_bucket_presigned_url"
         return [
             r("GET", f"{v2}/userinfo/", "userinfo", objects.userinfo),
             r("POST", f"{v2}/compute_templates/search", "compute_search", objects.compute_search),
-            r("GET", f"{v2}/compute_templates/{id_}", "compute_get", objects.compute),
+            r("GET", f"{v2}/compute_templates/{ID}", "compute_get", objects.compute),
             r("GET", f"{ext}/cluster_computes/default", "compute_default", objects.compute_ext),
-            r("GET", f"{ext}/cluster_computes/{id_}", "compute_ext", objects.compute_ext),
+            r("GET", f"{ext}/cluster_computes/{ID}", "compute_ext", objects.compute_ext),
             r("GET", f"{ext}/clouds/default", "cloud_default", objects.cloud),
-            r("GET", f"{ext}/clouds/{id_}", "cloud_get", objects.cloud),
+            r("GET", f"{ext}/clouds/{ID}", "cloud_get", objects.cloud),
             r("POST", f"{v2}/clouds/find_by_name", "cloud_by_name", objects.cloud),
             r("GET", f"{ext}/projects/default_project", "project_default", objects.project),
             r("POST", f"{ext}/projects/search", "project_search", objects.project_search),
-            r("GET", f"{v2}/projects/{id_}", "project_get", objects.project),
+            r("GET", f"{v2}/projects/{ID}", "project_get", objects.project),
             r("GET", f"{v2}/workos/deployment_infra", "deployment_infra", objects.infra),
             r("POST", from_image, "build_from_image", objects.build_from_image),
             r("GET", f"{ext}/cluster_environment_builds/default", "build_default", objects.build),
-            r("GET", f"{ext}/cluster_environment_builds/{id_}", "build_get", objects.build),
-            r("GET", f"{ext}/cluster_environments/{id_}", "cluster_env", objects.cluster_env),
+            r("GET", f"{ext}/cluster_environment_builds/{ID}", "build_get", objects.build),
+            r("GET", f"{ext}/cluster_environments/{ID}", "cluster_env", objects.cluster_env),
             r("POST", f"{jobs}/create", "create", objects.create),
             r("POST", f"{jobs}/job_runs/search", "runs_search", objects.runs),
             r("GET", f"{jobs}/", "list_jobs", objects.list_jobs),
-            r("GET", f"{ext}/production_jobs/{id_}", "get_job", objects.get_job),
-            r("POST", f"{ext}/production_jobs/{id_}/terminate", "terminate", objects.terminate),
-            r("POST", f"{jobs}/{id_}/terminate", "terminate", objects.terminate),
-            r("POST", f"{jobs}/{id_}/archive", "archive", objects.archive),
-            r("DELETE", f"{jobs}/{id_}", "delete", objects.delete),
-            r("GET", f"{logs}/job_logs_download_v2/{id_}", "log_chunks", objects.log_chunks),
+            r("GET", f"{ext}/production_jobs/{ID}", "get_job", objects.get_job),
+            r("POST", f"{ext}/production_jobs/{ID}/terminate", "terminate", objects.terminate),
+            r("POST", f"{jobs}/{ID}/terminate", "terminate", objects.terminate),
+            r("POST", f"{jobs}/{ID}/archive", "archive", objects.archive),
+            r("DELETE", f"{jobs}/{ID}", "delete", objects.delete),
+            r("GET", f"{logs}/job_logs_download_v2/{ID}", "log_chunks", objects.log_chunks),
             # A job with no run yet: the SDK asks for the chunks of run "" (see no_route).
             r("GET", f"{logs}/job_logs_download_v2/", "log_chunks_no_run", objects.no_route),
             r("GET", "/chunks/(?P<run>[^/]+)/(?P<index>[0-9]+)", "chunk", objects.chunk),

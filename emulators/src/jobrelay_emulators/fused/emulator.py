@@ -98,17 +98,16 @@ class FusedEmulator(LoopbackEmulator):
     # -- the API ---------------------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        job = ID
         return [
             route("POST", f"{API}/run", "start", self._start),
-            route("GET", f"{API}/run/by-id/{job}", "status", self._status),
-            route("POST", f"{API}/run/by-id/{job}/cancel", "cancel", self._cancel),
-            route("GET", f"{API}/run/by-id/{job}/results", "results", self._results),
-            route("GET", f"{API}/logs/{job}", "logs", self._logs),
+            route("GET", f"{API}/run/by-id/{ID}", "status", self._status),
+            route("POST", f"{API}/run/by-id/{ID}/cancel", "cancel", self._cancel),
+            route("GET", f"{API}/run/by-id/{ID}/results", "results", self._results),
+            route("GET", f"{API}/logs/{ID}", "logs", self._logs),
             route("GET", f"{API}/job/self", "list", self._list),
-            route("GET", f"{API}/job/by-id/{job}/config", "config", self._config),
-            route("GET", f"/files/{job}/(?P<name>[^/]+)", "file", self._file),
-            route("GET", f"/configs/{job}", "config_file", self._config_file),
+            route("GET", f"{API}/job/by-id/{ID}/config", "config", self._config),
+            route("GET", f"/files/{ID}/(?P<name>[^/]+)", "file", self._file),
+            route("GET", f"/configs/{ID}", "config_file", self._config_file),
         ]
 
     def _job(self, id: str) -> st.Job:
