@@ -115,7 +115,7 @@ def test_an_option_the_command_does_not_have_fails(tmp_path: Path, session: Sess
 def test_an_extra_the_distribution_does_not_have_fails(tmp_path: Path, session: Session) -> None:
     ok = _page(tmp_path, "```bash\npip install 'jobrelay[emulators,s3]' prefect-jobrelay\n```\n")
     _run_all(ok, session)
-    for bad in ("'jobrelay[emulator]'", "jobrelay-emulators", "airflow-provider-jobrelay[ray]"):
+    for bad in ("'jobrelay[emulator]'", "jobrelay-emulatorz", "airflow-provider-jobrelay[ray]"):
         blocks = _page(tmp_path, f"```bash\npip install {bad}\n```\n")
         with pytest.raises(BlockFailed):
             _run_all(blocks, session)
