@@ -63,24 +63,28 @@ class WandbTransport:
         self._secrets = secrets
         http = settings.http
         policy = retry or http.retry_policy()
-        self.api = HttpSession(
+
+        def session(
+            base_url: str, auth: httpx.Auth | None = None, headers: Mapping[str, str] | None = None
+        ) -> HttpSession:
+            return HttpSession(
+                base_url,
+                auth=auth,
+                headers=headers,
+                timeout=http.http_timeout(),
+                retry=policy,
+                transport=transport,
+                verify=http.verify,
+                secrets=secrets,
+            )
+
+        self.api = session(
             settings.base_url,
             auth=HostBoundAuth(settings.host, settings.authorization),
             headers={"Content-Type": "application/json"},
-            timeout=http.http_timeout(),
-            retry=policy,
-            transport=transport,
-            verify=http.verify,
-            secrets=secrets,
         )
-        self.storage = HttpSession(
-            "",
-            timeout=http.http_timeout(),
-            retry=policy,
-            transport=transport,
-            verify=http.verify,
-            secrets=secrets,
-        )
+        # The same HTTP options, but no key: presigned URLs carry their own signature.
+        self.storage = session("")
 
     async def execute(
         self,
