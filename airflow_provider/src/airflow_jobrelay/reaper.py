@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
+from jobrelay.integration import check_grace, stored_memory
 
 from airflow_jobrelay.hooks import DEFAULT_CONN_ID, JobRelayHook
 
@@ -71,10 +72,8 @@ class CancelOrphanedJobsOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if isinstance(grace_period, bool) or not 0 <= grace_period < float("inf"):
-            raise ValueError(f"grace_period must be seconds, 0 or more, got {grace_period!r}")
         self.jobrelay_conn_id = jobrelay_conn_id
-        self.grace_period = float(grace_period)
+        self.grace_period = check_grace(grace_period, field="grace_period")
         # Not ``self.dry_run``: BaseOperator has a method of that name.
         self.dry_run_only = dry_run
 
@@ -87,7 +86,7 @@ class CancelOrphanedJobsOperator(BaseOperator):
         installation = installation_id()
         lookup = AirflowOwnerLookup(installation, context["ti"].get_task_states)
         key = memory_variable(self.jobrelay_conn_id)
-        memory = _read_memory(Variable.get(key, default=None))
+        memory = stored_memory(Variable.get(key, default=None))
         hook = JobRelayHook(self.jobrelay_conn_id)
         conn = hook.get_connection(self.jobrelay_conn_id)
 
@@ -131,18 +130,6 @@ class CancelOrphanedJobsOperator(BaseOperator):
                 f"lookup error: {report.lookup_error}; the next sweep tries again"
             )
         return summary
-
-
-def _read_memory(stored: Any) -> dict[str, str]:
-    if not stored:
-        return {}
-    try:
-        value = json.loads(stored) if isinstance(stored, str) else stored
-    except ValueError:
-        return {}  # damaged: grace periods restart, nothing is cancelled early
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): str(v) for k, v in value.items()}
 
 
 def orphan_sweep_dag(

@@ -37,7 +37,14 @@ from dagster import (
     sensor,
 )
 from jobrelay import ConfigError
-from jobrelay.integration import Owner, OwnerReport, OwnerState, sweep
+from jobrelay.integration import (
+    Owner,
+    OwnerReport,
+    OwnerState,
+    check_grace,
+    stored_memory,
+    sweep,
+)
 
 from dagster_jobrelay._identity import NAMESPACE
 from dagster_jobrelay._owners import installation_of
@@ -129,9 +136,8 @@ def cancel_orphaned_jobs_sensor(
     Raises ``ConfigError`` for a negative grace period or both ``jobrelay`` and
     ``platform``.
     """
-    grace_s = grace_period.total_seconds() if isinstance(grace_period, timedelta) else grace_period
-    if isinstance(grace_s, bool) or not isinstance(grace_s, int | float) or not grace_s >= 0:
-        raise ConfigError(f"must be 0 s or more, got {grace_period!r}", field="grace_period")
+    seconds = grace_period.total_seconds() if isinstance(grace_period, timedelta) else grace_period
+    grace_s = check_grace(seconds, field="grace_period")
     if jobrelay is not None and platform is not None:
         raise ConfigError("give jobrelay or platform, not both", field="platform")
     given = jobrelay
@@ -162,7 +168,7 @@ def cancel_orphaned_jobs_sensor(
                 return await sweep(
                     client,
                     lookup,
-                    grace_s=float(grace_s),
+                    grace_s=grace_s,
                     dry_run=dry_run,
                     memory=_memory(context.cursor),
                     logger=context.log,
@@ -194,15 +200,12 @@ def _resource(given: JobRelayResource | None, found: Any, key: str) -> JobRelayR
 
 
 def _memory(cursor: str | None) -> dict[str, str]:
-    if not cursor:
-        return {}
+    """The sweep's memory the sensor's cursor (``{"memory": {...}}``) holds."""
     try:
-        memory = json.loads(cursor).get("memory", {})
-    except (ValueError, AttributeError):
+        held = json.loads(cursor) if cursor else None
+    except ValueError:
         return {}  # a damaged cursor only restarts the grace periods it held
-    if not isinstance(memory, dict):
-        return {}
-    return {str(k): str(v) for k, v in memory.items()}
+    return stored_memory(held.get("memory") if isinstance(held, dict) else None)
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:

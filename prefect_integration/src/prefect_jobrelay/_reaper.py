@@ -28,7 +28,14 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from jobrelay.integration import Owner, OwnerReport, OwnerState, SweepReport, sweep
+from jobrelay.integration import (
+    Owner,
+    OwnerReport,
+    OwnerState,
+    SweepReport,
+    stored_memory,
+    sweep,
+)
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
@@ -178,10 +185,7 @@ def _memory_to_keep(report: SweepReport) -> dict[str, str]:
 async def _load_memory(name: str) -> dict[str, str]:
     async with get_client() as client:
         variable = await client.read_variable_by_name(name)
-    value = None if variable is None else variable.value
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): str(v) for k, v in value.items()}
+    return stored_memory(None if variable is None else variable.value)
 
 
 @flow(name="jobrelay-cancel-orphaned-jobs", log_prints=False)

@@ -22,7 +22,8 @@ contract hold them to it), so everything they share is declared in ``__all__``:
 - :class:`Owner` / :func:`with_owner` / :func:`with_deadline` — the unit of work that owns a
   job, recorded on the platform, and the platform's own deadline as the last line;
 - :func:`sweep` / :class:`OwnerLookup` — the second line of defence: cancel the jobs whose
-  owner has ended (one lookup per orchestrator);
+  owner has ended (one lookup per orchestrator); :func:`check_grace` and
+  :func:`stored_memory` — its grace period and its memory as an adapter takes them;
 - argument checks that raise :class:`~jobrelay.ConfigError` naming the field
   (:func:`check_flag`, :func:`check_wait_options`, :func:`poll_policy_from`,
   :func:`check_artifact_key`, :func:`spec_fields`, :func:`config_error_from`);
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from jobrelay.integration.bridge import cancel_after_kill, run_sync, until_killed
     from jobrelay.integration.clients import client_options, shared_client
     from jobrelay.integration.events import TerminalEvent, wait_event
+    from jobrelay.integration.grace import check_grace, stored_memory
     from jobrelay.integration.identity import MAX_KEY, idempotency_key, scope_prefix, scoped_key
     from jobrelay.integration.inputs import job_ref_from, normalize_inputs, parse_rendered
     from jobrelay.integration.ownership import with_deadline, with_owner
@@ -93,6 +95,7 @@ __all__ = [
     "check_alias",
     "check_artifact_key",
     "check_flag",
+    "check_grace",
     "check_name",
     "check_wait_options",
     "client_options",
@@ -114,6 +117,7 @@ __all__ = [
     "shared_client",
     "spec_fields",
     "split_artifact_uri",
+    "stored_memory",
     "sweep",
     "until_killed",
     "wait_event",
@@ -144,6 +148,7 @@ _HOMES = {
     ),
     **dict.fromkeys(("client_options", "shared_client"), "jobrelay.integration.clients"),
     **dict.fromkeys(("TerminalEvent", "wait_event"), "jobrelay.integration.events"),
+    **dict.fromkeys(("check_grace", "stored_memory"), "jobrelay.integration.grace"),
     **dict.fromkeys(
         ("MAX_KEY", "idempotency_key", "scope_prefix", "scoped_key"),
         "jobrelay.integration.identity",

@@ -31,7 +31,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from jobrelay._owners import Owner
 from jobrelay.client import AsyncClient
-from jobrelay.errors import ConfigError, JobRelayError
+from jobrelay.errors import JobRelayError
+from jobrelay.integration.grace import check_grace
 from jobrelay.models import JobRef, JobStatus
 
 __all__ = [
@@ -193,7 +194,7 @@ async def sweep(
     ``lookup_timeout_s`` counts as unreadable. Errors of the lookup or of a cancel
     never raise: they are in the report (and the log), and the jobs stay as they are.
     """
-    _check_grace(grace_s)
+    check_grace(grace_s)
     report = SweepReport(dry_run=dry_run)
     jobs = await client.list_jobs(limit=search)
     mine: list[tuple[JobStatus, Owner]] = []
@@ -286,14 +287,3 @@ def _read_memory(memory: Mapping[str, str]) -> dict[str, datetime]:
             continue  # a damaged entry only restarts that owner's grace period
         found[owner] = when if when.tzinfo else when.replace(tzinfo=UTC)
     return found
-
-
-def _check_grace(grace_s: object) -> None:
-    if (
-        isinstance(grace_s, bool)
-        or not isinstance(grace_s, int | float)
-        or not 0 <= grace_s < float("inf")
-    ):
-        raise ConfigError(
-            f"must be a number of seconds, 0 or more, got {grace_s!r}", field="grace_s"
-        )
