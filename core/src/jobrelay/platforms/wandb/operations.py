@@ -254,7 +254,9 @@ query ProjectRunQueues($entity: String!, $projectName: String!) {
       createdBy
       access
       prioritizationMode
-      runQueueItems(first: 100) { edges { node { id state } } }
+      runQueueItems(first: 100) {
+        edges { node { id state associatedRunId runSpec createdAt } }
+      }
     }
   }
 }

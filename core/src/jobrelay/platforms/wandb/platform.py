@@ -168,7 +168,7 @@ class WandbPlatform:
         )
 
     async def _project_queues(self) -> list[dict[str, Any]]:
-        return await queues.project_queues(self.api, queues.ITEMS_WITH_SPECS)
+        return await queues.project_queues(self.api)
 
     # -- observing -----------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ from jobrelay.platforms.wandb.settings import LAUNCH_PROJECT, check_queue_name
 from jobrelay.platforms.wandb.transport import WandbTransport
 
 __all__ = [
-    "ITEMS_WITH_SPECS",
     "RESOURCE_TYPES",
     "QueueItem",
     "create_queue",
@@ -35,20 +34,6 @@ RESOURCE_TYPES = frozenset(
     {"local-container", "local-process", "kubernetes", "sagemaker", "gcp-vertex"}
 )
 DEFAULT_RESOURCE = "local-container"
-
-ITEMS_WITH_SPECS = """
-query ProjectRunQueues($entity: String!, $projectName: String!) {
-  project(entityName: $entity, name: $projectName) {
-    runQueues {
-      id
-      name
-      runQueueItems(first: 100) {
-        edges { node { id state associatedRunId runSpec createdAt } }
-      }
-    }
-  }
-}
-"""
 
 
 @dataclass(frozen=True)
@@ -86,13 +71,11 @@ def _info(queue: dict[str, Any]) -> QueueInfo:
     )
 
 
-async def project_queues(
-    api: WandbTransport, document: str = ops.PROJECT_RUN_QUEUES
-) -> list[dict[str, Any]]:
-    """The run queues of the target's queue entity, with what ``document`` selects of them
-    (``ProjectRunQueues``: :data:`ITEMS_WITH_SPECS` adds each item's launch spec)."""
+async def project_queues(api: WandbTransport) -> list[dict[str, Any]]:
+    """The run queues of the target's queue entity, each with its first 100 items and their
+    launch specs (``ProjectRunQueues``)."""
     data = await api.execute(
-        document,
+        ops.PROJECT_RUN_QUEUES,
         {"entity": api.settings.queue_entity, "projectName": LAUNCH_PROJECT},
         operation="ProjectRunQueues",
     )
