@@ -13,8 +13,9 @@ Names load on first use (PEP 562): the CLI's fast path reads the database throug
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from jobrelay._lazy import lazy_names
 
 if TYPE_CHECKING:
     from jobrelay.platforms.local.platform import LocalPlatform, open_platform
@@ -30,14 +31,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'jobrelay.platforms.local' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
