@@ -1,4 +1,4 @@
-"""The log walk that moved out of the Anyscale platform class into ``payloads.LogWalk``
+"""The log walk that moved out of the Anyscale platform class into ``log_walk.LogWalk``
 (issue 29), driven over generated runs, paged chunk listings and chunks answered in memory:
 read after read, while the job writes and after it ends, every line comes once, in order,
 whatever the page size, the download limit or where a read stops. The platform's use of it
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jobrelay.platforms.anyscale import payloads
+from jobrelay.platforms.anyscale import log_walk, payloads
 
 PROPERTIES = settings(max_examples=60, deadline=None)
 
@@ -66,11 +66,11 @@ class Job:
 
 def read(job: Job, cursor: str | None, limit: int) -> tuple[list[str], str, bool]:
     """One log read, as the platform makes it (the cursor goes through its text form)."""
-    walk = payloads.LogWalk(
+    walk = log_walk.LogWalk(
         job.run_objects(), payloads.read_log_cursor(cursor), terminal=job.terminal, limit=limit
     )
     while (step := walk.next()) is not None:
-        if isinstance(step, payloads.ChunkListing):
+        if isinstance(step, log_walk.ChunkListing):
             walk.listed(job.listing(step.run_id, step.page))
         else:
             assert step.bearer == "chunk-token"
@@ -126,7 +126,7 @@ def test_every_line_comes_once_in_order_read_after_read(
 def test_a_read_of_an_ended_job_is_done_in_one_go_within_the_limit(
     runs: list[list[str]], page_size: int
 ) -> None:
-    lines, _, done = read(Job(runs, True, page_size), None, payloads.CHUNKS_PER_READ)
+    lines, _, done = read(Job(runs, True, page_size), None, log_walk.CHUNKS_PER_READ)
     assert done
     assert lines == [line for run in runs for text in run for line in lines_of(text)]
 
@@ -140,6 +140,6 @@ def test_an_unfinished_last_line_waits_until_its_run_ends() -> None:
 
 
 def test_downloaded_without_a_listing_is_a_misuse() -> None:
-    walk = payloads.LogWalk([{"id": "run0"}], payloads.LogCursor(), terminal=True)
+    walk = log_walk.LogWalk([{"id": "run0"}], payloads.LogCursor(), terminal=True)
     with pytest.raises(RuntimeError):
         walk.downloaded("text")

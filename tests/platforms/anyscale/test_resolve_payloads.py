@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jobrelay import ConfigError
-from jobrelay.platforms.anyscale import payloads
+from jobrelay.platforms.anyscale import names as lookups
 
 PROPERTIES = settings(max_examples=60, deadline=None)
 
@@ -28,7 +28,7 @@ PROJECTS = {("web", "cld_a"): "prj_wa", ("web", "cld_b"): "prj_wb"}
 DEFAULT_PROJECT = {"cld_a": "prj_da", "cld_b": "prj_db"}
 
 
-def answer(lookup: payloads.Lookup) -> dict[str, Any]:
+def answer(lookup: lookups.Lookup) -> dict[str, Any]:
     """What the API answers ``lookup`` in this organization (paths and bodies as the
     official SDK sends them, ``reference/anyscale.md``)."""
     body, params = dict(lookup.body or {}), dict(lookup.params or {})
@@ -58,13 +58,13 @@ def answer(lookup: payloads.Lookup) -> dict[str, Any]:
     return {"result": {"id": cpt, "config": {"cloud_id": CLOUD_OF[cpt]}}}
 
 
-def resolve(names: payloads.Names) -> tuple[payloads.Resolved, list[payloads.Lookup]]:
+def resolve(names: lookups.Names) -> tuple[lookups.Resolved, list[lookups.Lookup]]:
     """Drive the resolver as the platform does, keeping the requests it made."""
     known: dict[str, str] = {}
-    sent: list[payloads.Lookup] = []
-    while isinstance(step := payloads.next_lookup(names, known), payloads.Lookup):
+    sent: list[lookups.Lookup] = []
+    while isinstance(step := lookups.next_lookup(names, known), lookups.Lookup):
         sent.append(step)
-        known[step.gives] = payloads.looked_up(step, answer(step))
+        known[step.gives] = lookups.looked_up(step, answer(step))
     return step, sent
 
 
@@ -77,7 +77,7 @@ def compute_in(name: str, cloud: str | None) -> str | None:
 
 
 names = st.builds(
-    payloads.Names,
+    lookups.Names,
     cloud=st.sampled_from([None, "alpha", "beta", "cld_a", "cld_b"]),
     compute=st.sampled_from([None, "small", "big", "small:3", "cpt_sa", "cpt_bb"]),
     project=st.sampled_from([None, "web", "prj_given"]),
@@ -88,7 +88,7 @@ names = st.builds(
 @PROPERTIES
 @given(names)
 def test_names_resolve_to_the_ids_a_user_means_each_asked_once(
-    wanted: payloads.Names,
+    wanted: lookups.Names,
 ) -> None:
     cloud = CLOUDS.get(wanted.cloud or "", wanted.cloud)
     compute = wanted.compute
@@ -107,7 +107,7 @@ def test_names_resolve_to_the_ids_a_user_means_each_asked_once(
 
     resolved, sent = resolve(wanted)
 
-    assert resolved == payloads.Resolved(cloud, project, image, compute)
+    assert resolved == lookups.Resolved(cloud, project, image, compute)
     gives = [lookup.gives for lookup in sent]
     assert len(gives) == len(set(gives))  # nothing asked twice
     given_ids = {
@@ -127,7 +127,7 @@ def test_an_unknown_name_is_an_error_on_the_option_that_named_it(
 ) -> None:
     # "big" exists only in cloud beta; in alpha (named or by id) it is unknown, anywhere
     # (no cloud named) it is found and the project is looked for in beta.
-    wanted = payloads.Names(cloud=cloud, compute="big", project=project)
+    wanted = lookups.Names(cloud=cloud, compute="big", project=project)
     if cloud is not None:
         with pytest.raises(ConfigError, match="no compute config named 'big'") as info:
             resolve(wanted)
@@ -142,7 +142,7 @@ def test_an_unknown_name_is_an_error_on_the_option_that_named_it(
 
 def test_an_answer_without_the_id_is_not_taken_for_a_user_error() -> None:
     # A changed API is a KeyError, never a ConfigError blaming the user's options.
-    step = payloads.next_lookup(payloads.Names(), {})
-    assert isinstance(step, payloads.Lookup)
+    step = lookups.next_lookup(lookups.Names(), {})
+    assert isinstance(step, lookups.Lookup)
     with pytest.raises(KeyError):
-        payloads.looked_up(step, {"result": {}})
+        lookups.looked_up(step, {"result": {}})

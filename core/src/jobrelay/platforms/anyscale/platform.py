@@ -28,7 +28,8 @@ from jobrelay.models import JobRef, JobSpec, JobStatus, LogPage
 from jobrelay.platforms._bounded import Bounded
 from jobrelay.platforms._create_once import create_once
 from jobrelay.platforms._hosted import open_hosted
-from jobrelay.platforms.anyscale import payloads
+from jobrelay.platforms.anyscale import log_walk, payloads
+from jobrelay.platforms.anyscale import names as lookups
 from jobrelay.platforms.anyscale.settings import (
     DEFAULT_HOST,
     AnyscaleSettings,
@@ -88,7 +89,7 @@ class AnyscalePlatform:
         self._chunks = chunks
         # per distinct set of names a spec uses (cloud, project, compute config): bounded for a
         # long-lived process whose specs name many; a forgotten set costs its lookups again
-        self._resolved: Bounded[payloads.Names, payloads.Resolved] = Bounded(RESOLVED_NAMES)
+        self._resolved: Bounded[lookups.Names, lookups.Resolved] = Bounded(RESOLVED_NAMES)
         self._resolving = asyncio.Lock()
         self._uploader = WorkingDirUploader(session, chunks)
 
@@ -109,10 +110,10 @@ class AnyscalePlatform:
 
     # -- names to ids (once per client) ----------------------------------------------------
 
-    async def _resolve(self, spec: JobSpec) -> payloads.Resolved:
+    async def _resolve(self, spec: JobSpec) -> lookups.Resolved:
         s = self._settings
         cfg = spec.config
-        names = payloads.Names(
+        names = lookups.Names(
             cloud=cfg.get("cloud", s.cloud),
             compute=cfg.get("compute_config", s.compute_config),
             project=cfg.get("project", s.project),
@@ -123,9 +124,9 @@ class AnyscalePlatform:
                 self._resolved[names] = await self._resolve_names(names)
             return self._resolved[names]
 
-    async def _resolve_names(self, names: payloads.Names) -> payloads.Resolved:
+    async def _resolve_names(self, names: lookups.Names) -> lookups.Resolved:
         known: dict[str, str] = {}
-        while isinstance(step := payloads.next_lookup(names, known), payloads.Lookup):
+        while isinstance(step := lookups.next_lookup(names, known), lookups.Lookup):
             answer = await self._session.json(
                 step.method,
                 step.path,
@@ -134,7 +135,7 @@ class AnyscalePlatform:
                 json=step.body,
                 idempotent=True,  # a repeat finds the same ids (an image's build is get-or-create)
             )
-            known[step.gives] = payloads.looked_up(step, answer)
+            known[step.gives] = lookups.looked_up(step, answer)
         return step
 
     async def _result(self, method: str, path: str, what: str, **kw: Any) -> Any:
@@ -272,9 +273,9 @@ class AnyscalePlatform:
             job = await self._job(ref.id)
             terminal = payloads.settled_state(job).is_terminal
         runs = (await self._runs([ref.id])).get(ref.id, [])
-        walk = payloads.LogWalk(runs, at, terminal=terminal)
+        walk = log_walk.LogWalk(runs, at, terminal=terminal)
         while (step := walk.next()) is not None:
-            if isinstance(step, payloads.ChunkListing):
+            if isinstance(step, log_walk.ChunkListing):
                 walk.listed(await self._chunk_page(step.run_id, step.page))
             else:
                 walk.downloaded(await self._download(step.url, step.bearer))
