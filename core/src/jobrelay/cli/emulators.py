@@ -17,7 +17,7 @@ import typer
 from jobrelay.cli.render import console
 
 if TYPE_CHECKING:
-    from jobrelay_emulators.loopback import LoopbackEmulator
+    from jobrelay_emulators.lifecycle import EmulatorServer
 
 __all__ = ["app"]
 
@@ -33,9 +33,15 @@ def emulators() -> None:
     """Serve offline emulators of hosted platforms (needs jobrelay[emulators])."""
 
 
+Port = Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")]
+Workdir = Annotated[
+    Path | None, typer.Option(help="Where the jobs' processes run [default: a temp dir].")
+]
+
+
 @app.command("wandb")
 def wandb(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8080,
+    port: Port = 8080,
     entity: Annotated[str, typer.Option(help="The viewer's entity.")] = "emulator",
     api_key: Annotated[
         str | None,
@@ -64,19 +70,16 @@ def wandb(
     )
     for name in queue:
         emulator.create_queue(name)
-    emulator.start()
-    lines = [
-        f"W&B emulator on {emulator.url} (entity {entity!r})",
-        f"  export WANDB_BASE_URL={emulator.url}",
-        *([f"  export WANDB_API_KEY={DEFAULT_API_KEY}"] if api_key is None else []),
-        f"  platform: wandb://{entity}/PROJECT?queue={queue[0] if queue else 'default'}"
-        f"&host={emulator.url}&image=python:3.11",
-        "Ctrl-C to stop.",
-    ]
-    for line in lines:
-        console.print(line, soft_wrap=True, highlight=False, markup=False)
-    sys.stdout.flush()
-    emulator.serve_forever()
+    _serve(
+        emulator,
+        [
+            f"W&B emulator on {emulator.url} (entity {entity!r})",
+            f"  export WANDB_BASE_URL={emulator.url}",
+            *([f"  export WANDB_API_KEY={DEFAULT_API_KEY}"] if api_key is None else []),
+            f"  platform: wandb://{entity}/PROJECT?queue={queue[0] if queue else 'default'}"
+            f"&host={emulator.url}&image=python:3.11",
+        ],
+    )
 
 
 @contextmanager
@@ -108,7 +111,7 @@ def _check_port(port: int) -> None:
         fail(ConfigError(f"must be 0-65535 (0 picks a free port), got {port}", field="port"))
 
 
-def _serve(emulator: LoopbackEmulator, lines: list[str]) -> None:
+def _serve(emulator: EmulatorServer, lines: list[str]) -> None:
     """Start ``emulator``, print how to point a client (and the official SDK) at it, and
     serve until Ctrl-C."""
     emulator.start()
@@ -116,12 +119,6 @@ def _serve(emulator: LoopbackEmulator, lines: list[str]) -> None:
         console.print(line, soft_wrap=True, highlight=False, markup=False)
     sys.stdout.flush()
     emulator.serve_forever()
-
-
-Port = Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")]
-Workdir = Annotated[
-    Path | None, typer.Option(help="Where the jobs' processes run [default: a temp dir].")
-]
 
 
 @app.command("anyscale")
